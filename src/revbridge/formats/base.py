@@ -1,0 +1,65 @@
+"""The contract every format implements.
+
+Intake calls ``split`` on the bytes a source received and stores each ``Envelope`` as one message
+(with its dedupe key) before anything else happens. Later a worker calls ``to_events`` on a stored
+payload. Both are pure: no clock, no database, no settings. Patient identifiers are turned into
+tokens with the ``Tokenizer`` in the context as soon as they are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+from revbridge.canonical.events import CanonicalEvent
+from revbridge.core.problem import Outcome, Problem
+from revbridge.core.tokens import Tokenizer
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Envelope:
+    """One message cut out of a received byte stream, ready to be stored."""
+
+    format: str
+    payload: bytes
+    # Sender + control id (MSH-4 + MSH-10; ISA06 + ISA13; resourceType/id/versionId). Empty when
+    # the message has none: the store then deduplicates on the content hash alone.
+    dedupe_key: str = ""
+    locator: str = ""  # where it sat in the received stream: "message[3]", "ISA[1]"
+    # Envelope-level problems (no usable MSH, a broken ISA). The message is still stored and
+    # ends ``excepted`` with these problems: nothing received is ever lost.
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParseContext:
+    message_id: str
+    tokenizer: Tokenizer
+    received_on: date  # fallback business date when a message carries none
+    default_currency: str = "USD"  # X12 and HL7 v2 carry no currency of their own
+    limits: Limits = field(default_factory=lambda: Limits())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    max_message_bytes: int = 64 * 1024 * 1024
+    max_element_length: int = 256 * 1024  # X12 element / HL7 field length bound
+
+
+class Format(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def detect(self, head: bytes) -> bool:
+        """True when the first bytes of a stream look like this format."""
+        ...
+
+    def split(self, data: bytes) -> Iterator[Envelope]:
+        """Cut a received stream (a file, an HTTP body) into storable messages."""
+        ...
+
+    def to_events(self, payload: bytes, ctx: ParseContext) -> Outcome[CanonicalEvent]:
+        """Parse one stored message into canonical events and located problems."""
+        ...
