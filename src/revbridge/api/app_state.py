@@ -1,0 +1,22 @@
+"""How handlers reach the runtime and the authenticated principal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+
+from revbridge.api.auth import Principal
+from revbridge.bootstrap import Runtime
+
+
+def runtime_of(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def principal_of(request: Request) -> Principal:
+    principal: Any = request.scope.get("state", {}).get("principal")
+    if not isinstance(principal, Principal):
+        raise RuntimeError("route reached without a principal: the auth middleware is missing")
+    return principal

@@ -1,0 +1,66 @@
+"""db upgrade and API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, print_json, runtime
+from revbridge.core.errors import InputError
+from revbridge.security.roles import parse_roles
+from revbridge.store import apikeys, migrate
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys for source systems and people.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None, settings: SettingsOption = None) -> None:
+    """Create or migrate the schema to the current version."""
+    with runtime(db, settings, upgrade=True) as rt:
+        console.print(f"database at revision {migrate.current(rt.db)} ({rt.db.url.render_as_string()})")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    role: Annotated[str, typer.Option("--role", help="One or more roles, comma-separated.")],
+    name: Annotated[str, typer.Option("--name", help="Who or what will use the key.")] = "",
+    json_out: JsonOption = False,
+    db: DbOption = None,
+    settings: SettingsOption = None,
+) -> None:
+    """Create an API key; the secret is shown once."""
+    try:
+        roles = parse_roles(role)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    with runtime(db, settings) as rt:
+        key, token = apikeys.create(rt.db, name=name or role, roles=roles, now=rt.clock.now())
+    if json_out:
+        print_json({"id": key.id, "name": key.name, "roles": [r.value for r in key.roles], "key": token})
+        return
+    console.print(f"API key {key.id} ({', '.join(r.value for r in key.roles)}): {token}")
+    console.print("Store it now: it is not shown again.")
+
+
+@apikey_app.command("list")
+def apikey_list(json_out: JsonOption = False, db: DbOption = None, settings: SettingsOption = None) -> None:
+    """List API keys (never their secrets)."""
+    with runtime(db, settings) as rt:
+        keys = apikeys.list_keys(rt.db)
+    if json_out:
+        print_json(keys)
+        return
+    for k in keys:
+        state = "revoked" if k["revoked_at"] else "active"
+        console.print(f"{k['id']}  {k['role']:<20} {k['name']}  {state}")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: str, db: DbOption = None, settings: SettingsOption = None) -> None:
+    """Revoke an API key at once."""
+    with runtime(db, settings) as rt:
+        if not apikeys.revoke(rt.db, key_id, now=rt.clock.now()):
+            raise InputError(f"no active API key {key_id!r}")
+    console.print(f"revoked {key_id}")

@@ -1,0 +1,49 @@
+"""The `revbridge` command line (DESIGN.md section 10)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from revbridge.cli import admin, messages, serve
+from revbridge.cli.common import err_console
+from revbridge.core.errors import RevbridgeError
+
+app = typer.Typer(
+    name="revbridge",
+    help="Patient billing to ERP finance: balanced, reconciled, PHI-free journals, exactly once.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command()(messages.ingest)
+app.command()(messages.worker)
+app.command()(messages.status)
+app.add_typer(messages.exceptions_app, name="exceptions")
+app.command()(serve.serve)
+app.command()(serve.demo)
+app.add_typer(admin.db_app, name="db")
+app.add_typer(admin.apikey_app, name="apikey")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except RevbridgeError as exc:
+        err_console.print(f"revbridge: error: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except SQLAlchemyError as exc:
+        err_console.print(f"revbridge: database error: {type(exc).__name__}", highlight=False)
+        sys.exit(3)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)

@@ -1,0 +1,211 @@
+"""ingest, worker, status and exceptions: getting messages in and seeing where they ended."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import select
+
+from revbridge.bootstrap import Runtime
+from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, print_json, runtime
+from revbridge.core.errors import InputError
+from revbridge.pipeline.intake import AUTO, Received
+from revbridge.store import queue, workitems
+from revbridge.store.engine import reading
+from revbridge.store.schema import messages
+
+PROGRESS_THRESHOLD = 5
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Files named directly, and the files inside named directories (recursively, sorted)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            found.append(path)
+        elif path.exists():
+            raise InputError(f"{path}: not a regular file or directory")
+        else:
+            raise InputError(f"{path}: no such file or directory")
+    return found
+
+
+def _progress(total: int, quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet or total < PROGRESS_THRESHOLD,
+        transient=True,
+    )
+
+
+def ingest_files(rt: Runtime, files: list[Path], fmt: str, *, quiet: bool) -> list[Received]:
+    received: list[Received] = []
+    with _progress(len(files), quiet) as progress:
+        task = progress.add_task("ingesting", total=len(files))
+        for path in files:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+            if not data.strip():
+                raise InputError(f"{path}: the file is empty")
+            try:
+                received.extend(rt.intake.receive(data, channel=f"file:{path.name}"[:64], format=fmt))
+            except InputError as exc:
+                raise InputError(f"{path}: {exc}") from None
+            progress.advance(task)
+    return received
+
+
+def process_all(rt: Runtime, *, quiet: bool) -> int:
+    worker = rt.worker()
+    total = queue.pending_count(rt.db)
+    with _progress(total, quiet) as progress:
+        task = progress.add_task("processing", total=total)
+        return worker.drain(on_result=lambda _r: progress.advance(task))
+
+
+def _ingest_report(rt: Runtime, received: list[Received], processed: bool) -> list[dict[str, Any]]:
+    ids = [r.accepted.message_id if r.accepted.status != "duplicate" else None for r in received]
+    status_of: dict[str, str] = {}
+    with reading(rt.db) as conn:
+        wanted = [i for i in ids if i]
+        for start in range(0, len(wanted), 400):
+            rows = conn.execute(
+                select(messages.c.id, messages.c.status).where(messages.c.id.in_(wanted[start : start + 400]))
+            )
+            status_of.update(dict(rows.tuples().all()))
+    report = []
+    for rec in received:
+        acc = rec.accepted
+        problems = [
+            {"code": str(p.code), "severity": str(p.severity), "locator": p.locator, "message": p.message}
+            for p in rec.problems
+        ]
+        if processed and acc.status != "duplicate":
+            problems = [
+                {"code": w.code, "severity": w.severity, "locator": w.locator, "message": w.message}
+                for w in workitems.list_items(rt.db, status=None, message_id=acc.message_id)
+            ]
+        report.append(
+            {
+                "message_id": acc.message_id,
+                "format": rec.envelope.format,
+                "status": "duplicate"
+                if acc.status == "duplicate"
+                else status_of.get(acc.message_id, acc.status),
+                "duplicate_of": acc.duplicate_of,
+                "problems": problems,
+            }
+        )
+    return report
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.", show_default=False)],
+    format: Annotated[str, typer.Option("--format", help="auto, hl7v2, x12, fhir or portal.")] = AUTO,
+    process: Annotated[
+        bool, typer.Option("--process", help="Process what was ingested before returning.")
+    ] = False,
+    json_out: JsonOption = False,
+    db: DbOption = None,
+    settings: SettingsOption = None,
+) -> None:
+    """Store messages from files durably; with --process, also run them through the pipeline."""
+    files = expand(paths)
+    with runtime(db, settings) as rt:
+        received = ingest_files(rt, files, format, quiet=json_out)
+        if process:
+            process_all(rt, quiet=json_out)
+            if rt.posting is not None and hasattr(rt.posting, "close_windows"):
+                rt.posting.close_windows(force=True)
+        report = _ingest_report(rt, received, process)
+    if json_out:
+        print_json(report)
+        return
+    by_status: dict[str, int] = {}
+    for row in report:
+        by_status[str(row["status"])] = by_status.get(str(row["status"]), 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
+    console.print(f"ingested {len(files)} file(s): {len(report)} message(s): {summary}")
+
+
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Process what is claimable now, then exit.")] = False,
+    db: DbOption = None,
+    settings: SettingsOption = None,
+) -> None:
+    """Claim stored messages and process them (until interrupted, or once with --once)."""
+    with runtime(db, settings) as rt:
+        if once:
+            n = process_all(rt, quiet=False)
+            console.print(f"processed {n} message(s)")
+            return
+        stop = threading.Event()
+        console.print(f"worker {rt.worker().config.owner} running; Ctrl-C to stop")
+        try:
+            rt.worker().run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+
+
+def status(json_out: JsonOption = False, db: DbOption = None, settings: SettingsOption = None) -> None:
+    """Counts of messages by state (terminal and not), journals by state, open work items."""
+    with runtime(db, settings) as rt:
+        data = rt.status()
+    if json_out:
+        print_json(data)
+        return
+    table = Table(title="messages")
+    table.add_column("state")
+    table.add_column("count", justify="right")
+    msgs = data["messages"]
+    assert isinstance(msgs, dict)
+    for state, n in msgs.items():
+        table.add_row(state, str(n))
+    console.print(table)
+    console.print(f"journals: {data['journals']}  open work items: {data['work_items']}")
+
+
+exceptions_app = typer.Typer(help="Work items: list, resolve, ignore, assign.", no_args_is_help=False)
+
+
+@exceptions_app.callback(invoke_without_command=True)
+def exceptions(
+    ctx: typer.Context,
+    status_filter: Annotated[str, typer.Option("--status", help="open, resolved, ignored or all.")] = "open",
+    code: Annotated[str | None, typer.Option("--code", help="Only this problem code.")] = None,
+    json_out: JsonOption = False,
+    db: DbOption = None,
+    settings: SettingsOption = None,
+) -> None:
+    """List work items (default: open ones)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if status_filter not in (*workitems.STATUSES, "all"):
+        raise InputError(f"unknown status {status_filter!r}: use open, resolved, ignored or all")
+    with runtime(db, settings) as rt:
+        items = workitems.list_items(
+            rt.db, status=None if status_filter == "all" else status_filter, code=code
+        )
+    if json_out:
+        print_json([i.as_json() for i in items])
+        return
+    table = Table(title=f"work items ({status_filter})")
+    for col in ("id", "code", "severity", "locator", "message", "message id"):
+        table.add_column(col)
+    for i in items:
+        table.add_row(str(i.id), i.code, i.severity, i.locator, i.message, i.message_id or "")
+    console.print(table)

@@ -1,0 +1,97 @@
+"""serve: the HTTP API, the workers (and the listeners) in one process; demo: see it work."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.table import Table
+
+from revbridge.api.app import create_app
+from revbridge.bootstrap import Runtime
+from revbridge.cli.common import DbOption, SettingsOption, console, runtime
+from revbridge.cli.messages import expand, ingest_files, process_all
+from revbridge.core.errors import InputError
+from revbridge.store import workitems
+
+
+def run_server(rt: Runtime, *, workers: int) -> None:
+    """Serve HTTP and run the workers until interrupted."""
+    stop = threading.Event()
+    threads = [
+        threading.Thread(
+            target=rt.worker(owner=f"{rt.worker().config.owner}:{n}").run, args=(stop,), daemon=True
+        )
+        for n in range(workers)
+    ]
+    for t in threads:
+        t.start()
+    config = uvicorn.Config(
+        create_app(rt),
+        host=rt.settings.http_host,
+        port=rt.settings.http_port,
+        log_level="warning",
+        ssl_certfile=str(rt.settings.tls_cert) if rt.settings.tls_cert else None,
+        ssl_keyfile=str(rt.settings.tls_key) if rt.settings.tls_key else None,
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=10)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="HTTP listen address.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="HTTP port.")] = None,
+    mllp_port: Annotated[int | None, typer.Option("--mllp-port", help="MLLP port (0 disables).")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Worker threads in this process.")] = 1,
+    db: DbOption = None,
+    settings: SettingsOption = None,
+) -> None:
+    """Serve the HTTP API and process messages until interrupted (upgrades the schema first)."""
+    with runtime(db, settings, upgrade=True, http_host=host, http_port=port, mllp_port=mllp_port) as rt:
+        console.print(f"revbridge serving http://{rt.settings.http_host}:{rt.settings.http_port}")
+        run_server(rt, workers=workers)
+
+
+def _corpus() -> Path:
+    candidates = [os.environ.get("REVBRIDGE_CORPUS"), "../shared/corpus"]
+    for c in candidates:
+        if c and Path(c).is_dir():
+            return Path(c)
+    raise InputError("sample corpus not found: set REVBRIDGE_CORPUS to the shared corpus directory")
+
+
+def demo(
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Print the summary and exit.")] = False,
+    db: DbOption = None,
+    settings: SettingsOption = None,
+) -> None:
+    """Ingest and process the sample corpus into the embedded store and print a summary."""
+    corpus = _corpus()
+    with runtime(db, settings, upgrade=True) as rt:
+        files = expand([corpus / d for d in ("hl7v2", "x12_835", "x12_837", "fhir")])
+        received = ingest_files(rt, files, "auto", quiet=False)
+        process_all(rt, quiet=False)
+        status = rt.status()
+        table = Table(title=f"{len(files)} corpus files, {len(received)} messages")
+        table.add_column("message state")
+        table.add_column("count", justify="right")
+        for state, n in status["messages"].items():
+            table.add_row(state, str(n))
+        console.print(table)
+        codes = workitems.counts_by_code(rt.db)
+        items = Table(title="open work items by code")
+        items.add_column("code")
+        items.add_column("count", justify="right")
+        for code, n in sorted(codes.items()):
+            items.add_row(code, str(n))
+        console.print(items)
+        if not no_serve:
+            run_server(rt, workers=1)

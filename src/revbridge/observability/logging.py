@@ -1,0 +1,54 @@
+"""Structured JSON logs (structlog) bound to correlation and message ids.
+
+Log events name what happened and carry ids, counts, codes and durations, never payload content:
+a payload may hold PHI. ``bind`` puts ids in a context variable so every line of one message's
+processing carries them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+import structlog
+
+_configured = False
+
+
+def configure(level: str = "INFO", *, json_lines: bool = True, stream: TextIO | None = None) -> None:
+    global _configured
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), 20)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    _configured = True
+
+
+def get_logger(name: str) -> Any:
+    if not _configured:
+        configure()
+    return structlog.get_logger(name)
+
+
+@contextmanager
+def bind(**ids: str) -> Iterator[None]:
+    tokens = structlog.contextvars.bind_contextvars(**ids)
+    try:
+        yield
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)

@@ -1,0 +1,245 @@
+"""The worker: claim messages, parse them, record events, move each message to its next state.
+
+One message is one transaction: its events, its work items, its posting-stage output and its new
+status commit together, and only while this worker still holds the message's lease. A parser that
+raises is a bug or an infrastructure fault: the message is retried with exponential backoff and,
+after ``max_attempts``, ends ``excepted`` with a PARSER_FAILED work item, while the queue behind
+it keeps flowing.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from revbridge.canonical.events import CanonicalEvent
+from revbridge.core.clock import Clock
+from revbridge.core.errors import DecryptionError
+from revbridge.core.locator import SourceRef
+from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
+from revbridge.core.tokens import Tokenizer
+from revbridge.formats.base import Format, ParseContext
+from revbridge.observability.logging import bind, get_logger
+from revbridge.observability.metrics import Metrics
+from revbridge.store import events as event_store
+from revbridge.store import queue, workitems
+from revbridge.store.messages import MessageStore
+
+log = get_logger("revbridge.worker")
+
+
+class PostingStage(Protocol):
+    """What runs after events are recorded, inside the same transaction (rules -> ledger)."""
+
+    def on_events(
+        self, conn: Connection, new: Sequence[CanonicalEvent], *, message_id: str
+    ) -> tuple[Sequence[Problem], bool]:
+        """Returns problems and whether anything is waiting for context."""
+        ...
+
+    def journal_counts(self) -> dict[str, int]:
+        """Journals by state, for status reports."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerConfig:
+    owner: str
+    lease: timedelta = timedelta(seconds=60)
+    max_attempts: int = 5
+    retry_base: float = 2.0
+    batch_size: int = 64
+    default_currency: str = "USD"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    message_id: str
+    status: str
+    problems: tuple[Problem, ...]
+    events: int
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        store: MessageStore,
+        formats: Mapping[str, Format],
+        tokenizer: Tokenizer,
+        clock: Clock,
+        config: WorkerConfig,
+        metrics: Metrics,
+        posting: PostingStage | None = None,
+    ) -> None:
+        self._engine = engine
+        self._store = store
+        self._formats = formats
+        self._tokenizer = tokenizer
+        self._clock = clock
+        self.config = config
+        self._metrics = metrics
+        self._posting = posting
+
+    # -- loops ---------------------------------------------------------------------------------
+
+    def run_once(self, on_result: Callable[[Result], None] | None = None) -> int:
+        """Claim one batch and process it; returns how many messages were claimed."""
+        now = self._clock.now()
+        claimed = queue.claim(
+            self._engine,
+            owner=self.config.owner,
+            now=now,
+            lease=self.config.lease,
+            limit=self.config.batch_size,
+        )
+        for message in claimed:
+            result = self.process(message)
+            if result is not None and on_result is not None:
+                on_result(result)
+        return len(claimed)
+
+    def drain(self, on_result: Callable[[Result], None] | None = None) -> int:
+        """Process until nothing is claimable now (retries scheduled later are left for later)."""
+        total = 0
+        while (n := self.run_once(on_result)) > 0:
+            total += n
+        return total
+
+    def run(self, stop: threading.Event, *, idle_sleep: float = 0.2) -> None:
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except SQLAlchemyError as exc:
+                log.warning("worker.claim_failed", error=type(exc).__name__)
+                busy = 0
+            if not busy:
+                stop.wait(idle_sleep)
+
+    # -- one message ---------------------------------------------------------------------------
+
+    def process(self, message: queue.Claimed) -> Result | None:
+        started = time.perf_counter()
+        with bind(message_id=message.id):
+            outcome = self._parse(message)
+            if outcome is None:
+                return None
+            try:
+                result = self._commit(message, outcome)
+            except SQLAlchemyError as exc:
+                self._retry(message, f"store error {type(exc).__name__}")
+                return None
+            if result is not None:
+                self._metrics.terminal.labels(message.format, result.status).inc()
+                self._metrics.processing.labels(message.format).observe(time.perf_counter() - started)
+                log.info(
+                    "message.done", status=result.status, events=result.events, problems=len(result.problems)
+                )
+            return result
+
+    def _parse(self, message: queue.Claimed) -> Outcome[CanonicalEvent] | None:
+        where = SourceRef(message.id)
+        fmt = self._formats.get(message.format)
+        if fmt is None:
+            return Outcome(
+                problems=(
+                    _problem(ProblemCode.UNSUPPORTED_FORMAT, f"no parser for {message.format!r}", where),
+                )
+            )
+        if message.blob is None or message.key_id is None:
+            return Outcome(
+                problems=(_problem(ProblemCode.PAYLOAD_UNREADABLE, "raw payload was purged", where),)
+            )
+        try:
+            payload = self._store.open_payload(message.id, message.key_id, message.blob)
+        except DecryptionError as exc:
+            return Outcome(problems=(_problem(ProblemCode.PAYLOAD_UNREADABLE, str(exc), where),))
+        ctx = ParseContext(
+            message_id=message.id,
+            tokenizer=self._tokenizer,
+            received_on=message.received_at.date(),
+            default_currency=self.config.default_currency,
+        )
+        try:
+            return fmt.to_events(payload, ctx)
+        except Exception as exc:
+            # Only the exception's type is recorded: its text could quote the payload.
+            reason = f"{message.format} parser raised {type(exc).__name__}"
+            if message.attempts >= self.config.max_attempts:
+                return Outcome(
+                    problems=(
+                        _problem(
+                            ProblemCode.PARSER_FAILED, f"{reason} on {message.attempts} attempts", where
+                        ),
+                    )
+                )
+            self._retry(message, reason)
+            return None
+
+    def _retry(self, message: queue.Claimed, reason: str) -> None:
+        delay = self.config.retry_base * (2 ** (message.attempts - 1)) * (0.5 + random.random())
+        at = self._clock.now() + timedelta(seconds=delay)
+        queue.retry_later(self._engine, message.id, owner=self.config.owner, at=at, reason=reason)
+        self._metrics.retries.labels(message.format).inc()
+        log.warning("message.retry", reason=reason, attempt=message.attempts, delay_seconds=round(delay, 3))
+
+    def _commit(self, message: queue.Claimed, outcome: Outcome[CanonicalEvent]) -> Result | None:
+        now = self._clock.now()
+        with self._engine.begin() as conn:
+            if not queue.holds_lease(conn, message.id, self.config.owner):
+                log.warning("message.lease_lost")
+                return None
+            recorded = event_store.record(conn, outcome.items, message_id=message.id, now=now)
+            problems = [p.with_message_id(message.id) for p in (*outcome.problems, *recorded.problems)]
+            waiting = False
+            if self._posting is not None and recorded.new:
+                posted_problems, waiting = self._posting.on_events(conn, recorded.new, message_id=message.id)
+                problems.extend(posted_problems)
+            status, reason = _decide(outcome, recorded, problems, waiting)
+            opened = workitems.record(
+                conn, problems, now=now, message_id=message.id, facility=_facility(outcome)
+            )
+            if not queue.finish(
+                conn, message.id, owner=self.config.owner, status=status, reason=reason, now=now
+            ):
+                conn.rollback()
+                log.warning("message.lease_lost")
+                return None
+        for code in opened:
+            self._metrics.work_items.labels(code).inc()
+        return Result(message.id, status, tuple(problems), len(recorded.new))
+
+
+def _decide(
+    outcome: Outcome[CanonicalEvent],
+    recorded: event_store.Recorded,
+    problems: Sequence[Problem],
+    waiting: bool,
+) -> tuple[str, str]:
+    errors = sorted({str(p.code) for p in problems if p.severity is Severity.ERROR})
+    if errors:
+        return queue.EXCEPTED, ", ".join(errors)
+    if waiting:
+        return queue.WAITING, "waiting for context"
+    if outcome.ignored_by is not None and not outcome.items:
+        return queue.IGNORED, outcome.ignored_by
+    if outcome.items and not recorded.new:
+        return queue.PROCESSED, f"{len(recorded.repeated)} events already recorded by earlier messages"
+    return queue.PROCESSED, f"{len(recorded.new)} events"
+
+
+def _facility(outcome: Outcome[CanonicalEvent]) -> str | None:
+    return outcome.items[0].facility if outcome.items else None
+
+
+def _problem(code: ProblemCode, message: str, where: SourceRef) -> Problem:
+    return Problem(code=code, message=message, where=where)

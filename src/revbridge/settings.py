@@ -1,0 +1,137 @@
+"""One typed settings object, read once at start-up and passed down.
+
+Values come from (highest first) explicit overrides (CLI flags), ``REVBRIDGE_*`` environment
+variables, an optional YAML file (``REVBRIDGE_SETTINGS_FILE`` or ``--settings``), then defaults.
+Nothing below bootstrap reads the environment itself.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from revbridge.core.errors import ConfigurationError
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self._data: dict[str, Any] = {}
+        if path is not None:
+            try:
+                loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except OSError as exc:
+                raise ConfigurationError(f"cannot read settings file {path}: {exc.strerror}") from None
+            except yaml.YAMLError as exc:
+                raise ConfigurationError(f"settings file {path} is not valid YAML: {exc}") from None
+            if not isinstance(loaded, dict):
+                raise ConfigurationError(f"settings file {path} must hold a mapping")
+            self._data = loaded
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REVBRIDGE_", extra="ignore", frozen=True)
+
+    # where the embedded store, key file and inbox live
+    home: Path = Path(".revbridge")
+    # SQLAlchemy URL; default: SQLite file under home. PostgreSQL: postgresql+psycopg://...
+    db: str | None = None
+    # the configuration directory (master data + rulebook) used when none is given
+    config_dir: Path | None = None
+
+    # encryption of raw payloads: "kid:base64key,kid2:base64key" or a JSON key file
+    keys: SecretStr | None = None
+    key_file: Path | None = None
+    active_key: str | None = None
+    # HMAC key for patient tokens (base64); defaults to the key file's token key
+    token_key: SecretStr | None = None
+
+    # HTTP API and MLLP listener
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    mllp_host: str = "127.0.0.1"
+    mllp_port: int = 2575
+    mllp_max_frame: int = 1024 * 1024
+    mllp_idle_timeout: float = 300.0
+    mllp_max_connections_per_peer: int = 16
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    tls_client_allow: list[str] = Field(default_factory=list)
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_x12_bytes: int = 256 * 1024 * 1024
+    ingest_rate_per_key: float = 200.0  # requests per second per API key on ingest routes
+
+    # directory source
+    inbox: Path | None = None
+    inbox_poll_seconds: float = 1.0
+    inbox_stable_seconds: float = 1.0
+
+    # workers
+    worker_id: str | None = None
+    lease_seconds: float = 60.0
+    max_attempts: int = 5
+    retry_base_seconds: float = 2.0
+    batch_size: int = 64
+
+    # retention of raw payloads (days); None keeps them forever
+    retention_days: int | None = None
+
+    # observability
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # authentication
+    jwks_file: Path | None = None
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    require_approval: bool = False
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = os.environ.get("REVBRIDGE_SETTINGS_FILE")
+        return (init_settings, env_settings, _YamlSource(settings_cls, Path(path) if path else None))
+
+    @property
+    def db_url(self) -> str:
+        if self.db:
+            return self.db
+        return f"sqlite:///{(self.home / 'revbridge.db').resolve()}"
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.key_file or (self.home / "keys.json")
+
+    @property
+    def resolved_inbox(self) -> Path:
+        return self.inbox or (self.home / "inbox")
+
+
+def load_settings(settings_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings once. Overrides that are None are ignored (unset CLI flags)."""
+    if settings_file is not None:
+        os.environ["REVBRIDGE_SETTINGS_FILE"] = str(settings_file)
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid settings: {exc}".splitlines()[0]) from None

@@ -1,0 +1,86 @@
+"""Database engines with the durability the guarantees need.
+
+SQLite: WAL journal, ``synchronous=FULL`` (a commit survives power loss before we acknowledge),
+a busy timeout, and explicit ``BEGIN IMMEDIATE`` for writing transactions so two writers queue on
+the lock instead of failing on upgrade. PostgreSQL: ``synchronous_commit=on`` on every connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from revbridge.core.errors import InputError, StoreUnavailable
+
+READONLY = "revbridge_readonly"
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    readonly = conn.get_execution_options().get(READONLY, False)
+    conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def _pg_connect(dbapi_conn: Any, _record: Any) -> None:
+    with dbapi_conn.cursor() as cur:
+        cur.execute("SET synchronous_commit = on")
+    dbapi_conn.commit()
+
+
+def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> Engine:
+    """An engine for ``url``; ``null_pool`` keeps no connection open between uses."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InputError(f"not a database URL: {url!r}") from None
+    pooling: dict[str, Any] = {"poolclass": NullPool} if null_pool else {}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30}, **pooling)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.get_driver_name() not in ("psycopg", ""):
+            raise InputError("PostgreSQL URLs must use psycopg: postgresql+psycopg://...")
+        parsed = parsed.set(drivername="postgresql+psycopg")
+        if not null_pool:
+            pooling = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
+        engine = create_engine(parsed, **pooling)
+        event.listen(engine, "connect", _pg_connect)
+        return engine
+    raise InputError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+
+
+def check_reachable(engine: Engine) -> None:
+    try:
+        with engine.connect().execution_options(**{READONLY: True}) as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
+        raise StoreUnavailable(f"database unreachable ({engine.url.render_as_string()}): {reason}") from None
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A read-only connection: on SQLite a deferred BEGIN that takes no write lock."""
+    with engine.connect().execution_options(**{READONLY: True}) as conn:
+        yield conn

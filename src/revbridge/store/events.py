@@ -1,0 +1,136 @@
+"""Canonical events in the store, unique by business key.
+
+The same event arriving inside another message (a DFT re-sent with a new control id) is recognised
+by key and content and recorded once. The same key with different content is an EVENT_CONFLICT
+problem: the first version stands until somebody decides.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, func, select
+
+from revbridge.canonical import codec
+from revbridge.canonical.events import (
+    CanonicalEvent,
+    CoverageUpdated,
+    EncounterCancelled,
+    EncounterRegistered,
+    EncounterUpdated,
+    PaymentPlanUpdated,
+)
+from revbridge.core.ids import digest
+from revbridge.core.money import Money
+from revbridge.core.problem import Problem, ProblemCode
+from revbridge.store.engine import reading
+from revbridge.store.schema import events
+
+CONTEXT_KINDS = frozenset(
+    cls.__name__
+    for cls in (
+        EncounterRegistered,
+        EncounterUpdated,
+        EncounterCancelled,
+        CoverageUpdated,
+        PaymentPlanUpdated,
+    )
+)
+
+RECORDED = "recorded"  # a posting event waiting for the posting stage
+CONTEXT = "context"  # context only, posts nothing
+
+
+def headline(event: CanonicalEvent) -> Money | None:
+    """The one amount reports group by: the charge, the payment, the claim total."""
+    for name in ("amount", "paid", "total"):
+        value = getattr(event, name, None)
+        if isinstance(value, Money):
+            return value
+    return None
+
+
+def fingerprint(event: CanonicalEvent) -> str:
+    """Content identity of an event, independent of the message it arrived in."""
+    body = codec.encode(event)
+    body.pop("source", None)
+    return digest(json.dumps(body, sort_keys=True, separators=(",", ":")), length=64)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    new: tuple[CanonicalEvent, ...]  # first time seen
+    repeated: tuple[CanonicalEvent, ...]  # same key, same content: already recorded
+    problems: tuple[Problem, ...]  # same key, different content
+
+
+def record(conn: Connection, batch: Sequence[CanonicalEvent], *, message_id: str, now: datetime) -> Recorded:
+    keys = [e.key for e in batch]
+    existing: dict[str, str] = {}
+    for start in range(0, len(keys), 400):
+        chunk = keys[start : start + 400]
+        for key, digest_ in conn.execute(
+            select(events.c.key, events.c.content_hash).where(events.c.key.in_(chunk))
+        ):
+            existing[key] = digest_
+    new: list[CanonicalEvent] = []
+    repeated: list[CanonicalEvent] = []
+    problems: list[Problem] = []
+    rows: list[dict[str, object]] = []
+    for event in batch:
+        fp = fingerprint(event)
+        seen = existing.get(event.key)
+        if seen is not None:
+            if seen == fp:
+                repeated.append(event)
+            else:
+                problems.append(
+                    Problem(
+                        code=ProblemCode.EVENT_CONFLICT,
+                        message=f"{type(event).__name__} {event.key} was recorded before with other content",
+                        where=event.source,
+                        event_key=event.key,
+                    )
+                )
+            continue
+        existing[event.key] = fp
+        amount = headline(event)
+        rows.append(
+            {
+                "key": event.key,
+                "kind": type(event).__name__,
+                "message_id": message_id,
+                "facility": event.facility[:128],
+                "occurred_on": event.occurred_on,
+                "amount_minor": amount.rounded().to_minor() if amount is not None else None,
+                "currency": amount.currency if amount is not None else None,
+                "body": codec.dumps(event),
+                "content_hash": fp,
+                "state": CONTEXT if type(event).__name__ in CONTEXT_KINDS else RECORDED,
+                "wait_until": None,
+                "created_at": now,
+            }
+        )
+        new.append(event)
+    if rows:
+        conn.execute(events.insert(), rows)
+    return Recorded(tuple(new), tuple(repeated), tuple(problems))
+
+
+def for_message(engine: Engine, message_id: str) -> list[CanonicalEvent]:
+    with reading(engine) as conn:
+        rows = conn.execute(
+            select(events.c.body).where(events.c.message_id == message_id).order_by(events.c.id)
+        )
+        return [codec.loads(body) for (body,) in rows]
+
+
+def count(engine: Engine, *, kind: str | None = None) -> int:
+    query = select(func.count()).select_from(events)
+    if kind:
+        query = query.where(events.c.kind == kind)
+    with reading(engine) as conn:
+        return int(conn.execute(query).scalar_one())

@@ -1,0 +1,153 @@
+"""The work queue over the messages table: claim with a lease, finish under the lease.
+
+PostgreSQL workers on any number of hosts claim with ``FOR UPDATE SKIP LOCKED``; SQLite has one
+writer, so the claim is a single UPDATE ... RETURNING under BEGIN IMMEDIATE. A claim takes pending
+messages whose retry time has come, and messages whose lease has expired (their worker died).
+A worker finishes a message only while it still holds the lease, so a message taken over by
+another worker is never completed twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+
+from revbridge.store.engine import reading
+from revbridge.store.schema import messages
+
+PENDING = "pending"
+PROCESSING = "processing"
+WAITING = "waiting"
+PROCESSED = "processed"
+EXCEPTED = "excepted"
+IGNORED = "ignored"
+DUPLICATE = "duplicate"
+TERMINAL = (PROCESSED, EXCEPTED, IGNORED, DUPLICATE)
+NON_TERMINAL = (PENDING, PROCESSING, WAITING)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: str
+    format: str
+    channel: str
+    key_id: str | None
+    blob: bytes | None
+    attempts: int
+    received_at: datetime
+
+
+def claim(engine: Engine, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+    due = or_(
+        and_(
+            messages.c.status == PENDING,
+            or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
+        ),
+        and_(messages.c.status == PROCESSING, messages.c.lease_expires_at < now),
+    )
+    candidates = select(messages.c.id).where(due).order_by(messages.c.id).limit(limit)
+    if engine.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    statement = (
+        update(messages)
+        .where(messages.c.id.in_(candidates.scalar_subquery()))
+        .values(
+            status=PROCESSING,
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+            attempts=messages.c.attempts + 1,
+        )
+        .returning(
+            messages.c.id,
+            messages.c.format,
+            messages.c.channel,
+            messages.c.key_id,
+            messages.c.payload,
+            messages.c.attempts,
+            messages.c.received_at,
+        )
+    )
+    with engine.begin() as conn:
+        rows = conn.execute(statement).all()
+    claimed = [Claimed(*row) for row in rows]
+    claimed.sort(key=lambda c: c.id)
+    return claimed
+
+
+def holds_lease(conn: Connection, message_id: str, owner: str) -> bool:
+    query = select(messages.c.id).where(
+        messages.c.id == message_id, messages.c.lease_owner == owner, messages.c.status == PROCESSING
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first() is not None
+
+
+def finish(
+    conn: Connection, message_id: str, *, owner: str, status: str, reason: str | None, now: datetime
+) -> bool:
+    """Move a claimed message to its next state; False if the lease was lost meanwhile."""
+    result = conn.execute(
+        update(messages)
+        .where(messages.c.id == message_id, messages.c.lease_owner == owner, messages.c.status == PROCESSING)
+        .values(
+            status=status,
+            terminal_reason=reason,
+            lease_owner=None,
+            lease_expires_at=None,
+            completed_at=now if status in TERMINAL else None,
+        )
+    )
+    return result.rowcount == 1
+
+
+def retry_later(engine: Engine, message_id: str, *, owner: str, at: datetime, reason: str) -> bool:
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(messages)
+            .where(
+                messages.c.id == message_id, messages.c.lease_owner == owner, messages.c.status == PROCESSING
+            )
+            .values(
+                status=PENDING,
+                next_attempt_at=at,
+                lease_owner=None,
+                lease_expires_at=None,
+                terminal_reason=reason,
+            )
+        )
+    return result.rowcount == 1
+
+
+def requeue(conn: Connection, message_ids: Sequence[str], *, now: datetime) -> int:
+    """Put messages back to pending (replay): attempts start again."""
+    result = conn.execute(
+        update(messages)
+        .where(messages.c.id.in_(list(message_ids)), messages.c.status.not_in([DUPLICATE, PROCESSING]))
+        .values(
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            terminal_reason=None,
+            completed_at=None,
+        )
+    )
+    return int(result.rowcount)
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with reading(engine) as conn:
+        rows = conn.execute(select(messages.c.status, func.count()).group_by(messages.c.status))
+        found = {status: int(n) for status, n in rows}
+    return {status: found.get(status, 0) for status in (*TERMINAL, *NON_TERMINAL)} | found
+
+
+def pending_count(engine: Engine) -> int:
+    with reading(engine) as conn:
+        query = select(func.count()).select_from(messages).where(messages.c.status.in_([PENDING, PROCESSING]))
+        return int(conn.execute(query).scalar_one())

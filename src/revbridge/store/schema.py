@@ -1,0 +1,122 @@
+"""The tables. Migrations in ``migrations/versions`` create exactly these; a test compares them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from revbridge.store.types import BigId, UtcDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+# Every received message, raw bytes sealed with AES-256-GCM (row id as associated data).
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("channel", String(64), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("dedupe_key", String(512)),
+    Column("content_hash", String(64), nullable=False),
+    Column("key_id", String(64)),
+    Column("payload", LargeBinary),
+    Column("size", Integer, nullable=False),
+    Column("locator", String(128), nullable=False, default=""),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("correlation_id", String(64), nullable=False),
+    # pending | processing | waiting | processed | excepted | ignored | duplicate
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", UtcDateTime),
+    Column("terminal_reason", Text),
+    Column("duplicate_of", String(36)),
+    Column("ack", LargeBinary),
+    Column("completed_at", UtcDateTime),
+    Column("purged_at", UtcDateTime),
+    Index("ix_messages_status_next", "status", "next_attempt_at"),
+    Index("ix_messages_received_at", "received_at"),
+)
+
+# The first message seen per dedupe key; a later arrival with the same key is a duplicate of it.
+message_keys = Table(
+    "message_keys",
+    metadata,
+    Column("dedupe_key", String(512), primary_key=True),
+    Column("message_id", String(36), ForeignKey("messages.id"), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+)
+
+# Canonical events, unique by business key. body is the codec's JSON (amounts as strings);
+# amount_minor repeats the headline amount as integer minor units for reporting queries.
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("key", String(512), nullable=False, unique=True),
+    Column("kind", String(40), nullable=False),
+    Column("message_id", String(36), ForeignKey("messages.id"), nullable=False, index=True),
+    Column("facility", String(128), nullable=False),
+    Column("occurred_on", Date, nullable=False),
+    Column("amount_minor", BigInteger),
+    Column("currency", String(3)),
+    Column("body", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    # recorded | context | waiting | staged | excepted | ignored
+    Column("state", String(16), nullable=False),
+    Column("wait_until", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_events_state", "state"),
+    Index("ix_events_kind_occurred", "kind", "occurred_on"),
+)
+
+work_items = Table(
+    "work_items",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False, index=True),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False, index=True),  # open | resolved | ignored
+    Column("locator", String(256), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("message_id", String(36), index=True),
+    Column("event_key", String(512)),
+    Column("facility", String(128)),
+    Column("details", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False, index=True),
+    Column("assignee", String(128)),
+    Column("due_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("resolved_by", String(128)),
+    Column("resolution", Text),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("secret_hash", String(128), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+)
