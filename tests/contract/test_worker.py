@@ -1,0 +1,108 @@
+"""The worker contract on SQLite and PostgreSQL: terminal states, retries, leases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from lineformat import FORMATS
+from runtime import build_runtime
+from sqlalchemy import select
+
+from revbridge.core.clock import FixedClock
+from revbridge.store import events, queue, workitems
+from revbridge.store.engine import reading
+from revbridge.store.messages import Arrival
+from revbridge.store.schema import messages
+
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+def _put(rt, payload: str, key: str = "") -> str:  # type: ignore[no-untyped-def]
+    return rt.store.accept(Arrival(channel="test", format="lines", payload=payload.encode(), dedupe_key=key)).message_id
+
+
+def _status(rt, mid: str) -> tuple[str, str | None]:  # type: ignore[no-untyped-def]
+    with reading(rt.db) as conn:
+        row = conn.execute(select(messages.c.status, messages.c.terminal_reason).where(messages.c.id == mid)).one()
+    return row.status, row.terminal_reason
+
+
+def test_terminal_states(db_url: str, tmp_path: Path) -> None:
+    rt = build_runtime(db_url, tmp_path, formats=FORMATS, clock=FixedClock(T0))
+    try:
+        ok = _put(rt, "CHARGE c1 10.00\nCHARGE c2 5.50")
+        bad = _put(rt, "CHARGE c3 1\nBAD MISSING_AMOUNT")
+        ignored = _put(rt, "IGNORE")
+        repeat = _put(rt, "ID again\nCHARGE c1 10.00")
+        conflict = _put(rt, "ID other\nCHARGE c2 7.00")
+        assert rt.worker().drain() == 5
+        assert _status(rt, ok) == ("processed", "2 events")
+        assert _status(rt, bad) == ("excepted", "MISSING_AMOUNT")
+        assert _status(rt, ignored) == ("ignored", "test.ignore")
+        assert _status(rt, repeat)[0] == "processed"
+        assert _status(rt, conflict) == ("excepted", "EVENT_CONFLICT")
+        assert events.count(rt.db) == 3  # c1, c2, c3: the repeat and the conflict add nothing
+        items = workitems.list_items(rt.db)
+        assert sorted((i.code, i.message_id, i.locator) for i in items) == sorted(
+            [("MISSING_AMOUNT", bad, "line[2]"), ("EVENT_CONFLICT", conflict, "line[2]")]
+        )
+        counts = rt.status()["messages"]
+        assert counts["processed"] == 2 and counts["excepted"] == 2 and counts["ignored"] == 1
+        assert counts["pending"] == 0 and counts["processing"] == 0
+    finally:
+        rt.close()
+
+
+def test_a_raising_parser_is_retried_then_excepted_and_the_queue_flows(db_url: str, tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    rt = build_runtime(db_url, tmp_path, formats=FORMATS, clock=clock, max_attempts=3, retry_base_seconds=1.0)
+    try:
+        poison = _put(rt, "RAISE\nNAME Sentinel-Quillfeather")
+        later = _put(rt, "CHARGE after 1")
+        worker = rt.worker()
+        worker.drain()
+        assert _status(rt, later)[0] == "processed"
+        status, reason = _status(rt, poison)
+        assert status == "pending" and reason == "lines parser raised ValueError"
+        for _ in range(2):
+            clock.advance(timedelta(minutes=5))
+            worker.drain()
+        assert _status(rt, poison)[0] == "excepted"
+        (item,) = workitems.list_items(rt.db, code="PARSER_FAILED")
+        assert item.message_id == poison
+        assert "Sentinel" not in item.message and "ValueError" in item.message
+        with reading(rt.db) as conn:
+            attempts = conn.execute(select(messages.c.attempts).where(messages.c.id == poison)).scalar_one()
+        assert attempts == 3
+    finally:
+        rt.close()
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(db_url: str, tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    rt = build_runtime(db_url, tmp_path, formats=FORMATS, clock=clock, lease_seconds=30)
+    try:
+        mid = _put(rt, "CHARGE c1 1")
+        dead = rt.worker(owner="dead-worker")
+        (claimed,) = queue.claim(rt.db, owner="dead-worker", now=clock.now(), lease=timedelta(seconds=30), limit=10)
+        assert claimed.id == mid
+        live = rt.worker(owner="live-worker")
+        assert live.run_once() == 0  # still leased
+        clock.advance(timedelta(seconds=31))
+        assert live.run_once() == 1
+        assert _status(rt, mid)[0] == "processed"
+        assert dead.process(claimed) is None  # lease lost: nothing written twice
+        assert events.count(rt.db) == 1
+    finally:
+        rt.close()
+
+
+def test_purged_or_unknown_format_messages_are_excepted_not_lost(db_url: str, tmp_path: Path) -> None:
+    rt = build_runtime(db_url, tmp_path, formats=FORMATS)
+    try:
+        mid = rt.store.accept(Arrival(channel="test", format="nosuch", payload=b"x")).message_id
+        rt.worker().drain()
+        assert _status(rt, mid) == ("excepted", "UNSUPPORTED_FORMAT")
+    finally:
+        rt.close()
