@@ -1,0 +1,126 @@
+"""Cutting received bytes (a file, an HTTP body, an MLLP frame) into storable HL7 v2 messages.
+
+Intake stores each Envelope before anything else happens, so this works on bytes and keeps every
+byte of a message exactly as sent: one envelope per MSH, from the MSH to the end of its last
+segment line. Batch wrappers (FHS/BHS ... BTS/FTS, HL7 v2.5 section 2.10.3) are envelopes of
+envelopes and are dropped; blank lines between messages are dropped. Bytes that belong to no MSH
+(garbage before the first message, text after a trailer) become an envelope of their own with a
+MALFORMED_MESSAGE problem: nothing received is lost, and nothing here raises.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from revbridge.core.locator import SourceRef
+from revbridge.core.problem import Problem, ProblemCode
+from revbridge.formats.base import Envelope
+from revbridge.formats.hl7v2.delimiters import read_delimiters
+
+FORMAT_NAME = "hl7v2"
+UTF8_BOM = b"\xef\xbb\xbf"
+_LINE = re.compile(rb"[^\r\n]+")
+_BLANK = b" \t\x0b\x0c\x1c"  # whitespace plus the MLLP frame bytes a careless sender leaves in
+_BATCH = frozenset({b"FHS", b"BHS", b"BTS", b"FTS"})
+_STARTS = (b"MSH", b"FHS", b"BHS")
+
+
+def _names(line: bytes, name: bytes) -> bool:
+    """True when the line is a segment called ``name`` (not merely a word starting so)."""
+    return line[:3] == name and (len(line) == 3 or not line[3:4].isalnum())
+
+
+def detect(head: bytes) -> bool:
+    if head.startswith(UTF8_BOM):
+        head = head[3:]
+    head = head.lstrip(b" \t\r\n" + _BLANK)
+    return any(_names(head, start) for start in _STARTS) and len(head) > 3
+
+
+def split(data: bytes) -> Iterator[Envelope]:
+    """One Envelope per message, in stream order; see the module comment."""
+    start_at = 3 if data.startswith(UTF8_BOM) else 0
+    chunks: list[tuple[int, int, bool]] = []  # (start, end, starts with MSH)
+    current: list[int] | None = None  # [start, end, is_message]
+    for found in _LINE.finditer(data, start_at):
+        line = found.group()
+        body = line.lstrip(_BLANK)
+        if not body.rstrip(_BLANK):
+            continue
+        begin = found.start() + (len(line) - len(body))
+        end = _after_terminator(data, found.end())
+        name = body[:3]
+        if name in _BATCH and _names(body, name):
+            if current is not None:
+                chunks.append((current[0], current[1], bool(current[2])))
+                current = None
+            continue
+        if _names(body, b"MSH"):
+            if current is not None:
+                chunks.append((current[0], current[1], bool(current[2])))
+            current = [begin, end, 1]
+        elif current is None:
+            current = [begin, end, 0]
+        else:
+            current[1] = end
+    if current is not None:
+        chunks.append((current[0], current[1], bool(current[2])))
+    for n, (start, end, is_message) in enumerate(chunks, start=1):
+        payload = data[start:end]
+        if is_message:
+            yield _message(payload, n)
+        else:
+            yield Envelope(
+                format=FORMAT_NAME,
+                payload=payload,
+                locator=f"message[{n}]",
+                problems=(
+                    Problem(
+                        code=ProblemCode.MALFORMED_MESSAGE,
+                        message="bytes that belong to no MSH segment",
+                        where=SourceRef("", "segment[1]"),
+                    ),
+                ),
+            )
+
+
+def _after_terminator(data: bytes, end: int) -> int:
+    if data[end : end + 2] == b"\r\n":
+        return end + 2
+    if data[end : end + 1] in (b"\r", b"\n"):
+        return end + 1
+    return end
+
+
+def _message(payload: bytes, n: int) -> Envelope:
+    newline = _LINE.match(payload)
+    header_bytes = newline.group() if newline else payload
+    try:
+        header = header_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        header = header_bytes.decode("latin-1")
+    delimiters = read_delimiters(header)
+    if isinstance(delimiters, str):
+        return Envelope(
+            format=FORMAT_NAME,
+            payload=payload,
+            locator=f"message[{n}]",
+            problems=(
+                Problem(
+                    code=ProblemCode.MALFORMED_MESSAGE,
+                    message=f"no usable MSH segment: {delimiters}",
+                    where=SourceRef("", "MSH[1]-2"),
+                ),
+            ),
+        )
+    fields = header.split(delimiters.field)
+    # fields[n] is MSH-(n+1): MSH-1 is the separator the split consumed.
+    sender = fields[3] if len(fields) > 3 else ""
+    control_id = fields[9] if len(fields) > 9 else ""
+    return Envelope(
+        format=FORMAT_NAME,
+        payload=payload,
+        dedupe_key=f"{sender}|{control_id}" if control_id else "",
+        locator=f"message[{n}]",
+    )
