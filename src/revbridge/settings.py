@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     require_approval: bool = False
+    # a file outside the database that repeats the audit head, so truncation is caught
+    audit_anchor: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -120,6 +122,10 @@ class Settings(BaseSettings):
     @property
     def resolved_key_file(self) -> Path:
         return self.key_file or (self.home / "keys.json")
+
+    @property
+    def resolved_audit_anchor(self) -> Path:
+        return self.audit_anchor or (self.home / "audit-anchor.json")
 
     @property
     def resolved_inbox(self) -> Path:
