@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.routing import BaseRoute, Route
 
 from revbridge import __version__
 from revbridge.api.auth import AuthMiddleware, BodyLimitMiddleware, Principal
@@ -64,7 +66,17 @@ def create_app(rt: Runtime) -> FastAPI:
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="revbridge API")
 
-    app.include_router(operations.router)
+    # Routers carry their full prefix themselves and are included without one, so their routes
+    # can be matched directly: the auth middleware and the route test walk ``all_routes``.
+    routers = [operations.router]
+    for router in routers:
+        app.include_router(router)
+
+    def all_routes() -> list[BaseRoute]:
+        direct = [r for r in app.router.routes if isinstance(r, APIRoute | Route)]
+        return direct + [r for router in routers for r in router.routes]
+
+    app.state.all_routes = all_routes
 
     async def authenticate(credential: str) -> Principal | None:
         key = await anyio.to_thread.run_sync(apikeys.verify, rt.db, credential)
@@ -72,7 +84,7 @@ def create_app(rt: Runtime) -> FastAPI:
             return None
         return Principal(subject=key.id, name=key.name, roles=key.roles, method="api_key")
 
-    app.add_middleware(AuthMiddleware, router_app=app, authenticate=authenticate)
+    app.add_middleware(AuthMiddleware, routes=all_routes, authenticate=authenticate)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=max(rt.settings.max_body_bytes, rt.settings.max_x12_bytes)
     )

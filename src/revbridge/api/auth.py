@@ -10,11 +10,11 @@ with a malformed body never has its body parsed.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from revbridge.api.permissions import permission_of
@@ -35,7 +35,9 @@ Authenticator = Callable[[str], Awaitable[Principal | None]]
 
 
 def _credential(scope: Scope) -> str | None:
-    headers: dict[str, str] = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    headers: dict[str, str] = {
+        k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+    }
     auth = headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
@@ -63,18 +65,18 @@ class AuthMiddleware:
         self,
         app: ASGIApp,
         *,
-        router_app: Any,
+        routes: Callable[[], Iterable[BaseRoute]],
         authenticate: Authenticator,
         on_denied: Callable[[Scope, int], Awaitable[bool]] | None = None,
     ) -> None:
         self.app = app
-        self.router_app = router_app
+        self.routes = routes
         self.authenticate = authenticate
         # Lets the workbench turn a 401 on a page into a redirect to its login page.
         self.on_denied = on_denied
 
     def _permission(self, scope: Scope) -> Permission | None:
-        for route in self.router_app.router.routes:
+        for route in self.routes():
             match, _ = route.matches(scope)
             if match is Match.FULL:
                 endpoint = getattr(route, "endpoint", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from typing import Annotated
 
 import typer
@@ -9,10 +10,11 @@ import typer
 from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, print_json, runtime
 from revbridge.core.errors import InputError
 from revbridge.security.roles import parse_roles
-from revbridge.store import apikeys, migrate
+from revbridge.store import apikeys, audit, migrate
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys for source systems and people.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
 
 @db_app.command("upgrade")
@@ -36,7 +38,14 @@ def apikey_create(
     except ValueError as exc:
         raise InputError(str(exc)) from None
     with runtime(db, settings) as rt:
-        key, token = apikeys.create(rt.db, name=name or role, roles=roles, now=rt.clock.now())
+        key, token = apikeys.create(
+            rt.db,
+            name=name or role,
+            roles=roles,
+            now=rt.clock.now(),
+            actor=f"cli:{getpass.getuser()}",
+            anchor=rt.settings.resolved_audit_anchor,
+        )
     if json_out:
         print_json({"id": key.id, "name": key.name, "roles": [r.value for r in key.roles], "key": token})
         return
@@ -64,3 +73,19 @@ def apikey_revoke(key_id: str, db: DbOption = None, settings: SettingsOption = N
         if not apikeys.revoke(rt.db, key_id, now=rt.clock.now()):
             raise InputError(f"no active API key {key_id!r}")
     console.print(f"revoked {key_id}")
+
+
+@audit_app.command("verify")
+def audit_verify(json_out: JsonOption = False, db: DbOption = None, settings: SettingsOption = None) -> None:
+    """Check the audit chain: exits non-zero on any edit, deletion, reordering or truncation."""
+    with runtime(db, settings) as rt:
+        count, findings = audit.check(rt.db, anchor=rt.settings.resolved_audit_anchor)
+    if json_out:
+        print_json({"entries": count, "intact": not findings, "findings": [str(f) for f in findings]})
+    elif findings:
+        for f in findings:
+            console.print(f"[red]{f}[/red]")
+    else:
+        console.print(f"audit chain intact: {count} entries")
+    if findings:
+        raise typer.Exit(1)

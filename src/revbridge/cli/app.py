@@ -27,6 +27,7 @@ app.command()(serve.serve)
 app.command()(serve.demo)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.apikey_app, name="apikey")
+app.add_typer(admin.audit_app, name="audit")
 
 
 def main() -> None:

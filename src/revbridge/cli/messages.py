@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from revbridge.bootstrap import Runtime
 from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, print_json, runtime
 from revbridge.core.errors import InputError
+from revbridge.pipeline import actions
 from revbridge.pipeline.intake import AUTO, Received
 from revbridge.store import queue, workitems
 from revbridge.store.engine import reading
@@ -209,3 +211,69 @@ def exceptions(
     for i in items:
         table.add_row(str(i.id), i.code, i.severity, i.locator, i.message, i.message_id or "")
     console.print(table)
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+@exceptions_app.command("resolve")
+def exceptions_resolve(
+    item_ids: Annotated[list[int], typer.Argument(help="Work item ids.", show_default=False)],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is resolved (kept in the audit log).")],
+    db: DbOption = None,
+    settings: SettingsOption = None,
+) -> None:
+    """Resolve open work items with a reason."""
+    with runtime(db, settings) as rt:
+        n = actions.close_items(
+            rt.db,
+            rt.clock,
+            item_ids,
+            status=workitems.RESOLVED,
+            actor=_actor(),
+            reason=reason,
+            anchor=rt.settings.resolved_audit_anchor,
+        )
+    console.print(f"resolved {n} work item(s)")
+
+
+@exceptions_app.command("ignore")
+def exceptions_ignore(
+    item_ids: Annotated[list[int], typer.Argument(help="Work item ids.", show_default=False)],
+    reason: Annotated[str, typer.Option("--reason", help="Why it can be ignored (kept in the audit log).")],
+    db: DbOption = None,
+    settings: SettingsOption = None,
+) -> None:
+    """Ignore open work items with a reason."""
+    with runtime(db, settings) as rt:
+        n = actions.close_items(
+            rt.db,
+            rt.clock,
+            item_ids,
+            status=workitems.IGNORED,
+            actor=_actor(),
+            reason=reason,
+            anchor=rt.settings.resolved_audit_anchor,
+        )
+    console.print(f"ignored {n} work item(s)")
+
+
+@exceptions_app.command("assign")
+def exceptions_assign(
+    item_ids: Annotated[list[int], typer.Argument(help="Work item ids.", show_default=False)],
+    to: Annotated[str, typer.Option("--to", help="Who works them ('' to unassign).")],
+    db: DbOption = None,
+    settings: SettingsOption = None,
+) -> None:
+    """Assign open work items to somebody."""
+    with runtime(db, settings) as rt:
+        n = actions.assign_items(
+            rt.db,
+            rt.clock,
+            item_ids,
+            assignee=to or None,
+            actor=_actor(),
+            anchor=rt.settings.resolved_audit_anchor,
+        )
+    console.print(f"assigned {n} work item(s)")

@@ -11,10 +11,12 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, select, update
 
 from revbridge.security.roles import Role, parse_roles
+from revbridge.store import audit
 from revbridge.store.engine import reading
 from revbridge.store.schema import api_keys
 
@@ -30,7 +32,10 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
 
-def create(engine: Engine, *, name: str, roles: tuple[Role, ...], now: datetime) -> tuple[ApiKey, str]:
+def create(
+    engine: Engine, *, name: str, roles: tuple[Role, ...], now: datetime, actor: str, anchor: Path | None
+) -> tuple[ApiKey, str]:
+    """Create a key and audit its creation in the same transaction; the token is returned once."""
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     with engine.begin() as conn:
@@ -43,6 +48,15 @@ def create(engine: Engine, *, name: str, roles: tuple[Role, ...], now: datetime)
                 created_at=now,
                 revoked_at=None,
             )
+        )
+        audit.append(
+            conn,
+            at=now,
+            actor=actor,
+            action="apikey.create",
+            target=f"apikey/{key_id}",
+            details={"name": name, "roles": ",".join(r.value for r in roles)},
+            anchor=anchor,
         )
     return ApiKey(key_id, name, roles), f"rb_{key_id}_{secret}"
 

@@ -36,7 +36,7 @@ def append(
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     head = conn.execute(query).first()
-    count, prev = (int(head.count), head.hash) if head is not None else (0, GENESIS)
+    count, prev = (int(head._mapping["count"]), head._mapping["hash"]) if head is not None else (0, GENESIS)
     clean = {str(k): str(v) for k, v in (details or {}).items()}
     seq = count + 1
     digest = entry_hash(
@@ -93,7 +93,9 @@ def check(engine: Engine, *, anchor: Path | None = None) -> tuple[int, list[Find
             select(audit_head.c.count, audit_head.c.hash).where(audit_head.c.id == HEAD_ID)
         ).first()
         listed = list(entries(conn))
-    head_count, head_hash = (int(head.count), head.hash) if head is not None else (0, None)
+    head_count, head_hash = (0, None)
+    if head is not None:
+        head_count, head_hash = int(head._mapping["count"]), head._mapping["hash"]
     findings = verify(listed, head_count=head_count, head_hash=head_hash)
     if anchor is not None and anchor.exists():
         recorded = json.loads(anchor.read_text(encoding="utf-8"))
@@ -101,7 +103,7 @@ def check(engine: Engine, *, anchor: Path | None = None) -> tuple[int, list[Find
             findings.append(
                 Finding(
                     None,
-                    f"the anchor file records {recorded.get('count')} entries, the database head {head_count}",
+                    f"the anchor file records {recorded.get('count')} entries, the database {head_count}",
                 )
             )
     return len(listed), findings

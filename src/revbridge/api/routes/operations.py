@@ -6,10 +6,13 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from revbridge.api.app_state import runtime_of
+from revbridge.api.app_state import principal_of, runtime_of
 from revbridge.api.permissions import requires
+from revbridge.core.errors import InputError
+from revbridge.pipeline import actions
 from revbridge.security.roles import Permission
 from revbridge.store import workitems
 
@@ -49,3 +52,69 @@ async def get_exception(request: Request, item_id: int) -> dict[str, object]:
     if item is None:
         raise HTTPException(404, f"no work item {item_id}")
     return item.as_json()
+
+
+class Resolution(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Assignment(BaseModel):
+    assignee: str | None = Field(default=None, max_length=128)
+
+
+def _close(request: Request, item_id: int, status: str, reason: str) -> dict[str, object]:
+    rt = runtime_of(request)
+    actor = principal_of(request).subject
+    try:
+        actions.close_items(
+            rt.db,
+            rt.clock,
+            [item_id],
+            status=status,
+            actor=actor,
+            reason=reason,
+            anchor=rt.settings.resolved_audit_anchor,
+        )
+    except InputError as exc:
+        raise HTTPException(409, str(exc)) from None
+    item = workitems.get(rt.db, item_id)
+    assert item is not None
+    return item.as_json()
+
+
+@router.post("/exceptions/{item_id}/resolve")
+@requires(Permission.OPERATE)
+async def resolve_exception(request: Request, item_id: int, body: Resolution) -> dict[str, object]:
+    return await anyio.to_thread.run_sync(_close, request, item_id, workitems.RESOLVED, body.reason)
+
+
+@router.post("/exceptions/{item_id}/ignore")
+@requires(Permission.OPERATE)
+async def ignore_exception(request: Request, item_id: int, body: Resolution) -> dict[str, object]:
+    return await anyio.to_thread.run_sync(_close, request, item_id, workitems.IGNORED, body.reason)
+
+
+@router.post("/exceptions/{item_id}/assign")
+@requires(Permission.OPERATE)
+async def assign_exception(request: Request, item_id: int, body: Assignment) -> dict[str, object]:
+    rt = runtime_of(request)
+    actor = principal_of(request).subject
+
+    def run() -> dict[str, object]:
+        if (
+            actions.assign_items(
+                rt.db,
+                rt.clock,
+                [item_id],
+                assignee=body.assignee,
+                actor=actor,
+                anchor=rt.settings.resolved_audit_anchor,
+            )
+            != 1
+        ):
+            raise HTTPException(409, f"work item {item_id} is not open")
+        item = workitems.get(rt.db, item_id)
+        assert item is not None
+        return item.as_json()
+
+    return await anyio.to_thread.run_sync(run)
