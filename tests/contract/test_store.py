@@ -113,7 +113,9 @@ def test_concurrent_accepts_from_8_threads_are_distinct_and_durable(db_url: str,
     def produce(worker: int) -> None:
         try:
             for n in range(125):
-                acc = rt.store.accept(_arrival(f"ID W{worker}-{n}\nCHARGE k{worker}-{n} 1".encode(), f"W{worker}-{n}"))
+                acc = rt.store.accept(
+                    _arrival(f"ID W{worker}-{n}\nCHARGE k{worker}-{n} 1".encode(), f"W{worker}-{n}")
+                )
                 with lock:
                     ids.append(acc.message_id)
         except BaseException as exc:  # pragma: no cover - reported below
@@ -140,7 +142,9 @@ def test_concurrent_accepts_from_8_threads_are_distinct_and_durable(db_url: str,
 def test_accept_many_dedupes_inside_one_group(db_url: str, tmp_path: Path) -> None:
     rt = build_runtime(db_url, tmp_path, formats=FORMATS)
     try:
-        results = rt.store.accept_many([_arrival(b"ID X\nCHARGE x 1", "X"), _arrival(b"ID X\nCHARGE x 1", "X")])
+        results = rt.store.accept_many(
+            [_arrival(b"ID X\nCHARGE x 1", "X"), _arrival(b"ID X\nCHARGE x 1", "X")]
+        )
         assert [r.status for r in results] == ["pending", "duplicate"]
         assert results[1].duplicate_of == results[0].message_id
     finally:

@@ -19,12 +19,16 @@ T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
 
 def _put(rt, payload: str, key: str = "") -> str:  # type: ignore[no-untyped-def]
-    return rt.store.accept(Arrival(channel="test", format="lines", payload=payload.encode(), dedupe_key=key)).message_id
+    return rt.store.accept(
+        Arrival(channel="test", format="lines", payload=payload.encode(), dedupe_key=key)
+    ).message_id
 
 
 def _status(rt, mid: str) -> tuple[str, str | None]:  # type: ignore[no-untyped-def]
     with reading(rt.db) as conn:
-        row = conn.execute(select(messages.c.status, messages.c.terminal_reason).where(messages.c.id == mid)).one()
+        row = conn.execute(
+            select(messages.c.status, messages.c.terminal_reason).where(messages.c.id == mid)
+        ).one()
     return row.status, row.terminal_reason
 
 
@@ -85,7 +89,9 @@ def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_finish(db_url: 
     try:
         mid = _put(rt, "CHARGE c1 1")
         dead = rt.worker(owner="dead-worker")
-        (claimed,) = queue.claim(rt.db, owner="dead-worker", now=clock.now(), lease=timedelta(seconds=30), limit=10)
+        (claimed,) = queue.claim(
+            rt.db, owner="dead-worker", now=clock.now(), lease=timedelta(seconds=30), limit=10
+        )
         assert claimed.id == mid
         live = rt.worker(owner="live-worker")
         assert live.run_once() == 0  # still leased

@@ -56,14 +56,19 @@ def test_a_process_killed_right_after_accept_returned_has_lost_nothing(db_url: s
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_two_worker_processes_share_5000_messages_without_processing_any_twice(pg_url: str, tmp_path: Path) -> None:
+def test_two_worker_processes_share_5000_messages_without_processing_any_twice(
+    pg_url: str, tmp_path: Path
+) -> None:
     from conftest import _truncate_all
 
     _truncate_all(pg_url)
     rt = build_runtime(pg_url, tmp_path, formats=FORMATS)
     try:
         rt.store.accept_many(
-            [Arrival(channel="test", format="lines", payload=f"CHARGE e{n} 1.00".encode()) for n in range(5000)]
+            [
+                Arrival(channel="test", format="lines", payload=f"CHARGE e{n} 1.00".encode())
+                for n in range(5000)
+            ]
         )
     finally:
         rt.close()
@@ -90,7 +95,10 @@ def test_a_worker_killed_mid_batch_leaves_nothing_stuck_past_its_lease(db_url: s
     rt = build_runtime(db_url, tmp_path, formats=FORMATS)
     try:
         rt.store.accept_many(
-            [Arrival(channel="test", format="lines", payload=f"SLEEP 0.1\nCHARGE s{n} 1".encode()) for n in range(40)]
+            [
+                Arrival(channel="test", format="lines", payload=f"SLEEP 0.1\nCHARGE s{n} 1".encode())
+                for n in range(40)
+            ]
         )
     finally:
         rt.close()
@@ -119,7 +127,9 @@ def test_a_sentinel_patient_name_never_reaches_the_database_files(db_url: str, t
     sentinel = "Sentinel-Ottoline-Brackwater"
     rt = build_runtime(db_url, tmp_path, formats=FORMATS)
     try:
-        rt.store.accept(Arrival(channel="test", format="lines", payload=f"CHARGE s1 5\nNAME {sentinel}".encode()))
+        rt.store.accept(
+            Arrival(channel="test", format="lines", payload=f"CHARGE s1 5\nNAME {sentinel}".encode())
+        )
         rt.store.accept(Arrival(channel="test", format="lines", payload=f"RAISE\nNAME {sentinel}".encode()))
         rt.worker().drain()
     finally:

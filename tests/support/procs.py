@@ -1,7 +1,7 @@
 """Entry points the crash and concurrency tests run in separate processes.
 
-  python procs.py accept DB HOME PAYLOAD      accept one message, print its id, then wait to be killed
-  python procs.py work DB HOME OWNER OUT LEASE  process until the queue is empty; append ids to OUT
+python procs.py accept DB HOME PAYLOAD      accept one message, print its id, then wait to be killed
+python procs.py work DB HOME OWNER OUT LEASE  process until the queue is empty; append ids to OUT
 """
 
 from __future__ import annotations
