@@ -143,3 +143,142 @@ audit_head = Table(
     Column("count", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# ---- posting: the subledger, journals, the outbox ------------------------------------------
+
+# Every line the rules produced for an event (the subledger), unaggregated. Batch-lane lines wait
+# here with a window key until their window closes; then journal_id/journal_line_id say where they
+# went. Replay compares these per event key with what the current configuration produces.
+event_lines = Table(
+    "event_lines",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_key", String(512), nullable=False, index=True),
+    Column("document_key", String(512), nullable=False),
+    Column("revision", String(64), nullable=False),
+    Column("lane", String(16), nullable=False),
+    Column("legal_entity", String(32), nullable=False),
+    Column("posting_date", Date, nullable=False),
+    Column("moved_from", Date),
+    Column("account", String(64), nullable=False),
+    Column("role", String(40), nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("facility", String(64), nullable=False),
+    Column("cost_center", String(64), nullable=False),
+    Column("payer_class", String(64), nullable=False),
+    Column("service_line", String(64), nullable=False),
+    Column("window_key", String(128), index=True),
+    Column("journal_id", String(64), index=True),
+    Column("journal_line_id", BigInteger),
+    Column("received_at", UtcDateTime, nullable=False),  # when the source message arrived
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Open micro-batch windows, one per legal entity at a time.
+batch_windows = Table(
+    "batch_windows",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("legal_entity", String(32), nullable=False, index=True),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("line_count", Integer, nullable=False),
+    Column("closed_at", UtcDateTime),
+)
+
+# Journals and their outbox state: staged -> submitting -> posted | failed.
+journals = Table(
+    "journals",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("lane", String(16), nullable=False),
+    Column("legal_entity", String(32), nullable=False, index=True),
+    Column("posting_date", Date, nullable=False),
+    Column("reference", String(512), nullable=False),
+    Column("moved_from", Text, nullable=False),  # JSON list of ISO dates
+    Column("status", String(16), nullable=False, index=True),
+    Column("connector", String(32), nullable=False),
+    Column("erp_document", String(128)),
+    Column("attempts", Integer, nullable=False),
+    Column("uncertain", Integer, nullable=False),  # 1: the last attempt may have reached the ERP
+    Column("next_attempt_at", UtcDateTime),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("first_received_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("posted_at", UtcDateTime),
+)
+
+journal_lines = Table(
+    "journal_lines",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("journal_id", String(64), ForeignKey("journals.id"), nullable=False, index=True),
+    Column("line_no", Integer, nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("role", String(40), nullable=False),
+    Column("debit_minor", BigInteger, nullable=False),
+    Column("credit_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("facility", String(64), nullable=False),
+    Column("cost_center", String(64), nullable=False),
+    Column("payer_class", String(64), nullable=False),
+    Column("service_line", String(64), nullable=False),
+)
+
+# ---- configuration and periods ---------------------------------------------------------------
+
+config_versions = Table(
+    "config_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("status", String(16), nullable=False),  # proposed | active | superseded | rejected
+    Column("effective_from", Date, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("body", Text, nullable=False),  # canonical JSON of the Configuration
+    Column("source", String(512), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("proposed_by", String(128), nullable=False),
+    Column("proposed_at", UtcDateTime, nullable=False),
+    Column("approved_by", String(128)),
+    Column("approved_at", UtcDateTime),
+)
+
+periods = Table(
+    "periods",
+    metadata,
+    Column("legal_entity", String(32), primary_key=True),
+    Column("period", String(7), primary_key=True),  # YYYY-MM
+    Column("status", String(8), nullable=False),  # open | closed
+    Column("changed_by", String(128), nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+)
+
+# ---- the embedded ERP: revbridge's own general ledger ---------------------------------------
+
+gl_documents = Table(
+    "gl_documents",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("reference", String(64), nullable=False, unique=True),  # our journal id
+    Column("legal_entity", String(32), nullable=False),
+    Column("posting_date", Date, nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("posted_at", UtcDateTime, nullable=False),
+)
+
+gl_entries = Table(
+    "gl_entries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("document_id", BigInteger, ForeignKey("gl_documents.id"), nullable=False, index=True),
+    Column("account", String(64), nullable=False),
+    Column("debit_minor", BigInteger, nullable=False),
+    Column("credit_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("cost_center", String(64), nullable=False),
+    Column("payer_class", String(64), nullable=False),
+    Column("facility", String(64), nullable=False),
+)
