@@ -1,0 +1,409 @@
+"""ClaimResponse and ExplanationOfBenefit (FHIR 4.0.1) -> ClaimAdjudicated.
+
+Both say what a payer decided about a claim; only those that carry a ``payment`` post (a response
+without one has moved no money yet). ``use`` other than ``claim``, outcome ``queued`` or ``error``
+and status ``draft`` post nothing. ``cancelled`` and ``entered-in-error`` become a reversal: status
+``22`` with every amount negated, as an 835 CLP02 = 22 carries them (key suffix ``#reversal``).
+Otherwise status is ``1``; FHIR does not say whether the payer was primary.
+
+Amounts. ``paid`` is payment.amount (the money that moved). charge is total[submitted], else the
+items' submitted adjudications, else their net; when none is stated it is zero with a warning.
+FHIR's own invariant is payment.amount = total[benefit] + payment.adjustment; a response that
+breaks it (the official ClaimResponse pays 100.47 against a benefit of 90.47) is a TOTAL_MISMATCH
+keyed to the event, never a silent pick. A total[category] is also checked against its items when
+every item states that category.
+
+Adjustments are only what the sender stated, in CAS terms: copay -> PR-3, deductible (and
+unallocated deductible) -> PR-1, coinsurance -> PR-2, and submitted above eligible (allowed) ->
+CO-45. Blue Button categories (``.../variables/line_coinsrnc_amt`` etc., Synthea) are read by their
+last path segment. Nothing is invented to make charge - adjustments = paid: Synthea's EOBs leave
+their unpriced encounter line unexplained, and that gap stays visible to the rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from revbridge.canonical.events import CanonicalEvent, CasAdjustment, ClaimAdjudicated, ServiceLinePayment
+from revbridge.core.money import Money
+from revbridge.core.problem import ProblemCode, Severity
+from revbridge.formats.fhir.claim import WITHDRAWN, Insurance, payer, read_insurance
+from revbridge.formats.fhir.document import Entry
+from revbridge.formats.fhir.reader import Amount, Concept, Head, JsonObject, Reader, Ref, code_of
+from revbridge.formats.fhir.scope import Scope
+
+STATUS = frozenset({"active", "cancelled", "draft", "entered-in-error"})
+USE = frozenset({"claim", "preauthorization", "predetermination"})
+OUTCOME = frozenset({"queued", "complete", "error", "partial"})
+
+SUBMITTED = frozenset({"submitted", "line_sbmtd_chrg_amt"})
+ELIGIBLE = frozenset({"eligible", "line_alowd_chrg_amt"})
+BENEFIT = frozenset({"benefit", "line_prvdr_pmt_amt"})
+# category -> CARC (group PR): the patient's share.
+PATIENT_SHARE = {
+    "copay": "3",
+    "deductible": "1",
+    "unallocdeduct": "1",
+    "line_coinsrnc_amt": "2",
+    "line_bene_ptb_ddctbl_amt": "1",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Adjudication:
+    path: str
+    category: str
+    amount: Amount | None
+    value: Decimal | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdjudicatedItem:
+    path: str
+    sequence: int
+    product: Concept
+    net: Amount | None
+    serviced: date | None
+    adjudications: tuple[Adjudication, ...]
+
+    def amount(self, categories: frozenset[str]) -> Amount | None:
+        return next((a.amount for a in self.adjudications if a.category in categories and a.amount), None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Total:
+    path: str
+    category: str
+    amount: Amount
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Payment:
+    path: str
+    amount: Amount | None
+    adjustment: Amount | None
+    date: date | None
+    identifier: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Adjudicated:
+    head: Head
+    status: str
+    use: str
+    outcome: str
+    patient: Ref | None
+    created: date | None
+    insurer: Ref | None
+    provider: Ref | None  # EOB.provider / ClaimResponse.requestor
+    payee: Ref | None  # EOB.payee.party
+    claim: Ref | None  # EOB.claim / ClaimResponse.request
+    insurance: tuple[Insurance, ...]
+    items: tuple[AdjudicatedItem, ...]
+    totals: tuple[Total, ...]
+    payment: Payment | None
+    raw: JsonObject
+
+    def total(self, categories: frozenset[str]) -> Total | None:
+        return next((t for t in self.totals if t.category in categories), None)
+
+
+def _category(concept: Concept) -> str:
+    code = code_of(concept)
+    return code.rsplit("/", 1)[-1] if "/" in code else code
+
+
+def read(entry: Entry, reader: Reader) -> Adjudicated:
+    r, p, kind = entry.resource, entry.path, entry.resource_type
+    eob = kind == "ExplanationOfBenefit"
+    if not code_of(reader.concept(r, "type", p)):
+        reader.problem(ProblemCode.MISSING_FIELD, f"{p}.type", "type is required")
+    items = [
+        _item(reader, w, raw, "sequence" if eob else "itemSequence")
+        for w, raw in reader.children(r, "item", p)
+    ]
+    items += [_item(reader, w, raw, "") for w, raw in reader.children(r, "addItem", p)]
+    totals = []
+    for where, raw in reader.children(r, "total", p):
+        amount = reader.money(raw, "amount", where, required=True)
+        category = _category(reader.concept(raw, "category", where))
+        if amount is not None and category:
+            totals.append(Total(path=where, category=category, amount=amount))
+    return Adjudicated(
+        head=reader.head(r, kind, p, entry.full_url),
+        status=reader.code(r, "status", p, STATUS, required=True),
+        use=reader.code(r, "use", p, USE, required=True),
+        outcome=reader.code(r, "outcome", p, OUTCOME, required=True),
+        patient=reader.reference(r, "patient", p, required=True),
+        created=reader.day(r, "created", p, required=True),
+        insurer=reader.reference(r, "insurer", p, required=True),
+        provider=reader.reference(r, "provider" if eob else "requestor", p, required=eob),
+        payee=_payee(reader, r, p) if eob else None,
+        claim=reader.reference(r, "claim" if eob else "request", p),
+        insurance=read_insurance(reader, r, p, required=eob),
+        items=tuple(items),
+        totals=tuple(totals),
+        payment=_payment(reader, r, p),
+        raw=r,
+    )
+
+
+def _item(reader: Reader, where: str, raw: JsonObject, sequence_name: str) -> AdjudicatedItem:
+    adjudications = []
+    for awhere, adj in reader.children(raw, "adjudication", where):
+        adjudications.append(
+            Adjudication(
+                path=awhere,
+                category=_category(reader.concept(adj, "category", awhere)),
+                amount=reader.money(adj, "amount", awhere),
+                value=reader.decimal(adj, "value", awhere),
+            )
+        )
+    serviced = reader.day(raw, "servicedDate", where)
+    if serviced is None:
+        serviced = reader.period(raw, "servicedPeriod", where)[0]
+    return AdjudicatedItem(
+        path=where,
+        sequence=(reader.integer(raw, sequence_name, where) or 0) if sequence_name else 0,
+        product=reader.concept(raw, "productOrService", where),
+        net=reader.money(raw, "net", where),
+        serviced=serviced,
+        adjudications=tuple(adjudications),
+    )
+
+
+def _payee(reader: Reader, r: JsonObject, p: str) -> Ref | None:
+    raw = reader.child(r, "payee", p)
+    return reader.reference(raw, "party", f"{p}.payee") if raw is not None else None
+
+
+def _payment(reader: Reader, r: JsonObject, p: str) -> Payment | None:
+    raw = reader.child(r, "payment", p)
+    if raw is None:
+        return None
+    where = f"{p}.payment"
+    return Payment(
+        path=where,
+        amount=reader.money(raw, "amount", where, required=True),
+        adjustment=reader.money(raw, "adjustment", where),
+        date=reader.day(raw, "date", where),
+        identifier=reader.identifier(raw, "identifier", where)[1],
+    )
+
+
+def to_events(res: Adjudicated, scope: Scope, key: str) -> list[CanonicalEvent]:
+    name = res.head.resource_type
+    reason = _not_posting(res)
+    if reason:
+        scope.ignored.append(f"fhir.{name.lower()}: {reason}")
+        return []
+    # _not_posting has checked both.
+    assert res.payment is not None
+    assert res.payment.amount is not None
+    reversal = res.status in WITHDRAWN
+    if reversal:
+        key += "#reversal"
+    currency = res.payment.amount.currency
+    sums = _Sums(scope, key, currency)
+    paid = sums.money(res.payment.amount)
+    benefit = res.total(BENEFIT)
+    if benefit is not None and paid is not None:
+        expected = sums.money(benefit.amount)
+        adjustment = sums.money(res.payment.adjustment) if res.payment.adjustment else Money.zero(currency)
+        if expected is not None and adjustment is not None and expected + adjustment != paid:
+            scope.reader.problem(
+                ProblemCode.TOTAL_MISMATCH,
+                f"{res.payment.amount.path}.value",
+                f"payment.amount {paid} differs from total benefit {expected} plus payment.adjustment "
+                f"{adjustment}",
+                event_key=key,
+                details=(("payment", str(paid.amount)), ("benefit", str(expected.amount))),
+            )
+    for total in res.totals:
+        sums.check_total(total, res.items)
+    charge = _charge(res, sums)
+    adjustments, lines = _adjustments_and_lines(res, sums)
+    if paid is None or charge is None or sums.failed:
+        return []
+    sign = -1 if reversal else 1
+    adjustments = [_negate(a, sign) for a in adjustments]
+    lines = [_negate_line(line, sign) for line in lines]
+    patient_share = Money.zero(currency)
+    for adj in adjustments:
+        if adj.group == "PR":
+            patient_share = patient_share + adj.amount
+    payer_id = payer(res.insurer, res.insurance, res.raw, scope)
+    reference = res.payment.identifier or f"{name}/{res.head.id or res.head.full_url}"
+    return [
+        ClaimAdjudicated(
+            key=key,
+            source=scope.source(res.head.path),
+            occurred_on=scope.occurred(res.payment.date, res.created),
+            facility=_facility(res, scope),
+            remittance_id=f"{payer_id}:{reference}",
+            payer_id=payer_id,
+            claim_id=scope.local_id(res.claim, res.raw),
+            payer_claim_id=res.head.id,
+            status="22" if reversal else "1",
+            patient=scope.patient(res.patient),
+            charge=charge * sign,
+            paid=paid * sign,
+            patient_responsibility=patient_share,
+            adjustments=tuple(adjustments),
+            lines=tuple(lines),
+        )
+    ]
+
+
+def _facility(res: Adjudicated, scope: Scope) -> str:
+    """Who is paid, as the 835's payee is: EOB.payee.party, else the provider of the claim it
+    answers when that Claim came in the same document, else EOB.provider / ClaimResponse.requestor
+    (an EOB's provider is often the rendering practitioner, not the billing organization)."""
+    if res.payee is not None:
+        return scope.text(res.payee)
+    target = scope.resolve(res.claim, res.raw)
+    if target is not None and target.resource_type == "Claim":
+        provider = target.raw.get("provider")
+        if isinstance(provider, dict) and isinstance(provider.get("reference"), str):
+            return scope.text(Ref(path="", reference=provider["reference"]))
+    return scope.text(res.provider)
+
+
+def _not_posting(res: Adjudicated) -> str:
+    if res.use != "claim":
+        return f"use {res.use or 'missing'} pays nothing"
+    if res.outcome not in ("complete", "partial"):
+        return f"outcome {res.outcome or 'missing'} has adjudicated nothing"
+    if res.status not in ("active", *WITHDRAWN):
+        return f"status {res.status or 'missing'} posts nothing"
+    if res.payment is None or res.payment.amount is None:
+        return "no payment, so nothing to post"
+    return ""
+
+
+class _Sums:
+    """Rounded money in the payment's currency; a foreign currency is a problem, not a crash."""
+
+    def __init__(self, scope: Scope, key: str, currency: str) -> None:
+        self.scope, self.key, self.currency, self.failed = scope, key, currency, False
+
+    def money(self, amount: Amount | None) -> Money | None:
+        if amount is None:
+            return None
+        if amount.currency != self.currency:
+            self.failed = True
+            self.scope.reader.problem(
+                ProblemCode.INVALID_VALUE,
+                f"{amount.path}.currency",
+                f"{amount.currency} differs from the payment's {self.currency}",
+                event_key=self.key,
+            )
+            return None
+        return amount.money()
+
+    def add(self, amounts: list[Amount]) -> Money | None:
+        total = Money.zero(self.currency)
+        for amount in amounts:
+            value = self.money(amount)
+            if value is None:
+                return None
+            total = total + value
+        return total
+
+    def check_total(self, total: Total, items: tuple[AdjudicatedItem, ...]) -> None:
+        parts = [item.amount(frozenset({total.category})) for item in items]
+        if not items or any(part is None for part in parts):
+            return
+        stated, summed = self.money(total.amount), self.add([p for p in parts if p is not None])
+        if stated is not None and summed is not None and stated != summed:
+            self.scope.reader.problem(
+                ProblemCode.TOTAL_MISMATCH,
+                f"{total.amount.path}.value",
+                f"total {total.category} {stated} differs from the sum of its items {summed}",
+                event_key=self.key,
+                details=(("total", str(stated.amount)), ("items", str(summed.amount))),
+            )
+
+
+def _charge(res: Adjudicated, sums: _Sums) -> Money | None:
+    submitted = res.total(SUBMITTED)
+    if submitted is not None:
+        return sums.money(submitted.amount)
+    for categories in (SUBMITTED, None):
+        parts = [i.amount(categories) if categories else i.net for i in res.items]
+        if res.items and all(p is not None for p in parts):
+            return sums.add([p for p in parts if p is not None])
+    sums.scope.reader.problem(
+        ProblemCode.MISSING_AMOUNT,
+        f"{res.head.path}.total",
+        "no submitted total and no item amounts: charge carried as zero",
+        severity=Severity.WARNING,
+        event_key=sums.key,
+    )
+    return Money.zero(sums.currency)
+
+
+def _adjustments_and_lines(
+    res: Adjudicated, sums: _Sums
+) -> tuple[list[CasAdjustment], list[ServiceLinePayment]]:
+    adjustments: list[CasAdjustment] = []
+    lines: list[ServiceLinePayment] = []
+    stated: set[str] = set()
+    for item in res.items:
+        own: list[CasAdjustment] = []
+        for adj in item.adjudications:
+            if adj.category in PATIENT_SHARE and adj.amount is not None:
+                stated.add(adj.category)
+                value = sums.money(adj.amount)
+                if value is not None and not value.is_zero():
+                    own.append(_cas("PR", PATIENT_SHARE[adj.category], value, adj.path))
+        submitted, eligible = item.amount(SUBMITTED) or item.net, item.amount(ELIGIBLE)
+        charge = sums.money(submitted) if submitted else None
+        if charge is not None and eligible is not None:
+            allowed = sums.money(eligible)
+            if allowed is not None and allowed < charge:
+                own.append(_cas("CO", "45", charge - allowed, eligible.path))
+        adjustments += own
+        if item.adjudications:
+            paid = sums.money(item.amount(BENEFIT))
+            lines.append(
+                ServiceLinePayment(
+                    procedure=code_of(item.product),
+                    charge=charge if charge is not None else Money.zero(sums.currency),
+                    paid=paid if paid is not None else Money.zero(sums.currency),
+                    service_date=item.serviced,
+                    adjustments=tuple(own),
+                    locator=item.path,
+                )
+            )
+    for total in res.totals:  # a patient share stated only at claim level
+        if total.category in PATIENT_SHARE and total.category not in stated:
+            value = sums.money(total.amount)
+            if value is not None and not value.is_zero():
+                adjustments.append(_cas("PR", PATIENT_SHARE[total.category], value, total.path))
+    return adjustments, lines
+
+
+def _cas(group: str, reason: str, amount: Money, path: str) -> CasAdjustment:
+    return CasAdjustment(group=group, reason=reason, amount=amount, locator=path)
+
+
+def _negate(adj: CasAdjustment, sign: int) -> CasAdjustment:
+    if sign == 1:
+        return adj
+    return CasAdjustment(group=adj.group, reason=adj.reason, amount=-adj.amount, locator=adj.locator)
+
+
+def _negate_line(line: ServiceLinePayment, sign: int) -> ServiceLinePayment:
+    if sign == 1:
+        return line
+    return ServiceLinePayment(
+        procedure=line.procedure,
+        charge=-line.charge,
+        paid=-line.paid,
+        service_date=line.service_date,
+        adjustments=tuple(_negate(a, sign) for a in line.adjustments),
+        locator=line.locator,
+    )
