@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -26,6 +27,18 @@ from revbridge.settings import Settings
 from revbridge.store import migrate, queue, workitems
 from revbridge.store.engine import check_reachable, make_engine
 from revbridge.store.messages import MessageStore
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def reference_config_dir(settings: Settings | None = None) -> Path:
+    """The configuration used when none is given: settings.config_dir, else examples/config."""
+    if settings is not None and settings.config_dir is not None:
+        return settings.config_dir
+    for candidate in (Path.cwd() / "examples" / "config", REPO_ROOT / "examples" / "config"):
+        if candidate.is_dir():
+            return candidate
+    raise InputError("no configuration directory: pass one or set REVBRIDGE_CONFIG_DIR")
 
 
 @dataclass

@@ -8,7 +8,7 @@ import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from revbridge.cli import admin, messages, serve
+from revbridge.cli import admin, config, messages, serve
 from revbridge.cli.common import err_console
 from revbridge.core.errors import RevbridgeError
 
@@ -28,6 +28,7 @@ app.command()(serve.demo)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.apikey_app, name="apikey")
 app.add_typer(admin.audit_app, name="audit")
+app.add_typer(config.config_app, name="config")
 
 
 def main() -> None:
