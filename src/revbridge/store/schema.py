@@ -282,3 +282,30 @@ gl_entries = Table(
     Column("payer_class", String(64), nullable=False),
     Column("facility", String(64), nullable=False),
 )
+
+# ---- context the posting rules look up -------------------------------------------------------
+
+# The latest context per encounter, from ADT / FHIR context events, keyed by mapped facility code.
+encounter_context = Table(
+    "encounter_context",
+    metadata,
+    Column("facility", String(64), primary_key=True),
+    Column("encounter", String(128), primary_key=True),
+    Column("patient_class", String(8), nullable=False),
+    Column("department", String(64), nullable=False),
+    Column("primary_payer_id", String(128), nullable=False),
+    Column("cancelled", Integer, nullable=False),
+    Column("event_key", String(512), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# What a charge reversal must mirror of the charge it reverses.
+charge_context = Table(
+    "charge_context",
+    metadata,
+    Column("facility", String(64), primary_key=True),
+    Column("charge_id", String(128), primary_key=True),
+    Column("department", String(64), nullable=False),
+    Column("payer_class", String(64), nullable=False),
+    Column("event_key", String(512), nullable=False),
+)
