@@ -67,12 +67,11 @@ def check(
     if document is None:
         return Admission(problems=tuple(reader.problems))
     kind = document.resource_type
-    shown = kind if len(kind) <= 40 else kind[:40] + "..."
     if expected_type is not None and kind != expected_type:
         reader.problem(
             ProblemCode.ENVELOPE_MISMATCH,
             "resourceType",
-            f"this route takes {expected_type}, the body is a {shown}",
+            f"this route takes {expected_type}; the body is another resource type",
         )
     if document.is_bundle:
         if expected_type == "Bundle" and document.bundle_type not in ("transaction", "batch"):
@@ -83,7 +82,9 @@ def check(
             )
     elif kind not in HANDLERS:
         reader.problem(
-            ProblemCode.UNSUPPORTED_MESSAGE, "resourceType", f"resourceType {shown!r} is not supported"
+            ProblemCode.UNSUPPORTED_MESSAGE,
+            "resourceType",
+            f"resourceType is not one of {', '.join(sorted(HANDLERS))}",
         )
         return Admission(resource_type=kind, problems=tuple(reader.problems))
     for entry in document.entries:

@@ -74,8 +74,11 @@ def _read(payload: bytes, ctx: ParseContext, reader: Reader) -> tuple[Document |
     if document is None:
         return None, resources
     if not document.is_bundle and document.resource_type not in HANDLERS:
-        name = document.resource_type if len(document.resource_type) <= 40 else "(unreadable)"
-        reader.problem(ProblemCode.UNSUPPORTED_MESSAGE, "resourceType", f"resourceType {name!r} is not read")
+        reader.problem(
+            ProblemCode.UNSUPPORTED_MESSAGE,
+            "resourceType",
+            f"resourceType is not one of {', '.join(sorted(HANDLERS))}",
+        )
         return document, resources
     for entry in document.entries:
         handler = HANDLERS.get(entry.resource_type)

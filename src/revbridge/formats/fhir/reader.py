@@ -33,6 +33,7 @@ JsonObject = dict[str, Any]
 _LIMIT = Decimal(10) ** 21
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+_ISO4217 = re.compile(r"[A-Z]{3}")
 _TIME = re.compile(r"T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?")
 
 
@@ -64,6 +65,11 @@ class Coding:
 
 
 Concept = tuple[Coding, ...]
+
+
+def currency_shown(value: object) -> str:
+    """An ISO 4217-shaped code is echoed; anything else may be patient data and is not."""
+    return repr(value) if isinstance(value, str) and _ISO4217.fullmatch(value) else "(not an ISO 4217 code)"
 
 
 def code_of(concept: Concept, system: str | None = None) -> str:
@@ -171,12 +177,11 @@ class Reader:
     ) -> str:
         value = self.string(obj, name, path, required=required)
         if value and value not in allowed:
-            # The code is from a closed FHIR value set, so echoing it leaks nothing.
-            shown = value if len(value) <= 40 else value[:40] + "..."
+            # The value is not echoed: what is not a code may be anything, patient data included.
             self.problem(
                 ProblemCode.INVALID_VALUE,
                 f"{path}.{name}",
-                f"{name} {shown!r} is not one of {', '.join(sorted(allowed))}",
+                f"{name} is not one of {', '.join(sorted(allowed))}",
             )
             return ""
         return value
@@ -266,9 +271,10 @@ class Reader:
         value = self._number(raw["value"], f"{where}.value", name, ProblemCode.INVALID_AMOUNT)
         currency = raw.get("currency", self.currency)
         if not isinstance(currency, str) or currency not in CURRENCY_EXPONENT:
-            shown = currency if isinstance(currency, str) and len(currency) <= 8 else "(invalid)"
             self.problem(
-                ProblemCode.UNSUPPORTED_CURRENCY, f"{where}.currency", f"currency {shown!r} is not supported"
+                ProblemCode.UNSUPPORTED_CURRENCY,
+                f"{where}.currency",
+                f"currency {currency_shown(currency)} is not supported",
             )
             return None
         if value is None:

@@ -179,7 +179,7 @@ class Scope:
                     reader.problem(
                         ProblemCode.INVALID_VALUE,
                         f"{ref.path}.reference",
-                        f"expected a Patient, the reference names a {target.resource_type[:40]}",
+                        "the reference does not name a Patient",
                         severity=Severity.WARNING,
                     )
                     return None
@@ -196,7 +196,7 @@ class Scope:
                 reader.problem(
                     ProblemCode.INVALID_VALUE,
                     f"{ref.path}.reference",
-                    f"expected a Patient, the reference names a {kind[:40]}",
+                    "the reference does not name a Patient",
                     severity=Severity.WARNING,
                 )
                 return None

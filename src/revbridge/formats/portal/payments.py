@@ -30,6 +30,7 @@ from revbridge.core.locator import SourceRef
 from revbridge.core.money import CURRENCY_EXPONENT, Money
 from revbridge.core.problem import Problem, ProblemCode, Severity
 from revbridge.formats.base import ParseContext
+from revbridge.formats.fhir.reader import currency_shown
 
 TYPES = ("payment", "refund", "payment_plan")
 PLAN_STATUS = frozenset({"active", "completed", "cancelled", "defaulted"})
@@ -135,8 +136,11 @@ class ItemReader:
     def currency(self) -> str:
         raw = self.item.get("currency", self.ctx.default_currency)
         if not isinstance(raw, str) or raw not in CURRENCY_EXPONENT:
-            shown = raw if isinstance(raw, str) and len(raw) <= 8 else "(invalid)"
-            self.problem(ProblemCode.UNSUPPORTED_CURRENCY, "currency", f"currency {shown!r} is not supported")
+            self.problem(
+                ProblemCode.UNSUPPORTED_CURRENCY,
+                "currency",
+                f"currency {currency_shown(raw)} is not supported",
+            )
             return ""
         return raw
 
