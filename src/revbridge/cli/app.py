@@ -33,7 +33,9 @@ app.add_typer(config.config_app, name="config")
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except RevbridgeError as exc:
         err_console.print(f"revbridge: error: {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +15,15 @@ from rich.table import Table
 from sqlalchemy import select
 
 from revbridge.bootstrap import Runtime
-from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, print_json, runtime
+from revbridge.cli.common import (
+    DbOption,
+    JsonOption,
+    SettingsOption,
+    console,
+    err_console,
+    print_json,
+    runtime,
+)
 from revbridge.core.errors import InputError
 from revbridge.pipeline import actions
 from revbridge.pipeline.intake import AUTO, Received
@@ -52,23 +61,35 @@ def _progress(total: int, quiet: bool) -> Progress:
     )
 
 
-def ingest_files(rt: Runtime, files: list[Path], fmt: str, *, quiet: bool) -> list[Received]:
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    path: Path
+    reason: str
+
+
+def ingest_files(
+    rt: Runtime, files: list[Path], fmt: str, *, quiet: bool, named: set[Path] | None = None
+) -> tuple[list[Received], list[Rejected]]:
+    """Store every file. A file named on the command line that cannot be read is an error; a file
+    met inside a directory that is not a message (a README) is reported and skipped."""
     received: list[Received] = []
+    rejected: list[Rejected] = []
     with _progress(len(files), quiet) as progress:
         task = progress.add_task("ingesting", total=len(files))
         for path in files:
             try:
                 data = path.read_bytes()
+                if not data.strip():
+                    raise InputError("the file is empty")
+                received.extend(rt.intake.receive(data, channel=f"file:{path.name}"[:64], format=fmt))
             except OSError as exc:
                 raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-            if not data.strip():
-                raise InputError(f"{path}: the file is empty")
-            try:
-                received.extend(rt.intake.receive(data, channel=f"file:{path.name}"[:64], format=fmt))
             except InputError as exc:
-                raise InputError(f"{path}: {exc}") from None
+                if named is None or path in named:
+                    raise InputError(f"{path}: {exc}") from None
+                rejected.append(Rejected(path, str(exc)))
             progress.advance(task)
-    return received
+    return received, rejected
 
 
 def process_all(rt: Runtime, *, quiet: bool) -> int:
@@ -127,16 +148,38 @@ def ingest(
 ) -> None:
     """Store messages from files durably; with --process, also run them through the pipeline."""
     files = expand(paths)
+    named = {p for p in paths if p.is_file()}
     with runtime(db, settings) as rt:
-        received = ingest_files(rt, files, format, quiet=json_out)
+        received, rejected = ingest_files(rt, files, format, quiet=json_out, named=named)
         if process:
             process_all(rt, quiet=json_out)
             if rt.posting is not None and hasattr(rt.posting, "close_windows"):
                 rt.posting.close_windows(force=True)
         report = _ingest_report(rt, received, process)
+    report.extend(
+        {
+            "file": str(r.path),
+            "message_id": None,
+            "format": None,
+            "status": "rejected",
+            "duplicate_of": None,
+            "problems": [
+                {"code": "UNSUPPORTED_FORMAT", "severity": "error", "locator": "", "message": r.reason}
+            ],
+        }
+        for r in rejected
+    )
     if json_out:
         print_json(report)
-        return
+    else:
+        for r in rejected:
+            err_console.print(f"revbridge: skipped {r.path}: {r.reason}", highlight=False)
+        _print_ingest_summary(files, report)
+    if rejected:
+        raise typer.Exit(1)
+
+
+def _print_ingest_summary(files: list[Path], report: list[dict[str, Any]]) -> None:
     by_status: dict[str, int] = {}
     for row in report:
         by_status[str(row["status"])] = by_status.get(str(row["status"]), 0) + 1

@@ -77,7 +77,7 @@ def demo(
     corpus = _corpus()
     with runtime(db, settings, upgrade=True) as rt:
         files = expand([corpus / d for d in ("hl7v2", "x12_835", "x12_837", "fhir")])
-        received = ingest_files(rt, files, "auto", quiet=False)
+        received, _skipped = ingest_files(rt, files, "auto", quiet=False)
         process_all(rt, quiet=False)
         status = rt.status()
         table = Table(title=f"{len(files)} corpus files, {len(received)} messages")

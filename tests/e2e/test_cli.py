@@ -1,0 +1,91 @@
+"""The CLI as a new user meets it: one clear line and a non-zero exit on bad input, JSON shapes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REDOX = "hl7v2/redox__DFT_P03_parser_spec_cr.hl7"
+
+
+def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REVBRIDGE_HOME": str(home), "COLUMNS": "200"}
+    env.pop("REVBRIDGE_DB", None)
+    return subprocess.run(
+        [sys.executable, "-m", "revbridge", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in result.stderr.splitlines() if line and not line.startswith("created a local")]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    result = run(tmp_path, "ingest", str(tmp_path / "nope.hl7"))
+    assert result.returncode == 2
+    assert one_line_error(result) == f"revbridge: error: {tmp_path / 'nope.hl7'}: no such file or directory"
+
+
+def test_unknown_format_option(tmp_path: Path, corpus: Path) -> None:
+    result = run(tmp_path, "ingest", "--format", "edifact", str(corpus / REDOX))
+    assert result.returncode == 2
+    assert "unknown format 'edifact'" in one_line_error(result)
+
+
+def test_undetectable_file(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_text("just some notes\n")
+    result = run(tmp_path, "ingest", str(junk))
+    assert result.returncode == 2
+    assert "cannot tell the format" in one_line_error(result)
+
+
+def test_unreachable_database(tmp_path: Path, corpus: Path) -> None:
+    result = run(
+        tmp_path, "ingest", "--db", "postgresql+psycopg://postgres@127.0.0.1:1/none", str(corpus / REDOX)
+    )
+    assert result.returncode == 2
+    assert "database unreachable" in one_line_error(result)
+
+
+def test_a_directory_skips_what_is_not_a_message_and_says_so(tmp_path: Path, corpus: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "README.txt").write_text("not a message")
+    (inbox / "dft.hl7").write_bytes((corpus / REDOX).read_bytes())
+    result = run(tmp_path / "home", "ingest", "--json", str(inbox))
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert [r["status"] for r in report] == ["pending", "rejected"]
+    assert report[1]["file"].endswith("README.txt")
+
+
+def test_ingest_json_shape_and_duplicates(tmp_path: Path, corpus: Path) -> None:
+    first = json.loads(run(tmp_path, "ingest", "--json", "--process", str(corpus / REDOX)).stdout)
+    again = json.loads(run(tmp_path, "ingest", "--json", str(corpus / REDOX)).stdout)
+    assert len(first) == 1
+    assert set(first[0]) >= {"message_id", "format", "status", "duplicate_of", "problems"}
+    assert first[0]["format"] == "hl7v2"
+    assert again[0]["status"] == "duplicate"
+    assert again[0]["duplicate_of"] == first[0]["message_id"]
+    status = json.loads(run(tmp_path, "status", "--json").stdout)
+    assert status["messages"]["duplicate"] == 1
+    assert {"processed", "excepted", "ignored", "duplicate", "pending"} <= set(status["messages"])
+
+
+@pytest.mark.parametrize("command", [["status"], ["exceptions"], ["db", "upgrade"]])
+def test_every_command_takes_db(tmp_path: Path, command: list[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    if command != ["db", "upgrade"]:
+        assert run(tmp_path, "db", "upgrade", "--db", url).returncode == 0
+    result = run(tmp_path, *command, "--db", url)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "elsewhere.db").exists()
