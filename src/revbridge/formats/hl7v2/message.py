@@ -88,6 +88,15 @@ class Segment:
             return [text]
         return text.split(self._d.repetition)
 
+    def tree(self, field: int) -> list[list[list[str]]]:
+        """A field split all the way down, still escaped: ``tree(f)[r-1][c-1][s-1]``. For looking
+        at a whole field (tests, tools); translations read single values with ``get``."""
+        d = self._d
+        text = self.raw_field(field)
+        if self._header and field <= 2:
+            return [[[text]]]
+        return [[c.split(d.subcomponent) for c in r.split(d.component)] for r in text.split(d.repetition)]
+
     def get(self, field: int, component: int = 1, sub: int = 1, repetition: int = 1) -> str:
         """The unescaped value at a position, or "" when the message does not reach it.
 

@@ -14,7 +14,11 @@ from decimal import Decimal, InvalidOperation
 from revbridge.core.money import CURRENCY_EXPONENT
 
 # DTM: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]. A business date needs the day.
-_DTM = re.compile(r"(\d{4})(\d{2})(\d{2})(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,4})?)?)?)?(?:[+-]\d{4})?")
+_DTM = re.compile(
+    r"(\d{4})(\d{2})(\d{2})"
+    r"(?:(?:[01]\d|2[0-3])(?:[0-5]\d(?:[0-5]\d(?:\.\d{1,4})?)?)?)?"
+    r"(?:[+-](?:[01]\d|2[0-3])[0-5]\d)?"
+)
 # NM: an optional sign, digits, an optional decimal point (HL7 v2.5 section 2.A.47).
 _NM = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
 _CODE = re.compile(r"[A-Za-z0-9]{1,3}")
