@@ -20,6 +20,7 @@ from revbridge.core.clock import Clock, SystemClock
 from revbridge.core.errors import InputError
 from revbridge.formats.base import Format
 from revbridge.observability.metrics import Metrics
+from revbridge.pipeline.hl7_intake import Hl7Intake
 from revbridge.pipeline.intake import Intake
 from revbridge.pipeline.worker import PostingStage, Worker, WorkerConfig
 from revbridge.security.keys import Keyring, load_keyring
@@ -51,6 +52,7 @@ class Runtime:
     metrics: Metrics
     store: MessageStore
     intake: Intake
+    hl7: Hl7Intake
     posting: PostingStage | None = None
     notices: list[str] = field(default_factory=list)
 
@@ -124,6 +126,7 @@ def build(
         formats = FORMATS
     chosen = formats
     store = MessageStore(db, keyring, clock)
+    intake = Intake(store, chosen, metrics)
     return Runtime(
         settings=settings,
         db=db,
@@ -132,6 +135,7 @@ def build(
         formats=chosen,
         metrics=metrics,
         store=store,
-        intake=Intake(store, chosen, metrics),
+        intake=intake,
+        hl7=Hl7Intake(intake, clock),
         notices=notices,
     )

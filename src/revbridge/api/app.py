@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 from revbridge import __version__
 from revbridge.api.auth import AuthMiddleware, BodyLimitMiddleware, Principal
 from revbridge.api.permissions import requires
-from revbridge.api.routes import operations
+from revbridge.api.routes import ingest, operations
 from revbridge.bootstrap import Runtime
 from revbridge.security.roles import Permission
 from revbridge.store import apikeys, migrate
@@ -68,7 +68,7 @@ def create_app(rt: Runtime) -> FastAPI:
 
     # Routers carry their full prefix themselves and are included without one, so their routes
     # can be matched directly: the auth middleware and the route test walk ``all_routes``.
-    routers = [operations.router]
+    routers = [operations.router, ingest.router]
     for router in routers:
         app.include_router(router)
 

@@ -3,47 +3,29 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.table import Table
 
-from revbridge.api.app import create_app
 from revbridge.bootstrap import Runtime
 from revbridge.cli.common import DbOption, SettingsOption, console, runtime
 from revbridge.cli.messages import expand, ingest_files, process_all
 from revbridge.core.errors import InputError
+from revbridge.service import Service
 from revbridge.store import workitems
 
 
 def run_server(rt: Runtime, *, workers: int) -> None:
-    """Serve HTTP and run the workers until interrupted."""
-    stop = threading.Event()
-    threads = [
-        threading.Thread(
-            target=rt.worker(owner=f"{rt.worker().config.owner}:{n}").run, args=(stop,), daemon=True
-        )
-        for n in range(workers)
-    ]
-    for t in threads:
-        t.start()
-    config = uvicorn.Config(
-        create_app(rt),
-        host=rt.settings.http_host,
-        port=rt.settings.http_port,
-        log_level="warning",
-        ssl_certfile=str(rt.settings.tls_cert) if rt.settings.tls_cert else None,
-        ssl_keyfile=str(rt.settings.tls_key) if rt.settings.tls_key else None,
+    """Serve HTTP and MLLP and run the workers until interrupted."""
+    service = Service(rt, mllp=rt.settings.mllp_port != 0, workers=workers)
+    service.start()
+    mllp = f", MLLP on {rt.settings.mllp_host}:{service.mllp_port}" if service.mllp else ""
+    console.print(
+        f"revbridge serving http://{rt.settings.http_host}:{service.http_port}{mllp}; Ctrl-C to stop"
     )
-    try:
-        uvicorn.Server(config).run()
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=10)
+    service.wait()
 
 
 def serve(
@@ -56,7 +38,6 @@ def serve(
 ) -> None:
     """Serve the HTTP API and process messages until interrupted (upgrades the schema first)."""
     with runtime(db, settings, upgrade=True, http_host=host, http_port=port, mllp_port=mllp_port) as rt:
-        console.print(f"revbridge serving http://{rt.settings.http_host}:{rt.settings.http_port}")
         run_server(rt, workers=workers)
 
 

@@ -1,0 +1,136 @@
+"""The running service: HTTP API, MLLP listener and background loops in one process.
+
+``revbridge serve`` and ``revbridge demo`` both run this; so do the end-to-end tests, against real
+sockets. The HTTP server and the MLLP listener share one asyncio loop in a thread; workers and the
+other background loops (batch windows, the ERP outbox) are threads with a shared stop event.
+Ports may be 0 (pick a free one); the bound ports are known once ``start`` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import uvicorn
+
+from revbridge.api.app import create_app
+from revbridge.bootstrap import Runtime
+from revbridge.observability.logging import get_logger
+from revbridge.sources.mllp import MllpServer, MllpSettings
+
+log = get_logger("revbridge.service")
+
+
+@dataclass
+class Service:
+    rt: Runtime
+    http: bool = True
+    mllp: bool = True
+    workers: int = 1
+    loops: list[Callable[[threading.Event], None]] = field(default_factory=list)
+    http_port: int = 0
+    mllp_port: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _uvicorn: uvicorn.Server | None = None
+    _mllp: MllpServer | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        s = self.rt.settings
+        for n in range(self.workers):
+            worker = self.rt.worker(owner=f"{self.rt.worker().config.owner}:{n}")
+            self._spawn(f"worker-{n}", worker.run)
+        for n, loop in enumerate(self.loops):
+            self._spawn(f"loop-{n}", loop)
+        if not (self.http or self.mllp):
+            return
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        async def main() -> None:
+            try:
+                if self.mllp:
+                    self._mllp = MllpServer(
+                        MllpSettings(
+                            host=s.mllp_host,
+                            port=s.mllp_port,
+                            max_frame=s.mllp_max_frame,
+                            idle_timeout=s.mllp_idle_timeout,
+                            max_connections_per_peer=s.mllp_max_connections_per_peer,
+                            tls_cert=s.tls_cert,
+                            tls_key=s.tls_key,
+                            tls_client_ca=s.tls_client_ca,
+                            tls_client_allow=tuple(s.tls_client_allow),
+                        ),
+                        self.rt.hl7.mllp_frame,
+                        self.rt.hl7.oversized,
+                        self.rt.metrics,
+                    )
+                    await self._mllp.start()
+                    self.mllp_port = self._mllp.port
+                if self.http:
+                    config = uvicorn.Config(
+                        create_app(self.rt),
+                        host=s.http_host,
+                        port=s.http_port,
+                        log_level="warning",
+                        ssl_certfile=str(s.tls_cert) if s.tls_cert else None,
+                        ssl_keyfile=str(s.tls_key) if s.tls_key else None,
+                        lifespan="off",
+                    )
+                    self._uvicorn = uvicorn.Server(config)
+                    serving = asyncio.ensure_future(self._uvicorn.serve())
+                    while not self._uvicorn.started:
+                        if serving.done():
+                            serving.result()
+                            raise RuntimeError("the HTTP server stopped while starting")
+                        await asyncio.sleep(0.02)
+                    self.http_port = int(self._uvicorn.servers[0].sockets[0].getsockname()[1])
+            except BaseException as exc:  # handed to start()'s caller
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            while not self._stop.is_set():
+                await asyncio.sleep(0.1)
+            if self._uvicorn is not None:
+                self._uvicorn.should_exit = True
+                await serving
+            if self._mllp is not None:
+                await self._mllp.stop()
+
+        def run_loop() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(main())
+            self._loop.close()
+
+        self._spawn("listeners", lambda _stop: run_loop())
+        if not ready.wait(timeout):
+            raise RuntimeError("the listeners did not start in time")
+        if failure:
+            self.stop()
+            raise failure[0]
+        log.info("service.started", http_port=self.http_port, mllp_port=self.mllp_port, workers=self.workers)
+
+    def _spawn(self, name: str, target: Callable[[threading.Event], None]) -> None:
+        thread = threading.Thread(target=target, args=(self._stop,), name=f"revbridge-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+    def wait(self) -> None:
+        """Block until interrupted (Ctrl-C), then stop everything."""
+        try:
+            while not self._stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
