@@ -98,7 +98,9 @@ def test_synthea_events_post_the_rounded_amounts(synthea: bytes, synthea_json: d
 def test_synthea_every_eob_answers_one_institutional_claim(synthea: bytes) -> None:
     outcome = to_events(synthea, ctx())
     institutional = {
-        e.claim_id: e for e in outcome.items if isinstance(e, ClaimSubmitted) and e.claim_type == "institutional"
+        e.claim_id: e
+        for e in outcome.items
+        if isinstance(e, ClaimSubmitted) and e.claim_type == "institutional"
     }
     answered = [e.claim_id for e in outcome.items if isinstance(e, ClaimAdjudicated)]
     assert len(institutional) == 33
@@ -114,7 +116,9 @@ def test_synthea_every_eob_answers_one_institutional_claim(synthea: bytes) -> No
 def test_synthea_float_artefacts_are_located_warnings(synthea: bytes, synthea_json: dict[str, Any]) -> None:
     outcome = to_events(synthea, ctx())
     assert outcome.ok
-    assert {(p.code, p.severity) for p in outcome.problems} == {(ProblemCode.INEXACT_AMOUNT, Severity.WARNING)}
+    assert {(p.code, p.severity) for p in outcome.problems} == {
+        (ProblemCode.INEXACT_AMOUNT, Severity.WARNING)
+    }
     located = {p.locator for p in outcome.problems}
     inexact_payments = [
         f"Bundle.entry[{i}].resource.payment.amount.value"
@@ -240,7 +244,11 @@ def test_context_examples(corpus: Path) -> None:
     assert [(c.payer_id, c.plan, c.priority) for c in coverage.coverages] == [("Organization/2", "B37FC", 1)]
     (account,) = to_events(example(corpus, "account"), ctx()).items
     assert isinstance(account, EncounterRegistered)
-    assert (account.encounter, account.facility, account.trigger) == ("example", "Organization/hl7", "Account")
+    assert (account.encounter, account.facility, account.trigger) == (
+        "example",
+        "Organization/hl7",
+        "Account",
+    )
     assert (account.admitted_on, account.discharged_on) == (date(2016, 1, 1), date(2016, 6, 30))
     (encounter,) = to_events(example(corpus, "encounter"), ctx()).items
     assert isinstance(encounter, EncounterRegistered)
@@ -260,7 +268,9 @@ def test_a_large_amount_survives_exactly(corpus: Path) -> None:
     claim = json.loads(example(corpus, "claim"), parse_float=Decimal)
     claim["item"][0]["unitPrice"]["value"] = Decimal("12345678901234567.89")
     claim["item"][0]["net"]["value"] = Decimal("12345678901234567.89")
-    payload = json.dumps(claim, default=str).replace('"12345678901234567.89"', "12345678901234567.89").encode()
+    payload = (
+        json.dumps(claim, default=str).replace('"12345678901234567.89"', "12345678901234567.89").encode()
+    )
     assert b"12345678901234567.89" in payload
     outcome = to_events(payload, ctx())
     assert outcome.problems == ()

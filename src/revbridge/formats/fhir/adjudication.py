@@ -68,8 +68,12 @@ class AdjudicatedItem:
     serviced: date | None
     adjudications: tuple[Adjudication, ...]
 
+    def find(self, categories: frozenset[str]) -> Adjudication | None:
+        return next((a for a in self.adjudications if a.category in categories and a.amount), None)
+
     def amount(self, categories: frozenset[str]) -> Amount | None:
-        return next((a.amount for a in self.adjudications if a.category in categories and a.amount), None)
+        found = self.find(categories)
+        return found.amount if found is not None else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -359,10 +363,10 @@ def _adjustments_and_lines(
                 value = sums.money(adj.amount)
                 if value is not None and not value.is_zero():
                     own.append(_cas("PR", PATIENT_SHARE[adj.category], value, adj.path))
-        submitted, eligible = item.amount(SUBMITTED) or item.net, item.amount(ELIGIBLE)
+        submitted, eligible = item.amount(SUBMITTED) or item.net, item.find(ELIGIBLE)
         charge = sums.money(submitted) if submitted else None
         if charge is not None and eligible is not None:
-            allowed = sums.money(eligible)
+            allowed = sums.money(eligible.amount)
             if allowed is not None and allowed < charge:
                 own.append(_cas("CO", "45", charge - allowed, eligible.path))
         adjustments += own

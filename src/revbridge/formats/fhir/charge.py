@@ -48,6 +48,7 @@ class ChargeItem:
     quantity: Decimal | None
     factor: Decimal | None
     price: Amount | None
+    price_sent: bool  # priceOverride present, even if unreadable (then already a problem)
     cost_center: Ref | None
     performing_organization: Ref | None
 
@@ -75,6 +76,7 @@ def read(entry: Entry, reader: Reader) -> ChargeItem:
         quantity=reader.quantity(r, "quantity", p),
         factor=factor,
         price=reader.money(r, "priceOverride", p),
+        price_sent="priceOverride" in r,
         cost_center=reader.reference(r, "costCenter", p),
         performing_organization=reader.reference(r, "performingOrganization", p),
     )
@@ -93,6 +95,8 @@ def to_events(item: ChargeItem, scope: Scope, key: str) -> list[CanonicalEvent]:
         return []
     head = item.head
     if item.price is None:
+        if item.price_sent:
+            return []  # the reader has located what is wrong with it
         scope.reader.problem(
             ProblemCode.MISSING_AMOUNT,
             f"{head.path}.priceOverride",
