@@ -14,23 +14,20 @@ This module reads no patient data on its own: callers decide which fields they l
 
 from __future__ import annotations
 
+import re
+
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Problem, ProblemCode, Severity
 from revbridge.formats.hl7v2.delimiters import Delimiters, read_delimiters, unescape
 
 BOM = "\ufeff"
 HEADER_SEGMENTS = frozenset({"MSH", "FHS", "BHS"})
-_valid_names: set[str] = set()
+_SEGMENT_NAME = re.compile(r"[A-Z][A-Z0-9]{2}")
 
 
 def is_segment_name(name: str) -> bool:
     """Three upper-case letters or digits, the first a letter (Z-segments included)."""
-    if name in _valid_names:
-        return True
-    ok = len(name) == 3 and name.isascii() and name.isalnum() and name.isupper() and name[0].isalpha()
-    if ok and len(_valid_names) < 4096:
-        _valid_names.add(name)
-    return ok
+    return _SEGMENT_NAME.fullmatch(name) is not None
 
 
 class Segment:
