@@ -1,0 +1,19 @@
+"""Fixtures for the posting-rule tests: the reference configuration and event builders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from revbridge.masterdata import Configuration, load
+
+REFERENCE = Path(__file__).resolve().parents[3] / "examples" / "config"
+
+
+@pytest.fixture(scope="session")
+def config() -> Configuration:
+    loaded, errors = load(REFERENCE)
+    assert errors == ()
+    assert loaded is not None
+    return loaded
