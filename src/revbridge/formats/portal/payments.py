@@ -48,10 +48,11 @@ _LIMIT = Decimal(10) ** 21
 class ItemReader:
     """Typed getters over one item that record located problems instead of raising."""
 
-    __slots__ = ("ctx", "item", "path", "problems")
+    __slots__ = ("ctx", "item", "key", "path", "problems")
 
     def __init__(self, ctx: ParseContext, item: dict[str, Any], path: str, problems: list[Problem]) -> None:
         self.ctx, self.item, self.path, self.problems = ctx, item, path, problems
+        self.key = ""  # the item's event key once id and facility are known; problems carry it
 
     def problem(
         self,
@@ -60,7 +61,6 @@ class ItemReader:
         message: str,
         *,
         severity: Severity = Severity.ERROR,
-        key: str = "",
     ) -> None:
         where = f"{self.path}.{name}" if name else self.path
         self.problems.append(
@@ -69,7 +69,7 @@ class ItemReader:
                 message=message,
                 where=SourceRef(self.ctx.message_id, where),
                 severity=severity,
-                event_key=key or None,
+                event_key=self.key or None,
             )
         )
 
@@ -94,10 +94,10 @@ class ItemReader:
             return ""
         return raw
 
-    def amount(self, name: str, currency: str, *, key: str, positive: bool) -> Money | None:
+    def amount(self, name: str, currency: str, *, positive: bool) -> Money | None:
         raw = self.item.get(name)
         if raw is None or raw == "":
-            self.problem(ProblemCode.MISSING_AMOUNT, name, f"{name} is required", key=key)
+            self.problem(ProblemCode.MISSING_AMOUNT, name, f"{name} is required")
             return None
         value: Decimal | None = None
         if isinstance(raw, str) and _DECIMAL.fullmatch(raw.strip()):
@@ -108,16 +108,13 @@ class ItemReader:
             except InvalidOperation:
                 value = None
         if value is None or not value.is_finite() or abs(value) >= _LIMIT:
-            self.problem(
-                ProblemCode.INVALID_AMOUNT, name, f"{name} must be a decimal number or string", key=key
-            )
+            self.problem(ProblemCode.INVALID_AMOUNT, name, f"{name} must be a decimal number or string")
             return None
         if value < 0 or (positive and value == 0):
             self.problem(
                 ProblemCode.INVALID_AMOUNT,
                 name,
                 f"{name} must be {'above' if positive else 'at least'} zero",
-                key=key,
             )
             return None
         money = Money(value, currency)
@@ -129,7 +126,6 @@ class ItemReader:
                 f"{value} {currency} has more decimals than {currency} allows; "
                 f"rounded half-even to {money.amount}",
                 severity=Severity.WARNING,
-                key=key,
             )
         return money
 
@@ -191,6 +187,7 @@ class Common:
     encounter: str
     patient: PatientToken | None
     currency: str
+    valid: bool  # id, facility and currency are usable; otherwise fields are checked, nothing posts
 
 
 def to_events(item: object, path: str, ctx: ParseContext, problems: list[Problem]) -> list[CanonicalEvent]:
@@ -210,21 +207,19 @@ def to_events(item: object, path: str, ctx: ParseContext, problems: list[Problem
         return []
     item_id = r.text("id", _IDENT, required=True)
     facility = r.text("facility", _IDENT, required=True)
-    encounter = r.text("encounter", _IDENT)
+    if item_id and facility:
+        r.key = f"portal:{facility}/{kind}/{item_id}"
     currency = r.currency()
-    patient = r.patient()
-    occurred = r.business_date(TIMESTAMP[str(kind)])
-    if not (item_id and facility and currency):
-        return []
     common = Common(
-        key=f"portal:{facility}/{kind}/{item_id}",
+        key=r.key,
         source=SourceRef(ctx.message_id, path),
-        occurred_on=occurred,
+        occurred_on=r.business_date(TIMESTAMP[str(kind)]),
         facility=facility,
         id=item_id,
-        encounter=encounter,
-        patient=patient,
-        currency=currency,
+        encounter=r.text("encounter", _IDENT),
+        patient=r.patient(),
+        currency=currency or ctx.default_currency,
+        valid=bool(r.key and currency),
     )
     match kind:
         case "payment":
@@ -237,8 +232,8 @@ def to_events(item: object, path: str, ctx: ParseContext, problems: list[Problem
 
 def _payment(r: ItemReader, c: Common) -> list[CanonicalEvent]:
     method = r.text("method", _CODE)
-    amount = r.amount("amount", c.currency, key=c.key, positive=True)
-    if amount is None:
+    amount = r.amount("amount", c.currency, positive=True)
+    if amount is None or not c.valid:
         return []
     return [
         PatientPaymentReceived(
@@ -259,8 +254,8 @@ def _refund(r: ItemReader, c: Common) -> list[CanonicalEvent]:
     recipient = r.choice("recipient", RECIPIENTS, "patient")
     payer_id = r.text("payer_id", _IDENT, required=recipient == "payer")
     original = r.text("original_payment_id", _IDENT)
-    amount = r.amount("amount", c.currency, key=c.key, positive=True)
-    if amount is None or not recipient or (recipient == "payer" and not payer_id):
+    amount = r.amount("amount", c.currency, positive=True)
+    if amount is None or not c.valid or not recipient or (recipient == "payer" and not payer_id):
         return []
     return [
         RefundIssued(
@@ -287,11 +282,10 @@ def _plan(r: ItemReader, c: Common) -> list[CanonicalEvent]:
             ProblemCode.INVALID_VALUE, "installments", "installments must be an integer from 0 to 10000"
         )
         installments = None
-    total = r.amount("total", c.currency, key=c.key, positive=False)
-    if total is None or installments is None or not status:
-        return []
-    if c.patient is None:
-        r.problem(ProblemCode.MISSING_FIELD, "patient", "a payment plan needs patient.id", key=c.key)
+    total = r.amount("total", c.currency, positive=False)
+    if c.patient is None and r.item.get("patient") is None:
+        r.problem(ProblemCode.MISSING_FIELD, "patient", "a payment plan needs patient.id")
+    if total is None or installments is None or not status or not c.valid or c.patient is None:
         return []
     return [
         PaymentPlanUpdated(
