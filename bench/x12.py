@@ -1,0 +1,201 @@
+"""X12 835 throughput and memory: bytes -> canonical events against the bare tokenizer.
+
+Generates a balanced N-claim 835 (default 100,000 claims; a 500-claim quick run first), then, each
+in a fresh child process so peak RSS belongs to that run alone:
+
+- floor: decode the bytes and run our tokenizer over every segment (no envelopes, no events);
+- parse: ``X12.to_events`` on the same bytes, every event built and kept, as the pipeline does.
+
+Prints claims/s for both, the ratio parse/floor, and the parse run's peak RSS (VmHWM, which
+includes the interpreter, the payload and every event). Usage:
+
+    .venv/bin/python bench/x12.py [--claims N] [--repeat R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from revbridge.core.tokens import fixed_tokenizer
+from revbridge.formats.base import ParseContext
+from revbridge.formats.x12 import X12
+from revbridge.formats.x12.segments import SegmentReader, Source, read_delimiters
+
+CARCS = ("45", "42", "253", "1", "2", "3", "97")
+COPAYS = (Decimal("10.00"), Decimal("20.00"), Decimal("30.00"), Decimal("50.00"))
+DEDUCTIBLES = (Decimal("50.00"), Decimal("100.00"), Decimal("250.00"))
+
+
+def generate(claims: int, *, unique: bool = False, seed: int = 835) -> bytes:
+    """A balanced 005010X221A1 835 of ``claims`` claims.
+
+    Shaped like a professional remittance: 1-3 service lines per claim, a CO-45 contractual and
+    often a PR copay or deductible per line, a claim-level CAS on every fifth claim, a reversal
+    (CLP02 = 22, negative amounts) on every fiftieth, and two PLB pairs. Line amounts come from a
+    150-code chargemaster and a fee schedule, as in real files; ``unique`` instead draws every
+    amount at random (a worst case for anything that shares repeated values).
+    """
+    rng = random.Random(seed)
+    codes = [f"{99000 + n}" for n in range(150)]
+    price = {c: Decimal(rng.randint(4000, 250000)) / 100 for c in codes}
+    allowed = {c: (price[c] * Decimal(rng.randint(35, 80)) / 100).quantize(Decimal("0.01")) for c in codes}
+    body: list[str] = [
+        "BPR*I*{bpr}*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*20240105",
+        "TRN*1*EFT0000001*1512345678",
+        "DTM*405*20240104",
+        "N1*PR*BENCH HEALTH PLAN*XV*PAYER01",
+        "N3*1 MAIN STREET",
+        "N4*ANYTOWN*PA*17111",
+        "PER*BL*CLAIMS*TE*8005551212",
+        "N1*PE*BENCH GENERAL HOSPITAL*XX*1234567893",
+        "LX*1",
+    ]
+    total_paid = Decimal(0)
+    for n in range(1, claims + 1):
+        sign = -1 if n % 50 == 0 else 1
+        lines: list[str] = []
+        charge_sum = paid_sum = Decimal(0)
+        for _ in range(rng.randint(1, 3)):
+            code = rng.choice(codes)
+            if unique:
+                charge = Decimal(rng.randint(5000, 250000)) / 100
+                allow = (charge * Decimal(rng.randint(35, 80)) / 100).quantize(Decimal("0.01"))
+            else:
+                charge, allow = price[code], allowed[code]
+            roll = rng.random()
+            patient = (
+                rng.choice(COPAYS) if roll < 0.3 else rng.choice(DEDUCTIBLES) if roll < 0.4 else Decimal(0)
+            )
+            patient = min(patient, allow)
+            paid = allow - patient
+            charge_sum += charge
+            paid_sum += paid
+            cas = f"CAS*CO*45*{sign * (charge - allow)}"
+            if patient:
+                cas += f"**{'3' if roll < 0.3 else '1'}*{sign * patient}"  # CAS04 quantity left empty
+            lines += [
+                f"SVC*HC:{code}*{sign * charge}*{sign * paid}**1",
+                "DTM*472*20231215",
+                cas,
+                f"AMT*B6*{sign * allow}",
+            ]
+        claim_cas = (paid_sum * Decimal("0.02")).quantize(Decimal("0.01")) if n % 5 == 0 else Decimal(0)
+        paid_claim = paid_sum - claim_cas
+        total_paid += sign * paid_claim
+        status = 22 if sign < 0 else 1
+        body.append(f"CLP*PCN{n:07d}*{status}*{sign * charge_sum}*{sign * paid_claim}*0*12*ICN{n:09d}*11*1")
+        if claim_cas:
+            body.append(f"CAS*CO*253*{sign * claim_cas}")
+        body += [f"NM1*QC*1*DOE*JANE****MI*MBR{n:08d}", "DTM*232*20231215", *lines]
+    body.append("PLB*1234567893*20241231*L6:INTEREST*-12.34*WO:RECOUP1*50.00")
+    body[0] = body[0].format(bpr=total_paid - Decimal("37.66"))
+    segments = ["ST*835*0001", *body]
+    segments.append(f"SE*{len(segments) + 1}*0001")
+    isa = (
+        "ISA*00*          *00*          *ZZ*BENCHPAYER     *ZZ*BENCHHOSP      "
+        "*240105*1200*^*00501*000000001*0*P*:"
+    )
+    envelope = [isa, "GS*HP*BENCHPAYER*BENCHHOSP*20240105*1200*1*X*005010X221A1", *segments, "GE*1*1"]
+    return ("~\n".join([*envelope, "IEA*1*000000001"]) + "~\n").encode("ascii")
+
+
+def run_floor(payload: bytes) -> int:
+    source = Source(payload)
+    delimiters = read_delimiters(source.text(0, 512), 0)
+    assert not isinstance(delimiters, str)
+    count = 0
+    for _ in SegmentReader(source, 0, delimiters, 1 << 20):
+        count += 1
+    return count
+
+
+def run_parse(payload: bytes) -> int:
+    ctx = ParseContext(message_id="bench", tokenizer=fixed_tokenizer(), received_on=date(2024, 1, 5))
+    outcome = X12.to_events(payload, ctx)
+    if not outcome.ok:
+        raise SystemExit(f"bench file did not parse cleanly: {outcome.problems[:3]}")
+    return len(outcome.items)
+
+
+def child(mode: str, path: str, repeat: int) -> None:
+    payload = Path(path).read_bytes()
+    work = run_floor if mode == "floor" else run_parse
+    best = float("inf")
+    produced = 0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        produced = work(payload)
+        best = min(best, time.perf_counter() - started)
+    print(json.dumps({"seconds": best, "produced": produced, "peak_mib": peak_rss_kib() / 1024}))
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident set. Linux's ru_maxrss would do, except that it survives
+    fork+exec and so reports the parent's peak when that was higher; VmHWM does not."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def measure(mode: str, path: Path, repeat: int) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", mode, str(path), "--repeat", str(repeat)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, float] = json.loads(done.stdout)
+    return result
+
+
+def report(claims: int, repeat: int, *, unique: bool = False) -> None:
+    payload = generate(claims, unique=unique)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"bench-{claims}.835"
+        path.write_bytes(payload)
+        floor = measure("floor", path, repeat)
+        parse = measure("parse", path, repeat)
+    floor_rate = claims / floor["seconds"]
+    parse_rate = claims / parse["seconds"]
+    shape = "every amount unique" if unique else "chargemaster amounts"
+    print(f"{claims:,} claims ({shape}), {len(payload) / 1e6:.1f} MB, best of {repeat}:")
+    print(
+        f"  floor (tokenizer only):  {floor_rate:>10,.0f} claims/s  "
+        f"({floor['produced']:,.0f} segments, peak RSS {floor['peak_mib']:.0f} MiB)"
+    )
+    print(
+        f"  bytes -> events:         {parse_rate:>10,.0f} claims/s  "
+        f"({parse['produced']:,.0f} events, peak RSS {parse['peak_mib']:.0f} MiB)"
+    )
+    print(f"  ratio events/floor:      {parse_rate / floor_rate:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--claims", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=0, help="runs per measurement (best is kept)")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1], max(args.repeat, 1))
+        return
+    report(500, args.repeat or 20)
+    report(args.claims, args.repeat or 1)
+    report(args.claims, args.repeat or 1, unique=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Cutting a received X12 file into interchanges, the unit the store keeps as one message.
+
+Intake calls this before anything is stored, so it works on the raw bytes, copies each ISA..IEA
+out exactly as received, and never fails: bytes that are not an interchange still become an
+``Envelope`` (with a MALFORMED_MESSAGE problem) so nothing received is lost. Everything past the
+ISA is left to ``to_events``, which checks the envelopes properly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from revbridge.core.locator import SourceRef
+from revbridge.core.problem import Problem, ProblemCode
+from revbridge.formats.base import Envelope
+from revbridge.formats.x12.segments import Delimiters, read_delimiters
+
+NAME = "x12"
+_BETWEEN = b"\r\n\t \xef\xbb\xbf"  # whitespace and the bytes of a UTF-8 byte-order mark
+_ISA_WINDOW = 512
+
+
+def detect(head: bytes) -> bool:
+    """ISA after an optional byte-order mark and whitespace, then a non-alphanumeric separator."""
+    start = head.lstrip(_BETWEEN)
+    return start[:3] == b"ISA" and (len(start) < 4 or not chr(start[3]).isalnum())
+
+
+def split(data: bytes) -> Iterator[Envelope]:
+    pos = _skip(data, 0)
+    count = 0
+    while pos < len(data):
+        if data[pos : pos + 3] != b"ISA":
+            end = _next_isa(data, pos + 1)
+            yield _malformed(data, pos, end, "bytes outside any ISA..IEA interchange")
+            pos = _skip(data, end)
+            continue
+        window = data[pos : pos + _ISA_WINDOW].decode("latin-1")
+        found = read_delimiters(window, 0)
+        if isinstance(found, str):
+            end = _next_isa(data, pos + 3)
+            yield _malformed(data, pos, end, found)
+            pos = _skip(data, end)
+            continue
+        end = _interchange_end(data, pos, found)
+        count += 1
+        isa = window.split(found.element, 14)
+        key = f"{isa[6].strip()}|{isa[13].strip()}" if len(isa) > 13 else ""
+        yield Envelope(format=NAME, payload=data[pos:end], dedupe_key=key, locator=f"ISA[{count}]")
+        pos = _skip(data, end)
+
+
+def _skip(data: bytes, pos: int) -> int:
+    end = len(data)
+    while pos < end and data[pos] in _BETWEEN:
+        pos += 1
+    return pos
+
+
+def _next_isa(data: bytes, start: int) -> int:
+    found = data.find(b"ISA", start)
+    return len(data) if found < 0 else found
+
+
+def _interchange_end(data: bytes, start: int, delimiters: Delimiters) -> int:
+    """Just past the IEA's terminator; or before the next ISA when the IEA is missing."""
+    term = re.escape(delimiters.segment.encode("latin-1"))
+    sep = re.escape(delimiters.element.encode("latin-1"))
+    boundary = re.compile(term + rb"[\r\n\t \xef\xbb\xbf]*(?:(IEA)|ISA)" + sep)
+    match = boundary.search(data, start + 3)
+    if match is None:
+        return len(data)
+    if match.group(1) is None:
+        return match.start() + 1  # keep the terminator that ends the last segment
+    stop = data.find(delimiters.segment.encode("latin-1"), match.end())
+    return len(data) if stop < 0 else stop + 1
+
+
+def _malformed(data: bytes, start: int, end: int, reason: str) -> Envelope:
+    where = f"bytes[{start}:{end}]"
+    problem = Problem(code=ProblemCode.MALFORMED_MESSAGE, message=reason, where=SourceRef("", where))
+    return Envelope(format=NAME, payload=data[start:end], locator=where, problems=(problem,))
