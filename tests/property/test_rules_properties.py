@@ -205,6 +205,7 @@ def assert_balanced(drafts: tuple[JournalDraft, ...]) -> None:
         for line in draft.lines:
             assert line.amount.amount > 0
             assert line.dimensions.legal_entity == draft.legal_entity
+            assert len(line.event_keys) == 1  # drafts from apply: one event per line, for the subledger
             key = (line.dimensions.legal_entity, line.amount.currency)
             totals[key] = totals.get(key, Decimal(0)) + line.net.amount
         assert set(totals.values()) <= {Decimal(0)}, totals

@@ -135,7 +135,9 @@ class JournalDraft:
     ``source_document_key`` is stable across re-ingestion (a remittance id, an event key);
     ``revision`` is empty for a first posting and names the replay that produced the draft
     otherwise, so replayed journals get fresh ids while a retried replay gets the same ones.
-    ``moved_from`` is set when the closed-period policy moved the posting date.
+    ``moved_from`` is set when the closed-period policy moved the posting date. Drafts from
+    ``rules.apply`` name exactly one event on each line (the subledger stores a row per line and
+    event); journals aggregate lines and with them their event keys.
     """
 
     lane: Lane

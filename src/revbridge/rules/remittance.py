@@ -150,12 +150,16 @@ def _book(item: Remittance, booking: Booking, payer_class: str) -> None:
     config = booking.config
     rule = config.rulebook.rule(EventKind.REMITTANCE)
     currency = booking.entity.currency
-    cash_keys = (
-        [item.header.key]
-        if item.header is not None
-        else [c.key for c in item.claims] + [p.key for p in item.provider_adjustments]
-    )
-    booking.post(rule.slot("cash"), _cash(item, currency), payer_class=payer_class, event_keys=cash_keys)
+    cash = rule.slot("cash")
+    if item.header is not None:
+        booking.post(cash, _cash(item, currency), payer_class=payer_class, event_keys=[item.header.key])
+    else:
+        # No payment header (claim responses alone): each claim's and PLB's cash under its own
+        # key, so every draft line still names exactly one event.
+        for claim in item.claims:
+            booking.post(cash, claim.paid, payer_class=payer_class, event_keys=[claim.key])
+        for plb in item.provider_adjustments:
+            booking.post(cash, -plb.amount, payer_class=payer_class, event_keys=[plb.key])
     for claim in item.claims:
         relieved = claim.paid
         for adj in claim.adjustments:
