@@ -244,12 +244,11 @@ class _Sql:
         mark = "?" if dialect == "sqlite" else "%s"
         columns = ", ".join(_MESSAGE_COLUMNS)
         values = ", ".join([mark] * len(_MESSAGE_COLUMNS))
+        three = ", ".join([mark] * 3)
         return cls(
             dialect=dialect,
             insert_message=f"INSERT INTO messages ({columns}) VALUES ({values})",
-            insert_key=(
-                f"INSERT INTO message_keys (dedupe_key, message_id, content_hash) VALUES ({mark}, {mark}, {mark})"
-            ),
+            insert_key=f"INSERT INTO message_keys (dedupe_key, message_id, content_hash) VALUES ({three})",
             mark=mark,
         )
 
