@@ -15,6 +15,7 @@ Locators follow the notation in ``__init__.py``.
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +36,10 @@ from revbridge.formats.x12.segments import (
 Handler = Callable[[list[str]], None]
 _ENVELOPE = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA"})
 _PAUSE_GC_ABOVE = 1 << 20  # bytes
+_SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}")
+_SET_ID = re.compile(r"[0-9]{3}")
+_VERSION = re.compile(r"[0-9]{6}(?:X[0-9]{3}[A-Z0-9]{0,2})?")
+_COUNT = re.compile(r"[0-9]{1,10}")
 _ISA_WINDOW = 512  # an ISA is 106 characters; unpadded or padded too much, it still fits
 
 
@@ -231,7 +236,7 @@ class _Walker:
             else:
                 self.problem(
                     ProblemCode.MALFORMED_SEGMENT,
-                    f"segment {_safe_id(sid)} outside a transaction set",
+                    f"segment {_shown(sid, _SEGMENT_ID)} outside a transaction set",
                     self.segment_locator(self.ordinal),
                     Severity.WARNING,
                 )
@@ -284,7 +289,8 @@ class _Walker:
         if reader is None:
             self.problem(
                 ProblemCode.UNSUPPORTED_TRANSACTION,
-                f"transaction set {_safe_id(header.code)} version {_safe_id(version)} is not supported",
+                f"transaction set {_shown(header.code, _SET_ID)} version {_shown(version, _VERSION)} "
+                "is not supported",
                 f"{where}-1",
                 Severity.ERROR,
             )
@@ -297,7 +303,7 @@ class _Walker:
         if se01 != str(tx.count) and (not se01.isdigit() or int(se01) != tx.count):
             self.problem(
                 ProblemCode.ENVELOPE_MISMATCH,
-                f"SE01 says {_safe_id(se01)} segments but the transaction set has {tx.count}",
+                f"SE01 says {_shown(se01, _COUNT)} segments but the transaction set has {tx.count}",
                 f"SE[{n}]-1",
                 Severity.ERROR,
             )
@@ -391,6 +397,7 @@ class _Transaction:
         self.count = 1  # the ST itself
 
 
-def _safe_id(value: str) -> str:
-    """A code or count from an envelope, shown only when it looks like one (never free text)."""
-    return value if len(value) <= 12 and value.replace(".", "").isalnum() else "(unreadable)"
+def _shown(value: str, shape: re.Pattern[str]) -> str:
+    """An envelope value for a problem message, only when it has the shape of what belongs there:
+    a broken file can put a patient's name or member id anywhere."""
+    return value if shape.fullmatch(value) else "(unreadable)"

@@ -246,9 +246,7 @@ class RemittanceReader(RemittanceHeaderReader):
         """True (with a problem) when ``sid`` arrives after the summary PLB has begun."""
         if self.state != SUMMARY:
             return False
-        self.problem(
-            ProblemCode.MALFORMED_SEGMENT, f"{sid} after PLB", f"{self.header.where}/PLB[{self.plb_n}]"
-        )
+        self.problem(ProblemCode.MALFORMED_SEGMENT, f"{sid} after PLB", self.at(sid, self.count(sid)))
         return True
 
     def _close_line(self) -> None:
