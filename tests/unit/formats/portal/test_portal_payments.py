@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -291,3 +292,18 @@ def test_detect_split_and_dedupe() -> None:
 def test_check_for_the_route() -> None:
     assert check(json.dumps(payment()).encode()) == ()
     assert [p.locator for p in check(json.dumps([payment(amount="-2")]).encode())] == ["$[0].amount"]
+
+
+def test_the_documented_example_reads_as_documented() -> None:
+    doc = (Path(__file__).resolve().parents[4] / "docs" / "portal-payments.md").read_text()
+    example = doc.split("## Example", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    outcome = to_events(example.encode(), ctx())
+    assert outcome.problems == ()
+    assert [type(e).__name__ for e in outcome.items] == [
+        "PatientPaymentReceived",
+        "RefundIssued",
+        "PaymentPlanUpdated",
+    ]
+    assert PORTAL.detect(example.encode())
+    (envelope,) = PORTAL.split(example.encode())
+    assert envelope.dedupe_key == "portal:batch/B-2024-05-01-0001"
