@@ -30,7 +30,6 @@ from revbridge.core.locator import SourceRef
 from revbridge.core.money import CURRENCY_EXPONENT, Money
 from revbridge.core.problem import Problem, ProblemCode, Severity
 from revbridge.formats.base import ParseContext
-from revbridge.formats.fhir.reader import currency_shown
 
 TYPES = ("payment", "refund", "payment_plan")
 PLAN_STATUS = frozenset({"active", "completed", "cancelled", "defaulted"})
@@ -43,6 +42,12 @@ _DECIMAL = re.compile(r"-?\d{1,21}(?:\.\d{1,12})?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME = re.compile(r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
 _LIMIT = Decimal(10) ** 21
+_ISO4217 = re.compile(r"[A-Z]{3}")
+
+
+def currency_shown(value: object) -> str:
+    """An ISO 4217-shaped code is echoed; anything else may be patient data and is not."""
+    return repr(value) if isinstance(value, str) and _ISO4217.fullmatch(value) else "(not an ISO 4217 code)"
 
 
 class ItemReader:
