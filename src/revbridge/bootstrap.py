@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -19,13 +19,15 @@ from sqlalchemy import Engine
 from revbridge.core.clock import Clock, SystemClock
 from revbridge.core.errors import InputError
 from revbridge.formats.base import Format
+from revbridge.masterdata.loader import load
 from revbridge.observability.metrics import Metrics
 from revbridge.pipeline.hl7_intake import Hl7Intake
 from revbridge.pipeline.intake import Intake
-from revbridge.pipeline.worker import PostingStage, Worker, WorkerConfig
+from revbridge.pipeline.posting import Poster
+from revbridge.pipeline.worker import Result, Worker, WorkerConfig
 from revbridge.security.keys import Keyring, load_keyring
 from revbridge.settings import Settings
-from revbridge.store import migrate, queue, workitems
+from revbridge.store import configs, migrate, queue, workitems
 from revbridge.store.engine import check_reachable, make_engine
 from revbridge.store.messages import MessageStore
 
@@ -42,6 +44,26 @@ def reference_config_dir(settings: Settings | None = None) -> Path:
     raise InputError("no configuration directory: pass one or set REVBRIDGE_CONFIG_DIR")
 
 
+def apply_reference_config(db: Engine, clock: Clock, settings: Settings) -> None:
+    """A store with no configuration gets the reference one, so a first `ingest` posts (DESIGN.md
+    section 4: the demo health system's configuration is the default)."""
+    directory = reference_config_dir(settings)
+    config, errors = load(directory)
+    if config is None:
+        raise InputError(f"the reference configuration in {directory} is invalid: {errors[0]}")
+    configs.propose(
+        db,
+        config,
+        effective_from=date(1900, 1, 1),
+        actor="system:bootstrap",
+        note="reference configuration",
+        source=str(directory),
+        now=clock.now(),
+        approve=True,
+        anchor=settings.resolved_audit_anchor,
+    )
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -53,7 +75,7 @@ class Runtime:
     store: MessageStore
     intake: Intake
     hl7: Hl7Intake
-    posting: PostingStage | None = None
+    posting: Poster | None = None
     notices: list[str] = field(default_factory=list)
 
     def worker(self, owner: str | None = None) -> Worker:
@@ -74,6 +96,17 @@ class Runtime:
             metrics=self.metrics,
             posting=self.posting,
         )
+
+    def settle(self, *, close_windows: bool, on_result: Callable[[Result], None] | None = None) -> int:
+        """Process everything claimable now, re-apply what waits for context, and (for one-shot
+        commands) close the open batch windows so nothing is left staged."""
+        processed = self.worker().drain(on_result)
+        if self.posting is not None:
+            while self.posting.tick() > 0:
+                processed += self.worker().drain(on_result)
+            if close_windows:
+                self.posting.tick(force_windows=True)
+        return processed
 
     def status(self) -> dict[str, dict[str, int]]:
         """The public shape of `revbridge status --json` (DESIGN.md section 10)."""
@@ -96,6 +129,8 @@ def build(
     formats: Mapping[str, Format] | None = None,
     upgrade: bool = False,
     null_pool: bool = False,
+    with_reference_config: bool = True,
+    posting: bool = True,
 ) -> Runtime:
     db = make_engine(settings.db_url, null_pool=null_pool)
     check_reachable(db)
@@ -119,6 +154,8 @@ def build(
         print(notice, file=sys.stderr)
         notices.append(notice)
     clock = clock or SystemClock()
+    if with_reference_config and not configs.versions(db):
+        apply_reference_config(db, clock, settings)
     metrics = Metrics()
     if formats is None:
         from revbridge.formats.registry import FORMATS
@@ -138,4 +175,5 @@ def build(
         intake=intake,
         hl7=Hl7Intake(intake, clock),
         notices=notices,
+        posting=Poster(db, clock, metrics) if posting else None,
     )

@@ -43,6 +43,8 @@ class Service:
         for n in range(self.workers):
             worker = self.rt.worker(owner=f"{self.rt.worker().config.owner}:{n}")
             self._spawn(f"worker-{n}", worker.run)
+        if self.rt.posting is not None and self.workers:
+            self._spawn("posting", self.rt.posting.run)
         for n, loop in enumerate(self.loops):
             self._spawn(f"loop-{n}", loop)
         if not (self.http or self.mllp):

@@ -18,6 +18,16 @@ def build_runtime(
     *,
     formats: Mapping[str, Format] | None = None,
     clock: Clock | None = None,
+    posting: bool = False,
     **settings: Any,
 ) -> Runtime:
-    return build(Settings(home=home, db=db_url, **settings), formats=formats, clock=clock, upgrade=True)
+    """``posting`` adds the posting stage (rules -> journals) with the reference configuration;
+    tests of intake and the worker leave it out so they test only what they name."""
+    return build(
+        Settings(home=home, db=db_url, **settings),
+        formats=formats,
+        clock=clock,
+        upgrade=True,
+        posting=posting,
+        with_reference_config=posting,
+    )

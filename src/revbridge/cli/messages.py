@@ -92,12 +92,11 @@ def ingest_files(
     return received, rejected
 
 
-def process_all(rt: Runtime, *, quiet: bool) -> int:
-    worker = rt.worker()
+def process_all(rt: Runtime, *, quiet: bool, close_windows: bool = True) -> int:
     total = queue.pending_count(rt.db)
     with _progress(total, quiet) as progress:
         task = progress.add_task("processing", total=total)
-        return worker.drain(on_result=lambda _r: progress.advance(task))
+        return rt.settle(close_windows=close_windows, on_result=lambda _r: progress.advance(task))
 
 
 def _ingest_report(rt: Runtime, received: list[Received], processed: bool) -> list[dict[str, Any]]:
@@ -153,8 +152,6 @@ def ingest(
         received, rejected = ingest_files(rt, files, format, quiet=json_out, named=named)
         if process:
             process_all(rt, quiet=json_out)
-            if rt.posting is not None and hasattr(rt.posting, "close_windows"):
-                rt.posting.close_windows(force=True)
         report = _ingest_report(rt, received, process)
     report.extend(
         {
