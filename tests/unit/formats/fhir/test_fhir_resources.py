@@ -22,6 +22,7 @@ from revbridge.canonical.events import (
 )
 from revbridge.core.money import Money
 from revbridge.core.problem import ProblemCode, Severity
+from revbridge.core.tokens import fixed_tokenizer
 
 
 def charge_item(**changes: Any) -> dict[str, Any]:
@@ -382,3 +383,15 @@ def test_received_date_is_the_fallback_business_date() -> None:
     del resource["occurrenceDateTime"]
     (event,) = run(resource).items
     assert event.occurred_on == RECEIVED
+
+
+def test_patient_tokens_agree_across_reference_styles() -> None:
+    patient = {"resourceType": "Patient", "id": "p1", "fullUrl": "urn:uuid:pat"}
+    by_urn = claim(id="c1", patient={"reference": "urn:uuid:pat"})
+    by_id = claim(id="c2", patient={"reference": "Patient/p1"})
+    absolute = claim(id="c3", patient={"reference": "https://ehr.example/fhir/Patient/p1/_history/4"})
+    outcome = run(bundle(patient, by_urn, by_id, absolute))
+    expected = fixed_tokenizer()("fhir:Patient", "Patient/p1")
+    assert [e.patient for e in outcome.items] == [expected, expected, expected]
+    alone = run(claim(patient={"reference": "Patient/p1"}))
+    assert alone.items[0].patient == expected
