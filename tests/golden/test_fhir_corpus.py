@@ -281,3 +281,41 @@ def test_a_large_amount_survives_exactly(corpus: Path) -> None:
     assert loads(dumps(event)) == event  # and through the store's JSON codec
     # The value is one a float cannot hold, so a float anywhere on the path would have failed above.
     assert Decimal(float("12345678901234567.89")) != Decimal("12345678901234567.89")
+
+
+# ---- fhir.resources as an oracle (never on the hot path) --------------------------------------
+
+
+def test_amounts_agree_with_fhir_resources(corpus: Path) -> None:
+    from fhir.resources.R4B.chargeitem import ChargeItem
+    from fhir.resources.R4B.claim import Claim
+    from fhir.resources.R4B.claimresponse import ClaimResponse
+    from fhir.resources.R4B.invoice import Invoice
+    from fhir.resources.R4B.paymentreconciliation import PaymentReconciliation
+
+    def both(name: str, model: Any) -> tuple[Any, Any]:
+        payload = example(corpus, name)
+        (resource,) = parse(payload, ctx()).resources
+        return resource.model, model.model_validate(json.loads(payload, parse_float=Decimal))
+
+    ours, theirs = both("claim", Claim)
+    assert [i.net.value for i in ours.items] == [i.net.value for i in theirs.item]
+    ours, theirs = both("claimresponse", ClaimResponse)
+    assert ours.payment.amount.value == theirs.payment.amount.value
+    assert [t.amount.value for t in ours.totals] == [t.amount.value for t in theirs.total]
+    ours, theirs = both("paymentreconciliation", PaymentReconciliation)
+    assert ours.amount.value == theirs.paymentAmount.value
+    assert [d.amount.value for d in ours.details] == [d.amount.value for d in theirs.detail]
+    ours, theirs = both("chargeitem", ChargeItem)
+    assert (ours.price.value, ours.factor) == (theirs.priceOverride.value, theirs.factorOverride)
+    ours, theirs = both("invoice", Invoice)
+    assert (ours.total_net.value, ours.total_gross.value) == (theirs.totalNet.value, theirs.totalGross.value)
+
+
+def test_fhir_resources_json_path_would_lose_the_large_amount(corpus: Path) -> None:
+    from fhir.resources.R4B.claim import Claim
+
+    text = example(corpus, "claim").decode().replace('"value": 135.57', '"value": 12345678901234567.89')
+    assert Claim.model_validate_json(text).item[0].net.value != Decimal("12345678901234567.89")
+    (resource,) = parse(text.encode(), ctx()).resources
+    assert resource.model.items[0].net.value == Decimal("12345678901234567.89")
