@@ -24,6 +24,7 @@ from revbridge.observability.metrics import Metrics
 from revbridge.pipeline.hl7_intake import Hl7Intake
 from revbridge.pipeline.intake import Intake
 from revbridge.pipeline.posting import Poster
+from revbridge.pipeline.replay import Replayer
 from revbridge.pipeline.worker import Result, Worker, WorkerConfig
 from revbridge.security.keys import Keyring, load_keyring
 from revbridge.settings import Settings
@@ -95,6 +96,19 @@ class Runtime:
             ),
             metrics=self.metrics,
             posting=self.posting,
+        )
+
+    def replayer(self) -> Replayer:
+        if self.posting is None:
+            raise InputError("replay needs the posting stage")
+        return Replayer(
+            engine=self.db,
+            store=self.store,
+            formats=self.formats,
+            tokenizer=self.keyring.tokenizer(),
+            poster=self.posting,
+            clock=self.clock,
+            anchor=self.settings.resolved_audit_anchor,
         )
 
     def settle(self, *, close_windows: bool, on_result: Callable[[Result], None] | None = None) -> int:

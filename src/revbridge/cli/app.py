@@ -8,7 +8,7 @@ import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from revbridge.cli import admin, config, messages, serve
+from revbridge.cli import admin, config, messages, posting, serve
 from revbridge.cli.common import err_console
 from revbridge.core.errors import RevbridgeError
 
@@ -22,6 +22,8 @@ app = typer.Typer(
 app.command()(messages.ingest)
 app.command()(messages.worker)
 app.command()(messages.status)
+app.command("journals")(posting.journals_command)
+app.command()(posting.replay)
 app.add_typer(messages.exceptions_app, name="exceptions")
 app.command()(serve.serve)
 app.command()(serve.demo)

@@ -199,18 +199,21 @@ class Poster:
         posting: Posting,
         received_at: datetime,
         now: datetime,
+        *,
+        post: Sequence[JournalDraft] | None = None,
     ) -> list[Problem]:
+        """Stage ``post`` (default: the posting's drafts; a replay passes its diff) and set each
+        event's state from what the posting says the event should have now."""
         problems = list(posting.problems)
         calendar = subledger.calendar(conn)
         policy = config.master.posting.closed_period_policy
-        staged_keys: set[str] = set()
-        for draft in posting.drafts:
+        for draft in posting.drafts if post is None else post:
             placed = place(draft, calendar, policy)
             if isinstance(placed, Problem):
                 problems.extend(_per_event(placed, draft))
                 continue
             self.stage_draft(conn, config, placed, received_at, now)
-            staged_keys.update(placed.event_keys)
+        staged_keys = {key for draft in posting.drafts for key in draft.event_keys}
         self._charge_context(conn, items, posting.drafts, staged_keys)
         failed = {p.event_key for p in problems if p.severity is Severity.ERROR and p.event_key}
         whole = any(p.severity is Severity.ERROR and not p.event_key for p in problems)
