@@ -18,7 +18,7 @@ from decimal import Decimal
 from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode
-from revbridge.formats.base import Envelope, ParseContext
+from revbridge.formats.base import Envelope, Format, ParseContext
 from revbridge.formats.fhir import mapping
 
 NAME = "fhir"
@@ -94,4 +94,4 @@ class FhirFormat:
         return mapping.to_events(payload, ctx)
 
 
-FHIR = FhirFormat()
+FHIR: Format = FhirFormat()  # typed so mypy holds the class to the Format contract

@@ -20,7 +20,7 @@ from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.ids import PatientToken
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
-from revbridge.formats.base import Envelope, Limits, ParseContext
+from revbridge.formats.base import Envelope, Format, Limits, ParseContext
 from revbridge.formats.portal import payments
 
 NAME = "portal"
@@ -166,4 +166,4 @@ class PortalFormat:
         return to_events(payload, ctx)
 
 
-PORTAL = PortalFormat()
+PORTAL: Format = PortalFormat()  # typed so mypy holds the class to the Format contract
