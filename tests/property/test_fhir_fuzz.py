@@ -25,6 +25,8 @@ from revbridge.formats.fhir import FHIR, HANDLERS, check
 from revbridge.formats.portal import PORTAL
 from revbridge.formats.portal import check as portal_check
 
+pytestmark = pytest.mark.slow  # several seconds per property
+
 CTX = ParseContext(message_id="fuzz", tokenizer=fixed_tokenizer(), received_on=date(2024, 1, 1))
 
 FHIR_WORDS = [
