@@ -104,7 +104,15 @@ def to_events(payload: bytes, ctx: ParseContext) -> Outcome[CanonicalEvent]:
     for resource in resources:
         head: Head = resource.model.head
         key = scope.key(head)
-        for event in HANDLERS[resource.entry.resource_type].events(resource.model, scope, key):
+        produced = HANDLERS[resource.entry.resource_type].events(resource.model, scope, key)
+        if produced and "@" in key:
+            reader.problem(
+                ProblemCode.MISSING_FIELD,
+                f"{head.path}.id",
+                "resource has no id and no urn:uuid fullUrl; its events are keyed by message and position",
+                severity=Severity.WARNING,
+            )
+        for event in produced:
             if event.key in seen:
                 reader.problem(
                     ProblemCode.EVENT_CONFLICT,

@@ -90,12 +90,8 @@ class Scope:
             return f"fhir:{head.resource_type}/{head.id}{history}"
         if head.full_url.startswith("urn:uuid:"):
             return f"fhir:{head.resource_type}/{head.full_url}"
-        self.reader.problem(
-            ProblemCode.MISSING_FIELD,
-            f"{head.path}.id",
-            "resource has no id and no urn:uuid fullUrl; its events are keyed by message and position",
-            severity=Severity.WARNING,
-        )
+        # Stable on replay (same message, same position) but not across re-sends: mapping.py
+        # warns when such a key reaches an event.
         return f"fhir:{head.resource_type}@{self.ctx.message_id}:{head.path}"
 
     # ---- references ------------------------------------------------------------------------

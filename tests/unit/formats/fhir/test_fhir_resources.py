@@ -357,6 +357,7 @@ def test_keys_without_an_id() -> None:
     assert event.key == "fhir:Claim@msg-1:Claim"
     assert by_code(outcome.problems) == {"MISSING_FIELD": ["Claim.id"]}
     assert outcome.problems[0].severity is Severity.WARNING
+    assert run({"resourceType": "Patient"}).problems == ()  # no event, so no key to worry about
 
 
 def test_delete_entries_and_nested_bundles() -> None:
