@@ -31,21 +31,17 @@ def split(data: bytes) -> Iterator[Envelope]:
     pos = _skip(data, 0)
     count = 0
     while pos < len(data):
-        if data[pos : pos + 3] != b"ISA":
-            end = _next_isa(data, pos + 1)
-            yield _malformed(data, pos, end, "bytes outside any ISA..IEA interchange")
-            pos = _skip(data, end)
-            continue
-        window = data[pos : pos + _ISA_WINDOW].decode("latin-1")
-        found = read_delimiters(window, 0)
+        found = _delimiters_at(data, pos)
         if isinstance(found, str):
-            end = _next_isa(data, pos + 3)
+            # Everything up to the next readable ISA is one envelope, however many false starts
+            # it holds: a file of garbage is one message to look at, not thousands.
+            end = _next_interchange(data, pos + 1)
             yield _malformed(data, pos, end, found)
             pos = _skip(data, end)
             continue
         end = _interchange_end(data, pos, found)
         count += 1
-        isa = window.split(found.element, 14)
+        isa = data[pos : pos + _ISA_WINDOW].decode("latin-1").split(found.element, 14)
         key = f"{isa[6].strip()}|{isa[13].strip()}" if len(isa) > 13 else ""
         yield Envelope(format=NAME, payload=data[pos:end], dedupe_key=key, locator=f"ISA[{count}]")
         pos = _skip(data, end)
@@ -58,9 +54,21 @@ def _skip(data: bytes, pos: int) -> int:
     return pos
 
 
-def _next_isa(data: bytes, start: int) -> int:
-    found = data.find(b"ISA", start)
-    return len(data) if found < 0 else found
+def _delimiters_at(data: bytes, pos: int) -> Delimiters | str:
+    if data[pos : pos + 3] != b"ISA":
+        return "bytes outside any ISA..IEA interchange"
+    return read_delimiters(data[pos : pos + _ISA_WINDOW].decode("latin-1"), 0)
+
+
+def _next_interchange(data: bytes, start: int) -> int:
+    """Where the next ISA with readable delimiters begins, or the end of the data."""
+    while (found := data.find(b"ISA", start)) >= 0:
+        separator = data[found + 3 : found + 4]
+        plausible = separator and not separator.isalnum() and separator not in _BETWEEN
+        if plausible and not isinstance(_delimiters_at(data, found), str):
+            return found
+        start = found + 1
+    return len(data)
 
 
 def _interchange_end(data: bytes, start: int, delimiters: Delimiters) -> int:

@@ -76,3 +76,9 @@ def test_a_broken_isa_is_kept_with_the_reason() -> None:
 
 def test_empty_input_gives_no_envelopes() -> None:
     assert list(X12.split(b" \r\n")) == []
+
+
+def test_garbage_full_of_false_starts_is_one_envelope() -> None:
+    data = b"ISA" * 1000 + b"ISA*broken~" + x12(BODY)
+    envelopes = list(X12.split(data))
+    assert [(e.locator, len(e.problems)) for e in envelopes] == [("bytes[0:3011]", 1), ("ISA[1]", 0)]
