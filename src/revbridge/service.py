@@ -12,12 +12,14 @@ import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import uvicorn
 
 from revbridge.api.app import create_app
 from revbridge.bootstrap import Runtime
 from revbridge.observability.logging import get_logger
+from revbridge.sources.directory import DirectorySource
 from revbridge.sources.mllp import MllpServer, MllpSettings
 
 log = get_logger("revbridge.service")
@@ -29,8 +31,10 @@ class Service:
     http: bool = True
     mllp: bool = True
     workers: int = 1
+    directory: bool = True
     loops: list[Callable[[threading.Event], None]] = field(default_factory=list)
     http_port: int = 0
+    inbox: Path | None = None
     mllp_port: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -45,6 +49,16 @@ class Service:
             self._spawn(f"worker-{n}", worker.run)
         if self.rt.posting is not None and self.workers:
             self._spawn("posting", self.rt.posting.run)
+        if self.directory:
+            source = DirectorySource(
+                inbox=s.resolved_inbox,
+                handler=lambda data, name: self.rt.intake.receive(data, channel=f"file:{name}"[:64]),
+                stable_seconds=s.inbox_stable_seconds,
+                poll_seconds=s.inbox_poll_seconds,
+            )
+            source.prepare()
+            self.inbox = source.inbox
+            self._spawn("directory", source.run)
         for n, loop in enumerate(self.loops):
             self._spawn(f"loop-{n}", loop)
         if not (self.http or self.mllp):
