@@ -214,7 +214,8 @@ def aggregate_lines(lines: Iterable[JournalLine]) -> tuple[JournalLine, ...]:
         key = (line.account, line.role, line.side, line.amount.currency, line.dimensions)
         if key in sums:
             amount, keys = sums[key]
-            sums[key] = (amount + line.amount, keys | set(line.event_keys))
+            keys.update(line.event_keys)  # in place: a 100,000-claim ERA must not copy the set each time
+            sums[key] = (amount + line.amount, keys)
         else:
             sums[key] = (line.amount, set(line.event_keys))
     return tuple(

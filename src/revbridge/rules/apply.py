@@ -61,7 +61,7 @@ def apply(
             case None:
                 pass  # nothing to post, by rule
             case _:
-                problems.extend(p for p in result if p not in problems)
+                problems.extend(result)
 
     for event in events:
         match event:
@@ -95,4 +95,5 @@ def apply(
     if waiting:
         return Posting(waiting=tuple(waiting))
     ignored = remittance.NOTIFICATION_ONLY if notification_only and not drafts and not problems else None
-    return Posting(drafts=tuple(drafts), problems=tuple(problems), ignored_by=ignored)
+    # The same problem (one unmapped account for many claims) is reported once, in order.
+    return Posting(drafts=tuple(drafts), problems=tuple(dict.fromkeys(problems)), ignored_by=ignored)

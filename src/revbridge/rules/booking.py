@@ -80,8 +80,7 @@ class Booking:
             event_key=self.event_key,
         )
         if isinstance(account, Problem):
-            if account not in self.problems:
-                self.problems.append(account)
+            self.problems.append(account)  # apply() reports each distinct problem once
             return
         dims = spec.dimensions
         line = JournalLine.signed(
