@@ -15,7 +15,7 @@ from rules_events import (
 
 from revbridge.canonical import codec
 from revbridge.core.problem import ProblemCode
-from revbridge.ledger import Lane, realtime_journal
+from revbridge.ledger import AccountRole, Lane, realtime_journal
 from revbridge.masterdata import Configuration
 from revbridge.rules import NO_CONTEXT, NOTIFICATION_ONLY, apply
 
@@ -291,3 +291,18 @@ def test_no_patient_token_reaches_a_draft_or_problem(config: Configuration) -> N
     assert posting.drafts
     assert failed.problems
     assert "pt_sentinel_token" not in repr(posting) + repr(failed)
+
+
+def test_an_unmapped_account_is_reported_once_for_the_whole_remittance(config: Configuration) -> None:
+    mappings = tuple(
+        m
+        for m in config.master.account_mappings
+        if not (m.role is AccountRole.AR_PAYER and m.payer_class == "MEDICARE")
+    )
+    gap = replace(config, master=replace(config.master, account_mappings=mappings))
+    posting = apply(worked_era(), gap, NO_CONTEXT)
+
+    assert posting.drafts == ()
+    assert [(p.code, dict(p.details)["payer_class"]) for p in posting.problems] == [
+        (ProblemCode.UNMAPPED_ACCOUNT, "MEDICARE")
+    ]
