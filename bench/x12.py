@@ -1,15 +1,16 @@
 """X12 835 throughput and memory: bytes -> canonical events against the bare tokenizer.
 
-Generates a balanced N-claim 835 (default 100,000 claims; a 500-claim quick run first), then, each
-in a fresh child process so peak RSS belongs to that run alone:
+Generates a balanced N-claim 835 (default 100,000 claims, with a 500-claim quick run first and an
+all-unique-amounts worst case last) and measures:
 
-- floor: decode the bytes and run our tokenizer over every segment (no envelopes, no events);
-- parse: ``X12.to_events`` on the same bytes, every event built and kept, as the pipeline does.
+- floor: our tokenizer over every segment of the bytes (no envelopes, no loops, no events);
+- parse: ``X12.to_events`` on the same bytes, every event built and kept, as a worker does.
 
-Prints claims/s for both, the ratio parse/floor, and the parse run's peak RSS (VmHWM, which
-includes the interpreter, the payload and every event). Usage:
+Timing rounds interleave floor and parse in one child process, so the machine's drift hits both
+alike; the best of each is kept. Peak RSS (VmHWM: the interpreter, the payload and every event)
+comes from a separate fresh child per candidate that runs it once. Usage:
 
-    .venv/bin/python bench/x12.py [--claims N] [--repeat R]
+    .venv/bin/python bench/x12.py [--claims N] [--rounds R]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from revbridge.core.tokens import fixed_tokenizer
 from revbridge.formats.base import ParseContext
@@ -127,16 +129,24 @@ def run_parse(payload: bytes) -> int:
     return len(outcome.items)
 
 
-def child(mode: str, path: str, repeat: int) -> None:
+def child_times(path: str, rounds: int) -> None:
+    """Floor and parse interleaved, so the machine's drift hits both alike; best of each."""
     payload = Path(path).read_bytes()
-    work = run_floor if mode == "floor" else run_parse
-    best = float("inf")
-    produced = 0
-    for _ in range(repeat):
-        started = time.perf_counter()
-        produced = work(payload)
-        best = min(best, time.perf_counter() - started)
-    print(json.dumps({"seconds": best, "produced": produced, "peak_mib": peak_rss_kib() / 1024}))
+    best = {"floor": float("inf"), "parse": float("inf")}
+    produced = {"floor": 0, "parse": 0}
+    for _ in range(rounds):
+        for mode, work in (("floor", run_floor), ("parse", run_parse)):
+            started = time.perf_counter()
+            produced[mode] = work(payload)
+            best[mode] = min(best[mode], time.perf_counter() - started)
+    print(json.dumps({"seconds": best, "produced": produced}))
+
+
+def child_peak(mode: str, path: str) -> None:
+    """One run in a fresh process: its peak RSS is that run's alone."""
+    payload = Path(path).read_bytes()
+    (run_floor if mode == "floor" else run_parse)(payload)
+    print(json.dumps({"peak_mib": peak_rss_kib() / 1024}))
 
 
 def peak_rss_kib() -> int:
@@ -150,35 +160,32 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def measure(mode: str, path: Path, repeat: int) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(path), "--repeat", str(repeat)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, float] = json.loads(done.stdout)
+def measure(*args: str) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", *args]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(done.stdout)
     return result
 
 
-def report(claims: int, repeat: int, *, unique: bool = False) -> None:
+def report(claims: int, rounds: int, *, unique: bool = False) -> None:
     payload = generate(claims, unique=unique)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"bench-{claims}.835"
         path.write_bytes(payload)
-        floor = measure("floor", path, repeat)
-        parse = measure("parse", path, repeat)
-    floor_rate = claims / floor["seconds"]
-    parse_rate = claims / parse["seconds"]
+        times = measure("times", str(path), str(rounds))
+        floor_peak = measure("peak", "floor", str(path))["peak_mib"]
+        parse_peak = measure("peak", "parse", str(path))["peak_mib"]
+    floor_rate = claims / times["seconds"]["floor"]
+    parse_rate = claims / times["seconds"]["parse"]
     shape = "every amount unique" if unique else "chargemaster amounts"
-    print(f"{claims:,} claims ({shape}), {len(payload) / 1e6:.1f} MB, best of {repeat}:")
+    print(f"{claims:,} claims ({shape}), {len(payload) / 1e6:.1f} MB, best of {rounds} interleaved rounds:")
     print(
-        f"  floor (tokenizer only):  {floor_rate:>10,.0f} claims/s  "
-        f"({floor['produced']:,.0f} segments, peak RSS {floor['peak_mib']:.0f} MiB)"
+        f"  floor (tokenizer only):  {floor_rate:>9,.0f} claims/s  "
+        f"({times['produced']['floor']:,} segments; peak RSS {floor_peak:.0f} MiB)"
     )
     print(
-        f"  bytes -> events:         {parse_rate:>10,.0f} claims/s  "
-        f"({parse['produced']:,.0f} events, peak RSS {parse['peak_mib']:.0f} MiB)"
+        f"  bytes -> events:         {parse_rate:>9,.0f} claims/s  "
+        f"({times['produced']['parse']:,} events; peak RSS {parse_peak:.0f} MiB)"
     )
     print(f"  ratio events/floor:      {parse_rate / floor_rate:.2f}")
 
@@ -186,15 +193,18 @@ def report(claims: int, repeat: int, *, unique: bool = False) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--claims", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=0, help="runs per measurement (best is kept)")
-    parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=0, help="interleaved timing rounds (best is kept)")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], max(args.repeat, 1))
+        if args.child[0] == "times":
+            child_times(args.child[1], int(args.child[2]))
+        else:
+            child_peak(args.child[1], args.child[2])
         return
-    report(500, args.repeat or 20)
-    report(args.claims, args.repeat or 1)
-    report(args.claims, args.repeat or 1, unique=True)
+    report(500, args.rounds or 30)
+    report(args.claims, args.rounds or 3)
+    report(args.claims, args.rounds or 3, unique=True)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from revbridge.formats.x12.segments import (
 
 Handler = Callable[[list[str]], None]
 _ENVELOPE = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA"})
+ERROR = Severity.ERROR
 _PAUSE_GC_ABOVE = 1 << 20  # bytes
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}")
 _SET_ID = re.compile(r"[0-9]{3}")
@@ -74,35 +75,25 @@ def element(elements: list[str], n: int) -> str:
 
 def walk(payload: bytes, ctx: ParseContext, readers: ReaderFactory) -> Outcome[CanonicalEvent]:
     """Every interchange in ``payload``: events of the sound transaction sets, and all problems."""
-    if len(payload) > ctx.limits.max_message_bytes:
-        return Outcome.of(
-            problems=[
-                Problem(
-                    code=ProblemCode.LIMIT_EXCEEDED,
-                    message=f"X12 payload of {len(payload)} bytes exceeds the limit of "
-                    f"{ctx.limits.max_message_bytes}",
-                    where=SourceRef(ctx.message_id, ""),
-                )
-            ]
-        )
+    limits = ctx.limits
+    if len(payload) > limits.max_message_bytes:
+        message = f"X12 payload of {len(payload)} bytes exceeds the limit of {limits.max_message_bytes}"
+        return _refused(ctx, message, "")
     walker = _Walker(ctx, readers)
     try:
         with _collector_paused(len(payload) > _PAUSE_GC_ABOVE):
             walker.run(Source(payload))
     except ElementTooLong as too_long:
         # A hostile or broken file: nothing from it is trusted, not even finished transactions.
-        where = walker.segment_locator(too_long.ordinal)
-        return Outcome.of(
-            problems=[
-                Problem(
-                    code=ProblemCode.LIMIT_EXCEEDED,
-                    message=f"element {too_long.element} is longer than "
-                    f"{ctx.limits.max_element_length} characters",
-                    where=SourceRef(ctx.message_id, f"{where}-{too_long.element}"),
-                )
-            ]
-        )
+        where = f"{walker.segment_locator(too_long.ordinal)}-{too_long.element}"
+        message = f"element {too_long.element} is longer than {limits.max_element_length} characters"
+        return _refused(ctx, message, where)
     return Outcome(tuple(walker.events), tuple(walker.problems))
+
+
+def _refused(ctx: ParseContext, message: str, locator: str) -> Outcome[CanonicalEvent]:
+    where = SourceRef(ctx.message_id, locator)
+    return Outcome.of(problems=[Problem(code=ProblemCode.LIMIT_EXCEEDED, message=message, where=where)])
 
 
 @contextmanager
@@ -144,7 +135,9 @@ class _Walker:
             return f"ST[{self.st_n}]/SEG[{ordinal - self.st_start + 1}]"
         return f"ISA[{self.isa_n}]/SEG[{ordinal}]"
 
-    def problem(self, code: ProblemCode, message: str, locator: str, severity: Severity) -> None:
+    def problem(
+        self, code: ProblemCode, message: str, locator: str, severity: Severity = Severity.WARNING
+    ) -> None:
         where = SourceRef(self.ctx.message_id, locator)
         self.problems.append(Problem(code=code, message=message, where=where, severity=severity))
 
@@ -193,12 +186,8 @@ class _Walker:
                 elements, sid = found, found[0]
             if sid == "ISA":
                 if len(elements) < 17:
-                    self.problem(
-                        ProblemCode.MALFORMED_SEGMENT,
-                        "the ISA has fewer than 16 elements",
-                        isa,
-                        Severity.ERROR,
-                    )
+                    message = "the ISA has fewer than 16 elements"
+                    self.problem(ProblemCode.MALFORMED_SEGMENT, message, isa, Severity.ERROR)
                 sender, isa13 = element(elements, 6).strip(), element(elements, 13).strip()
             elif sid == "GS":
                 if group is not None:
@@ -208,18 +197,12 @@ class _Walker:
                 group = _Group(self.gs_n, element(elements, 6), element(elements, 8))
             elif sid == "ST":
                 if group is None:
-                    self.problem(
-                        ProblemCode.ENVELOPE_MISMATCH,
-                        "transaction set outside a functional group",
-                        f"ST[{self.st_n + 1}]",
-                        Severity.WARNING,
-                    )
+                    message = "transaction set outside a functional group"
+                    self.problem(ProblemCode.ENVELOPE_MISMATCH, message, f"ST[{self.st_n + 1}]")
                 tx = self._open_transaction(elements, group, sender, delimiters)
             elif sid == "GE":
                 if group is None:
-                    self.problem(
-                        ProblemCode.ENVELOPE_MISMATCH, "GE without a GS", f"GE[{self.gs_n}]", Severity.WARNING
-                    )
+                    self.problem(ProblemCode.ENVELOPE_MISMATCH, "GE without a GS", f"GE[{self.gs_n}]")
                 else:
                     self._close_group(group, elements)
                     group = None
@@ -230,27 +213,16 @@ class _Walker:
                 self._close_interchange(elements, groups, isa13)
                 ended = True
             elif sid == "SE":
-                self.problem(
-                    ProblemCode.ENVELOPE_MISMATCH, "SE without an ST", f"SE[{self.st_n}]", Severity.WARNING
-                )
+                self.problem(ProblemCode.ENVELOPE_MISMATCH, "SE without an ST", f"SE[{self.st_n}]")
             else:
-                self.problem(
-                    ProblemCode.MALFORMED_SEGMENT,
-                    f"segment {_shown(sid, _SEGMENT_ID)} outside a transaction set",
-                    self.segment_locator(self.ordinal),
-                    Severity.WARNING,
-                )
+                message = f"segment {_shown(sid, _SEGMENT_ID)} outside a transaction set"
+                self.problem(ProblemCode.MALFORMED_SEGMENT, message, self.segment_locator(self.ordinal))
         if tx is not None:
             self._abandon_transaction(tx)
         if group is not None:
             self._close_group(group, None)
         if not ended:
-            self.problem(
-                ProblemCode.ENVELOPE_MISMATCH,
-                "the interchange has no IEA",
-                f"IEA[{self.isa_n}]",
-                Severity.WARNING,
-            )
+            self.problem(ProblemCode.ENVELOPE_MISMATCH, "the interchange has no IEA", f"IEA[{self.isa_n}]")
 
     @staticmethod
     def _body(stream: Iterator[list[str]], tx: _Transaction) -> list[str] | None:
@@ -301,23 +273,17 @@ class _Walker:
         complete = True
         se01 = element(se, 1)
         if se01 != str(tx.count) and (not se01.isdigit() or int(se01) != tx.count):
-            self.problem(
-                ProblemCode.ENVELOPE_MISMATCH,
-                f"SE01 says {_shown(se01, _COUNT)} segments but the transaction set has {tx.count}",
-                f"SE[{n}]-1",
-                Severity.ERROR,
-            )
+            message = f"SE01 says {_shown(se01, _COUNT)} segments but the transaction set has {tx.count}"
+            self.problem(ProblemCode.ENVELOPE_MISMATCH, message, f"SE[{n}]-1", ERROR)
             complete = False
         if element(se, 2) != tx.header.control:
-            self.problem(
-                ProblemCode.ENVELOPE_MISMATCH, "SE02 does not match ST02", f"SE[{n}]-2", Severity.ERROR
-            )
+            self.problem(ProblemCode.ENVELOPE_MISMATCH, "SE02 does not match ST02", f"SE[{n}]-2", ERROR)
             complete = False
         self._finish(tx, complete)
 
     def _abandon_transaction(self, tx: _Transaction) -> None:
         self.problem(
-            ProblemCode.ENVELOPE_MISMATCH, "the transaction set has no SE", f"SE[{self.st_n}]", Severity.ERROR
+            ProblemCode.ENVELOPE_MISMATCH, "the transaction set has no SE", f"SE[{self.st_n}]", ERROR
         )
         self._finish(tx, False)
 
@@ -354,27 +320,21 @@ class _Walker:
     def _close_group(self, group: _Group, ge: list[str] | None) -> None:
         where = f"GE[{group.number}]"
         if ge is None:
-            self.problem(
-                ProblemCode.ENVELOPE_MISMATCH, "the functional group has no GE", where, Severity.WARNING
-            )
+            self.problem(ProblemCode.ENVELOPE_MISMATCH, "the functional group has no GE", where)
             return
         if element(ge, 1) != str(group.transactions):
             message = f"GE01 does not match the {group.transactions} transaction sets in the group"
-            self.problem(ProblemCode.ENVELOPE_MISMATCH, message, f"{where}-1", Severity.WARNING)
+            self.problem(ProblemCode.ENVELOPE_MISMATCH, message, f"{where}-1")
         if element(ge, 2) != group.control:
-            self.problem(
-                ProblemCode.ENVELOPE_MISMATCH, "GE02 does not match GS06", f"{where}-2", Severity.WARNING
-            )
+            self.problem(ProblemCode.ENVELOPE_MISMATCH, "GE02 does not match GS06", f"{where}-2")
 
     def _close_interchange(self, iea: list[str], groups: int, isa13: str) -> None:
         where = f"IEA[{self.isa_n}]"
         if element(iea, 1) != str(groups):
             message = f"IEA01 does not match the {groups} functional groups in the interchange"
-            self.problem(ProblemCode.ENVELOPE_MISMATCH, message, f"{where}-1", Severity.WARNING)
+            self.problem(ProblemCode.ENVELOPE_MISMATCH, message, f"{where}-1")
         if element(iea, 2).strip() != isa13:
-            self.problem(
-                ProblemCode.ENVELOPE_MISMATCH, "IEA02 does not match ISA13", f"{where}-2", Severity.WARNING
-            )
+            self.problem(ProblemCode.ENVELOPE_MISMATCH, "IEA02 does not match ISA13", f"{where}-2")
 
 
 class _Group:

@@ -25,10 +25,11 @@ from revbridge.core.locator import SourceRef
 from revbridge.core.money import Money, exponent
 from revbridge.core.problem import Problem, ProblemCode, Severity
 from revbridge.formats.base import ParseContext
-from revbridge.formats.x12.envelope import TransactionHeader
+from revbridge.formats.x12.envelope import TransactionHeader, element
 from revbridge.formats.x12.values import ccyymmdd, decimal, procedure
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+__all__ = ["ERROR", "INFO", "WARNING", "Reading", "element", "intern", "patient_kind"]
 _CACHE_SIZE = 4096
 
 
@@ -176,10 +177,6 @@ class Reading:
                 self._dates.clear()
             self._dates[text] = found
         return found
-
-
-def element(elements: list[str], n: int) -> str:
-    return elements[n] if n < len(elements) else ""
 
 
 # One shared string per distinct code (CAS groups and reasons, procedures, statuses).

@@ -100,9 +100,8 @@ class RemittanceReader(RemittanceHeaderReader):
     def _ts3(self, el: list[str]) -> None:
         if self.state == DETAIL:
             n = self.count("TS3")
-            self.date(el, 3, n)
-            for m in range(5, len(el)):  # TS304 is a count, TS305 on amounts
-                self.amount(el, m, n, required=False, severity=WARNING)
+            self.date(el, 3, n)  # fiscal period end
+            self.amount(el, 5, n, required=False, severity=WARNING)  # total claim charge
 
     def _ts2(self, el: list[str]) -> None:
         if self.state == DETAIL:

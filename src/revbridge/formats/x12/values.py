@@ -53,10 +53,6 @@ def period_start(qualifier: str, text: str) -> date | None:
     return ccyymmdd(text)
 
 
-def components(text: str, delimiters: Delimiters) -> list[str]:
-    return text.split(delimiters.component)
-
-
 def procedure(text: str, delimiters: Delimiters) -> tuple[str, bool]:
     """A procedure composite (SVC01, SV101, SV202) as "HC:99213:26", and whether a stray separator
     was tolerated.
@@ -72,7 +68,3 @@ def procedure(text: str, delimiters: Delimiters) -> tuple[str, bool]:
     if stray in _STRAY_COMPONENT and text[:2].isalnum() and stray != delimiters.element:
         return text.replace(stray, ":"), True
     return text, False
-
-
-def trimmed(value: str) -> str:
-    return value.strip()
