@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -11,13 +14,27 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.routing import BaseRoute, Route
 
 from revbridge import __version__
-from revbridge.api.auth import AuthMiddleware, BodyLimitMiddleware, Principal
+from revbridge.api.auth import Authenticator, AuthMiddleware, BodyLimitMiddleware, Principal
 from revbridge.api.permissions import requires
-from revbridge.api.routes import ingest, operations
+from revbridge.api.ratelimit import RateLimitMiddleware, TokenBuckets
+from revbridge.api.routes import ingest, messages, operations
 from revbridge.bootstrap import Runtime
+from revbridge.observability.logging import get_logger
+from revbridge.security.jwt import (
+    JwksFile,
+    JwksSource,
+    JwksUrl,
+    JwtPolicy,
+    JwtVerifier,
+    Refused,
+    looks_like_jwt,
+)
 from revbridge.security.roles import Permission
-from revbridge.store import apikeys, migrate
+from revbridge.settings import Settings
+from revbridge.store import apikeys, audit, migrate
 from revbridge.store.engine import check_reachable
+
+log = get_logger("revbridge.auth")
 
 
 def create_app(rt: Runtime) -> FastAPI:
@@ -68,7 +85,7 @@ def create_app(rt: Runtime) -> FastAPI:
 
     # Routers carry their full prefix themselves and are included without one, so their routes
     # can be matched directly: the auth middleware and the route test walk ``all_routes``.
-    routers = [operations.router, ingest.router]
+    routers = [operations.router, ingest.router, messages.router]
     for router in routers:
         app.include_router(router)
 
@@ -78,14 +95,93 @@ def create_app(rt: Runtime) -> FastAPI:
 
     app.state.all_routes = all_routes
 
-    async def authenticate(credential: str) -> Principal | None:
-        key = await anyio.to_thread.run_sync(apikeys.verify, rt.db, credential)
-        if key is None:
-            return None
-        return Principal(subject=key.id, name=key.name, roles=key.roles, method="api_key")
-
+    authenticate = _authenticator(rt)
+    # Added innermost first: BodyLimit -> Auth -> RateLimit -> routes.
+    app.add_middleware(
+        RateLimitMiddleware, buckets=TokenBuckets(rate=max(rt.settings.ingest_rate_per_key, 0.001))
+    )
     app.add_middleware(AuthMiddleware, routes=all_routes, authenticate=authenticate)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=max(rt.settings.max_body_bytes, rt.settings.max_x12_bytes)
     )
     return app
+
+
+def jwt_verifier(settings: Settings) -> JwtVerifier | None:
+    """The bearer-token verifier the settings ask for; None when no JWKS is configured."""
+    source: JwksSource
+    if settings.jwks_file is not None:
+        source = JwksFile(settings.jwks_file)
+    elif settings.jwks_url:
+        source = JwksUrl(settings.jwks_url)
+    else:
+        return None
+    policy = JwtPolicy(
+        issuer=settings.jwt_issuer or "",
+        audience=settings.jwt_audience or "",
+        # Settings has no field for this yet; honour one as soon as it exists.
+        roles_claim=str(getattr(settings, "jwt_roles_claim", None) or "roles"),
+    )
+    return JwtVerifier(source, policy)
+
+
+def _authenticator(rt: Runtime) -> Authenticator:
+    """API keys (``rb_...``) from the store, JWTs against the JWKS. A token's first use on this
+    node is audited as a ``login``; later requests with the same token are not."""
+    verifier = jwt_verifier(rt.settings)
+    seen: OrderedDict[str, None] = OrderedDict()
+    seen_lock = threading.Lock()
+
+    def first_use(token_id: str) -> bool:
+        with seen_lock:
+            if token_id in seen:
+                seen.move_to_end(token_id)
+                return False
+            seen[token_id] = None
+            if len(seen) > 10_000:
+                seen.popitem(last=False)
+            return True
+
+    def record_login(principal: Principal, token_id: str, issuer: str) -> None:
+        with rt.db.begin() as conn:
+            audit.append(
+                conn,
+                at=rt.clock.now(),
+                actor=principal.subject,
+                action="login",
+                target=f"token/{token_id}",
+                details={
+                    "method": principal.method,
+                    "issuer": issuer,
+                    "roles": ",".join(r.value for r in principal.roles),
+                },
+                anchor=rt.settings.resolved_audit_anchor,
+            )
+
+    async def authenticate(credential: str) -> Principal | None:
+        if credential.startswith("rb_"):
+            key = await anyio.to_thread.run_sync(apikeys.verify, rt.db, credential)
+            if key is None:
+                return None
+            return Principal(subject=key.id, name=key.name, roles=key.roles, method="api_key")
+        if verifier is None or not looks_like_jwt(credential):
+            return None
+        verified = await anyio.to_thread.run_sync(verifier.verify, credential)
+        if isinstance(verified, Refused):
+            log.info("auth.token_refused", reason=verified.reason)
+            return None
+        principal = Principal(
+            subject=verified.subject, name=verified.name, roles=verified.roles, method="jwt"
+        )
+        if first_use(verified.token_id):
+            try:
+                await anyio.to_thread.run_sync(
+                    record_login, principal, verified.token_id, verifier.policy.issuer
+                )
+            except BaseException:
+                with seen_lock:
+                    seen.pop(verified.token_id, None)  # audit it on the next attempt instead
+                raise
+        return principal
+
+    return authenticate

@@ -96,7 +96,9 @@ class AuthMiddleware:
         credential = _credential(scope)
         if credential:
             principal = await self.authenticate(credential)
-        scope.setdefault("state", {})["principal"] = principal
+        state = scope.setdefault("state", {})
+        state["principal"] = principal
+        state["permission"] = needed  # the rate limit and handlers read what the route declared
         if needed is Permission.PUBLIC:
             await self.app(scope, receive, send)
             return
