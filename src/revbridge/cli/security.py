@@ -1,0 +1,248 @@
+"""keys (status, rotate, reencrypt, retire) and purge: the encryption keys and the retention policy."""
+
+from __future__ import annotations
+
+import base64
+import getpass
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from revbridge.bootstrap import Runtime
+from revbridge.cli.common import (
+    DbOption,
+    JsonOption,
+    SettingsOption,
+    console,
+    err_console,
+    print_json,
+    runtime,
+)
+from revbridge.core.errors import InputError
+from revbridge.security.keys import KEY_ID
+from revbridge.store import audit, rekey, retention
+
+keys_app = typer.Typer(help="Encryption keys of stored raw messages.", no_args_is_help=True)
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=True,
+    )
+
+
+def _from_environment(rt: Runtime) -> bool:
+    return rt.settings.keys is not None
+
+
+@keys_app.command("status")
+def keys_status(json_out: JsonOption = False, db: DbOption = None, settings: SettingsOption = None) -> None:
+    """Which keys exist, which one seals new payloads, and how many stored payloads each one holds."""
+    with runtime(db, settings) as rt:
+        ring = rt.keyring.current()
+        rows = rekey.rows_by_key(rt.db)
+        source = "REVBRIDGE_KEYS" if _from_environment(rt) else str(rt.settings.resolved_key_file)
+    listed = [{"id": kid, "active": kid == ring.active, "payloads": rows.get(kid, 0)} for kid in ring.keys]
+    missing = sorted(set(rows) - set(ring.keys))
+    if json_out:
+        print_json({"source": source, "active": ring.active, "keys": listed, "unknown_key_ids": missing})
+        return
+    console.print(f"keys from {source}")
+    for k in listed:
+        mark = "active" if k["active"] else ""
+        console.print(f"  {k['id']:<12} {k['payloads']:>10} payloads  {mark}")
+    for kid in missing:
+        console.print(f"  [red]{kid:<12} {rows[kid]:>10} payloads under a key that is not in the ring[/red]")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: Annotated[
+        str | None, typer.Option("--key-id", help="Id of the new key (default: next kN).")
+    ] = None,
+    json_out: JsonOption = False,
+    db: DbOption = None,
+    settings: SettingsOption = None,
+) -> None:
+    """Add a new key and make it the one new payloads are sealed with; old payloads stay readable.
+
+    With a key file, the file is updated (running services pick the new key up by themselves).
+    With REVBRIDGE_KEYS, the new key is printed once, to be added to the environment of every node.
+    """
+    with runtime(db, settings) as rt:
+        now = rt.clock.now()
+        anchor = rt.settings.resolved_audit_anchor
+        if not _from_environment(rt):
+            ring = rekey.rotate(
+                rt.db,
+                key_file=rt.settings.resolved_key_file,
+                key_id=key_id,
+                actor=_actor(),
+                now=now,
+                anchor=anchor,
+            )
+            if json_out:
+                print_json(
+                    {"mode": "file", "active": ring.active, "key_file": str(rt.settings.resolved_key_file)}
+                )
+            else:
+                console.print(f"key {ring.active} is now active in {rt.settings.resolved_key_file}")
+                console.print("Run `revbridge keys reencrypt` to move stored payloads to it.")
+            return
+        current = rt.keyring.current()
+        new_id = key_id or current.next_key_id()
+        if new_id in current.keys or not KEY_ID.fullmatch(new_id):
+            raise InputError(f"key id {new_id!r} is taken or not a valid key id")
+        material = base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
+        with rt.db.begin() as conn:
+            audit.append(
+                conn,
+                at=now,
+                actor=_actor(),
+                action="key.rotate",
+                target=f"key/{new_id}",
+                details={
+                    "previous": current.active,
+                    "mode": "environment",
+                    "keys": str(len(current.keys) + 1),
+                },
+                anchor=anchor,
+            )
+    entry = f"{new_id}:{material}"
+    steps = (
+        f"append ',{entry}' to REVBRIDGE_KEYS and set REVBRIDGE_ACTIVE_KEY={new_id} on every node, "
+        "restart them, then run `revbridge keys reencrypt`"
+    )
+    if json_out:
+        print_json({"mode": "environment", "active": new_id, "entry": entry, "next": steps})
+        return
+    console.print(f"new key {new_id}: {entry}")
+    console.print(f"It is shown once. Next: {steps}.")
+
+
+@keys_app.command("reencrypt")
+def keys_reencrypt(
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=100_000, help="Rows per transaction.")
+    ] = 500,
+    json_out: JsonOption = False,
+    db: DbOption = None,
+    settings: SettingsOption = None,
+) -> None:
+    """Re-seal payloads still under old keys with the active key. Resumable; safe beside intake."""
+    with runtime(db, settings) as rt:
+        active = rt.keyring.current().active
+        total = sum(n for kid, n in rekey.rows_by_key(rt.db).items() if kid != active)
+        with _progress(json_out or total == 0) as progress:
+            task = progress.add_task(f"re-encrypting to {active}", total=total)
+            report = rekey.reencrypt(
+                rt.db, rt.keyring, batch_size=batch_size, progress=lambda n: progress.advance(task, n)
+            )
+        rekey.record_run(
+            rt.db, report, actor=_actor(), now=rt.clock.now(), anchor=rt.settings.resolved_audit_anchor
+        )
+    if json_out:
+        print_json(report.as_json())
+    else:
+        console.print(
+            f"{report.moved} payloads re-sealed under {report.active}; {report.skipped} changed meanwhile; "
+            f"{len(report.failed)} could not be opened"
+        )
+        for message_id in report.failed:
+            console.print(
+                f"[red]  {message_id}: payload failed authentication (tampered, or key missing)[/red]"
+            )
+        left = sum(report.remaining.values())
+        if left:
+            console.print(f"{left} payloads still under old keys: run again")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@keys_app.command("retire")
+def keys_retire(key_id: str, db: DbOption = None, settings: SettingsOption = None) -> None:
+    """Remove a key from the key file once no stored payload uses it."""
+    with runtime(db, settings) as rt:
+        if _from_environment(rt):
+            raise InputError("keys come from REVBRIDGE_KEYS: remove the key there instead")
+        rekey.retire(
+            rt.db,
+            key_file=rt.settings.resolved_key_file,
+            key_id=key_id,
+            actor=_actor(),
+            now=rt.clock.now(),
+            anchor=rt.settings.resolved_audit_anchor,
+        )
+    console.print(f"retired {key_id}")
+
+
+def purge(
+    older_than: Annotated[
+        int | None,
+        typer.Option("--older-than", min=0, help="Days to keep raw payloads (default: retention_days)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be purged.")] = False,
+    no_vacuum: Annotated[bool, typer.Option("--no-vacuum", help="Do not reclaim the space now.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="PostgreSQL: VACUUM FULL (locks the table) to shrink the files.")
+    ] = False,
+    json_out: JsonOption = False,
+    db: DbOption = None,
+    settings: SettingsOption = None,
+) -> None:
+    """Remove raw payloads of finished messages past retention; keep metadata, events, journals, audit."""
+    with runtime(db, settings) as rt:
+        days = older_than if older_than is not None else rt.settings.retention_days
+        if days is None:
+            raise InputError("no retention period: pass --older-than DAYS or set REVBRIDGE_RETENTION_DAYS")
+        now = rt.clock.now()
+        cutoff = now - timedelta(days=days)
+        count, size, held = retention.candidates(rt.db, cutoff)
+        if dry_run:
+            found = {
+                "cutoff": cutoff.isoformat(),
+                "purgeable": count,
+                "payload_bytes": size,
+                "held_back": held,
+            }
+            if json_out:
+                print_json(found)
+            else:
+                console.print(
+                    f"{count} payloads ({size} bytes) received before {cutoff:%Y-%m-%d %H:%M} would go"
+                )
+                console.print(f"{held} more are held back by open work items")
+            return
+        with _progress(json_out or count == 0) as progress:
+            task = progress.add_task("purging", total=count)
+            report = retention.purge(
+                rt.db,
+                cutoff=cutoff,
+                now=now,
+                actor=_actor(),
+                anchor=rt.settings.resolved_audit_anchor,
+                vacuum=not no_vacuum,
+                full=full,
+                progress=lambda n: progress.advance(task, n),
+            )
+    if json_out:
+        print_json(report.as_json())
+        return
+    console.print(
+        f"purged {report.purged} raw payloads ({report.payload_bytes} bytes) received before "
+        f"{cutoff:%Y-%m-%d %H:%M}; {report.held_back} held back by open work items"
+    )
+    console.print(f"database {report.bytes_before} -> {report.bytes_after} bytes (vacuum: {report.vacuum})")
