@@ -26,6 +26,11 @@ from revbridge.masterdata.model import (
 from revbridge.masterdata.rulebook import Rulebook
 
 
+def _shown(value: str) -> str:
+    # Values as sent are echoed so the work item says what to map; a runaway field is cut short.
+    return value if len(value) <= 64 else value[:61] + "..."
+
+
 def _problem(
     code: ProblemCode, message: str, where: SourceRef, event_key: str | None, **details: str
 ) -> Problem:
@@ -34,7 +39,7 @@ def _problem(
         message=message,
         where=where,
         event_key=event_key,
-        details=tuple(sorted(details.items())),
+        details=tuple(sorted((k, _shown(v)) for k, v in details.items())),
     )
 
 
@@ -76,7 +81,9 @@ class Configuration:
             return found
         return _problem(
             ProblemCode.UNMAPPED_FACILITY,
-            f'facility "{value}" is not mapped to a facility' if value else "the event names no facility",
+            f'facility "{_shown(value)}" is not mapped to a facility'
+            if value
+            else "the event names no facility",
             where,
             event_key,
             value=value,
@@ -113,7 +120,7 @@ class Configuration:
             return found
         return _problem(
             ProblemCode.UNMAPPED_DEPARTMENT,
-            f'department "{code}" is not mapped for facility {facility.code}'
+            f'department "{_shown(code)}" is not mapped for facility {facility.code}'
             if code
             else "the event names no department",
             where,
@@ -131,7 +138,7 @@ class Configuration:
             return found
         return _problem(
             ProblemCode.UNMAPPED_PAYER,
-            f'payer "{value}" is not mapped to a payer' if value else "the event names no payer",
+            f'payer "{_shown(value)}" is not mapped to a payer' if value else "the event names no payer",
             where,
             event_key,
             value=value,
@@ -156,7 +163,7 @@ class Configuration:
             return self._category[category]
         return _problem(
             ProblemCode.UNMAPPED_ADJUSTMENT_REASON,
-            f"adjustment {g}-{r} has no category and group {g} has no default",
+            f"adjustment {_shown(g)}-{_shown(r)} has no category and group {_shown(g)} has no default",
             where,
             event_key,
             group=g,
@@ -170,7 +177,7 @@ class Configuration:
             return role
         return _problem(
             ProblemCode.UNMAPPED_PLB_REASON,
-            f'provider-level adjustment reason "{code}" is not mapped to an account role',
+            f'provider-level adjustment reason "{_shown(code)}" is not mapped to an account role',
             where,
             event_key,
             reason=code,
@@ -186,7 +193,7 @@ class Configuration:
                 return found
             return _problem(
                 ProblemCode.UNMAPPED_ADJUSTMENT_CATEGORY,
-                f'adjustment category "{stated.strip()}" is not a configured category',
+                f'adjustment category "{_shown(stated.strip())}" is not a configured category',
                 where,
                 event_key,
                 value=stated.strip(),
@@ -196,7 +203,7 @@ class Configuration:
             return self._category[category]
         return _problem(
             ProblemCode.UNMAPPED_ADJUSTMENT_REASON,
-            f'adjustment code "{code.strip()}" is not mapped to a category',
+            f'adjustment code "{_shown(code.strip())}" is not mapped to a category',
             where,
             event_key,
             value=code.strip(),

@@ -124,3 +124,10 @@ def test_adjustment_category_by_stated_category_or_code(reference: Configuration
     assert not isinstance(stated, Problem)
     assert not isinstance(by_code, Problem)
     assert (stated.role, by_code.role) == (AccountRole.CHARITY_CARE, AccountRole.BAD_DEBT)
+
+
+def test_a_runaway_value_is_cut_short_in_the_problem(reference: Configuration) -> None:
+    problem = reference.payer("9" * 5000, WHERE)
+    assert isinstance(problem, Problem)
+    assert len(problem.message) < 120
+    assert len(dict(problem.details)["value"]) == 64
