@@ -1,0 +1,404 @@
+"""The outbox dispatcher: staged journals to their ERP, exactly once (DESIGN.md sections 6 and 7).
+
+Each round claims due journals under a lease (store/journals.py), asks the composition root's
+``connector_for(legal_entity)`` which connector takes each, and runs the attempts on that
+connector's own pool, so its concurrency cap holds. Every ERP call, lookups included, first takes
+a token from the connector's bucket (the rate limit) and passes its circuit breaker.
+
+One attempt at one journal:
+- if its last attempt was uncertain (the ERP may have it), ``lookup`` first; found -> posted;
+- ``submit`` -> ``posted`` with the ERP's document;
+- ``ConnectorRejected`` -> ``failed`` and an ERP_REJECTED work item at once;
+- ``ConnectorUnavailable`` -> back to ``staged`` with a jittered exponential delay (never shorter
+  than Retry-After, which also pauses the whole connector), still uncertain if this or an earlier
+  failure was; after ``max_attempts`` -> ``failed`` and an ERP_UNAVAILABLE work item.
+A journal is therefore sent again only after a certain failure or a lookup that did not find it.
+While a circuit is open, or a pause is longer than ``max_inline_wait``, claimed journals go back
+untouched. The breaker's half-open probe does not spend an attempt of the journal it carries: its
+failure says the ERP is still down, not that the journal is bad.
+
+The lease must outlast the slowest call (connector timeouts are seconds; the default lease is two
+minutes): a journal whose lease runs out is taken over as uncertain and looked up, never re-sent
+blindly. Limits hold per dispatcher process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from revbridge.connectors.backoff import Backoff
+from revbridge.connectors.base import Connector, ConnectorRejected, ConnectorUnavailable, Limits, Receipt
+from revbridge.connectors.breaker import CircuitBreaker
+from revbridge.connectors.throttle import TokenBucket
+from revbridge.core.clock import Clock
+from revbridge.core.locator import SourceRef
+from revbridge.core.problem import Problem, ProblemCode
+from revbridge.ledger.journal import Journal
+from revbridge.observability.logging import get_logger
+from revbridge.observability.metrics import Metrics
+from revbridge.store import journals as store
+from revbridge.store import workitems
+
+log = get_logger("revbridge.outbox")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxConfig:
+    owner: str
+    lease: timedelta = timedelta(minutes=2)
+    claim_limit: int = 200
+    idle_seconds: float = 0.5  # run(): sleep when a round found nothing due
+    max_inline_wait: float = 2.0  # shorter pauses are waited out; longer ones release the journal
+
+
+class Channel:
+    """One connector's limits in force: bucket, breaker, Retry-After pause and worker pool."""
+
+    def __init__(
+        self, connector: Connector, *, monotonic: Callable[[], float], sleep: Callable[[float], object]
+    ):
+        limits: Limits = connector.limits
+        self.connector = connector
+        self.name = connector.name
+        self.limits = limits
+        self.bucket = TokenBucket(
+            rate=limits.rate_per_second, burst=limits.burst, monotonic=monotonic, sleep=sleep
+        )
+        self.breaker = CircuitBreaker(
+            failures=limits.breaker_failures, reset_after=limits.breaker_reset, monotonic=monotonic
+        )
+        self.backoff = Backoff.of(limits)
+        self.pool = ThreadPoolExecutor(max_workers=max(1, limits.concurrency), thread_name_prefix=self.name)
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._paused_until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._monotonic() + seconds)
+
+    def paused_for(self) -> float:
+        with self._lock:
+            return max(0.0, self._paused_until - self._monotonic())
+
+
+class _Stopping(Exception):
+    """The dispatcher is stopping while an attempt waited for a token: nothing was called."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    message: str
+    uncertain: bool
+    retry_after: float | None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        connector_for: Callable[[str], Connector],
+        *,
+        clock: Clock,
+        metrics: Metrics,
+        config: OutboxConfig,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._engine = engine
+        self._connector_for = connector_for
+        self._clock = clock
+        self._metrics = metrics
+        self.config = config
+        self._monotonic = monotonic
+        self._stop = threading.Event()
+        self._channels: dict[int, Channel] = {}
+        self._channels_lock = threading.Lock()
+
+    def channel(self, connector: Connector) -> Channel:
+        with self._channels_lock:
+            found = self._channels.get(id(connector))
+            if found is None or found.connector is not connector:
+                found = Channel(connector, monotonic=self._monotonic, sleep=self._stop.wait)
+                self._channels[id(connector)] = found
+            return found
+
+    # -- loops -------------------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Claim one round of due journals and see each through one attempt; returns how many."""
+        claims = store.claim(
+            self._engine,
+            owner=self.config.owner,
+            now=self._clock.now(),
+            lease=self.config.lease,
+            limit=self.config.claim_limit,
+        )
+        if not claims:
+            return 0
+        loaded = store.load_many(self._engine, [c.id for c in claims])
+        futures = []
+        for c in claims:
+            try:
+                connector = self._connector_for(c.legal_entity)
+            except Exception as exc:  # configuration: no connector for this legal entity
+                self._unroutable(c, f"no connector for legal entity {c.legal_entity!r}: {exc}")
+                continue
+            channel = self.channel(connector)
+            futures.append(channel.pool.submit(self._attempt, channel, c, loaded[c.id]))
+        wait(futures)
+        for future in futures:
+            future.result()  # a bug in the dispatcher itself must not pass silently
+        return len(claims)
+
+    def drain(self, *, timeout: float = 60.0) -> int:
+        """Run rounds until nothing is due now (retries scheduled later stay for later)."""
+        total = 0
+        deadline = self._monotonic() + timeout
+        while self._monotonic() < deadline:
+            n = self.run_once()
+            if n == 0:
+                break
+            total += n
+        return total
+
+    def run(self, stop: threading.Event) -> None:
+        """Post continuously until ``stop`` is set (``revbridge serve``)."""
+
+        def relay() -> None:
+            stop.wait()
+            self._stop.set()
+
+        threading.Thread(target=relay, name="outbox-stop", daemon=True).start()
+        while not stop.is_set():
+            if self.run_once() == 0:
+                stop.wait(self.config.idle_seconds)
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._channels_lock:
+            for channel in self._channels.values():
+                channel.pool.shutdown(wait=True)
+            self._channels.clear()
+
+    # -- one attempt -------------------------------------------------------------------------------
+
+    def _attempt(self, channel: Channel, claim: store.Claim, journal: Journal) -> None:
+        if claim.uncertain and claim.attempts > 0 and claim.connector != channel.name:
+            # the ERP that may hold the journal is no longer the one configured: a person decides
+            self._fail(claim, channel, ProblemCode.ERP_UNAVAILABLE, "connector changed while uncertain", True)
+            return
+        probe = self._admit(channel, claim)
+        if probe is None:
+            return
+        uncertain = claim.uncertain
+        try:
+            receipt = None
+            if uncertain:
+                receipt = self._call(channel, "lookup", lambda: channel.connector.lookup(journal.id))
+                uncertain = receipt is not None
+            if receipt is None:
+                receipt = self._call(channel, "submit", lambda: channel.connector.submit(journal))
+        except _Stopping:
+            channel.breaker.release()
+            self._release(claim, 0.0)
+            return
+        except ConnectorRejected as exc:
+            channel.breaker.success()  # the ERP answered
+            self._fail(claim, channel, ProblemCode.ERP_REJECTED, str(exc), uncertain)
+            return
+        except ConnectorUnavailable as exc:
+            failure = _Failure(str(exc), uncertain or exc.uncertain, exc.retry_after)
+        except Exception as exc:  # a connector bug: be as careful as with a lost answer
+            log.error("connector_error", connector=channel.name, journal=journal.id, error=type(exc).__name__)
+            failure = _Failure(f"connector error: {type(exc).__name__}", True, None)
+        else:
+            assert receipt is not None  # submit returns a receipt or raises
+            channel.breaker.success()
+            self._posted(claim, channel, journal, receipt)
+            return
+        channel.breaker.failure()
+        if failure.retry_after:
+            channel.pause(failure.retry_after)
+        self._retry_or_fail(claim, channel, failure, probe=probe)
+
+    def _admit(self, channel: Channel, claim: store.Claim) -> bool | None:
+        """Wait out a short pause or open circuit; None if the journal went back instead. True
+        when this attempt is the breaker's half-open probe."""
+        while True:
+            paused = channel.paused_for()
+            if paused == 0:
+                admission = channel.breaker.allow()
+                if admission.wait == 0:
+                    return admission.probe
+                paused = admission.wait
+            if paused > self.config.max_inline_wait or self._stop.is_set():
+                self._release(claim, paused)
+                return None
+            self._stop.wait(paused)
+
+    def _call(self, channel: Channel, what: str, call: Callable[[], Receipt | None]) -> Receipt | None:
+        if not channel.bucket.acquire(cancelled=self._stop.is_set):
+            raise _Stopping
+        calls = self._metrics.erp_calls
+        try:
+            result = call()
+        except ConnectorRejected:
+            calls.labels(channel.name, "rejected").inc()
+            raise
+        except ConnectorUnavailable as exc:
+            calls.labels(channel.name, "uncertain" if exc.uncertain else "unavailable").inc()
+            raise
+        except Exception:
+            calls.labels(channel.name, "error").inc()
+            raise
+        if what == "lookup":
+            calls.labels(channel.name, "found" if result is not None else "not_found").inc()
+        else:
+            calls.labels(channel.name, "posted").inc()
+        return result
+
+    # -- outcomes ----------------------------------------------------------------------------------
+
+    def _posted(self, claim: store.Claim, channel: Channel, journal: Journal, receipt: Receipt) -> None:
+        now = self._clock.now()
+        with self._engine.begin() as conn:
+            done = store.mark_posted(
+                conn,
+                claim.id,
+                owner=self.config.owner,
+                document=receipt.document,
+                connector=channel.name,
+                now=now,
+            )
+        if not done:
+            log.warning("journal_lease_lost", journal=claim.id, connector=channel.name)
+            return
+        self._metrics.journals.labels(journal.lane.value, store.POSTED).inc()
+        self._metrics.receipt_to_posted.labels(journal.lane.value).observe(
+            max(0.0, (now - claim.first_received_at).total_seconds())
+        )
+
+    def _retry_or_fail(self, claim: store.Claim, channel: Channel, failure: _Failure, *, probe: bool) -> None:
+        attempts = claim.attempts if probe else claim.attempts + 1
+        if attempts >= channel.limits.max_attempts:
+            self._fail(
+                claim, channel, ProblemCode.ERP_UNAVAILABLE, failure.message, failure.uncertain, attempts
+            )
+            return
+        delay = channel.backoff.delay(max(1, attempts), failure.retry_after)
+        if probe:
+            delay = max(delay, channel.breaker.reset_after)
+        now = self._clock.now()
+        with self._engine.begin() as conn:
+            store.retry_later(
+                conn,
+                claim.id,
+                owner=self.config.owner,
+                at=now + timedelta(seconds=delay),
+                attempts=attempts,
+                uncertain=failure.uncertain,
+                connector=channel.name,
+                error=failure.message,
+            )
+        self._metrics.journals.labels(claim.lane, "retry").inc()
+        log.info(
+            "journal_retry",
+            journal=claim.id,
+            connector=channel.name,
+            attempts=attempts,
+            delay=round(delay, 3),
+            uncertain=failure.uncertain,
+            reason=failure.message,
+        )
+
+    def _fail(
+        self,
+        claim: store.Claim,
+        channel: Channel,
+        code: ProblemCode,
+        message: str,
+        uncertain: bool,
+        attempts: int | None = None,
+    ) -> None:
+        now = self._clock.now()
+        tried = attempts if attempts is not None else claim.attempts + 1
+        problem = Problem(
+            code=code,
+            message=f"{channel.name}: {message}"
+            + (f" (after {tried} attempts)" if code is ProblemCode.ERP_UNAVAILABLE else ""),
+            where=SourceRef("", f"journal {claim.id}"),
+            details=(
+                ("journal_id", claim.id),
+                ("connector", channel.name),
+                ("legal_entity", claim.legal_entity),
+            ),
+        )
+        with self._engine.begin() as conn:
+            if not store.mark_failed(
+                conn,
+                claim.id,
+                owner=self.config.owner,
+                attempts=tried,
+                uncertain=uncertain,
+                connector=channel.name,
+                error=message,
+            ):
+                log.warning("journal_lease_lost", journal=claim.id, connector=channel.name)
+                return
+            opened = workitems.record(conn, [problem], now=now, message_id=None)
+        for code_opened in opened:
+            self._metrics.work_items.labels(code_opened).inc()
+        self._metrics.journals.labels(claim.lane, store.FAILED).inc()
+        log.warning(
+            "journal_failed", journal=claim.id, connector=channel.name, code=str(code), reason=message
+        )
+
+    def _unroutable(self, claim: store.Claim, message: str) -> None:
+        attempts = claim.attempts + 1
+        limits = Limits()
+        now = self._clock.now()
+        if attempts >= limits.max_attempts:
+            problem = Problem(
+                code=ProblemCode.ERP_UNAVAILABLE,
+                message=message,
+                where=SourceRef("", f"journal {claim.id}"),
+                details=(("journal_id", claim.id), ("legal_entity", claim.legal_entity)),
+            )
+            with self._engine.begin() as conn:
+                store.mark_failed(
+                    conn,
+                    claim.id,
+                    owner=self.config.owner,
+                    attempts=attempts,
+                    uncertain=claim.uncertain,
+                    connector=claim.connector,
+                    error=message,
+                )
+                workitems.record(conn, [problem], now=now, message_id=None)
+            self._metrics.journals.labels(claim.lane, store.FAILED).inc()
+            return
+        delay = Backoff.of(limits).delay(attempts)
+        with self._engine.begin() as conn:
+            store.retry_later(
+                conn,
+                claim.id,
+                owner=self.config.owner,
+                at=now + timedelta(seconds=delay),
+                attempts=attempts,
+                uncertain=claim.uncertain,
+                connector=claim.connector,
+                error=message,
+            )
+        log.warning("journal_unroutable", journal=claim.id, legal_entity=claim.legal_entity)
+
+    def _release(self, claim: store.Claim, delay: float) -> None:
+        at: datetime = self._clock.now() + timedelta(seconds=delay)
+        with self._engine.begin() as conn:
+            store.release(conn, [claim.id], owner=self.config.owner, at=at)
