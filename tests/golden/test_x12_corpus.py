@@ -289,7 +289,7 @@ def test_no_patient_name_or_identifier_from_the_corpus_reaches_events_or_problem
         text = data.decode("latin-1")
         segments = [s.strip() for s in text.split("~")]
         elsewhere = "~".join(s for s in segments if not s.startswith("NM1"))
-        secrets = set()
+        secrets: set[str] = set()
         for segment in segments:
             parts = segment.split("*")
             if parts[0] == "NM1" and len(parts) > 3 and parts[1] in ("QC", "IL"):

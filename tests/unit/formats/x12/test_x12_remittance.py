@@ -104,6 +104,9 @@ def test_worked_era_yields_every_event_with_its_key_and_amounts() -> None:
         ),
         occurrence=1,
     )
+    assert isinstance(reversal, ClaimAdjudicated)
+    assert isinstance(corrected, ClaimAdjudicated)
+    assert isinstance(recoupment, ProviderAdjustment)
     assert reversal.is_reversal
     assert (reversal.charge, reversal.paid) == (usd("-300.00"), usd("-200.00"))
     assert reversal.adjustments == (
@@ -145,7 +148,9 @@ def test_payer_id_falls_back_to_the_payer_n1_when_trn03_is_empty() -> None:
     outcome = parse(x12(era("CLP*C1*1*10.00*10.00", bpr02="10.00", originator="")))
     assert outcome.problems == ()
     assert {e.key.split(":")[2] for e in outcome.items} == {"PAYER01"}
-    assert outcome.items[0].remittance_id == "PAYER01:TRACE1"
+    remittance = outcome.items[0]
+    assert isinstance(remittance, RemittanceReceived)
+    assert remittance.remittance_id == "PAYER01:TRACE1"
 
 
 def test_notification_only_remittance_carries_no_cash() -> None:
@@ -253,7 +258,9 @@ def test_unreadable_claim_amounts_are_located_errors_and_nothing_posts(
 def test_trailing_zeros_beyond_the_minor_unit_are_exact() -> None:
     outcome = parse(x12(era("CLP*C1*1*10.0000*10.", bpr02="10")))
     assert outcome.problems == ()
-    assert outcome.items[1].charge == usd("10.00")
+    claim = outcome.items[1]
+    assert isinstance(claim, ClaimAdjudicated)
+    assert claim.charge == usd("10.00")
 
 
 def test_every_cas_triple_and_quantity_is_read() -> None:
