@@ -27,6 +27,7 @@ from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Problem, ProblemCode, Severity
 from revbridge.core.tokens import Tokenizer
 from revbridge.formats.base import Format, ParseContext
+from revbridge.ledger.journal import JournalDraft
 from revbridge.ledger.replay import diff
 from revbridge.pipeline import subledger
 from revbridge.pipeline.posting import Poster, StoreContext
@@ -130,7 +131,7 @@ class Replayer:
             if posting_events:
                 posting = apply(posting_events, config, StoreContext(conn), final=True)
                 before = subledger.standing_drafts(conn, [e.key for e in posting_events])
-                to_post = diff(before, posting.drafts)
+                to_post = diff(*_settled(before, posting.drafts, [*problems, *posting.problems]))
                 staged = len(to_post)
                 problems.extend(
                     self._poster._stage(
@@ -196,6 +197,20 @@ class Replayer:
             )
         )
         workitems.record(conn, problems, now=now, message_id=message_id)
+
+
+def _settled(
+    before: Sequence[JournalDraft], current: Sequence[JournalDraft], problems: Sequence[Problem]
+) -> tuple[list[JournalDraft], list[JournalDraft]]:
+    """Leave alone every document with an event that fails now: what stands posted stays until
+    the work item is fixed, rather than being reversed because the new result has a hole."""
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    if any(p.event_key is None for p in errors):
+        return [], []
+    failing = {p.event_key for p in errors}
+    held = {d.source_document_key for d in (*before, *current) if failing & set(d.event_keys)}
+    keep = [d for d in before if d.source_document_key not in held]
+    return keep, [d for d in current if d.source_document_key not in held]
 
 
 def _context(event: CanonicalEvent) -> bool:

@@ -201,7 +201,10 @@ class Worker:
             recorded = event_store.record(conn, outcome.items, message_id=message.id, now=now)
             problems = [p.with_message_id(message.id) for p in (*outcome.problems, *recorded.problems)]
             waiting = False
-            if self._posting is not None and recorded.new:
+            # An error that names no event (a broken envelope, a DFT without an encounter) holds
+            # the whole message: its events are kept, nothing posts until it is fixed and replayed.
+            held = any(p.severity is Severity.ERROR and p.event_key is None for p in outcome.problems)
+            if self._posting is not None and recorded.new and not held:
                 posted_problems, waiting = self._posting.on_events(conn, recorded.new, message_id=message.id)
                 problems.extend(posted_problems)
             status, reason = _decide(outcome, recorded, problems, waiting)
