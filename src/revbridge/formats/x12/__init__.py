@@ -22,14 +22,23 @@ Locators (one notation everywhere; steps joined by "/", every step indexed from 
 - a segment the reader could not place in a loop (an over-long element) is located by position:
   ``ST[1]/SEG[57]`` counts from the ST (= 1, as SE01 does), ``ISA[1]/SEG[3]`` from the ISA.
 
-Tolerances (each recorded as an INFO problem where it happens, once per transaction set):
+Tolerances, and how each is recorded:
 
 - SVC01, SV101 and SV202 composites whose components are separated by a character other than
-  ISA16 (several public 835 examples declare ':' in ISA16 and write ``SVC*HC>55669``): when the
-  declared separator does not occur and the third character is punctuation after a two-character
-  qualifier, that character is read as the separator. Procedures are always returned with ':'.
-- whitespace, CR/LF and byte-order marks between segments; ISAs without the fixed-width padding;
-  BPR16 missing (a WARNING; the DTM*405 production date, else the received date, is used).
+  ISA16 (three corpus 835s declare one separator in ISA16 and use another, ``SVC*HC>55669``): when
+  the declared separator does not occur and the third character is punctuation after a
+  two-character qualifier, that character is read as the separator. An INFO problem marks the
+  first such composite of each transaction set. Procedures are always returned joined with ':'.
+- whitespace, CR/LF and byte-order marks between segments, and ISAs without the fixed-width
+  padding: read silently;
+- BPR16 missing or not a date (a WARNING, as in three corpus files): the DTM*405 production
+  date, else the received date, is used so a typo does not hold up the cash;
+- a transaction set repeated in one message (the 004010 corpus file sends one twice): both are
+  read, their events share keys (the store keeps the first), and an EVENT_CONFLICT WARNING says so.
+
+What withholds events: any ERROR in an 835 transaction set (an imbalance, an unreadable amount, a
+missing key, a wrong or missing SE) withholds the whole set; in an 837 an ERROR withholds only its
+claim. GE and IEA mismatches are WARNINGs.
 """
 
 from revbridge.formats.x12.format import X12, X12Format
