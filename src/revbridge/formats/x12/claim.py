@@ -35,15 +35,28 @@ _HL_LOOPS = {_BILLING: "2000A", _SUBSCRIBER: "2000B", _PATIENT: "2000C"}
 
 
 class _Claim:
-    __slots__ = ("charges", "claim_id", "frequency", "lines", "total", "where")
+    __slots__ = (
+        "charges",
+        "charges_known",
+        "claim_id",
+        "first_problem",
+        "frequency",
+        "lines",
+        "total",
+        "where",
+    )
 
-    def __init__(self, where: str, claim_id: str, total: Money | None, frequency: str) -> None:
+    def __init__(
+        self, where: str, claim_id: str, total: Money | None, frequency: str, first_problem: int
+    ) -> None:
         self.where = where
+        self.first_problem = first_problem  # problems from here on are about this claim
         self.claim_id = claim_id
         self.total = total
         self.frequency = frequency
         self.lines: list[ClaimLine] = []
         self.charges = Decimal(0)
+        self.charges_known = True  # False once a line's charge could not be read
 
 
 class _Line:
@@ -137,6 +150,7 @@ class ClaimReader(Reading):
         self.claim_n += 1
         path = f"{self.header.where}/2300[{self.claim_n}]"
         self.enter(path)
+        first_problem = len(self.problems)
         n = self.count("CLM")
         claim_id = element(el, 1)
         if not claim_id:
@@ -144,7 +158,7 @@ class ClaimReader(Reading):
         total = self.amount(el, 2, n)
         parts = element(el, 5).split(self.delimiters.component)
         frequency = parts[2] if len(parts) > 2 and parts[2] else "1"
-        self.claim = _Claim(path, claim_id, total, intern(frequency))
+        self.claim = _Claim(path, claim_id, total, intern(frequency), first_problem)
         if not self.payer:
             self.problem(ProblemCode.MISSING_FIELD, "no 2010BB payer (NM1*PR NM109) for this claim", path)
         if not self.billing:
@@ -204,7 +218,8 @@ class ClaimReader(Reading):
             self.problem(ProblemCode.MISSING_FIELD, "service line has no SV1 or SV2", line.where)
             return
         if line.charge is None:
-            return  # reported where the charge was read
+            claim.charges_known = False  # reported where the charge was read
+            return
         claim.charges += line.charge.amount
         claim.lines.append(
             ClaimLine(
@@ -223,10 +238,12 @@ class ClaimReader(Reading):
         if claim is None:
             return
         self.claim = None
+        key = f"x12:837:{self.header.sender}:{claim.claim_id}:{claim.frequency}"
+        if claim.claim_id:
+            self.attribute(claim.first_problem, key)
         if claim.total is None:
             return
-        key = f"x12:837:{self.header.sender}:{claim.claim_id}:{claim.frequency}"
-        if claim.total.amount != claim.charges:
+        if claim.charges_known and claim.total.amount != claim.charges:
             self.problem(
                 ProblemCode.TOTAL_MISMATCH,
                 "CLM02 does not equal the sum of the service line charges",

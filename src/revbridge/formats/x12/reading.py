@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -101,6 +102,18 @@ class Reading:
         )
         if severity is ERROR:
             self.blocked = True
+
+    def attribute(self, start: int, key: str) -> None:
+        """Name ``key`` as the event of every problem from ``start`` on that names none yet.
+
+        Everything inside an 835 transaction set is about its remittance, and everything inside a
+        CLM loop about that claim; the pipeline holds a whole message back only for errors that
+        name no event, so a bad transaction set must not hide behind an anonymous problem.
+        """
+        problems = self.problems
+        for n in range(start, len(problems)):
+            if problems[n].event_key is None:
+                problems[n] = replace(problems[n], event_key=key)
 
     def amount(
         self, el: list[str], n: int, seg: int, *, required: bool = True, severity: Severity = ERROR

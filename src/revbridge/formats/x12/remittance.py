@@ -345,6 +345,8 @@ class RemittanceReader(RemittanceHeaderReader):
                     key=head.key,
                 )
             )
+        if head.payer_id and head.trace:
+            self.attribute(0, head.key)
         if not complete or self.blocked or head.amount is None:
             return Outcome((), tuple(self.problems))
         remittance = RemittanceReceived(

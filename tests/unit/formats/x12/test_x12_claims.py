@@ -186,3 +186,14 @@ def test_004010_professional_claims_are_read() -> None:
 def test_submitter_id_is_trimmed_into_the_key() -> None:
     [claim] = claims(*HEADER, *SUBSCRIBER, *CLAIM, sender="ABC")
     assert claim.key == "x12:837:ABC:26463774:1"
+
+
+def test_problems_inside_a_claim_name_it_and_others_do_not() -> None:
+    header = [HEADER[0].replace("20061015", "2006"), *HEADER[1:]]
+    body = [*header, *SUBSCRIBER, "CLM*C1*10.00", "LX*1", "SV1*HC:1*1O.00*UN*1", *CLAIM]
+    outcome = parse(x12(body, code="837", version=V837P))
+    assert [(p.code, p.event_key) for p in outcome.problems] == [
+        (ProblemCode.INVALID_DATE, None),
+        (ProblemCode.INVALID_AMOUNT, "x12:837:SENDER:C1:1"),
+    ]
+    assert [e.key for e in outcome.items] == ["x12:837:SENDER:26463774:1"]

@@ -425,3 +425,23 @@ def test_jpy_amounts_with_decimals_are_inexact() -> None:
     )
     assert outcome.items == ()
     assert codes(outcome)[0] == (ProblemCode.INEXACT_AMOUNT, "ST[1]/BPR[1]-2")
+
+
+def test_every_problem_of_a_bad_transaction_names_its_remittance() -> None:
+    """The worker holds a whole message back for errors that name no event; a bad transaction set
+    names its remittance, so the sound ones in the same file can still post."""
+    bad = era("CLP*C1*1*10.00*9.00", "SVC*HC:1*10.00*9.00", "AMT*B6*x", bpr02="9.00", trace="BAD")
+    good = era("CLP*C2*1*10.00*10.00", bpr02="10.00", trace="GOOD")
+    outcome = parse(x12(bad, good))
+    assert [(p.code, p.event_key) for p in outcome.problems] == [
+        (ProblemCode.INVALID_AMOUNT, "x12:835:1512345678:BAD"),
+        (ProblemCode.UNBALANCED_SERVICE_LINE, "x12:835:1512345678:BAD"),
+        (ProblemCode.UNBALANCED_CLAIM, "x12:835:1512345678:BAD:C1::1:1"),
+        (ProblemCode.UNBALANCED_REMITTANCE, "x12:835:1512345678:BAD"),
+    ]
+    assert {e.key.split(":")[3] for e in outcome.items} == {"GOOD"}
+
+
+def test_without_trace_or_payer_the_problems_name_no_event() -> None:
+    outcome = parse(x12(era("CLP*C1*1*10.00*10.00", bpr02="10.00", trace="")))
+    assert [(p.code, p.event_key) for p in outcome.problems] == [(ProblemCode.MISSING_FIELD, None)]
