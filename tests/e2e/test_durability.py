@@ -59,9 +59,9 @@ def test_a_process_killed_right_after_accept_returned_has_lost_nothing(db_url: s
 def test_two_worker_processes_share_5000_messages_without_processing_any_twice(
     pg_url: str, tmp_path: Path
 ) -> None:
-    from conftest import _truncate_all
+    from pgdb import truncate_all
 
-    _truncate_all(pg_url)
+    truncate_all(pg_url)
     rt = build_runtime(pg_url, tmp_path, formats=FORMATS)
     try:
         rt.store.accept_many(

@@ -59,9 +59,9 @@ def _fresh(db_url: str, home: Path) -> Runtime:
     """The sample files are independent senders' test data that reuse payer ids and trace numbers
     (TRN02 "12345"); in one store they would rightly collide as EVENT_CONFLICTs. Each gets its own."""
     if db_url.startswith("postgresql"):
-        from conftest import _truncate_all
+        from pgdb import truncate_all
 
-        _truncate_all(db_url)
+        truncate_all(db_url)
     else:
         db_url = f"sqlite:///{home / 'store.db'}"
     return build_runtime(db_url, home, posting=True)
@@ -121,13 +121,8 @@ def test_an_unknown_payer_is_a_work_item_until_mapped_then_posts_once(
         fixed = tmp_path / "config"
         shutil.copytree(reference_config_dir(), fixed)
         payers = fixed / "payers.yaml"
-        payers.write_text(
-            payers.read_text().replace(
-                "payers:\n",
-                'payers:\n  - {code: RUSHMORE, name: Rushmore Life, class: COMMERCIAL, aliases: ["1935665544"]}\n',
-                1,
-            )
-        )
+        rushmore = '  - {code: RUSHMORE, name: Rushmore Life, class: COMMERCIAL, aliases: ["1935665544"]}\n'
+        payers.write_text(payers.read_text().replace("payers:\n", "payers:\n" + rushmore, 1))
         configs.propose(
             rt.db,
             load_dir(fixed),
