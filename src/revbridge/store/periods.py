@@ -1,0 +1,69 @@
+"""Accounting periods per legal entity: a controller closes a month, and postings dated in it then
+follow the closed-period policy (ledger/period.py). Every change is audited."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from revbridge.core.errors import InputError
+from revbridge.ledger.period import PeriodStatus
+from revbridge.store import audit
+from revbridge.store.engine import reading
+from revbridge.store.schema import periods
+
+PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def set_status(
+    engine: Engine,
+    legal_entity: str,
+    period: str,
+    status: PeriodStatus,
+    *,
+    actor: str,
+    now: datetime,
+    anchor: Path | None,
+) -> None:
+    if not PERIOD.match(period):
+        raise InputError(f"a period is YYYY-MM, not {period!r}")
+    if not legal_entity.strip():
+        raise InputError("name the legal entity")
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(periods.c.status).where(periods.c.legal_entity == legal_entity, periods.c.period == period)
+        ).first()
+        if row is None:
+            conn.execute(
+                periods.insert().values(
+                    legal_entity=legal_entity,
+                    period=period,
+                    status=status.value,
+                    changed_by=actor,
+                    changed_at=now,
+                )
+            )
+        else:
+            conn.execute(
+                periods.update()
+                .where(periods.c.legal_entity == legal_entity, periods.c.period == period)
+                .values(status=status.value, changed_by=actor, changed_at=now)
+            )
+        audit.append(
+            conn,
+            at=now,
+            actor=actor,
+            action=f"period.{status.value}",
+            target=f"period/{legal_entity}/{period}",
+            details={},
+            anchor=anchor,
+        )
+
+
+def list_periods(engine: Engine) -> list[dict[str, object]]:
+    with reading(engine) as conn:
+        rows = conn.execute(select(periods).order_by(periods.c.legal_entity, periods.c.period))
+        return [dict(r._mapping) for r in rows]
