@@ -8,7 +8,7 @@ import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from revbridge.cli import admin, config, messages, posting, security, serve
+from revbridge.cli import admin, config, messages, periods, posting, security, serve
 from revbridge.cli.common import err_console
 from revbridge.core.errors import RevbridgeError
 
@@ -31,6 +31,7 @@ app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.apikey_app, name="apikey")
 app.add_typer(admin.audit_app, name="audit")
 app.add_typer(config.config_app, name="config")
+app.add_typer(periods.period_app, name="period")
 app.add_typer(security.keys_app, name="keys")
 app.command()(security.purge)
 
