@@ -54,7 +54,8 @@ class Document:
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+    daemon_threads = False  # server_close() joins the handler threads, so no socket outlives it
+    block_on_close = True
     allow_reuse_address = True
     erp: FaultyErp
 
@@ -152,10 +153,11 @@ class FaultyErp:
             connections = list(self._connections)
         if server is not None:
             server.shutdown()
-            server.server_close()
         for conn in connections:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
+        if server is not None:
+            server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
 

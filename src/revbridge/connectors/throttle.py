@@ -13,6 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 
+_EPSILON = 1e-9
+
 
 class TokenBucket:
     def __init__(
@@ -43,8 +45,8 @@ class TokenBucket:
         """Take a token now and return 0, or take nothing and return the seconds until one is due."""
         with self._lock:
             self._refill(self._monotonic())
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
+            if self._tokens >= 1.0 - _EPSILON:  # float refills land a hair short of whole tokens
+                self._tokens = max(0.0, self._tokens - 1.0)
                 return 0.0
             return (1.0 - self._tokens) / self.rate
 
