@@ -8,6 +8,7 @@ Nothing below bootstrap reads the environment itself.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,10 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from revbridge.core.errors import ConfigurationError
+
+
+# The YAML file of the settings being built right now (load_settings sets it for the duration).
+_settings_file: ContextVar[Path | None] = ContextVar("revbridge_settings_file", default=None)
 
 
 class _YamlSource(PydanticBaseSettingsSource):
@@ -28,7 +33,12 @@ class _YamlSource(PydanticBaseSettingsSource):
             except OSError as exc:
                 raise ConfigurationError(f"cannot read settings file {path}: {exc.strerror}") from None
             except yaml.YAMLError as exc:
-                raise ConfigurationError(f"settings file {path} is not valid YAML: {exc}") from None
+                mark = getattr(exc, "problem_mark", None)
+                where = f" at line {mark.line + 1}" if mark is not None else ""
+                problem = getattr(exc, "problem", None) or "syntax error"
+                raise ConfigurationError(
+                    f"settings file {path} is not valid YAML{where}: {problem}"
+                ) from None
             if not isinstance(loaded, dict):
                 raise ConfigurationError(f"settings file {path} must hold a mapping")
             self._data = loaded
@@ -110,8 +120,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        path = os.environ.get("REVBRIDGE_SETTINGS_FILE")
-        return (init_settings, env_settings, _YamlSource(settings_cls, Path(path) if path else None))
+        chosen = _settings_file.get()
+        if chosen is None and os.environ.get("REVBRIDGE_SETTINGS_FILE"):
+            chosen = Path(os.environ["REVBRIDGE_SETTINGS_FILE"])
+        return (init_settings, env_settings, _YamlSource(settings_cls, chosen))
 
     @property
     def db_url(self) -> str:
@@ -134,10 +146,11 @@ class Settings(BaseSettings):
 
 def load_settings(settings_file: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings once. Overrides that are None are ignored (unset CLI flags)."""
-    if settings_file is not None:
-        os.environ["REVBRIDGE_SETTINGS_FILE"] = str(settings_file)
     clean = {k: v for k, v in overrides.items() if v is not None}
+    token = _settings_file.set(settings_file)
     try:
         return Settings(**clean)
     except ValueError as exc:
         raise ConfigurationError(f"invalid settings: {exc}".splitlines()[0]) from None
+    finally:
+        _settings_file.reset(token)
