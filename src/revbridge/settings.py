@@ -18,7 +18,6 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from revbridge.core.errors import ConfigurationError
 
-
 # The YAML file of the settings being built right now (load_settings sets it for the duration).
 _settings_file: ContextVar[Path | None] = ContextVar("revbridge_settings_file", default=None)
 
