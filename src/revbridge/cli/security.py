@@ -52,7 +52,7 @@ def _from_environment(rt: Runtime) -> bool:
 def keys_status(json_out: JsonOption = False, db: DbOption = None, settings: SettingsOption = None) -> None:
     """Which keys exist, which one seals new payloads, and how many stored payloads each one holds."""
     with runtime(db, settings) as rt:
-        ring = rt.keyring.current()
+        ring = rt.keyring.latest()
         rows = rekey.rows_by_key(rt.db)
         source = "REVBRIDGE_KEYS" if _from_environment(rt) else str(rt.settings.resolved_key_file)
     listed = [{"id": kid, "active": kid == ring.active, "payloads": rows.get(kid, 0)} for kid in ring.keys]
@@ -102,7 +102,7 @@ def keys_rotate(
                 console.print(f"key {ring.active} is now active in {rt.settings.resolved_key_file}")
                 console.print("Run `revbridge keys reencrypt` to move stored payloads to it.")
             return
-        current = rt.keyring.current()
+        current = rt.keyring.latest()
         new_id = key_id or current.next_key_id()
         if new_id in current.keys or not KEY_ID.fullmatch(new_id):
             raise InputError(f"key id {new_id!r} is taken or not a valid key id")
@@ -144,7 +144,7 @@ def keys_reencrypt(
 ) -> None:
     """Re-seal payloads still under old keys with the active key. Resumable; safe beside intake."""
     with runtime(db, settings) as rt:
-        active = rt.keyring.current().active
+        active = rt.keyring.latest().active
         total = sum(n for kid, n in rekey.rows_by_key(rt.db).items() if kid != active)
         with _progress(json_out or total == 0) as progress:
             task = progress.add_task(f"re-encrypting to {active}", total=total)

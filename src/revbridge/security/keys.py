@@ -51,8 +51,12 @@ class Keyring:
                 raise ConfigurationError(f"key {kid!r} must be 32 bytes for AES-256-GCM")
 
     def current(self) -> Keyring:
-        """This ring as its key file says it is now (itself when it follows no file)."""
+        """This ring as its key file said at the last look, at most a second ago."""
         return self.follow.current(self) if self.follow is not None else self
+
+    def latest(self) -> Keyring:
+        """This ring as its key file says it is right now (itself when it follows no file)."""
+        return self.follow.current(self, force=True) if self.follow is not None else self
 
     def seal(self, plaintext: bytes, aad: str) -> tuple[str, bytes]:
         ring = self.current()

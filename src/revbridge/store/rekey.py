@@ -114,7 +114,7 @@ def reencrypt(
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
 ) -> RekeyReport:
-    ring = keyring.current()
+    ring = keyring.latest()
     active = ring.active
     target = ring.keys[active]
     moved = skipped = 0
@@ -137,7 +137,7 @@ def reencrypt(
         cursor = batch[-1].id
         sealed: list[tuple[str, str, bytes]] = []
         for row in batch:
-            if row.key_id not in ring.keys and row.key_id in keyring.current().keys:
+            if row.key_id not in ring.keys and row.key_id in keyring.latest().keys:
                 skipped += 1  # sealed under a key newer than this run's: leave it
                 continue
             try:

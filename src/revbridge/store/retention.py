@@ -159,7 +159,8 @@ def reclaim(engine: Engine, *, full: bool = False) -> str:
             cur = raw.cursor()
             mode = cur.execute("PRAGMA auto_vacuum").fetchone()[0]
             if mode == 2 and not full:  # INCREMENTAL: free pages can be released without a rewrite
-                cur.execute("PRAGMA incremental_vacuum").fetchall()
+                # One sqlite3_step frees one page; executescript steps the pragma to the end.
+                raw.driver_connection.executescript("PRAGMA incremental_vacuum;")  # type: ignore[union-attr]
                 how = "incremental"
             else:
                 cur.execute("PRAGMA auto_vacuum = INCREMENTAL")
