@@ -108,7 +108,7 @@ def _ingest_report(rt: Runtime, received: list[Received], processed: bool) -> li
             rows = conn.execute(
                 select(messages.c.id, messages.c.status).where(messages.c.id.in_(wanted[start : start + 400]))
             )
-            status_of.update(dict(rows.tuples().all()))
+            status_of.update({row.id: row.status for row in rows})
     report = []
     for rec in received:
         acc = rec.accepted

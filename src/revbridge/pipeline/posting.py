@@ -145,6 +145,19 @@ class Poster:
         for event in items:
             match event:
                 case EncounterRegistered() | EncounterUpdated() | EncounterCancelled() | CoverageUpdated():
+                    if not event.facility.strip():
+                        # Context no charge can find (a FHIR Coverage names no facility): worth
+                        # knowing, not worth holding the message for.
+                        problems.append(
+                            Problem(
+                                code=ProblemCode.UNMAPPED_FACILITY,
+                                message=f"{type(event).__name__} names no facility; charges cannot use it",
+                                where=event.source,
+                                severity=Severity.INFO,
+                                event_key=event.key,
+                            )
+                        )
+                        continue
                     facility = config.facility(event.facility, event.source, event.key)
                     if not isinstance(facility, Facility):
                         problems.append(facility)

@@ -118,8 +118,11 @@ def _cash(item: Remittance, currency: str) -> Money:
 
 
 def _balance(item: Remittance, currency: str) -> tuple[Problem, ...]:
+    """An 835 (a remittance with its payment header) closes every claim it carries, so each must
+    balance (TR3 1.10.2.1). A claim response on its own (a FHIR ExplanationOfBenefit) states only
+    what it adjudicated: it relieves paid plus stated adjustments and leaves the rest in AR."""
     problems: list[Problem] = []
-    for claim in item.claims:
+    for claim in item.claims if item.header is not None else ():
         adjusted = claim.charge - _sum([adj.amount for adj in claim.adjustments], currency)
         if adjusted != claim.paid:
             problems.append(
