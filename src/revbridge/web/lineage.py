@@ -1,0 +1,165 @@
+"""Lineage (``/messages/{id}``): a message, its events, their journal lines and the ERP document.
+
+Anyone with ``read`` sees the metadata: what arrived when and where, its state, the events it
+produced with the place in the message each came from (its locator), the subledger lines each
+event booked, the journal each line went into and the ERP document that journal became, and the
+work items it opened. Nobody sees patient data here. The raw message, with the located segment
+or element marked, is a separate page (``/messages/{id}/raw``) that needs ``phi.read``: it goes
+through the API's disclosure function, which audits the view (``phi.view``) before returning
+any byte.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, HTTPException, Path, Query
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from revbridge.api.app_state import principal_of, runtime_of
+from revbridge.api.permissions import requires
+from revbridge.api.routes.messages import _disclose
+from revbridge.bootstrap import Runtime
+from revbridge.security.roles import Permission
+from revbridge.store import journals, workitems
+from revbridge.store.engine import reading
+from revbridge.store.journals import StoredJournal
+from revbridge.store.schema import event_lines, events, messages
+from revbridge.store.workitems import WorkItem
+from revbridge.web import highlight
+from revbridge.web.rendering import render
+
+router = APIRouter(tags=["workbench"], include_in_schema=False)
+
+MessageId = Path(min_length=1, max_length=36, pattern=r"^[0-9A-Za-z-]+$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventView:
+    key: str
+    kind: str
+    state: str
+    occurred_on: str
+    facility: str
+    locator: str
+    amount_minor: int | None
+    currency: str
+    lines: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lineage:
+    message: dict[str, Any]
+    events: tuple[EventView, ...]
+    journals: dict[str, StoredJournal]
+    items: tuple[WorkItem, ...]
+    locators: tuple[str, ...]  # every place in the message something points at, items first
+
+
+def _lineage(rt: Runtime, message_id: str) -> Lineage | None:
+    with reading(rt.db) as conn:
+        row = conn.execute(
+            select(
+                *[c for c in messages.c if c.name not in ("payload", "ack")],
+                messages.c.payload.is_not(None).label("payload_available"),
+            ).where(messages.c.id == message_id)
+        ).first()
+        if row is None:
+            return None
+        produced = conn.execute(
+            select(events).where(events.c.message_id == message_id).order_by(events.c.id)
+        ).all()
+        keys = [e.key for e in produced]
+        booked: dict[str, list[dict[str, Any]]] = {}
+        for start in range(0, len(keys), 400):
+            for line in conn.execute(
+                select(event_lines)
+                .where(event_lines.c.event_key.in_(keys[start : start + 400]))
+                .order_by(event_lines.c.id)
+            ):
+                booked.setdefault(line.event_key, []).append(dict(line._mapping))
+    journal_ids = sorted({ln["journal_id"] for lines in booked.values() for ln in lines if ln["journal_id"]})
+    found = {j.journal.id: j for j in journals.list_journals(rt.db, ids=journal_ids)} if journal_ids else {}
+    items = tuple(workitems.list_items(rt.db, status=None, message_id=message_id))
+    views = []
+    for e in produced:
+        source = json.loads(e.body).get("source") or {}
+        views.append(
+            EventView(
+                key=e.key,
+                kind=e.kind,
+                state=e.state,
+                occurred_on=e.occurred_on.isoformat(),
+                facility=e.facility,
+                locator=str(source.get("locator", "")),
+                amount_minor=e.amount_minor,
+                currency=e.currency or "USD",
+                lines=tuple(booked.get(e.key, [])),
+            )
+        )
+    places = [i.locator for i in items] + [v.locator for v in views]
+    locators = tuple(dict.fromkeys(p for p in places if p and p != "(message)"))
+    return Lineage(
+        message=dict(row._mapping), events=tuple(views), journals=found, items=items, locators=locators
+    )
+
+
+@router.get("/messages/{message_id}")
+@requires(Permission.READ)
+def lineage_page(
+    request: Request,
+    message_id: str = MessageId,
+    item: int | None = Query(None),
+    event: str = Query("", max_length=512),
+) -> Response:
+    rt = runtime_of(request)
+    found = _lineage(rt, message_id)
+    if found is None:
+        return _missing(request, message_id)
+    context = {"lineage": found, "focus_item": item, "focus_event": event}
+    return render(request, "lineage.html", context, title=f"Message {message_id}", active="workqueue")
+
+
+def _missing(request: Request, message_id: str) -> Response:
+    context = {"back": "/workqueue"}
+    return render(
+        request, "message.html", context, title="Lineage", status=404, error=f"No message {message_id}."
+    )
+
+
+@router.get("/messages/{message_id}/raw")
+@requires(Permission.PHI_READ)
+async def raw_page(
+    request: Request,
+    message_id: str = MessageId,
+    at: str = Query("", max_length=256),
+    reason: str = Query("", max_length=200),
+) -> Response:
+    """The raw message with ``at`` marked. Contains PHI: the disclosure is audited first."""
+    rt = runtime_of(request)
+    found = await anyio.to_thread.run_sync(_lineage, rt, message_id)
+    if found is None:
+        return _missing(request, message_id)
+    try:
+        data, _media = await anyio.to_thread.run_sync(
+            _disclose, rt, principal_of(request), message_id, reason
+        )
+    except HTTPException as exc:
+        back = {"back": f"/messages/{message_id}"}
+        return render(
+            request,
+            "message.html",
+            back,
+            title="Raw message",
+            status=exc.status_code,
+            error=str(exc.detail),
+        )
+    locator = at or (found.locators[0] if found.locators else "")
+    shown = highlight.layout(str(found.message["format"]), data, locator)
+    context = {"lineage": found, "layout": shown, "at": locator}
+    return render(request, "raw.html", context, title=f"Raw message {message_id}", active="workqueue")
