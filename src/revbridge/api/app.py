@@ -33,6 +33,7 @@ from revbridge.security.roles import Permission
 from revbridge.settings import Settings
 from revbridge.store import apikeys, audit, migrate
 from revbridge.store.engine import check_reachable
+from revbridge.web import site
 
 log = get_logger("revbridge.auth")
 
@@ -85,7 +86,7 @@ def create_app(rt: Runtime) -> FastAPI:
 
     # Routers carry their full prefix themselves and are included without one, so their routes
     # can be matched directly: the auth middleware and the route test walk ``all_routes``.
-    routers = [operations.router, ingest.router, messages.router, fhir.router, portal.router]
+    routers = [operations.router, ingest.router, messages.router, fhir.router, portal.router, *site.routers]
     for router in routers:
         app.include_router(router)
 
@@ -96,11 +97,14 @@ def create_app(rt: Runtime) -> FastAPI:
     app.state.all_routes = all_routes
 
     authenticate = _authenticator(rt)
+    app.state.authenticate = authenticate  # the workbench's sign-in page checks credentials with it
     # Added innermost first: BodyLimit -> Auth -> RateLimit -> routes.
     app.add_middleware(
         RateLimitMiddleware, buckets=TokenBuckets(rate=max(rt.settings.ingest_rate_per_key, 0.001))
     )
-    app.add_middleware(AuthMiddleware, routes=all_routes, authenticate=authenticate)
+    app.add_middleware(
+        AuthMiddleware, routes=all_routes, authenticate=authenticate, on_denied=site.redirect_to_login
+    )
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=max(rt.settings.max_body_bytes, rt.settings.max_x12_bytes)
     )
