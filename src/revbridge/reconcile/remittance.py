@@ -166,8 +166,10 @@ def _one(
         match delivery:
             case Delivery.FAILED.value:
                 return broken(f"its journal {journal_id} failed", acknowledged)
-            case Delivery.MISSING.value | Delivery.MISMATCH.value:
-                return broken(f"its journal {journal_id} is {delivery} in the ERP", acknowledged)
+            case Delivery.MISSING.value:
+                return broken(f"its journal {journal_id} is missing from the ERP", acknowledged)
+            case Delivery.MISMATCH.value:
+                return broken(f"the ERP holds other cash than its journal {journal_id}", acknowledged)
             case Delivery.STALE.value:
                 return broken(f"its journal {journal_id} has not reached the ERP in time", acknowledged)
             case "unknown":

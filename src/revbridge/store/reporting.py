@@ -38,6 +38,9 @@ from revbridge.reconcile import (
     LineFact,
     MessageFact,
     RemittanceFact,
+    Report,
+    Thresholds,
+    reconcile,
 )
 from revbridge.store import configs
 from revbridge.store.engine import reading
@@ -59,6 +62,24 @@ REMITTANCE_MEMBERS = ("ClaimAdjudicated", "ProviderAdjustment")
 CHUNK = 400
 
 Reader = Callable[[Sequence[JournalFact]], Mapping[str, ErpDocument]]
+DEFAULT_IN_FLIGHT = timedelta(minutes=30)
+
+
+def report(
+    engine: Engine,
+    *,
+    day: date | None,
+    now: datetime,
+    in_flight: timedelta = DEFAULT_IN_FLIGHT,
+    readers: Mapping[str, Reader] | None = None,
+) -> Report:
+    """Gather and reconcile. Messages waiting for context may wait as long as the configuration
+    in effect says (``context_wait``), plus ``in_flight``."""
+    inputs = gather(engine, day=day, today=now.date(), readers=readers)
+    with reading(engine) as conn:
+        current = configs.ConfigCache(engine).current(conn, now.date())
+    wait = current[1].master.posting.context_wait if current is not None else timedelta(0)
+    return reconcile(inputs, now=now, thresholds=Thresholds(in_flight=in_flight, waiting=wait + in_flight))
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
@@ -516,3 +537,35 @@ def _ar_movements(conn: Connection, *, start: date | None, end: date) -> list[Li
     moved = select(event_lines.c.event_key).where(event_lines.c.role.in_(AR_ROLES), *dated)
     query = _line_query().where(event_lines.c.event_key.in_(moved), *dated)
     return [_line(r) for r in conn.execute(query)]
+
+
+def ar_events(
+    engine: Engine,
+    *,
+    legal_entity: str,
+    payer_class: str,
+    since: date | None = None,
+    through: date | None = None,
+) -> list[tuple[str, Money]]:
+    """Drill-down of one receivable balance: each event's net on the AR roles (debit positive),
+    largest first. ``since`` None is an opening-to-date balance; with both dates, a movement."""
+    query = (
+        select(event_lines.c.event_key, event_lines.c.currency, func.sum(_signed()))
+        .where(
+            event_lines.c.role.in_(AR_ROLES),
+            event_lines.c.legal_entity == legal_entity,
+            event_lines.c.payer_class == payer_class,
+        )
+        .group_by(event_lines.c.event_key, event_lines.c.currency)
+    )
+    if since is not None:
+        query = query.where(event_lines.c.posting_date >= since)
+    if through is not None:
+        query = query.where(event_lines.c.posting_date <= through)
+    with reading(engine) as conn:
+        found = [
+            (str(key), Money.from_minor(int(total), currency))
+            for key, currency, total in conn.execute(query)
+            if int(total) != 0
+        ]
+    return sorted(found, key=lambda item: (-abs(item[1].amount), item[0]))
