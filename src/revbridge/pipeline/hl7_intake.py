@@ -19,6 +19,12 @@ from revbridge.pipeline.intake import Intake
 from revbridge.store.messages import Accepted, Arrival
 
 
+def _first_line(payload: bytes) -> bytes:
+    cr, lf = payload.find(b"\r"), payload.find(b"\n")
+    ends = [i for i in (cr, lf) if i >= 0]
+    return payload[: min(ends)] if ends else payload
+
+
 def _control_id() -> str:
     # MSH-10 allows 20 characters (ST in v2.5 is 199, but receivers often cut at 20).
     return uuid7().replace("-", "")[-20:]
@@ -39,7 +45,9 @@ class Hl7Intake:
         envelopes = list(HL7V2.split(data))
         arrivals = []
         for env in envelopes:
-            message, _problems = parse(env.payload)
+            # The ACK echoes only the header, so only the MSH line is tokenized here; the whole
+            # message is parsed later by the worker.
+            message, _problems = parse(_first_line(env.payload))
             if env.problems or message is None:
                 return build_reject(data, control_ids=_control_id, now=self._clock.now())
             ack = build_ack(message, AckCode.AA, control_ids=_control_id, now=self._clock.now())

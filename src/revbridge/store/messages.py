@@ -230,6 +230,11 @@ _MESSAGE_COLUMNS = (
 )
 
 
+_TIMESTAMP_POSITIONS = tuple(
+    i for i, c in enumerate(_MESSAGE_COLUMNS) if c in ("received_at", "completed_at")
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Sql:
     """Driver-level statements for one dialect (SQLite qmark, psycopg format paramstyle)."""
@@ -259,7 +264,10 @@ class _Sql:
         return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
     def message_params(self, row: dict[str, object]) -> tuple[object, ...]:
-        return tuple(self.timestamp(row[c]) for c in _MESSAGE_COLUMNS)
+        values = [row[c] for c in _MESSAGE_COLUMNS]
+        for i in _TIMESTAMP_POSITIONS:
+            values[i] = self.timestamp(values[i])
+        return tuple(values)
 
 
 def _known_keys(conn: Connection, sql: _Sql, keys: set[str]) -> dict[str, tuple[str, str, bytes | None]]:
