@@ -18,7 +18,7 @@ from starlette.responses import Response
 from revbridge.api.app_state import runtime_of
 from revbridge.api.permissions import requires
 from revbridge.security.roles import Permission
-from revbridge.web import charts, dashboard
+from revbridge.web import charts, dashboard, reconciliation
 from revbridge.web.rendering import render
 
 router = APIRouter(tags=["workbench"], include_in_schema=False)
@@ -75,6 +75,8 @@ def _charts(view: dashboard.Overview) -> dict[str, Markup]:
 @requires(Permission.READ)
 def overview_page(request: Request) -> Response:
     rt = runtime_of(request)
-    view = dashboard.overview(rt.db, rt.clock.now())
-    context = {"view": view, "charts": _charts(view), "reconciliation": None}
+    now = rt.clock.now()
+    view = dashboard.overview(rt.db, now)
+    tie_out = reconciliation.report_for(request, None)
+    context = {"view": view, "charts": _charts(view), "reconciliation": reconciliation.by_facility(tie_out)}
     return render(request, "overview.html", context, title="Overview", active="overview")

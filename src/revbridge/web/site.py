@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from revbridge.web import configuration, journals, lineage, overview, signin, static, workqueue
+from revbridge.web import (
+    configuration,
+    journals,
+    lineage,
+    overview,
+    reconciliation,
+    signin,
+    static,
+    workqueue,
+)
 from revbridge.web.session import redirect_to_login
 
 routers: list[APIRouter] = [
@@ -16,6 +25,7 @@ routers: list[APIRouter] = [
     lineage.router,
     journals.router,
     configuration.router,
+    reconciliation.router,
 ]
 
 __all__ = ["redirect_to_login", "routers"]

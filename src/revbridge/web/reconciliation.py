@@ -1,0 +1,186 @@
+"""Reconciliation (``/reconciliation``): does it tie, per day and facility, and if not, where.
+
+The figures are ``revbridge.reconcile``'s report (the same one ``revbridge reconcile`` prints):
+the daily tie-out per facility and event kind (source = subledger = journals = ERP), cash per
+remittance, the AR roll-forward per legal entity and payer class, completeness, and every break
+by name. Drill-down goes from a roll-forward figure to the events behind it
+(``/reconciliation/ar``, the store's ``ar_events``) and from an event key to the lineage of the
+message that brought it (``/events``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query
+from sqlalchemy import Connection, func, select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from revbridge.api.app_state import runtime_of
+from revbridge.api.permissions import requires
+from revbridge.core.money import Money
+from revbridge.reconcile import Report
+from revbridge.security.roles import Permission
+from revbridge.store import reporting
+from revbridge.store.engine import reading
+from revbridge.store.schema import (
+    config_versions,
+    event_lines,
+    events,
+    gl_documents,
+    journals,
+    messages,
+    work_items,
+)
+from revbridge.web.rendering import render
+
+router = APIRouter(tags=["workbench"], include_in_schema=False)
+
+DAY = r"^(|\d{4}-\d{2}-\d{2})$"
+FRESH = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FacilityStatus:
+    facility: str
+    days: int
+    breaks: int
+
+    @property
+    def status(self) -> str:
+        return "balanced" if not self.breaks else "unbalanced"
+
+
+def by_facility(report: Report) -> list[FacilityStatus]:
+    """Per facility: how many day/kind rows the tie-out has and how many of them do not tie."""
+    rows: dict[str, list[bool]] = defaultdict(list)
+    for row in report.daily.rows:
+        rows[row.facility].append(row.ties)
+    return [
+        FacilityStatus(facility=f, days=len(ties), breaks=sum(1 for t in ties if not t))
+        for f, ties in sorted(rows.items())
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    state: tuple[object, ...]
+    at: datetime
+    report: Report
+
+
+def _state(conn: Connection) -> tuple[object, ...]:
+    """A cheap fingerprint of everything a report reads: when it has not changed (and the report
+    is less than ``FRESH`` old, since in-flight thresholds depend on the time), the report has not."""
+    scalars = [
+        select(func.count(), func.max(messages.c.completed_at)).select_from(messages),
+        select(func.max(events.c.id)).select_from(events),
+        select(func.max(event_lines.c.id)).select_from(event_lines),
+        select(func.count(), func.max(journals.c.posted_at)).select_from(journals),
+        select(func.count(), func.max(work_items.c.updated_at)).select_from(work_items),
+        select(func.count(), func.max(config_versions.c.approved_at)).select_from(config_versions),
+        select(func.max(gl_documents.c.id)).select_from(gl_documents),
+    ]
+    state: list[object] = []
+    for query in scalars:
+        state.extend(conn.execute(query).one())
+    state.extend(conn.execute(select(journals.c.status, func.count()).group_by(journals.c.status)).all())
+    return tuple(state)
+
+
+def report_for(request: Request, day: date | None) -> Report:
+    """The reconciliation report, recomputed only when the store has changed or it is older than
+    ``FRESH``; the reports are kept per application (and so per runtime), a few days at most."""
+    rt = runtime_of(request)
+    now = rt.clock.now()
+    cache: dict[date | None, _Cached] | None = getattr(request.app.state, "workbench_reports", None)
+    if cache is None:
+        cache = request.app.state.workbench_reports = {}
+    with reading(rt.db) as conn:
+        state = _state(conn)
+    found = cache.get(day)
+    if found is not None and found.state == state and now - found.at < FRESH:
+        return found.report
+    report = reporting.report(rt.db, day=day, now=now, in_flight=timedelta(minutes=30))
+    if len(cache) >= 8:
+        cache.clear()
+    cache[day] = _Cached(state, now, report)
+    return report
+
+
+@router.get("/reconciliation")
+@requires(Permission.READ)
+def reconciliation_page(
+    request: Request,
+    day: str = Query("", alias="date", pattern=DAY),
+    facility: str = Query("", max_length=128),
+) -> Response:
+    chosen = date.fromisoformat(day) if day else None
+    found = report_for(request, chosen)
+    daily = [r for r in found.daily.rows if not facility or r.facility == facility]
+    context = {
+        "report": found,
+        "day": day,
+        "facility": facility,
+        "facilities": by_facility(found),
+        "daily": daily,
+        "days": sorted({r.day for r in found.daily.rows}, reverse=True),
+        # The opening balance is everything booked before the first day of the roll-forward.
+        "opening_through": (found.ar.start - timedelta(days=1)).isoformat() if found.ar.start else "",
+    }
+    return render(request, "reconciliation.html", context, title="Reconciliation", active="reconciliation")
+
+
+@router.get("/reconciliation/ar")
+@requires(Permission.READ)
+def ar_page(
+    request: Request,
+    legal_entity: str = Query(..., max_length=32),
+    payer_class: str = Query("", max_length=64),
+    since: str = Query("", pattern=DAY),
+    through: str = Query("", pattern=DAY),
+) -> Response:
+    rt = runtime_of(request)
+    found = reporting.ar_events(
+        rt.db,
+        legal_entity=legal_entity,
+        payer_class=payer_class,
+        since=date.fromisoformat(since) if since else None,
+        through=date.fromisoformat(through) if through else None,
+    )
+    context = {
+        "legal_entity": legal_entity,
+        "payer_class": payer_class,
+        "since": since,
+        "through": through,
+        "events": found[:2000],
+        "more": len(found) > 2000,
+        "totals": _totals(found),
+    }
+    title = f"Receivables of {legal_entity} {payer_class or '(no payer class)'}"
+    return render(request, "reconciliation_ar.html", context, title=title, active="reconciliation")
+
+
+def _totals(found: list[tuple[str, Money]]) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = {}
+    for _key, money in found:
+        totals[money.currency] = totals.get(money.currency, Decimal(0)) + money.amount
+    return dict(sorted(totals.items()))
+
+
+@router.get("/events")
+@requires(Permission.READ)
+def event_page(request: Request, key: str = Query(..., min_length=1, max_length=512)) -> Response:
+    """An event key -> the lineage of the message that brought it, with the event in focus."""
+    rt = runtime_of(request)
+    with reading(rt.db) as conn:
+        message_id = conn.execute(select(events.c.message_id).where(events.c.key == key)).scalar_one_or_none()
+    if message_id is None:
+        context = {"back": "/reconciliation"}
+        return render(request, "message.html", context, title="Event", status=404, error=f"No event {key}.")
+    return RedirectResponse(f"/messages/{message_id}?{urlencode({'event': key})}", status_code=303)
