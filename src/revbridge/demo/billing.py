@@ -8,29 +8,22 @@ and therefore per claim. A denial (CO-50, CO-197, CO-16) takes a whole claim. A 
 reversed (CLP02 = 22, every amount negated) and paid again as corrected, with the same patient
 share, so the patient's side never changes after the first remittance.
 
-Patient money follows the first remittance's statement: a point-of-service copay larger than
-the final share is refunded; a balance is paid in full, in part, or through a payment plan whose
-first installment arrives with it; some balances are simply not paid within the horizon.
+The patient's side (patient.py) follows from the first remittance.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from datetime import date, datetime
+from decimal import Decimal
 
 from revbridge.demo.draw import Draw
-from revbridge.demo.encounter import Charge, Visit
+from revbridge.demo.encounter import Charge, Visit, round_cents
+from revbridge.demo.patient import PatientMoney, patient_money
 from revbridge.demo.system import Facility, Payer
 
-CENT = Decimal("0.01")
 ZERO = Decimal(0)
 DENIALS = ("50", "197", "16")  # not medically necessary, no authorization, missing information
-METHODS = (("card", 60), ("ach", 20), ("wallet", 15), ("check", 5))
-
-
-def round_cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,25 +115,13 @@ class Adjudication:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PatientMoney:
-    kind: str  # payment | refund | payment_plan (the portal item types)
-    id: str
-    visit: Visit
-    at: datetime
-    amount: Decimal  # the payment or refund; a plan's total
-    method: str = ""
-    installments: int = 0
-    original_payment_id: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Settlement:
     claim: Claim | None
     replacement: Claim | None
     adjudication: Adjudication | None
     reversal: Adjudication | None
     corrected: Adjudication | None
-    patient: tuple[PatientMoney, ...]
+    patient: tuple[PatientMoney, ...]  # the patient's payments, refunds and plans
 
 
 def _ratio(rng: Draw, payer: Payer) -> Decimal:
@@ -284,88 +265,8 @@ def settle(rng: Draw, visit: Visit) -> Settlement:
         adjudication=adjudication,
         reversal=reversal,
         corrected=corrected,
-        patient=tuple(_patient(rng, visit, adjudication)),
+        patient=tuple(patient_money(rng, visit, adjudication)),
     )
-
-
-def _when(rng: Draw, day: date) -> datetime:
-    return datetime.combine(day, time()) + timedelta(minutes=rng.between(7 * 60, 23 * 60 - 1))
-
-
-def _method(rng: Draw) -> str:
-    return rng.weighted(METHODS)
-
-
-def _patient(rng: Draw, visit: Visit, adjudication: Adjudication | None) -> list[PatientMoney]:
-    line = visit.timeline
-    found: list[PatientMoney] = []
-    number = visit.number
-    paid_before = ZERO
-    pos_id = f"P{number}-0"
-    if line.point_of_service and line.payer is not None:
-        paid_before = line.payer.copay if line.patient_class == "O" else max(line.payer.copay, Decimal(150))
-        at = line.registered_at + timedelta(minutes=rng.between(5, 25))
-        found.append(
-            PatientMoney(kind="payment", id=pos_id, visit=visit, at=at, amount=paid_before, method="card")
-        )
-    if line.statement_on is None:
-        return found
-    if line.payer is None:
-        owed = sum((c.amount for c in visit.charges if c.transaction_id not in visit.credited), ZERO)
-    elif adjudication is not None:
-        owed = adjudication.patient_share - paid_before
-    else:
-        return found
-    pay_lag, plan_lag, refund_lag = line.patient_lags
-    draw = rng.fraction()
-    if owed < 0:
-        at = _when(rng, line.statement_on + timedelta(days=refund_lag))
-        found.append(
-            PatientMoney(
-                kind="refund", id=f"R{number}-1", visit=visit, at=at, amount=-owed, original_payment_id=pos_id
-            )
-        )
-        return found
-    if owed == 0:
-        return found
-    large = owed >= 300
-    full, plan, part = (0.30, 0.35, 0.15) if line.payer is None else (0.60, 0.10, 0.15)
-    if large and draw < plan:
-        at = _when(rng, line.statement_on + timedelta(days=plan_lag))
-        installments = rng.between(3, 12) if line.payer is not None else rng.between(6, 24)
-        first = round_cents(owed / installments)
-        found.append(
-            PatientMoney(
-                kind="payment_plan",
-                id=f"L{number}",
-                visit=visit,
-                at=at,
-                amount=owed,
-                installments=installments,
-            )
-        )
-        found.append(
-            PatientMoney(
-                kind="payment", id=f"P{number}-1", visit=visit, at=at + timedelta(minutes=1), amount=first,
-                method=_method(rng),
-            )
-        )  # fmt: skip
-    elif draw < plan + full or (not large and draw < full):
-        at = _when(rng, line.statement_on + timedelta(days=pay_lag))
-        found.append(
-            PatientMoney(
-                kind="payment", id=f"P{number}-1", visit=visit, at=at, amount=owed, method=_method(rng)
-            )
-        )
-    elif draw < plan + full + part:
-        at = _when(rng, line.statement_on + timedelta(days=pay_lag))
-        half = round_cents(owed / 2)
-        found.append(
-            PatientMoney(
-                kind="payment", id=f"P{number}-1", visit=visit, at=at, amount=half, method=_method(rng)
-            )
-        )
-    return found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

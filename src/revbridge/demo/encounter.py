@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
 from revbridge.demo import system
 from revbridge.demo.draw import Draw
 from revbridge.demo.people import Person, person
 from revbridge.demo.system import Facility, Payer, Procedure
+
+CENT = Decimal("0.01")
 
 
 class Role(StrEnum):
@@ -176,6 +178,10 @@ def timeline(rng: Draw, facility: Facility, day: date, n: int, role: Role) -> Ti
         patient_lags=lags,
         point_of_service=payer is not None and point_of_service and patient_class != "I" and payer.copay > 0,
     )
+
+
+def round_cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
 def cents(rng: Draw, low: Decimal, high: Decimal) -> Decimal:

@@ -7,8 +7,8 @@ other channels carry are deliberately left out, as the schema asks. Amounts are 
 
 from __future__ import annotations
 
-from revbridge.demo.billing import PatientMoney
 from revbridge.demo.fhir import JsonValue, dumps
+from revbridge.demo.patient import PatientMoney
 
 TIMESTAMP = {"payment": "received_at", "refund": "issued_at", "payment_plan": "updated_at"}
 

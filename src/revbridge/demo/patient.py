@@ -1,0 +1,115 @@
+"""The patient's money: point-of-service copays, statement payments, payment plans and refunds.
+
+It follows the first remittance (billing.py): a point-of-service copay larger than the final
+patient share is refunded; a balance is paid in full, in part, or through a payment plan whose
+first installment arrives with it; some balances are simply not paid within the horizon. A
+self-pay visit's statement is its whole bill. Every amount is in cents, as the portal sends it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from revbridge.demo.draw import Draw
+from revbridge.demo.encounter import Visit, round_cents
+
+if TYPE_CHECKING:
+    from revbridge.demo.billing import Adjudication
+
+ZERO = Decimal(0)
+METHODS = (("card", 60), ("ach", 20), ("wallet", 15), ("check", 5))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PatientMoney:
+    kind: str  # payment | refund | payment_plan (the portal item types)
+    id: str
+    visit: Visit
+    at: datetime
+    amount: Decimal  # the payment or refund; a plan's total
+    method: str = ""
+    installments: int = 0
+    original_payment_id: str = ""
+
+
+def _when(rng: Draw, day: date) -> datetime:
+    return datetime.combine(day, time()) + timedelta(minutes=rng.between(7 * 60, 23 * 60 - 1))
+
+
+def _method(rng: Draw) -> str:
+    return rng.weighted(METHODS)
+
+
+def patient_money(rng: Draw, visit: Visit, adjudication: Adjudication | None) -> list[PatientMoney]:
+    line = visit.timeline
+    found: list[PatientMoney] = []
+    number = visit.number
+    paid_before = ZERO
+    pos_id = f"P{number}-0"
+    if line.point_of_service and line.payer is not None:
+        paid_before = line.payer.copay if line.patient_class == "O" else max(line.payer.copay, Decimal(150))
+        at = line.registered_at + timedelta(minutes=rng.between(5, 25))
+        found.append(
+            PatientMoney(kind="payment", id=pos_id, visit=visit, at=at, amount=paid_before, method="card")
+        )
+    if line.statement_on is None:
+        return found
+    if line.payer is None:
+        owed = sum((c.amount for c in visit.charges if c.transaction_id not in visit.credited), ZERO)
+    elif adjudication is not None:
+        owed = adjudication.patient_share - paid_before
+    else:
+        return found
+    pay_lag, plan_lag, refund_lag = line.patient_lags
+    draw = rng.fraction()
+    if owed < 0:
+        at = _when(rng, line.statement_on + timedelta(days=refund_lag))
+        found.append(
+            PatientMoney(
+                kind="refund", id=f"R{number}-1", visit=visit, at=at, amount=-owed, original_payment_id=pos_id
+            )
+        )
+        return found
+    if owed == 0:
+        return found
+    large = owed >= 300
+    full, plan, part = (0.30, 0.35, 0.15) if line.payer is None else (0.60, 0.10, 0.15)
+    if large and draw < plan:
+        at = _when(rng, line.statement_on + timedelta(days=plan_lag))
+        installments = rng.between(3, 12) if line.payer is not None else rng.between(6, 24)
+        first = round_cents(owed / installments)
+        found.append(
+            PatientMoney(
+                kind="payment_plan",
+                id=f"L{number}",
+                visit=visit,
+                at=at,
+                amount=owed,
+                installments=installments,
+            )
+        )
+        found.append(
+            PatientMoney(
+                kind="payment", id=f"P{number}-1", visit=visit, at=at + timedelta(minutes=1), amount=first,
+                method=_method(rng),
+            )
+        )  # fmt: skip
+    elif draw < plan + full or (not large and draw < full):
+        at = _when(rng, line.statement_on + timedelta(days=pay_lag))
+        found.append(
+            PatientMoney(
+                kind="payment", id=f"P{number}-1", visit=visit, at=at, amount=owed, method=_method(rng)
+            )
+        )
+    elif draw < plan + full + part:
+        at = _when(rng, line.statement_on + timedelta(days=pay_lag))
+        half = round_cents(owed / 2)
+        found.append(
+            PatientMoney(
+                kind="payment", id=f"P{number}-1", visit=visit, at=at, amount=half, method=_method(rng)
+            )
+        )
+    return found
