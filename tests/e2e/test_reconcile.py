@@ -17,15 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from runtime import build_runtime
 from sqlalchemy import delete, select, update
 
+from revbridge.api.app import create_app
 from revbridge.bootstrap import Runtime
 from revbridge.connectors.embedded import EmbeddedLedger
 from revbridge.core.clock import FixedClock
 from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
 from revbridge.reconcile import Control, Report
-from revbridge.store import reporting
+from revbridge.security.roles import Role
+from revbridge.store import apikeys, reporting
 from revbridge.store.engine import reading
 from revbridge.store.schema import event_lines, gl_documents, gl_entries, journals
 
@@ -291,3 +294,30 @@ def test_journals_table_is_what_the_erp_acknowledged(posted: Runtime) -> None:
     with reading(posted.db) as conn:
         statuses = {s for (s,) in conn.execute(select(journals.c.status))}
     assert statuses == {"posted"}
+
+
+def test_the_api_serves_the_same_report_and_the_ar_drill_down(posted: Runtime) -> None:
+    _, token = apikeys.create(
+        posted.db, name="viewer", roles=(Role.VIEWER,), now=posted.clock.now(), actor="test", anchor=None
+    )
+    headers = {"X-API-Key": token}
+    with TestClient(create_app(posted)) as client:
+        assert client.get("/api/v1/reconcile").status_code == 401
+        body = client.get(
+            "/api/v1/reconcile", params={"date": "2024-03-01", "events": "true"}, headers=headers
+        )
+        assert body.status_code == 200, body.text
+        shown = body.json()
+        assert shown["ties"] is True and shown["date"] == "2024-03-01"
+        held = next(r for r in shown["daily"] if r["kind"] == "ChargeCaptured")["held_event_keys"]
+        assert held == ["hl7v2:STJ:T9"]
+        assert client.get("/api/v1/reconcile", params={"date": "soon"}, headers=headers).status_code == 422
+        drill = client.get(
+            "/api/v1/reconcile/ar/events",
+            params={"legal_entity": "MHN", "payer_class": "COMMERCIAL", "through": "2024-03-01"},
+            headers=headers,
+        ).json()
+        assert drill["total"] == {"USD": "330.00"}
+        assert [e["event_key"] for e in drill["events"]] == ["hl7v2:STJ:T1", "hl7v2:STJ:T2"]
+        for text in (body.text, json.dumps(drill)):
+            assert "SENTINEL" not in text and "19610203" not in text
