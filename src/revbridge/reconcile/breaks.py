@@ -67,11 +67,16 @@ def _text(amount: Money | None) -> str | None:
 class Thresholds:
     """How long work may legitimately be in flight before it counts as a break."""
 
-    in_flight: timedelta = timedelta(minutes=30)  # pending/processing messages, open windows, outbox
+    in_flight: timedelta = timedelta(minutes=30)  # pending/processing messages, the outbox
     waiting: timedelta = timedelta(hours=25)  # messages waiting for context (configured wait + slack)
+    window: timedelta = timedelta(minutes=35)  # rows in an open batch window (its max age + slack)
 
     def stale(self, since: datetime, now: datetime, *, waiting: bool = False) -> bool:
         return now - since > (self.waiting if waiting else self.in_flight)
+
+    def stale_row(self, since: datetime, now: datetime) -> bool:
+        """A subledger row still in no journal: its batch window should have closed by now."""
+        return now - since > self.window
 
 
 def age(since: datetime, now: datetime) -> str:

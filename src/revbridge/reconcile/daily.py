@@ -221,6 +221,6 @@ def _carried(kind: str, lines: Sequence[LineFact], currency: str) -> Money:
 
 def _in_flight(line: LineFact, journals: JournalsResult, now: datetime, thresholds: Thresholds) -> bool:
     if line.journal_id is None:
-        return not thresholds.stale(line.created_at, now)
+        return not thresholds.stale_row(line.created_at, now)
     check = journals.checks.get(line.journal_id)
     return check is not None and check.delivery is Delivery.IN_FLIGHT

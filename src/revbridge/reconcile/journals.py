@@ -132,7 +132,7 @@ def check(
                 message=f"the ERP holds a document under reference {reference}, which no journal of ours has",
             )
         )
-    stale = [ln for ln in unjournaled if thresholds.stale(ln.created_at, now)]
+    stale = [ln for ln in unjournaled if thresholds.stale_row(ln.created_at, now)]
     if stale:
         oldest = min(ln.created_at for ln in stale)
         entities = ", ".join(sorted({ln.legal_entity for ln in stale}))

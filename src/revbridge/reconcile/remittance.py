@@ -175,7 +175,7 @@ def _one(
             case "unknown":
                 return broken(f"its journal {journal_id} does not exist", acknowledged)
     unjournaled = [ln for ln in cash if ln.journal_id is None]
-    if any(thresholds.stale(ln.created_at, now) for ln in unjournaled):
+    if any(thresholds.stale_row(ln.created_at, now) for ln in unjournaled):
         return broken("its cash is still in no journal", acknowledged)
     return row(Status.IN_FLIGHT), []
 

@@ -74,12 +74,17 @@ def report(
     readers: Mapping[str, Reader] | None = None,
 ) -> Report:
     """Gather and reconcile. Messages waiting for context may wait as long as the configuration
-    in effect says (``context_wait``), plus ``in_flight``."""
+    in effect says (``context_wait``), rows in a batch window as long as the window's maximum
+    age, each plus ``in_flight``."""
     inputs = gather(engine, day=day, today=now.date(), readers=readers)
     with reading(engine) as conn:
         current = configs.ConfigCache(engine).current(conn, now.date())
-    wait = current[1].master.posting.context_wait if current is not None else timedelta(0)
-    return reconcile(inputs, now=now, thresholds=Thresholds(in_flight=in_flight, waiting=wait + in_flight))
+    wait, window = timedelta(0), timedelta(0)
+    if current is not None:
+        posting = current[1].master.posting
+        wait, window = posting.context_wait, posting.batch_window.max_age
+    thresholds = Thresholds(in_flight=in_flight, waiting=wait + in_flight, window=window + in_flight)
+    return reconcile(inputs, now=now, thresholds=thresholds)
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:

@@ -184,3 +184,11 @@ def test_an_account_level_read_back_compares_nets_through_the_account_map() -> N
     (brk,) = result.breaks
     assert brk.message == "ERP document MOVE/1: account 7100: we sent net -5.25 USD, the ERP holds -5.00"
     assert [r.account for r in rows if not result.acknowledged(r)] == ["7100"]
+
+
+def test_rows_may_wait_as_long_as_their_batch_window_is_configured_to_stay_open() -> None:
+    row = line("c1", R.GROSS_REVENUE, "-10.00", created_at=NOW - timedelta(hours=3))
+    daily_windows = Thresholds(window=timedelta(hours=24, minutes=30))
+    assert check([], [row], {}, read_back=frozenset(), now=NOW, thresholds=daily_windows).breaks == ()
+    short = Thresholds(window=timedelta(minutes=10))
+    assert len(check([], [row], {}, read_back=frozenset(), now=NOW, thresholds=short).breaks) == 1
