@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 
 from revbridge.api.app import create_app
 from revbridge.bootstrap import Runtime
+from revbridge.connectors.registry import Environment, routing
+from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
 from revbridge.security.roles import Role
 from revbridge.store import apikeys
 
@@ -63,3 +65,16 @@ def ingest(rt: Runtime, data: bytes, name: str) -> list[str]:
     received = rt.intake.receive(data, channel="test", format="auto", dedupe_key=f"test:{name}")
     rt.settle(close_windows=True)
     return [r.accepted.message_id for r in received]
+
+
+def post_journals(rt: Runtime) -> int:
+    """Send every staged journal to the embedded ERP, as the service's outbox does."""
+    router = routing(None, Environment(engine=rt.db, clock=rt.clock))
+    dispatcher = Dispatcher(
+        rt.db, router, clock=rt.clock, metrics=rt.metrics, config=OutboxConfig(owner="test")
+    )
+    try:
+        return dispatcher.drain()
+    finally:
+        dispatcher.close()
+        router.close()
