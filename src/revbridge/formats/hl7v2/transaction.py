@@ -98,7 +98,11 @@ def _transaction(
     if not transaction_id:
         set_id = ft1.get(1).strip()
         transaction_id = f"{common.control_id}#{set_id or ft1.occurrence}"
+    # A credit (CD) often repeats the FT1-2 of the charge it reverses, and a payment or
+    # adjustment may share a sender's id sequence with charges: only CG keeps the bare id.
     key = f"hl7v2:{common.facility}:{transaction_id}"
+    if kind in TRANSACTION_TYPES and kind != CHARGE:
+        key = f"{key}:{kind}"
     problems: list[Problem] = []
 
     def report(code: ProblemCode, text: str, locator: str) -> None:

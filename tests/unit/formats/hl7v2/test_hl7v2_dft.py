@@ -154,7 +154,7 @@ def test_bad_values_are_located_problems(
 def test_a_credit_is_a_reversal_with_positive_magnitudes(ctx: ParseContext) -> None:
     [event] = run(ctx, MSH, PID, PV1, ft1(f6="CD", f10="-2", f11="-250.20")).items
     assert event == ChargeReversed(
-        key="hl7v2:FAC:T1",
+        key="hl7v2:FAC:T1:CD",
         source=SourceRef("msg-1", "FT1[1]"),
         occurred_on=date(2024, 2, 28),
         facility="FAC",
@@ -188,7 +188,7 @@ def test_payment_and_adjustment(ctx: ParseContext) -> None:
     assert outcome.problems == ()
     assert outcome.items == (
         PatientPaymentReceived(
-            key="hl7v2:FAC:P1",
+            key="hl7v2:FAC:P1:PY",
             source=SourceRef("msg-1", "FT1[1]"),
             occurred_on=date(2024, 2, 28),
             facility="FAC",
@@ -198,7 +198,7 @@ def test_payment_and_adjustment(ctx: ParseContext) -> None:
             amount=Money.of("40.00"),
         ),
         AdjustmentPosted(
-            key="hl7v2:FAC:A1",
+            key="hl7v2:FAC:A1:AJ",
             source=SourceRef("msg-1", "FT1[2]"),
             occurred_on=date(2024, 2, 28),
             facility="FAC",
