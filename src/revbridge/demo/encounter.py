@@ -52,12 +52,9 @@ class Timeline:
     patient_lags: tuple[int, int, int]  # days from statement to payment, to plan, to refund
     point_of_service: bool  # an estimated copay collected at registration
 
-    @property
-    def self_pay(self) -> bool:
-        return self.payer is None
-
     def dates(self) -> list[date]:
-        """Every business day on which this visit makes a message after registration-side ones."""
+        """Every day on which this visit may send something besides its ADT and DFT messages (an
+        over-estimate: not every statement is paid, and refunds and plans are rare)."""
         found = [d.date() for d in (self.billed_at, self.rebilled_at) if d is not None]
         found += [d for d in (self.paid_on, self.repaid_on) if d is not None]
         if self.statement_on is not None:

@@ -75,9 +75,10 @@ def patient_money(rng: Draw, visit: Visit, adjudication: Adjudication | None) ->
         return found
     if owed == 0:
         return found
-    large = owed >= 300
     full, plan, part = (0.30, 0.35, 0.15) if line.payer is None else (0.60, 0.10, 0.15)
-    if large and draw < plan:
+    if owed < 300:
+        plan = 0.0  # nobody sets up a plan for a small balance
+    if draw < plan:
         at = _when(rng, line.statement_on + timedelta(days=plan_lag))
         installments = rng.between(3, 12) if line.payer is not None else rng.between(6, 24)
         first = round_cents(owed / installments)
@@ -97,7 +98,7 @@ def patient_money(rng: Draw, visit: Visit, adjudication: Adjudication | None) ->
                 method=_method(rng),
             )
         )  # fmt: skip
-    elif draw < plan + full or (not large and draw < full):
+    elif draw < plan + full:
         at = _when(rng, line.statement_on + timedelta(days=pay_lag))
         found.append(
             PatientMoney(

@@ -4,6 +4,7 @@ up to the ground truth it records."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from decimal import Decimal
 
 from demo_traffic import Parsed
@@ -27,6 +28,28 @@ ZERO = Decimal(0)
 
 def test_the_profile_matches_the_reference_configuration(reference: Configuration) -> None:
     assert check(reference.master) == []
+
+
+def test_the_profile_check_names_what_a_configuration_does_not_map(reference: Configuration) -> None:
+    master = reference.master
+    radiology = next(d for d in master.departments if d.code == "RAD")
+    broken = replace(
+        master,
+        payers=tuple(p for p in master.payers if p.code != "AETNA"),
+        departments=(*master.departments, replace(radiology, code="RAD9")),
+        facilities=tuple(
+            replace(f, identifiers=replace(f.identifiers, portal=())) for f in master.facilities
+        ),
+    )
+    # Four portal codes are also their facility's MSH-4, so only Bayside's and General's go missing.
+    assert sorted(check(broken)) == [
+        "facility MHS-BAY: identifier 'BAY' maps to None",
+        "facility MHS-GEN: identifier 'GEN' maps to None",
+        "payer AETNA: alias '60054' maps to None",  # its IN1-3 ...
+        "payer AETNA: alias '60054' maps to None",  # ... and its TRN03
+        "payer AETNA: alias 'Organization/2' maps to None",
+        "the deliberately unmapped department 'RAD9' is mapped",
+    ]
 
 
 def test_every_message_parses_without_a_problem(parsed: list[Parsed]) -> None:
