@@ -112,13 +112,17 @@ def gather(
     with reading(engine) as conn:
         found_events = _events(conn, day)
         scope_lines = _lines_of_events(conn, day)
-        journal_ids = {ln.journal_id for ln in scope_lines if ln.journal_id is not None}
-        journal_ids |= _journals_dated(conn, day)
+        journal_ids: set[str] | None = None  # everything
+        if day is not None:
+            journal_ids = {ln.journal_id for ln in scope_lines if ln.journal_id is not None}
+            journal_ids |= _journals_dated(conn, day)
         found_journals = _journals(conn, journal_ids)
-        lines = _merge(scope_lines, _lines_of_journals(conn, journal_ids, day))
+        lines = _merge(scope_lines, _lines_of_journals(conn, journal_ids)) if journal_ids else scope_lines
         documents = _embedded_documents(conn, journal_ids, day)
         found_messages = _messages(conn, day)
         end = day or max(today, _last_posting_date(conn) or today)
+        # everything is loaded already when there is no day: the movements are among those rows
+        movements = _ar_movements(conn, start=day, end=end) if day is not None else _moved(lines, end)
         inputs = Inputs(
             day=day,
             events=found_events,
@@ -133,7 +137,7 @@ def gather(
             ar_start=day,
             ar_end=end,
             ar_opening=_ar_balances(conn, before=day) if day is not None else (),
-            ar_movements=(movements := _ar_movements(conn, start=day, end=end)),
+            ar_movements=movements,
             ar_closing=_ar_balances(conn, through=end),
             ar_journals=_ar_journals(conn, through=end),
             kinds=_kinds(conn, day, {ln.event_key for ln in movements}),
@@ -292,9 +296,7 @@ def _lines_of_events(conn: Connection, day: date | None) -> list[LineFact]:
     return [_line(r) for r in conn.execute(_line_query().where(event_lines.c.event_key.in_(keys)))]
 
 
-def _lines_of_journals(conn: Connection, ids: set[str], day: date | None) -> list[LineFact]:
-    if day is None:
-        return []  # every row is in scope already
+def _lines_of_journals(conn: Connection, ids: set[str]) -> list[LineFact]:
     found: list[LineFact] = []
     for chunk in _chunks(ids):
         found.extend(_line(r) for r in conn.execute(_line_query().where(event_lines.c.journal_id.in_(chunk))))
@@ -316,14 +318,19 @@ def _journals_dated(conn: Connection, day: date | None) -> set[str]:
     return {jid for (jid,) in conn.execute(query)}
 
 
-def _journals(conn: Connection, ids: set[str]) -> list[JournalFact]:
+def _journals(conn: Connection, ids: set[str] | None) -> list[JournalFact]:
+    """The journals with these ids (None: every journal) and their lines."""
     headers: list[Any] = []
     lines: dict[str, list[JournalLineFact]] = defaultdict(list)
-    for chunk in _chunks(ids):
-        headers.extend(conn.execute(select(journals).where(journals.c.id.in_(chunk))).all())
-        for r in conn.execute(
-            select(journal_lines).where(journal_lines.c.journal_id.in_(chunk)).order_by(journal_lines.c.id)
-        ):
+    everything: list[ColumnElement[bool]] = [journals.c.id.is_not(None)]
+    for condition in everything if ids is None else [journals.c.id.in_(c) for c in _chunks(ids)]:
+        headers.extend(conn.execute(select(journals).where(condition)).all())
+        line_query = select(journal_lines).order_by(journal_lines.c.id)
+        if ids is not None:
+            line_query = line_query.where(
+                journal_lines.c.journal_id.in_(select(journals.c.id).where(condition))
+            )
+        for r in conn.execute(line_query):
             lines[r.journal_id].append(
                 JournalLineFact(
                     id=int(r.id),
@@ -353,15 +360,18 @@ def _journals(conn: Connection, ids: set[str]) -> list[JournalFact]:
     ]
 
 
-def _embedded_documents(conn: Connection, ids: set[str], day: date | None) -> dict[str, ErpDocument]:
-    """The embedded ledger's documents under our journal ids, and those under references no
-    journal has (dated ``day``), so that an ERP document we never sent is seen too."""
-    orphans = select(gl_documents.c.id).where(gl_documents.c.reference.not_in(select(journals.c.id)))
-    if day is not None:
-        orphans = orphans.where(gl_documents.c.posting_date == day)
-    wanted: list[ColumnElement[bool]] = [gl_documents.c.id.in_(orphans)]
-    for chunk in _chunks(ids):
-        wanted.append(gl_documents.c.reference.in_(chunk))
+def _embedded_documents(conn: Connection, ids: set[str] | None, day: date | None) -> dict[str, ErpDocument]:
+    """The embedded ledger's documents under our journal ids (None: every document), and those
+    under references no journal has (dated ``day``), so that an ERP document we never sent is
+    seen too."""
+    wanted: list[ColumnElement[bool]]
+    if ids is None:
+        wanted = [gl_documents.c.id.is_not(None)]
+    else:
+        orphans = select(gl_documents.c.id).where(gl_documents.c.reference.not_in(select(journals.c.id)))
+        if day is not None:
+            orphans = orphans.where(gl_documents.c.posting_date == day)
+        wanted = [gl_documents.c.id.in_(orphans), *(gl_documents.c.reference.in_(c) for c in _chunks(ids))]
     found: dict[str, ErpDocument] = {}
     for condition in wanted:
         docs = {
@@ -371,8 +381,9 @@ def _embedded_documents(conn: Connection, ids: set[str], day: date | None) -> di
         if not docs:
             continue
         entries: dict[int, list[ErpLine]] = defaultdict(list)
+        matching = select(gl_documents.c.id).where(condition)
         for e in conn.execute(
-            select(gl_entries).where(gl_entries.c.document_id.in_(list(docs))).order_by(gl_entries.c.id)
+            select(gl_entries).where(gl_entries.c.document_id.in_(matching)).order_by(gl_entries.c.id)
         ):
             entries[int(e.document_id)].append(
                 ErpLine(
@@ -542,6 +553,13 @@ def _ar_movements(conn: Connection, *, start: date | None, end: date) -> list[Li
     moved = select(event_lines.c.event_key).where(event_lines.c.role.in_(AR_ROLES), *dated)
     query = _line_query().where(event_lines.c.event_key.in_(moved), *dated)
     return [_line(r) for r in conn.execute(query)]
+
+
+def _moved(lines: Sequence[LineFact], end: date) -> list[LineFact]:
+    """``_ar_movements`` over rows already loaded, for a range from the beginning to ``end``."""
+    dated = [ln for ln in lines if ln.posting_date <= end]
+    moved = {ln.event_key for ln in dated if ln.role.value in AR_ROLES}
+    return [ln for ln in dated if ln.event_key in moved]
 
 
 def ar_events(
