@@ -17,7 +17,7 @@ from revbridge import __version__
 from revbridge.api.auth import Authenticator, AuthMiddleware, BodyLimitMiddleware, Principal
 from revbridge.api.permissions import requires
 from revbridge.api.ratelimit import RateLimitMiddleware, TokenBuckets
-from revbridge.api.routes import fhir, ingest, messages, operations, portal
+from revbridge.api.routes import fhir, ingest, messages, operations, portal, reconcile
 from revbridge.bootstrap import Runtime
 from revbridge.observability.logging import get_logger
 from revbridge.security.jwt import (
@@ -87,6 +87,7 @@ def create_app(rt: Runtime) -> FastAPI:
     # Routers carry their full prefix themselves and are included without one, so their routes
     # can be matched directly: the auth middleware and the route test walk ``all_routes``.
     routers = [operations.router, ingest.router, messages.router, fhir.router, portal.router, *site.routers]
+    routers.append(reconcile.router)
     for router in routers:
         app.include_router(router)
 
