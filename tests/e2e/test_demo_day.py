@@ -9,16 +9,14 @@ settle everything. What revbridge made of it must be what the generator says it 
   message they repeat, and the deliberate faults open exactly the expected work items where
   they should;
 - per facility, cash clearing moves by the remittances' BPR02 plus patient payments less refunds,
-  gross revenue is credited with the DFT charges less what the faults held back, and the
-  remittances' contractual, denial, interest, recoupment and patient-transfer amounts land on
-  their roles to the cent.
-
-Charge credits (FT1-6 CD) are the one part that does not post today: see the strict xfail below.
+  gross revenue is credited with the DFT charges less what the faults held back and debited with
+  the charge credits (FT1-6 CD), and the remittances' contractual, denial, interest, recoupment
+  and patient-transfer amounts land on their roles to the cent.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -29,7 +27,7 @@ from runtime import build_runtime
 from sqlalchemy import select
 
 from revbridge.bootstrap import Runtime
-from revbridge.demo import Channel, Kind, Message, Status, Traffic, generate
+from revbridge.demo import Kind, Message, Status, Traffic, generate
 from revbridge.store import journals, workitems
 from revbridge.store.engine import reading
 from revbridge.store.messages import Accepted
@@ -108,15 +106,14 @@ def test_a_simulated_day_posts_what_the_generator_says_it_sent(
             assert accepted.status == "duplicate", (n, message.kind)
             assert accepted.duplicate_of == original.message_id
             continue
-        if _credit(message):
-            continue  # checked by test_charge_credits_reverse_their_charges; include them once it passes
         where = (n, message.kind.value, message.facility)
         assert outcome.status[accepted.message_id] == expect.status.value, where
         assert sorted(outcome.errors.get(accepted.message_id, [])) == list(expect.work_items), where
 
     duplicates = [m for m in sent if m.expect.status is Status.DUPLICATE]
     assert {m.kind for m in duplicates} == {Kind.DFT_P03, Kind.REMITTANCE_835}
-    assert sorted(outcome.status.values()).count("duplicate") == len(duplicates)
+    assert Counter(outcome.status.values()) == day.statuses()
+    assert Counter(code for codes in outcome.errors.values() for code in codes) == day.work_items()
 
     truth = day.by_facility()
     assert set(truth) == {f for f, _ in outcome.nets}
@@ -124,52 +121,15 @@ def test_a_simulated_day_posts_what_the_generator_says_it_sent(
         nets, sides = outcome.nets, outcome.sides
         assert nets[(facility, "cash_clearing")] == t.remitted + t.patient_payments - t.refunds, facility
         assert sides[(facility, "gross_revenue", "credit")] == t.charges - t.held_back, facility
+        assert sides[(facility, "gross_revenue", "debit")] == t.credits, facility
         assert nets[(facility, "contractual_allowance")] == t.contractual, facility
         assert nets[(facility, "denial_writeoff")] == t.denied, facility
         assert nets[(facility, "interest_income")] == -t.interest, facility
         assert nets[(facility, "payer_credit_balance")] == t.recouped, facility
         assert nets[(facility, "ar_patient")] == t.patient_share - t.patient_payments + t.refunds, facility
+        relieved = t.claims_paid + t.contractual + t.denied + t.patient_share
+        assert nets[(facility, "ar_payer")] == t.charges - t.held_back - t.credits - relieved, facility
     total_cash = sum((outcome.nets[(f, "cash_clearing")] for f in truth), ZERO)
     assert total_cash == sum((t.cash for t in truth.values()), ZERO) > 0
     held = sum((f.held_back for f in day.faults), ZERO)
     assert held > 0 and held == sum((t.held_back for t in truth.values()), ZERO)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="HL7 v2 DFT: a CD credit names the charge it reverses by repeating its FT1-2, so "
-    "formats/hl7v2/transaction.py gives it the charge's own event key and the store refuses it "
-    "as an EVENT_CONFLICT instead of posting the reversal",
-)
-def test_charge_credits_reverse_their_charges(db_url: str, tmp_path: Path, day: Traffic) -> None:
-    credited = {_visit(m) for m in day.messages if _credit(m)}
-    sent = [
-        m
-        for m in day.messages
-        if m.channel is Channel.MLLP and m.expect.status is not Status.DUPLICATE and _visit(m) in credited
-    ]
-    rt = build_runtime(db_url, tmp_path, posting=True)
-    try:
-        outcome = _feed(rt, sent)
-    finally:
-        rt.close()
-    credits: dict[str, Decimal] = defaultdict(Decimal)
-    for message in sent:
-        for segment in message.payload.decode().split("\r"):
-            fields = segment.split("|")
-            if fields[0] == "FT1" and fields[6] == "CD":
-                credits[message.facility] += -Decimal(fields[11])
-    assert credits
-    for message, accepted in zip(sent, outcome.accepted, strict=True):
-        assert outcome.status[accepted.message_id] == message.expect.status.value, message.kind
-        assert outcome.errors.get(accepted.message_id, []) == list(message.expect.work_items)
-    for facility, amount in credits.items():
-        assert outcome.sides[(facility, "gross_revenue", "debit")] == amount
-
-
-def _visit(message: Message) -> str:
-    """PV1-19, the visit number, of an ADT or DFT message."""
-    for segment in message.payload.decode().split("\r"):
-        if segment.startswith("PV1|"):
-            return segment.split("|")[19]
-    return ""
