@@ -179,6 +179,9 @@ def test_remittances_and_claims_are_business_as_usual(parsed: list[Parsed]) -> N
     reasons = {f"{a.group}-{a.reason}" for claim in claims for a in claim.adjustments}
     assert {"CO-45", "PR-1", "PR-2", "PR-3"} <= reasons
     assert reasons & {"CO-50", "CO-197", "CO-16"}
+    payments = [e for p in parsed for e in p.events if isinstance(e, RemittanceReceived)]
+    assert any(not e.carries_cash for e in payments)  # a payer's denials alone: BPR01 H, nothing paid
+    assert all(e.amount.amount > 0 for e in payments if e.carries_cash)
     plb = {e.reason for p in parsed for e in p.events if isinstance(e, ProviderAdjustment)}
     assert plb == {"L6", "WO"}
     frequencies = {e.frequency for p in parsed for e in p.events if isinstance(e, ClaimSubmitted)}
