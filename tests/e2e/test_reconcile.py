@@ -17,18 +17,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tryton as tryton_support
 from fastapi.testclient import TestClient
 from runtime import build_runtime
 from sqlalchemy import delete, select, update
 
 from revbridge.api.app import create_app
 from revbridge.bootstrap import Runtime
+from revbridge.connectors import registry
 from revbridge.connectors.embedded import EmbeddedLedger
+from revbridge.connectors.tryton import TrytonConnector
 from revbridge.core.clock import FixedClock
 from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
 from revbridge.reconcile import Control, Report
 from revbridge.security.roles import Role
 from revbridge.store import apikeys, reporting
+from revbridge.store import journals as journal_store
 from revbridge.store.engine import reading
 from revbridge.store.schema import event_lines, gl_documents, gl_entries, journals
 
@@ -321,3 +325,72 @@ def test_the_api_serves_the_same_report_and_the_ar_drill_down(posted: Runtime) -
         assert [e["event_key"] for e in drill["events"]] == ["hl7v2:STJ:T1", "hl7v2:STJ:T2"]
         for text in (body.text, json.dumps(drill)):
             assert "SENTINEL" not in text and "19610203" not in text
+
+
+# Our reference chart onto the Tryton test chart (tests/support/tryton.py), and our cost centres
+# onto its analytic accounts: what a Tryton target's connector settings would say.
+TRYTON_ACCOUNTS = {
+    "1015": "1.1.1",
+    "1211": "1210",
+    "1212": "1210",
+    "1213": "1210",
+    "1214": "1210",
+    "1220": "1220",
+    "4100": "4000",
+    "4110": "4000",
+    "4120": "4000",
+    "4520": "4120",
+}
+TRYTON_CENTRES = {"CC-4100": "ED", "CC-4110": "RAD", "CC-4120": "LAB"}
+
+
+@pytest.fixture(scope="module")
+def tryton_server() -> Iterator[tryton_support.TrytonServer]:
+    server = tryton_support.start()
+    yield server
+    tryton_support.stop(server)
+
+
+@pytest.mark.tryton
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_journals_posted_to_tryton_are_read_back_from_tryton(
+    tryton_server: tryton_support.TrytonServer, tmp_path: Path
+) -> None:
+    rt = build_runtime(f"sqlite:///{tmp_path / 'store.db'}", tmp_path, posting=True)
+    settings = {**tryton_server.settings, "accounts": TRYTON_ACCOUNTS, "analytic_accounts": TRYTON_CENTRES}
+    router = registry.routing(
+        {"targets": {"erp": settings}, "default": "erp"}, registry.Environment(engine=rt.db, clock=rt.clock)
+    )
+    try:
+        for data in (ADT, DFT):
+            rt.intake.receive(data, channel="mllp:10.1.1.1", format="auto")
+        rt.settle(close_windows=True)
+        dispatcher = Dispatcher(
+            rt.db, router, clock=rt.clock, metrics=rt.metrics, config=OutboxConfig(owner="e2e-tryton")
+        )
+        try:
+            dispatcher.drain()
+        finally:
+            dispatcher.close()
+        connector = router("MHN")
+        assert isinstance(connector, TrytonConnector)
+        readers = {"erp": reporting.balances_reader(connector.balances, accounts=TRYTON_ACCOUNTS)}
+        found = reporting.report(rt.db, day=DAY, now=rt.clock.now(), readers=readers)
+        assert found.ties, [str(b) for b in found.breaks]
+        checks = found.journals.checks
+        assert len(checks) == 2 and {c.delivery.value for c in checks.values()} == {"acknowledged"}
+        # post the payment journal a second time straight into Tryton: the ERP now holds twice
+        # its cash under its reference, and reconcile names the journal and the Tryton account
+        payment = next(c.journal for c in checks.values() if c.journal.lane == "realtime")
+        stored = journal_store.load(rt.db, payment.id)
+        (move,) = connector.call("model.account.move.create", [connector.move_values(stored)], writes=True)
+        connector.call("model.account.move.post", [move], writes=True)
+        broken = reporting.report(rt.db, day=DAY, now=rt.clock.now(), readers=readers)
+        erp = [b for b in broken.breaks if b.control is Control.ERP]
+        assert erp and all(b.subject == f"journal {payment.id}" for b in erp)
+        assert any("account 1.1.1: we sent net 20.00 USD, the ERP holds 40.00" in b.message for b in erp)
+        assert {b.control for b in broken.breaks} == {Control.ERP, Control.DAILY}
+    finally:
+        router.close()
+        rt.close()

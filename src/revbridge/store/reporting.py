@@ -8,8 +8,8 @@ journals' ids (``gl_documents``/``gl_entries``, the ERP's own tables), the messa
 day with the codes of their work items, and the AR balances and movements of the roll-forward.
 
 Other ERPs are read back by ``readers``: connector name -> a function from that connector's
-posted journals to the documents the ERP holds for them (``reconcile.account_document`` builds
-them from ``TrytonConnector.balances``). Journals of connectors nobody reads back are trusted on
+posted journals to the documents the ERP holds for them (``balances_reader`` makes one from
+``TrytonConnector.balances``). Journals of connectors nobody reads back are trusted on
 their receipt. Money leaves the database as integer minor units and becomes ``Money`` here.
 """
 
@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select
@@ -40,6 +41,7 @@ from revbridge.reconcile import (
     RemittanceFact,
     Report,
     Thresholds,
+    account_document,
     reconcile,
 )
 from revbridge.store import configs
@@ -63,6 +65,29 @@ CHUNK = 400
 
 Reader = Callable[[Sequence[JournalFact]], Mapping[str, ErpDocument]]
 DEFAULT_IN_FLIGHT = timedelta(minutes=30)
+
+
+def balances_reader(
+    balances: Callable[[Sequence[str]], Mapping[str, Decimal]], *, accounts: Mapping[str, str] | None = None
+) -> Reader:
+    """A reader for an ERP that reports nets per account for chosen references, such as
+    ``TrytonConnector.balances``: one read-back per journal, so each is compared on its own.
+    ``accounts`` is the connector's map of our account numbers to the ERP's codes."""
+
+    def read(posted: Sequence[JournalFact]) -> Mapping[str, ErpDocument]:
+        found = {}
+        for journal in posted:
+            currency = journal.lines[0].debit.currency if journal.lines else "USD"
+            found[journal.id] = account_document(
+                reference=journal.id,
+                document=journal.erp_document or "",
+                balances=balances([journal.id]),
+                currency=currency,
+                accounts=accounts,
+            )
+        return found
+
+    return read
 
 
 def report(
