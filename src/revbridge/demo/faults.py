@@ -101,9 +101,10 @@ def resend(plan: Plan, messages: list[Message]) -> list[tuple[Fault, Message, Me
         if not candidates:
             continue
         original = rng.pick(candidates)
+        last = datetime.combine(original.at.date(), time(23, 59, 59))  # the copy stays in its day
         again = replace(
             original,
-            at=original.at + timedelta(minutes=rng.between(*minutes)),
+            at=min(original.at + timedelta(minutes=rng.between(*minutes)), last),
             expect=Expectation(status=Status.DUPLICATE),
         )
         found.append((Fault(kind=fault, facility=original.facility, surfaces=where), original, again))

@@ -100,19 +100,23 @@ def _lives(seed: int, scale: float, window: list[date], plans: dict[date, faults
 
 
 def _roles(seed: int, facility: Facility, day: date, count: int, plan: faults.Plan | None) -> dict[int, Role]:
+    """The fault roles of the day's visits at ``facility``: from the visit the plan names, the first
+    one that charges on its registration day (an outpatient procedure, an inpatient's first night),
+    so the fault surfaces inside the window even when the window is that one day."""
     roles: dict[int, Role] = {}
     if plan is None:
         return roles
-    if plan.unknown_payer is not None and plan.unknown_payer[0] == facility.code:
-        roles[plan.unknown_payer[1]] = Role.UNKNOWN_PAYER
-    if plan.unmapped_department is not None and plan.unmapped_department[0] == facility.code:
-        # The first visit from the chosen one that bills on its registration day (an outpatient
-        # procedure, an inpatient's first night): its fault line is sent inside the window.
+    for chosen, role in (
+        (plan.unknown_payer, Role.UNKNOWN_PAYER),
+        (plan.unmapped_department, Role.UNMAPPED_DEPARTMENT),
+    ):
+        if chosen is None or chosen[0] != facility.code:
+            continue
         for k in range(count):
-            n = (plan.unmapped_department[1] + k) % count
+            n = (chosen[1] + k) % count
             line = timeline(stream(seed, facility, day, n), facility, day, n, Role.NORMAL)
             if n not in roles and line.patient_class in ("O", "I"):
-                roles[n] = Role.UNMAPPED_DEPARTMENT
+                roles[n] = role
                 break
     return roles
 
