@@ -166,8 +166,8 @@ def merge(rows: tuple[Totals, ...]) -> tuple[Totals, ...]:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Day:
     day: date
-    messages: tuple[Message, ...]
-    totals: tuple[Totals, ...]
+    messages: tuple[Message, ...]  # in the order they are sent; indexes are what faults name
+    totals: tuple[Totals, ...]  # of the messages sent this day, per facility and business date
     faults: tuple[Fault, ...]
 
     def counts(self) -> Counter[tuple[str, str]]:
