@@ -31,7 +31,7 @@ from revbridge.pipeline import whatif
 from revbridge.security.roles import Permission
 from revbridge.store import configs
 from revbridge.store.engine import reading
-from revbridge.web import session
+from revbridge.web import memo, session
 from revbridge.web.rendering import render
 
 router = APIRouter(tags=["workbench"], include_in_schema=False)
@@ -223,8 +223,11 @@ def version_page(
         base, proposed = configs.load_version(rt.db, current), configs.load_version(rt.db, number)
         context["changes"] = diff(base, proposed)
         if version.status == configs.PROPOSED:
-            context["preview"] = whatif.preview(
-                rt.db, current=base, proposed=proposed, since=rt.clock.now() - timedelta(days=days)
+            since = rt.clock.now() - timedelta(days=days)
+            context["preview"] = memo.remembered(
+                request,
+                ("whatif", current, number, days),
+                lambda: whatif.preview(rt.db, current=base, proposed=proposed, since=since),
             )
     context["proposer"] = version.proposed_by == session.actor(principal_of(request))
     shown = NOTICES.get(notice, "").format(n=number)

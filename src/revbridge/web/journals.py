@@ -12,7 +12,7 @@ from datetime import date
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -66,7 +66,7 @@ def journals_page(
         entities = [
             e
             for (e,) in conn.execute(
-                select(distinct(journal_table.c.legal_entity)).order_by(journal_table.c.legal_entity)
+                select(journal_table.c.legal_entity).distinct().order_by(journal_table.c.legal_entity)
             )
         ]
         ids = None
@@ -74,7 +74,7 @@ def journals_page(
             ids = [
                 j
                 for (j,) in conn.execute(
-                    select(distinct(journal_lines.c.journal_id)).where(journal_lines.c.account == account)
+                    select(journal_lines.c.journal_id).distinct().where(journal_lines.c.account == account)
                 )
             ]
     try:

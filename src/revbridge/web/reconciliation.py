@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
-from sqlalchemy import Connection, func, select
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -28,21 +28,13 @@ from revbridge.reconcile import Report
 from revbridge.security.roles import Permission
 from revbridge.store import reporting
 from revbridge.store.engine import reading
-from revbridge.store.schema import (
-    config_versions,
-    event_lines,
-    events,
-    gl_documents,
-    journals,
-    messages,
-    work_items,
-)
+from revbridge.store.schema import events
+from revbridge.web import memo
 from revbridge.web.rendering import render
 
 router = APIRouter(tags=["workbench"], include_in_schema=False)
 
 DAY = r"^(|\d{4}-\d{2}-\d{2})$"
-FRESH = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,50 +59,14 @@ def by_facility(report: Report) -> list[FacilityStatus]:
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class _Cached:
-    state: tuple[object, ...]
-    at: datetime
-    report: Report
-
-
-def _state(conn: Connection) -> tuple[object, ...]:
-    """A cheap fingerprint of everything a report reads: when it has not changed (and the report
-    is less than ``FRESH`` old, since in-flight thresholds depend on the time), the report has not."""
-    scalars = [
-        select(func.count(), func.max(messages.c.completed_at)).select_from(messages),
-        select(func.max(events.c.id)).select_from(events),
-        select(func.max(event_lines.c.id)).select_from(event_lines),
-        select(func.count(), func.max(journals.c.posted_at)).select_from(journals),
-        select(func.count(), func.max(work_items.c.updated_at)).select_from(work_items),
-        select(func.count(), func.max(config_versions.c.approved_at)).select_from(config_versions),
-        select(func.max(gl_documents.c.id)).select_from(gl_documents),
-    ]
-    state: list[object] = []
-    for query in scalars:
-        state.extend(conn.execute(query).one())
-    state.extend(conn.execute(select(journals.c.status, func.count()).group_by(journals.c.status)).all())
-    return tuple(state)
-
-
 def report_for(request: Request, day: date | None) -> Report:
-    """The reconciliation report, recomputed only when the store has changed or it is older than
-    ``FRESH``; the reports are kept per application (and so per runtime), a few days at most."""
+    """The reconciliation report for ``day``, recomputed only when the store has changed."""
     rt = runtime_of(request)
-    now = rt.clock.now()
-    cache: dict[date | None, _Cached] | None = getattr(request.app.state, "workbench_reports", None)
-    if cache is None:
-        cache = request.app.state.workbench_reports = {}
-    with reading(rt.db) as conn:
-        state = _state(conn)
-    found = cache.get(day)
-    if found is not None and found.state == state and now - found.at < FRESH:
-        return found.report
-    report = reporting.report(rt.db, day=day, now=now, in_flight=timedelta(minutes=30))
-    if len(cache) >= 8:
-        cache.clear()
-    cache[day] = _Cached(state, now, report)
-    return report
+    return memo.remembered(
+        request,
+        ("reconciliation", day),
+        lambda: reporting.report(rt.db, day=day, now=rt.clock.now(), in_flight=timedelta(minutes=30)),
+    )
 
 
 @router.get("/reconciliation")

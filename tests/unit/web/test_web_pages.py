@@ -80,3 +80,12 @@ def test_reconciliation_per_day_and_facility_with_drill_down(
     one_day = viewer.get("/reconciliation?date=2009-09-23&facility=MHN-STJ")
     assert one_day.status_code == 200 and "ChargeCaptured" in one_day.text
     assert viewer.get("/events?key=nope", follow_redirects=False).status_code == 404
+
+
+def test_kept_results_follow_the_store(rt: Runtime, people: People, corpus: Path) -> None:
+    viewer = people.browser(Role.VIEWER)
+    assert "150,000.00" not in viewer.get("/reconciliation").text
+    assert "No posting events to reconcile yet." in viewer.get("/").text
+    ingest(rt, (corpus / MEDICARE_A).read_bytes(), "medicare")  # the store changes: recomputed
+    assert "150,000.00" in viewer.get("/reconciliation").text
+    assert "MHN-HOPE" in viewer.get("/").text

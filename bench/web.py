@@ -1,0 +1,146 @@
+"""Workbench page render times on demo data: p50 and p95 per page against a floor.
+
+Builds a store from the demo health system's traffic (``revbridge.demo.generate``: HL7 v2, X12,
+FHIR and portal messages with their deliberate faults), processes and posts it, signs in, and
+requests every page repeatedly through the full ASGI stack (authentication, routing, queries,
+templates) in process. The floor is ``/healthz`` through the same stack: what any request costs
+before a page does its own work. Target (issue 10): every page under 300 ms at the 95th
+percentile.
+
+    .venv/bin/python bench/web.py [--days 1] [--rounds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import yaml
+from fastapi.testclient import TestClient
+
+from revbridge.api.app import create_app
+from revbridge.bootstrap import build
+from revbridge.connectors.registry import Environment, routing
+from revbridge.demo import generate
+from revbridge.masterdata.canonical import to_documents
+from revbridge.masterdata.loader import FILES, load_texts
+from revbridge.pipeline import whatif
+from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
+from revbridge.security.roles import Role
+from revbridge.settings import Settings
+from revbridge.store import apikeys, configs, journals, reporting, workitems
+
+TARGET_MS = 300.0
+
+
+def _times(client: TestClient, path: str, rounds: int) -> list[float]:
+    found = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        answer = client.get(path)
+        found.append((time.perf_counter() - started) * 1000)
+        if answer.status_code != 200:
+            raise SystemExit(f"{path}: HTTP {answer.status_code}")
+    return found
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--days", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=30)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="rb-bench-web-"))
+    rt = build(Settings(home=home), upgrade=True, posting=True)
+    start = date.today() - timedelta(days=args.days)
+    traffic = generate(start=start, days=args.days, seed=7)
+    began = time.perf_counter()
+    for message in traffic.messages:
+        rt.intake.receive(message.payload, channel=f"bench:{message.channel.value}", format=message.format)
+    rt.settle(close_windows=True)
+    router = routing(None, Environment(engine=rt.db, clock=rt.clock))
+    outbox = Dispatcher(rt.db, router, clock=rt.clock, metrics=rt.metrics, config=OutboxConfig(owner="bench"))
+    outbox.drain(timeout=600)
+    outbox.close()
+    router.close()
+    status = rt.status()
+    print(
+        f"demo data: {len(traffic.messages)} messages over {args.days} day(s), "
+        f"{sum(status['journals'].values())} journals ({journals.counts(rt.db)['posted']} posted), "
+        f"{len(workitems.list_items(rt.db, limit=100_000))} open work items; "
+        f"built in {time.perf_counter() - began:.0f} s"
+    )
+    _key, token = apikeys.create(
+        rt.db, name="bench", roles=(Role.ADMIN,), now=rt.clock.now(), actor="bench", anchor=None
+    )
+    client = TestClient(create_app(rt))
+    client.post("/login", data={"credential": token})
+    some_message = (
+        workitems.list_items(rt.db, limit=1)[0].message_id if workitems.list_items(rt.db, limit=1) else None
+    )
+    some_journal = journals.list_journals(rt.db, limit=1)[0].journal.id
+    pages = ["/", "/workqueue", "/journals", f"/journals/{some_journal}", "/reconciliation", "/config"]
+    # A proposal to approve, so its page shows the what-if: one more alias for a payer.
+    current = configs.load_version(rt.db, 1)
+    documents = to_documents(current)
+    documents["payers.yaml"]["payers"][0]["aliases"].append("BENCH-ALIAS")
+    proposed, errors = load_texts({n: yaml.safe_dump(documents[n], sort_keys=False) for n in FILES})
+    assert proposed is not None, errors
+    configs.propose(
+        rt.db,
+        proposed,
+        effective_from=rt.clock.now().date(),
+        actor="bench:steward",
+        note="bench",
+        source="bench",
+        now=rt.clock.now(),
+        approve=False,
+        anchor=None,
+    )
+    pages += ["/config/versions/1", "/config/versions/2"]
+    if some_message:
+        pages.append(f"/messages/{some_message}")
+    for path in ["/healthz", *pages]:
+        _times(client, path, 2)  # warm: templates compiled, caches filled
+    floor = _times(client, "/healthz", args.rounds)
+    floor_p95 = _p95(floor)
+    print(f"floor /healthz: p50 {statistics.median(floor):.1f} ms, p95 {floor_p95:.1f} ms")
+    print(f"{'page':<44} {'p50 ms':>8} {'p95 ms':>8} {'x floor':>8}  target {TARGET_MS:.0f} ms")
+    worst = 0.0
+    for path in pages:
+        found = _times(client, path, args.rounds)
+        p95 = _p95(found)
+        worst = max(worst, p95)
+        shown = path if len(path) <= 44 else path[:41] + "..."
+        print(f"{shown:<44} {statistics.median(found):>8.1f} {p95:>8.1f} {p95 / floor_p95:>8.1f}")
+    verdict = "within" if worst < TARGET_MS else "OVER"
+    print(f"slowest p95 {worst:.1f} ms: {verdict} the {TARGET_MS:.0f} ms target")
+    # Computed once per change of the store, not per page view (web/memo.py): the reconciliation
+    # report behind the overview and the reconciliation page, the what-if of a proposed version.
+    started = time.perf_counter()
+    reporting.report(rt.db, day=None, now=rt.clock.now())
+    print(f"reconciliation report, computed afresh: {(time.perf_counter() - started) * 1000:.0f} ms")
+    started = time.perf_counter()
+    preview = whatif.preview(
+        rt.db, current=current, proposed=current, since=rt.clock.now() - timedelta(days=30)
+    )
+    elapsed = time.perf_counter() - started
+    print(
+        f"what-if over {preview.events} events in {preview.documents} messages: {elapsed * 1000:.0f} ms "
+        f"({preview.events / elapsed:,.0f} events/s, each applied under both configurations)"
+    )
+    rt.close()
+    sys.exit(0 if worst < TARGET_MS else 1)
+
+
+if __name__ == "__main__":
+    main()
