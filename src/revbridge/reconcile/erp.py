@@ -8,12 +8,13 @@ nets (Tryton's read-back). A group that differs is named with both figures; the 
 then treats every subledger line in that group as not acknowledged.
 
 ``account_document`` turns an account-level read-back (``TrytonConnector.balances([ref])``: net
-per ERP account code) into an ``ErpDocument``.
+per ERP account code) into an ``ErpDocument``; ``balances_reader`` does it for every posted
+journal of a connector, the effect (the ERP call) passed in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -21,6 +22,8 @@ from revbridge.core.money import Money
 from revbridge.reconcile.facts import ErpDocument, ErpLine, JournalFact, JournalLineFact
 
 Key = tuple[str, str, str, str, str]  # ERP account, currency, facility, cost centre, payer class
+# Reads an ERP back: that connector's posted journals -> the documents the ERP holds for them.
+Reader = Callable[[Sequence[JournalFact]], Mapping[str, ErpDocument]]
 
 
 def key(
@@ -178,3 +181,26 @@ def account_document(
         netted=True,
         accounts=tuple(sorted((accounts or {}).items())),
     )
+
+
+def balances_reader(
+    balances: Callable[[Sequence[str]], Mapping[str, Decimal]], *, accounts: Mapping[str, str] | None = None
+) -> Reader:
+    """A reader for an ERP that reports nets per account for chosen references, such as
+    ``TrytonConnector.balances``: one read-back per journal, so each is compared on its own.
+    ``accounts`` is the connector's map of our account numbers to the ERP's codes."""
+
+    def read(posted: Sequence[JournalFact]) -> Mapping[str, ErpDocument]:
+        found = {}
+        for journal in posted:
+            currency = journal.lines[0].debit.currency if journal.lines else "USD"
+            found[journal.id] = account_document(
+                reference=journal.id,
+                document=journal.erp_document or "",
+                balances=balances([journal.id]),
+                currency=currency,
+                accounts=accounts,
+            )
+        return found
+
+    return read

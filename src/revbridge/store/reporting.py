@@ -8,19 +8,18 @@ journals' ids (``gl_documents``/``gl_entries``, the ERP's own tables), the messa
 day with the codes of their work items, and the AR balances and movements of the roll-forward.
 
 Other ERPs are read back by ``readers``: connector name -> a function from that connector's
-posted journals to the documents the ERP holds for them (``balances_reader`` makes one from
-``TrytonConnector.balances``). Journals of connectors nobody reads back are trusted on
-their receipt. Money leaves the database as integer minor units and becomes ``Money`` here.
+posted journals to the documents the ERP holds for them (``balances_reader``, re-exported from
+``reconcile.erp``, makes one from ``TrytonConnector.balances``). Journals of connectors nobody
+reads back are trusted on their receipt. Money leaves the database as integer minor units and becomes ``Money`` here.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select
@@ -41,9 +40,9 @@ from revbridge.reconcile import (
     RemittanceFact,
     Report,
     Thresholds,
-    account_document,
     reconcile,
 )
+from revbridge.reconcile.erp import Reader, balances_reader
 from revbridge.store import configs
 from revbridge.store.engine import reading
 from revbridge.store.events import CONTEXT_KINDS
@@ -58,36 +57,14 @@ from revbridge.store.schema import (
     work_items,
 )
 
+__all__ = ["EMBEDDED", "Reader", "ar_events", "balances_reader", "gather", "report"]
+
 EMBEDDED = frozenset({"embedded"})  # connectors whose ERP is this database's gl_* tables
 AR_ROLES = (AccountRole.AR_PAYER.value, AccountRole.AR_PATIENT.value, AccountRole.AR_UNBILLED.value)
 REMITTANCE_MEMBERS = ("ClaimAdjudicated", "ProviderAdjustment")
 CHUNK = 400
 
-Reader = Callable[[Sequence[JournalFact]], Mapping[str, ErpDocument]]
 DEFAULT_IN_FLIGHT = timedelta(minutes=30)
-
-
-def balances_reader(
-    balances: Callable[[Sequence[str]], Mapping[str, Decimal]], *, accounts: Mapping[str, str] | None = None
-) -> Reader:
-    """A reader for an ERP that reports nets per account for chosen references, such as
-    ``TrytonConnector.balances``: one read-back per journal, so each is compared on its own.
-    ``accounts`` is the connector's map of our account numbers to the ERP's codes."""
-
-    def read(posted: Sequence[JournalFact]) -> Mapping[str, ErpDocument]:
-        found = {}
-        for journal in posted:
-            currency = journal.lines[0].debit.currency if journal.lines else "USD"
-            found[journal.id] = account_document(
-                reference=journal.id,
-                document=journal.erp_document or "",
-                balances=balances([journal.id]),
-                currency=currency,
-                accounts=accounts,
-            )
-        return found
-
-    return read
 
 
 def report(
