@@ -10,7 +10,8 @@ day with the codes of their work items, and the AR balances and movements of the
 Other ERPs are read back by ``readers``: connector name -> a function from that connector's
 posted journals to the documents the ERP holds for them (``balances_reader``, re-exported from
 ``reconcile.erp``, makes one from ``TrytonConnector.balances``). Journals of connectors nobody
-reads back are trusted on their receipt. Money leaves the database as integer minor units and becomes ``Money`` here.
+reads back are trusted on their receipt. Money leaves the database as integer minor units and
+becomes ``Money`` here.
 """
 
 from __future__ import annotations
