@@ -23,13 +23,25 @@ from datetime import datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, bindparam, func, select, update
 
 from revbridge.core.errors import DecryptionError, InputError
 from revbridge.security.keys import NONCE_BYTES, Keyring, read_key_file, write_key_file
 from revbridge.store import audit
 from revbridge.store.engine import reading
 from revbridge.store.schema import messages
+
+# Written only while the row still has its old key and a payload: a row purged or re-sealed by
+# someone else between our read and our write is skipped, never overwritten.
+_GUARDED_UPDATE = (
+    update(messages)
+    .where(
+        messages.c.id == bindparam("m_id"),
+        messages.c.key_id == bindparam("m_old"),
+        messages.c.payload.is_not(None),
+    )
+    .values(key_id=bindparam("m_key"), payload=bindparam("m_blob"))
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,19 +160,15 @@ def reencrypt(
             nonce = os.urandom(NONCE_BYTES)
             blob = nonce + AESGCM(target).encrypt(nonce, plain, row.id.encode("utf-8"))
             sealed.append((row.id, row.key_id, blob))
-        with engine.begin() as conn:
-            for message_id, old, blob in sealed:
+        if sealed:
+            with engine.begin() as conn:
+                # One statement, many rows: rowcount is the number written (SQLite and psycopg sum it).
                 result = conn.execute(
-                    update(messages)
-                    .where(
-                        messages.c.id == message_id,
-                        messages.c.key_id == old,
-                        messages.c.payload.is_not(None),
-                    )
-                    .values(key_id=active, payload=blob)
+                    _GUARDED_UPDATE,
+                    [{"m_id": m, "m_old": old, "m_key": active, "m_blob": blob} for m, old, blob in sealed],
                 )
-                moved += result.rowcount
-                skipped += 1 - result.rowcount
+            moved += result.rowcount
+            skipped += len(sealed) - result.rowcount
         if progress is not None:
             progress(len(batch))
     remaining = {kid: n for kid, n in rows_by_key(engine).items() if kid != active}
