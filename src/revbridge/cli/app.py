@@ -8,7 +8,7 @@ import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from revbridge.cli import admin, config, messages, periods, posting, reconcile, security, serve
+from revbridge.cli import admin, config, ledger, messages, periods, posting, reconcile, security, serve
 from revbridge.cli.common import err_console
 from revbridge.core.errors import RevbridgeError
 
@@ -35,6 +35,7 @@ app.add_typer(config.config_app, name="config")
 app.add_typer(periods.period_app, name="period")
 app.add_typer(security.keys_app, name="keys")
 app.command()(security.purge)
+ledger.register(app)
 
 
 def main() -> None:
