@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -100,6 +100,44 @@ class _Failure:
     retry_after: float | None
 
 
+# What one attempt decided; run_once writes a round's outcomes in one transaction.
+@dataclass(frozen=True, slots=True)
+class Posted:
+    claim: store.Claim
+    connector: str
+    document: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    claim: store.Claim
+    connector: str
+    at: datetime
+    attempts: int
+    uncertain: bool
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    claim: store.Claim
+    connector: str
+    code: ProblemCode
+    error: str
+    attempts: int
+    uncertain: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    claim: store.Claim
+    at: datetime
+
+
+Outcome = Posted | Retry | Failed | Released
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -132,7 +170,8 @@ class Dispatcher:
     # -- loops -------------------------------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Claim one round of due journals and see each through one attempt; returns how many."""
+        """Claim one round of due journals, see each through one attempt, record the outcomes;
+        returns how many journals the round took."""
         claims = store.claim(
             self._engine,
             owner=self.config.owner,
@@ -143,18 +182,23 @@ class Dispatcher:
         if not claims:
             return 0
         loaded = store.load_many(self._engine, [c.id for c in claims])
-        futures = []
+        outcomes: list[Outcome] = []
+        futures: list[Future[Outcome]] = []
         for c in claims:
             try:
                 connector = self._connector_for(c.legal_entity)
             except Exception as exc:  # configuration: no connector for this legal entity
-                self._unroutable(c, f"no connector for legal entity {c.legal_entity!r}: {exc}")
+                outcomes.append(
+                    self._unroutable(c, f"no connector for legal entity {c.legal_entity!r}: {exc}")
+                )
                 continue
             channel = self.channel(connector)
             futures.append(channel.pool.submit(self._attempt, channel, c, loaded[c.id]))
         wait(futures)
-        for future in futures:
-            future.result()  # a bug in the dispatcher itself must not pass silently
+        try:
+            outcomes.extend(f.result() for f in futures)  # a dispatcher bug must not pass silently
+        finally:
+            self._record(outcomes)
         return len(claims)
 
     def drain(self, *, timeout: float = 60.0) -> int:
@@ -189,14 +233,14 @@ class Dispatcher:
 
     # -- one attempt -------------------------------------------------------------------------------
 
-    def _attempt(self, channel: Channel, claim: store.Claim, journal: Journal) -> None:
+    def _attempt(self, channel: Channel, claim: store.Claim, journal: Journal) -> Outcome:
         if claim.uncertain and claim.attempts > 0 and claim.connector != channel.name:
             # the ERP that may hold the journal is no longer the one configured: a person decides
-            self._fail(claim, channel, ProblemCode.ERP_UNAVAILABLE, "connector changed while uncertain", True)
-            return
-        probe = self._admit(channel, claim)
-        if probe is None:
-            return
+            reason = "connector changed while uncertain"
+            return Failed(claim, channel.name, ProblemCode.ERP_UNAVAILABLE, reason, claim.attempts + 1, True)
+        probe = self._admit(channel)
+        if isinstance(probe, float):
+            return Released(claim, self._clock.now() + timedelta(seconds=probe))
         uncertain = claim.uncertain
         try:
             receipt = None
@@ -207,12 +251,12 @@ class Dispatcher:
                 receipt = self._call(channel, "submit", lambda: channel.connector.submit(journal))
         except _Stopping:
             channel.breaker.release()
-            self._release(claim, 0.0)
-            return
+            return Released(claim, self._clock.now())
         except ConnectorRejected as exc:
             channel.breaker.success()  # the ERP answered
-            self._fail(claim, channel, ProblemCode.ERP_REJECTED, str(exc), uncertain)
-            return
+            return Failed(
+                claim, channel.name, ProblemCode.ERP_REJECTED, str(exc), claim.attempts + 1, uncertain
+            )
         except ConnectorUnavailable as exc:
             failure = _Failure(str(exc), uncertain or exc.uncertain, exc.retry_after)
         except Exception as exc:  # a connector bug: be as careful as with a lost answer
@@ -221,16 +265,15 @@ class Dispatcher:
         else:
             assert receipt is not None  # submit returns a receipt or raises
             channel.breaker.success()
-            self._posted(claim, channel, journal, receipt)
-            return
+            return Posted(claim, channel.name, receipt.document, self._clock.now())
         channel.breaker.failure()
         if failure.retry_after:
             channel.pause(failure.retry_after)
-        self._retry_or_fail(claim, channel, failure, probe=probe)
+        return self._retry_or_fail(claim, channel, failure, probe=probe)
 
-    def _admit(self, channel: Channel, claim: store.Claim) -> bool | None:
-        """Wait out a short pause or open circuit; None if the journal went back instead. True
-        when this attempt is the breaker's half-open probe."""
+    def _admit(self, channel: Channel) -> bool | float:
+        """Wait out a short pause or open circuit. True or False: go (True if this attempt is the
+        breaker's half-open probe); a float: give the journal back for that many seconds."""
         while True:
             paused = channel.paused_for()
             if paused == 0:
@@ -239,8 +282,7 @@ class Dispatcher:
                     return admission.probe
                 paused = admission.wait
             if paused > self.config.max_inline_wait or self._stop.is_set():
-                self._release(claim, paused)
-                return None
+                return float(paused)
             self._stop.wait(paused)
 
     def _call(self, channel: Channel, what: str, call: Callable[[], Receipt | None]) -> Receipt | None:
@@ -264,141 +306,121 @@ class Dispatcher:
             calls.labels(channel.name, "posted").inc()
         return result
 
-    # -- outcomes ----------------------------------------------------------------------------------
-
-    def _posted(self, claim: store.Claim, channel: Channel, journal: Journal, receipt: Receipt) -> None:
-        now = self._clock.now()
-        with self._engine.begin() as conn:
-            done = store.mark_posted(
-                conn,
-                claim.id,
-                owner=self.config.owner,
-                document=receipt.document,
-                connector=channel.name,
-                now=now,
-            )
-        if not done:
-            log.warning("journal_lease_lost", journal=claim.id, connector=channel.name)
-            return
-        self._metrics.journals.labels(journal.lane.value, store.POSTED).inc()
-        self._metrics.receipt_to_posted.labels(journal.lane.value).observe(
-            max(0.0, (now - claim.first_received_at).total_seconds())
-        )
-
-    def _retry_or_fail(self, claim: store.Claim, channel: Channel, failure: _Failure, *, probe: bool) -> None:
+    def _retry_or_fail(
+        self, claim: store.Claim, channel: Channel, failure: _Failure, *, probe: bool
+    ) -> Outcome:
         attempts = claim.attempts if probe else claim.attempts + 1
         if attempts >= channel.limits.max_attempts:
-            self._fail(
-                claim, channel, ProblemCode.ERP_UNAVAILABLE, failure.message, failure.uncertain, attempts
-            )
-            return
+            code = ProblemCode.ERP_UNAVAILABLE
+            return Failed(claim, channel.name, code, failure.message, attempts, failure.uncertain)
         delay = channel.backoff.delay(max(1, attempts), failure.retry_after)
         if probe:
             delay = max(delay, channel.breaker.reset_after)
-        now = self._clock.now()
-        with self._engine.begin() as conn:
-            store.retry_later(
-                conn,
-                claim.id,
-                owner=self.config.owner,
-                at=now + timedelta(seconds=delay),
-                attempts=attempts,
-                uncertain=failure.uncertain,
-                connector=channel.name,
-                error=failure.message,
-            )
-        self._metrics.journals.labels(claim.lane, "retry").inc()
-        log.info(
-            "journal_retry",
-            journal=claim.id,
-            connector=channel.name,
-            attempts=attempts,
-            delay=round(delay, 3),
-            uncertain=failure.uncertain,
-            reason=failure.message,
-        )
+        at = self._clock.now() + timedelta(seconds=delay)
+        return Retry(claim, channel.name, at, attempts, failure.uncertain, failure.message)
 
-    def _fail(
-        self,
-        claim: store.Claim,
-        channel: Channel,
-        code: ProblemCode,
-        message: str,
-        uncertain: bool,
-        attempts: int | None = None,
-    ) -> None:
-        now = self._clock.now()
-        tried = attempts if attempts is not None else claim.attempts + 1
-        problem = Problem(
-            code=code,
-            message=f"{channel.name}: {message}"
-            + (f" (after {tried} attempts)" if code is ProblemCode.ERP_UNAVAILABLE else ""),
-            where=SourceRef("", f"journal {claim.id}"),
-            details=(
-                ("journal_id", claim.id),
-                ("connector", channel.name),
-                ("legal_entity", claim.legal_entity),
-            ),
-        )
-        with self._engine.begin() as conn:
-            if not store.mark_failed(
-                conn,
-                claim.id,
-                owner=self.config.owner,
-                attempts=tried,
-                uncertain=uncertain,
-                connector=channel.name,
-                error=message,
-            ):
-                log.warning("journal_lease_lost", journal=claim.id, connector=channel.name)
-                return
-            opened = workitems.record(conn, [problem], now=now, message_id=None)
-        for code_opened in opened:
-            self._metrics.work_items.labels(code_opened).inc()
-        self._metrics.journals.labels(claim.lane, store.FAILED).inc()
-        log.warning(
-            "journal_failed", journal=claim.id, connector=channel.name, code=str(code), reason=message
-        )
-
-    def _unroutable(self, claim: store.Claim, message: str) -> None:
+    def _unroutable(self, claim: store.Claim, message: str) -> Outcome:
         attempts = claim.attempts + 1
         limits = Limits()
-        now = self._clock.now()
         if attempts >= limits.max_attempts:
-            problem = Problem(
-                code=ProblemCode.ERP_UNAVAILABLE,
-                message=message,
-                where=SourceRef("", f"journal {claim.id}"),
-                details=(("journal_id", claim.id), ("legal_entity", claim.legal_entity)),
+            return Failed(
+                claim, claim.connector, ProblemCode.ERP_UNAVAILABLE, message, attempts, claim.uncertain
             )
-            with self._engine.begin() as conn:
-                store.mark_failed(
-                    conn,
-                    claim.id,
-                    owner=self.config.owner,
-                    attempts=attempts,
-                    uncertain=claim.uncertain,
-                    connector=claim.connector,
-                    error=message,
-                )
-                workitems.record(conn, [problem], now=now, message_id=None)
-            self._metrics.journals.labels(claim.lane, store.FAILED).inc()
-            return
-        delay = Backoff.of(limits).delay(attempts)
-        with self._engine.begin() as conn:
-            store.retry_later(
-                conn,
-                claim.id,
-                owner=self.config.owner,
-                at=now + timedelta(seconds=delay),
-                attempts=attempts,
-                uncertain=claim.uncertain,
-                connector=claim.connector,
-                error=message,
-            )
-        log.warning("journal_unroutable", journal=claim.id, legal_entity=claim.legal_entity)
+        at = self._clock.now() + timedelta(seconds=Backoff.of(limits).delay(attempts))
+        return Retry(claim, claim.connector, at, attempts, claim.uncertain, message)
 
-    def _release(self, claim: store.Claim, delay: float) -> None:
-        at: datetime = self._clock.now() + timedelta(seconds=delay)
+    # -- outcomes ----------------------------------------------------------------------------------
+
+    def _record(self, outcomes: list[Outcome]) -> None:
+        """One transaction for the round: on SQLite one fsync instead of one per journal. A crash
+        before it commits leaves the round's journals submitting; their leases run out and they
+        are taken over as uncertain, so nothing is sent twice."""
+        if not outcomes:
+            return
+        owner = self.config.owner
+        lost: list[str] = []
+        opened: list[str] = []
         with self._engine.begin() as conn:
-            store.release(conn, [claim.id], owner=self.config.owner, at=at)
+            for outcome in outcomes:
+                match outcome:
+                    case Posted(claim, connector, document, at):
+                        done = store.mark_posted(
+                            conn, claim.id, owner=owner, document=document, connector=connector, now=at
+                        )
+                    case Retry(claim, connector, at, attempts, uncertain, error):
+                        done = store.retry_later(
+                            conn,
+                            claim.id,
+                            owner=owner,
+                            at=at,
+                            attempts=attempts,
+                            uncertain=uncertain,
+                            connector=connector,
+                            error=error,
+                        )
+                    case Failed(claim, connector, code, error, attempts, uncertain):
+                        done = store.mark_failed(
+                            conn,
+                            claim.id,
+                            owner=owner,
+                            attempts=attempts,
+                            uncertain=uncertain,
+                            connector=connector,
+                            error=error,
+                        )
+                        if done:
+                            opened += workitems.record(
+                                conn, [_problem(outcome)], now=self._clock.now(), message_id=None
+                            )
+                    case Released(claim, at):
+                        done = store.release(conn, [claim.id], owner=owner, at=at) == 1
+                if not done:
+                    lost.append(outcome.claim.id)
+        for journal_id in lost:
+            log.warning("journal_lease_lost", journal=journal_id)
+        for item_code in opened:
+            self._metrics.work_items.labels(item_code).inc()
+        for outcome in outcomes:
+            if outcome.claim.id not in lost:
+                self._observe(outcome)
+
+    def _observe(self, outcome: Outcome) -> None:
+        lane = outcome.claim.lane
+        match outcome:
+            case Posted(claim, _connector, _document, at):
+                self._metrics.journals.labels(lane, store.POSTED).inc()
+                waited = (at - claim.first_received_at).total_seconds()
+                self._metrics.receipt_to_posted.labels(lane).observe(max(0.0, waited))
+            case Retry(claim, connector, at, attempts, uncertain, error):
+                self._metrics.journals.labels(lane, "retry").inc()
+                log.info(
+                    "journal_retry",
+                    journal=claim.id,
+                    connector=connector,
+                    attempts=attempts,
+                    at=at.isoformat(),
+                    uncertain=uncertain,
+                    reason=error,
+                )
+            case Failed(claim, connector, code, error, _attempts, _uncertain):
+                self._metrics.journals.labels(lane, store.FAILED).inc()
+                log.warning(
+                    "journal_failed", journal=claim.id, connector=connector, code=str(code), reason=error
+                )
+            case Released():
+                pass
+
+
+def _problem(failed: Failed) -> Problem:
+    claim = failed.claim
+    suffix = f" (after {failed.attempts} attempts)" if failed.code is ProblemCode.ERP_UNAVAILABLE else ""
+    return Problem(
+        code=failed.code,
+        message=f"{failed.connector}: {failed.error}{suffix}",
+        where=SourceRef("", f"journal {claim.id}"),
+        details=(
+            ("journal_id", claim.id),
+            ("connector", failed.connector),
+            ("legal_entity", claim.legal_entity),
+        ),
+    )

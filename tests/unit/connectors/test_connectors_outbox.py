@@ -238,7 +238,7 @@ def test_the_outbound_rate_never_exceeds_the_limit(engine: Engine, erp: FaultyEr
     assert time.monotonic() - started >= (60 - burst) / rate * 0.95
     times = [r.at for r in erp.journal_requests()]
     assert len(times) == 60
-    assert max_excess(times, rate) <= burst + 1  # one token of slack for arrival jitter at the server
+    assert max_excess(times, rate) <= burst + rate * 0.025  # arrival jitter at the server (GIL)
     d.close()
     connector.close()
 
