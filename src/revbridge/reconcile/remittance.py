@@ -154,6 +154,8 @@ def _one(
                 f"held by {', '.join(held) or 'the work queue'}, yet {booked.amount} cash is booked", booked
             )
         return row(Status.HELD), []
+    if not cash and r.amount.is_zero():
+        return row(Status.TIES), []  # a zero payment books no cash line, whatever else it posts
     if how == "by_rule":
         return broken("it carries cash, but the rules posted nothing for it", booked)
     if not cash:

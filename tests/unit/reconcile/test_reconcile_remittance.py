@@ -170,3 +170,10 @@ def test_cash_left_out_of_any_journal_past_the_threshold() -> None:
     stale = [replace(r, created_at=NOW - timedelta(hours=1)) for r in era_lines(journal=None)]
     (brk,) = run(stale).breaks
     assert brk.message.endswith("its cash is still in no journal")
+
+
+def test_a_zero_payment_books_no_cash_line_and_ties() -> None:
+    zero = era_remittance(amount="0")
+    for state in ("staged", "applied"):
+        result = run([], events=era_events(state=state), remittance=zero)
+        assert result.breaks == () and result.rows[0].status == "ties", state
