@@ -99,10 +99,9 @@ def create_app(rt: Runtime) -> FastAPI:
 
     authenticate = _authenticator(rt)
     app.state.authenticate = authenticate  # the workbench's sign-in page checks credentials with it
-    # Added innermost first: BodyLimit -> Auth -> RateLimit -> routes.
-    app.add_middleware(
-        RateLimitMiddleware, buckets=TokenBuckets(rate=max(rt.settings.ingest_rate_per_key, 0.001))
-    )
+    # Added innermost first: BodyLimit -> Auth -> RateLimit -> routes. A rate of 0 turns it off.
+    if rt.settings.ingest_rate_per_key > 0:
+        app.add_middleware(RateLimitMiddleware, buckets=TokenBuckets(rate=rt.settings.ingest_rate_per_key))
     app.add_middleware(
         AuthMiddleware, routes=all_routes, authenticate=authenticate, on_denied=site.redirect_to_login
     )

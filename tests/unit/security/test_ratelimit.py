@@ -102,3 +102,21 @@ def test_reading_routes_are_not_limited(rt: Runtime) -> None:
 def test_unauthenticated_ingest_gets_401_not_429(rt: Runtime) -> None:
     client = TestClient(create_app(rt))
     assert {client.post("/api/v1/ingest/x12", content=b"ISA").status_code for _ in range(5)} == {401}
+
+
+def test_a_rate_of_zero_turns_the_limit_off(tmp_path: Path) -> None:
+    runtime = build_runtime(
+        f"sqlite:///{tmp_path / 'free.db'}", tmp_path, formats=FORMATS, ingest_rate_per_key=0
+    )
+    try:
+        client = TestClient(create_app(runtime))
+        sender = key(runtime, Role.SYSTEM)
+        codes = {
+            client.post(
+                "/api/v1/ingest/hl7v2", content=HL7.replace(b"{n}", str(n).encode()), headers=sender
+            ).status_code
+            for n in range(5)
+        }
+        assert codes == {200}
+    finally:
+        runtime.close()
