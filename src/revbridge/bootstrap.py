@@ -16,6 +16,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from revbridge.connectors.base import Connector
+from revbridge.connectors.registry import Connectors, thaw
+from revbridge.connectors.registry import Environment as ConnectorEnvironment
 from revbridge.core.clock import Clock, SystemClock
 from revbridge.core.errors import InputError
 from revbridge.formats.base import Format
@@ -23,6 +26,7 @@ from revbridge.masterdata.loader import load
 from revbridge.observability.metrics import Metrics
 from revbridge.pipeline.hl7_intake import Hl7Intake
 from revbridge.pipeline.intake import Intake
+from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
 from revbridge.pipeline.posting import Poster
 from revbridge.pipeline.replay import Replayer
 from revbridge.pipeline.worker import Result, Worker, WorkerConfig
@@ -78,6 +82,7 @@ class Runtime:
     hl7: Hl7Intake
     posting: Poster | None = None
     notices: list[str] = field(default_factory=list)
+    connectors: Connectors | None = None
 
     def worker(self, owner: str | None = None) -> Worker:
         s = self.settings
@@ -98,6 +103,31 @@ class Runtime:
             posting=self.posting,
         )
 
+    def connector_for(self, legal_entity: str) -> Connector:
+        """The ERP connector the configuration in effect names for a legal entity (one client and
+        one set of limits per connector, kept across calls)."""
+        with self.db.connect() as conn:
+            found = self.posting.configs.current(conn, self.clock.now().date()) if self.posting else None
+        if found is None:
+            raise InputError("no approved configuration is in effect")
+        entity = found[1].legal_entity(legal_entity)
+        if self.connectors is None:
+            self.connectors = Connectors(
+                ConnectorEnvironment(engine=self.db, clock=self.clock, secrets=os.environ)
+            )
+        settings = thaw(entity.connector.settings) if entity.connector.settings else {}
+        return self.connectors.get(entity.connector.name, settings)
+
+    def dispatcher(self, *, connector_for: Callable[[str], Connector] | None = None) -> Dispatcher:
+        owner = self.settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        return Dispatcher(
+            self.db,
+            connector_for or self.connector_for,
+            clock=self.clock,
+            metrics=self.metrics,
+            config=OutboxConfig(owner=f"{owner}:outbox"),
+        )
+
     def replayer(self) -> Replayer:
         if self.posting is None:
             raise InputError("replay needs the posting stage")
@@ -111,15 +141,23 @@ class Runtime:
             anchor=self.settings.resolved_audit_anchor,
         )
 
-    def settle(self, *, close_windows: bool, on_result: Callable[[Result], None] | None = None) -> int:
-        """Process everything claimable now, re-apply what waits for context, and (for one-shot
-        commands) close the open batch windows so nothing is left staged."""
+    def settle(
+        self, *, close_windows: bool, on_result: Callable[[Result], None] | None = None, post: bool = True
+    ) -> int:
+        """Process everything claimable now, re-apply what waits for context, (for one-shot
+        commands) close the open batch windows, and post the staged journals to their ERPs."""
         processed = self.worker().drain(on_result)
         if self.posting is not None:
             while self.posting.tick() > 0:
                 processed += self.worker().drain(on_result)
             if close_windows:
                 self.posting.tick(force_windows=True)
+        if post:
+            dispatcher = self.dispatcher()
+            try:
+                dispatcher.drain()
+            finally:
+                dispatcher.close()
         return processed
 
     def status(self) -> dict[str, dict[str, int]]:

@@ -18,7 +18,9 @@ import uvicorn
 
 from revbridge.api.app import create_app
 from revbridge.bootstrap import Runtime
+from revbridge.connectors.base import Connector
 from revbridge.observability.logging import get_logger
+from revbridge.pipeline.outbox import Dispatcher
 from revbridge.sources.directory import DirectorySource
 from revbridge.sources.mllp import MllpServer, MllpSettings
 
@@ -32,6 +34,8 @@ class Service:
     mllp: bool = True
     workers: int = 1
     directory: bool = True
+    post: bool = True  # run the ERP outbox
+    connector_for: Callable[[str], Connector] | None = None  # default: the configuration's connector
     loops: list[Callable[[threading.Event], None]] = field(default_factory=list)
     http_port: int = 0
     inbox: Path | None = None
@@ -41,6 +45,7 @@ class Service:
     _loop: asyncio.AbstractEventLoop | None = None
     _uvicorn: uvicorn.Server | None = None
     _mllp: MllpServer | None = None
+    _dispatcher: Dispatcher | None = None
 
     def start(self, timeout: float = 30.0) -> None:
         s = self.rt.settings
@@ -49,6 +54,9 @@ class Service:
             self._spawn(f"worker-{n}", worker.run)
         if self.rt.posting is not None and self.workers:
             self._spawn("posting", self.rt.posting.run)
+        if self.post:
+            self._dispatcher = self.rt.dispatcher(connector_for=self.connector_for)
+            self._spawn("outbox", self._dispatcher.run)
         if self.directory:
             source = DirectorySource(
                 inbox=s.resolved_inbox,
@@ -140,6 +148,8 @@ class Service:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=15)
+        if self._dispatcher is not None:
+            self._dispatcher.close()
 
     def wait(self) -> None:
         """Block until interrupted (Ctrl-C), then stop everything."""
