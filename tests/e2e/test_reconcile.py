@@ -1,5 +1,5 @@
 """Reconciliation end to end: corpus 835s and hand-written HL7 ADT + DFT through intake, the
-workers, the posting stage, the outbox and the embedded ledger; reconcile ties. Then something is
+workers, the posting stage, the runtime's outbox and the embedded ledger; reconcile ties. Then something is
 broken on purpose (an ERP entry deleted, a subledger amount altered, the outbox stopped past its
 threshold) and reconcile names it, down to the journal, account and event key.
 """
@@ -25,7 +25,6 @@ from sqlalchemy import delete, select, update
 from revbridge.api.app import create_app
 from revbridge.bootstrap import Runtime
 from revbridge.connectors import registry
-from revbridge.connectors.embedded import EmbeddedLedger
 from revbridge.connectors.tryton import TrytonConnector
 from revbridge.core.clock import FixedClock
 from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
@@ -95,6 +94,8 @@ DFT_UNMAPPED = _hl7(_msh("DFT^P03", "D2"), "EVN|P03", PID, PV1, _ft1(1, "T9", "C
 
 
 def _fill(rt: Runtime, corpus: Path, *, post: bool = True) -> None:
+    """Everything through intake, the workers and the posting stage; ``post``: and through the
+    runtime's outbox to the ERP its configuration names (the embedded ledger)."""
     for data in (ADT, DFT, DFT_UNMAPPED):
         rt.intake.receive(data, channel="mllp:10.1.1.1", format="auto")
     for name in CORPUS_835:
@@ -102,16 +103,7 @@ def _fill(rt: Runtime, corpus: Path, *, post: bool = True) -> None:
         rt.intake.receive(
             path.read_bytes(), channel=f"file:{name}"[:64], format="auto", dedupe_key=f"t:{name}"
         )
-    rt.settle(close_windows=True)
-    if post:
-        ledger = EmbeddedLedger(rt.db, clock=rt.clock)
-        dispatcher = Dispatcher(
-            rt.db, lambda _le: ledger, clock=rt.clock, metrics=rt.metrics, config=OutboxConfig(owner="e2e")
-        )
-        try:
-            dispatcher.drain()
-        finally:
-            dispatcher.close()
+    rt.settle(close_windows=True, post=post)
 
 
 @pytest.fixture
@@ -327,23 +319,6 @@ def test_the_api_serves_the_same_report_and_the_ar_drill_down(posted: Runtime) -
             assert "SENTINEL" not in text and "19610203" not in text
 
 
-# Our reference chart onto the Tryton test chart (tests/support/tryton.py), and our cost centres
-# onto its analytic accounts: what a Tryton target's connector settings would say.
-TRYTON_ACCOUNTS = {
-    "1015": "1.1.1",
-    "1211": "1210",
-    "1212": "1210",
-    "1213": "1210",
-    "1214": "1210",
-    "1220": "1220",
-    "4100": "4000",
-    "4110": "4000",
-    "4120": "4000",
-    "4520": "4120",
-}
-TRYTON_CENTRES = {"CC-4100": "ED", "CC-4110": "RAD", "CC-4120": "LAB"}
-
-
 @pytest.fixture(scope="module")
 def tryton_server() -> Iterator[tryton_support.TrytonServer]:
     server = tryton_support.start()
@@ -358,14 +333,14 @@ def test_journals_posted_to_tryton_are_read_back_from_tryton(
     tryton_server: tryton_support.TrytonServer, tmp_path: Path
 ) -> None:
     rt = build_runtime(f"sqlite:///{tmp_path / 'store.db'}", tmp_path, posting=True)
-    settings = {**tryton_server.settings, "accounts": TRYTON_ACCOUNTS, "analytic_accounts": TRYTON_CENTRES}
+    settings = tryton_server.settings  # Tryton holds the reference chart; our 1015 maps onto its cash
     router = registry.routing(
         {"targets": {"erp": settings}, "default": "erp"}, registry.Environment(engine=rt.db, clock=rt.clock)
     )
     try:
         for data in (ADT, DFT):
             rt.intake.receive(data, channel="mllp:10.1.1.1", format="auto")
-        rt.settle(close_windows=True)
+        rt.settle(close_windows=True, post=False)
         dispatcher = Dispatcher(
             rt.db, router, clock=rt.clock, metrics=rt.metrics, config=OutboxConfig(owner="e2e-tryton")
         )
@@ -375,7 +350,7 @@ def test_journals_posted_to_tryton_are_read_back_from_tryton(
             dispatcher.close()
         connector = router("MHN")
         assert isinstance(connector, TrytonConnector)
-        readers = {"erp": reporting.balances_reader(connector.balances, accounts=TRYTON_ACCOUNTS)}
+        readers = {"erp": reporting.balances_reader(connector.balances, accounts=connector.settings.accounts)}
         found = reporting.report(rt.db, day=DAY, now=rt.clock.now(), readers=readers)
         assert found.ties, [str(b) for b in found.breaks]
         checks = found.journals.checks
