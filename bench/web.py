@@ -25,12 +25,10 @@ from fastapi.testclient import TestClient
 
 from revbridge.api.app import create_app
 from revbridge.bootstrap import build
-from revbridge.connectors.registry import Environment, routing
 from revbridge.demo import generate
 from revbridge.masterdata.canonical import to_documents
 from revbridge.masterdata.loader import FILES, load_texts
 from revbridge.pipeline import whatif
-from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
 from revbridge.security.roles import Role
 from revbridge.settings import Settings
 from revbridge.store import apikeys, configs, journals, reporting, workitems
@@ -66,12 +64,7 @@ def main() -> None:
     began = time.perf_counter()
     for message in traffic.messages:
         rt.intake.receive(message.payload, channel=f"bench:{message.channel.value}", format=message.format)
-    rt.settle(close_windows=True)
-    router = routing(None, Environment(engine=rt.db, clock=rt.clock))
-    outbox = Dispatcher(rt.db, router, clock=rt.clock, metrics=rt.metrics, config=OutboxConfig(owner="bench"))
-    outbox.drain(timeout=600)
-    outbox.close()
-    router.close()
+    rt.settle(close_windows=True)  # processes, closes the batch windows, posts to the ERP
     status = rt.status()
     print(
         f"demo data: {len(traffic.messages)} messages over {args.days} day(s), "

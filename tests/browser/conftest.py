@@ -4,7 +4,6 @@ who sign in through the login page. Screenshots go to artifacts/screenshots/ (no
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +13,6 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from runtime import build_runtime
 
 from revbridge.bootstrap import Runtime
-from revbridge.connectors.registry import Environment, routing
-from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
 from revbridge.security.roles import Role
 from revbridge.service import Service
 from revbridge.store import apikeys
@@ -75,24 +72,10 @@ def workbench(tmp_path: Path, browser: Browser) -> Iterator[Workbench]:
         _key, tokens[role] = apikeys.create(
             rt.db, name=role.value, roles=(role,), now=rt.clock.now(), actor="test", anchor=None
         )
-    router = routing(None, Environment(engine=rt.db, clock=rt.clock))
-    outbox = Dispatcher(
-        rt.db,
-        router,
-        clock=rt.clock,
-        metrics=rt.metrics,
-        config=OutboxConfig(owner="browser-test", idle_seconds=0.1),
-    )
-
-    def post(stop: threading.Event) -> None:
-        outbox.run(stop)
-
-    service = Service(rt, http=True, mllp=False, workers=1, directory=False, loops=[post])
+    service = Service(rt, http=True, mllp=False, workers=1, directory=False)  # with its ERP outbox
     service.start()
     try:
         yield Workbench(rt=rt, base=f"http://127.0.0.1:{service.http_port}", tokens=tokens, browser=browser)
     finally:
         service.stop()
-        outbox.close()
-        router.close()
         rt.close()

@@ -72,7 +72,7 @@ def config_page(
     error = ""
     if a is not None and b is not None:
         try:
-            changes = diff(configs.load_version(rt.db, a), configs.load_version(rt.db, b))
+            changes = diff(memo.configuration(request, a), memo.configuration(request, b))
         except InputError as exc:
             error = str(exc)
     context = {"versions": versions, "current": current, "a": a, "b": b, "changes": changes, "files": FILES}
@@ -109,7 +109,7 @@ def propose_page(request: Request, file: str = Query("payers.yaml", max_length=6
     rt = runtime_of(request)
     name = file if file in FILES else FILES[0]
     current = _current(rt)
-    text = file_text(configs.load_version(rt.db, current), name) if current is not None else ""
+    text = file_text(memo.configuration(request, current), name) if current is not None else ""
     today = rt.clock.now().date().isoformat()
     return _propose_form(request, file=name, text=text, errors=[], note="", effective=today, status=200)
 
@@ -174,7 +174,7 @@ def _submit(request: Request, *, file: str, text: str, effective_from: str, note
         return refuse(
             "there is no configuration in effect to change: apply one with `revbridge config apply`"
         )
-    base = configs.load_version(rt.db, number)
+    base = memo.configuration(request, number)
     texts = {name: file_text(base, name) for name in FILES} | {file: text}
     config, errors = load_texts(texts)
     if config is None:
@@ -220,7 +220,7 @@ def version_page(
         "changes": None,
     }
     if current is not None and current != number:
-        base, proposed = configs.load_version(rt.db, current), configs.load_version(rt.db, number)
+        base, proposed = memo.configuration(request, current), memo.configuration(request, number)
         context["changes"] = diff(base, proposed)
         if version.status == configs.PROPOSED:
             since = rt.clock.now() - timedelta(days=days)

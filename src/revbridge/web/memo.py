@@ -19,6 +19,8 @@ from sqlalchemy import Connection, func, select
 from starlette.requests import Request
 
 from revbridge.api.app_state import runtime_of
+from revbridge.masterdata.configuration import Configuration
+from revbridge.store import configs
 from revbridge.store.engine import reading
 from revbridge.store.schema import (
     config_versions,
@@ -80,3 +82,19 @@ def remembered(request: Request, key: Hashable, compute: Callable[[], T]) -> T:
         kept.clear()
     kept[key] = _Kept(state, now, value)
     return value
+
+
+def configuration(request: Request, number: int) -> Configuration:
+    """A stored configuration version, parsed once per application: a version's body never
+    changes once stored, and parsing one (YAML validation of every file) takes ~100 ms."""
+    rt = runtime_of(request)
+    kept: dict[int, Configuration] | None = getattr(request.app.state, "workbench_versions", None)
+    if kept is None:
+        kept = request.app.state.workbench_versions = {}
+    found = kept.get(number)
+    if found is None:
+        found = configs.load_version(rt.db, number)
+        if len(kept) >= KEEP:
+            kept.clear()
+        kept[number] = found
+    return found

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from sqlalchemy import select
-from workbench import REDOX_ADT, REDOX_DFT, People, ingest, post_journals
+from workbench import REDOX_ADT, REDOX_DFT, People, ingest, posted
 
 from revbridge.bootstrap import Runtime
 from revbridge.security.roles import Role
@@ -23,7 +23,7 @@ SENTINELS = ("HALL", "MARCUS", "19341230", "11401562", "Some Street", "800123456
 def _posted_charge(rt: Runtime, corpus: Path) -> tuple[str, str]:
     ingest(rt, REDOX_ADT, "adt")
     (dft,) = ingest(rt, (corpus / REDOX_DFT).read_bytes(), "dft")
-    assert post_journals(rt) == 1
+    assert posted(rt) == 1
     return dft, journals.list_journals(rt.db)[0].journal.id
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from workbench import MEDICARE_A, REDOX_ADT, REDOX_DFT, RUSHMORE, People, ingest, post_journals
+from workbench import MEDICARE_A, REDOX_ADT, REDOX_DFT, RUSHMORE, People, ingest, posted
 
 from revbridge.bootstrap import Runtime
 from revbridge.security.roles import Role
@@ -17,7 +17,7 @@ def _books(rt: Runtime, corpus: Path) -> None:
     ingest(rt, (corpus / MEDICARE_A).read_bytes(), "medicare")
     ingest(rt, REDOX_ADT, "adt")
     ingest(rt, (corpus / REDOX_DFT).read_bytes(), "dft")
-    assert post_journals(rt) == 2
+    assert posted(rt) == 2
 
 
 def test_the_overview_counts_and_charts(rt: Runtime, people: People, corpus: Path) -> None:
