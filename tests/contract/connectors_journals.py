@@ -3,7 +3,8 @@
 ``remittance`` is DESIGN.md section 5's worked Medicare ERA (cash 595.25, contractual allowance
 470.00, patient transfer 150.00, recoupment 40.00, AR 1,550.00 credited and 300.00 reinstated,
 interest 5.25). ``charge_batch`` is a window of charges across three departments and two payers,
-closed with ``batch_journals``. Account numbers are the test chart's (tests/support/tryton.py).
+closed with ``batch_journals``. Account numbers and cost centres are the reference configuration's
+(examples/config: MERCY-US), which tests/support/tryton.py builds in Tryton too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from revbridge.ledger.journal import (
 )
 from revbridge.ledger.role import AccountRole as R
 
-LE = "LE01"
+LE = "MHN"
 DAY = date(2026, 6, 15)
 
 
@@ -45,13 +46,13 @@ def _line(
 def remittance(day: date = DAY, trn: str = "TRN0001", *, legal_entity: str = LE) -> Journal:
     le = legal_entity
     lines = (
-        _line("1010", R.CASH_CLEARING, "595.25", key=f"835:{trn}:cash", le=le),
-        _line("4100", R.CONTRACTUAL_ALLOWANCE, "470.00", payer="Medicare", cost_center="ED", le=le),
-        _line("1220", R.AR_PATIENT, "150.00", payer="Medicare", le=le),
-        _line("2150", R.PAYER_CREDIT_BALANCE, "40.00", payer="Medicare", le=le),
-        _line("1210", R.AR_PAYER, "-1550.00", payer="Medicare", le=le),
-        _line("1210", R.AR_PAYER, "300.00", payer="Medicare", le=le),
-        _line("4500", R.INTEREST_INCOME, "-5.25", payer="Medicare", le=le),
+        _line("1015", R.CASH_CLEARING, "595.25", key=f"835:{trn}:cash", le=le),
+        _line("4510", R.CONTRACTUAL_ALLOWANCE, "470.00", payer="MEDICARE", cost_center="CC-4100", le=le),
+        _line("1220", R.AR_PATIENT, "150.00", payer="MEDICARE", le=le),
+        _line("2155", R.PAYER_CREDIT_BALANCE, "40.00", payer="MEDICARE", le=le),
+        _line("1211", R.AR_PAYER, "-1550.00", payer="MEDICARE", le=le),
+        _line("1211", R.AR_PAYER, "300.00", payer="MEDICARE", le=le),
+        _line("7100", R.INTEREST_INCOME, "-5.25", payer="MEDICARE", le=le),
     )
     draft = JournalDraft(
         lane=Lane.REALTIME,
@@ -64,19 +65,20 @@ def remittance(day: date = DAY, trn: str = "TRN0001", *, legal_entity: str = LE)
     return realtime_journal(draft)
 
 
-CHARGES = (  # department, payer class (blank: unbilled), amount
-    ("ED", "Medicare", "1000.00"),
-    ("RAD", "Commercial", "800.50"),
-    ("LAB", "", "120.00"),
-    ("ED", "Commercial", "99.99"),
+CHARGES = (  # cost centre, revenue account, payer class (blank: unbilled), amount
+    ("CC-4100", "4100", "MEDICARE", "1000.00"),
+    ("CC-4110", "4110", "COMMERCIAL", "800.50"),
+    ("CC-4120", "4120", "", "120.00"),
+    ("CC-4100", "4100", "COMMERCIAL", "99.99"),
 )
+AR = {"MEDICARE": "1211", "COMMERCIAL": "1214"}
 
 
-def charge_batch(day: date = DAY, window: str = "batch:LE01:2026-06-15T08:00:00+00:00") -> Journal:
+def charge_batch(day: date = DAY, window: str = "batch:MHN:2026-06-15T08:00:00+00:00") -> Journal:
     drafts = []
-    for n, (department, payer, amount) in enumerate(CHARGES, start=1):
-        ar = _line("1210" if payer else "1230", R.AR_PAYER if payer else R.AR_UNBILLED, amount, payer=payer)
-        revenue = _line("4000", R.GROSS_REVENUE, f"-{amount}", payer=payer, cost_center=department)
+    for n, (centre, revenue_account, payer, amount) in enumerate(CHARGES, start=1):
+        ar = _line(AR.get(payer, "1200"), R.AR_PAYER if payer else R.AR_UNBILLED, amount, payer=payer)
+        revenue = _line(revenue_account, R.GROSS_REVENUE, f"-{amount}", payer=payer, cost_center=centre)
         drafts.append(
             JournalDraft(
                 lane=Lane.BATCH,
@@ -100,7 +102,7 @@ def small(n: int, day: date = DAY) -> Journal:
         currency="USD",
         posting_date=day,
         source_document_key=f"payment:{n}",
-        lines=(_line("1010", R.CASH_CLEARING, amount), _line("1220", R.AR_PATIENT, f"-{amount}")),
+        lines=(_line("1015", R.CASH_CLEARING, amount), _line("1220", R.AR_PATIENT, f"-{amount}")),
     )
     return realtime_journal(draft)
 

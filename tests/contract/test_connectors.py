@@ -27,6 +27,7 @@ import tryton as tryton_support
 from beancount import loader
 from connectors_journals import DAY, LE, charge_batch, nets, remittance
 from faulty_erp import FaultyErp
+from runtime import build_runtime
 from sqlalchemy import text
 
 from revbridge.connectors import registry
@@ -34,6 +35,7 @@ from revbridge.connectors.base import Connector, ConnectorRejected
 from revbridge.connectors.embedded import trial_balance
 from revbridge.connectors.tryton import TrytonConnector, TrytonSettings
 from revbridge.core.clock import FixedClock, SystemClock
+from revbridge.demo import generate
 from revbridge.ledger.journal import Journal
 from revbridge.observability.metrics import Metrics
 from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
@@ -264,7 +266,7 @@ def test_erp_balances_equal_the_journal_lines(harness: Harness) -> None:
     for journal in posted:
         harness.connector.submit(journal)
     expected = nets(posted, harness.mapping)
-    assert expected["1210"] == Decimal("650.49")  # -1,550.00 + 300.00 + 1,000.00 + 800.50 + 99.99
+    assert expected["1211"] == Decimal("-250.00")  # -1,550.00 + 300.00 + 1,000.00
     assert _nonzero(harness.balances([j.id for j in posted])) == expected
 
 
@@ -291,6 +293,7 @@ def test_a_journal_the_erp_refuses_is_rejected(harness: Harness) -> None:
 
 
 def _read_accounts(connector: TrytonConnector, codes: list[str]) -> dict[str, Decimal]:
+    """Tryton's own account debit and credit (the current fiscal year's) over JSON-RPC."""
     rows = connector.call(
         "model.account.account.search_read",
         [["code", "in", codes]],
@@ -300,6 +303,36 @@ def _read_accounts(connector: TrytonConnector, codes: list[str]) -> dict[str, De
         ["code", "debit", "credit"],
     )
     return {r["code"]: r["debit"] - r["credit"] for r in rows if r["debit"] - r["credit"] != 0}
+
+
+def _analytic(connector: TrytonConnector, references: list[str]) -> dict[str, Decimal]:
+    """Credit minus debit per analytic account (cost centre) on the moves with these references."""
+    rows = connector.call(
+        "model.analytic_account.line.search_read",
+        [["move_line.move.description", "in", references]],
+        0,
+        None,
+        None,
+        ["account.code", "debit", "credit"],
+    )
+    result: dict[str, Decimal] = {}
+    for row in rows:
+        code = row["account."]["code"]
+        result[code] = result.get(code, Decimal(0)) + row["credit"] - row["debit"]
+    return _nonzero(result)
+
+
+def _revenue_by_centre(journals: list[Journal]) -> dict[str, Decimal]:
+    """Ours: credit minus debit per cost centre on income-statement lines (what Tryton analyses)."""
+    income = ("gross_revenue", "contractual_allowance", "denial_writeoff", "administrative_writeoff")
+    income += ("charity_care", "interest_income", "third_party_settlement", "bad_debt")
+    result: dict[str, Decimal] = {}
+    for journal in journals:
+        for line in journal.lines:
+            if line.role.value in income and line.dimensions.cost_center:
+                centre = line.dimensions.cost_center
+                result[centre] = result.get(centre, Decimal(0)) - line.net.amount
+    return _nonzero(result)
 
 
 @pytest.mark.tryton
@@ -314,10 +347,10 @@ def test_tryton_end_to_end_through_the_outbox(
     migrate.upgrade(engine)
     env = registry.Environment(engine=engine, clock=SystemClock())
     router = registry.routing({"targets": {"erp": tryton_server.settings}, "default": "erp"}, env)
-    connector = router("LE01")
+    connector = router(LE)
     assert isinstance(connector, TrytonConnector)
     # what Tryton held before (other tests in this module post into the same database)
-    codes = ["1.1.1", "1210", "1220", "1230", "2150", "4000", "4100", "4500"]
+    codes = ["1.1.1", "1200", "1211", "1214", "1220", "2155", "4100", "4110", "4120", "4510", "7100"]
     before = _read_accounts(connector, codes)
     posted = [remittance(trn="E2E-1"), charge_batch(), remittance(DAY + timedelta(days=1), trn="E2E-2")]
     now = datetime.now(UTC)
@@ -346,31 +379,17 @@ def test_tryton_end_to_end_through_the_outbox(
             ["number", "state"],
         )
         assert move["state"] == "posted" and str(move["number"]) == stored.erp_document
-    # analytic lines on revenue by cost centre; AR lines carry the payer's party
-    analytic = connector.call(
-        "model.analytic_account.line.search_read",
-        [["move_line.move.description", "in", [j.id for j in posted]]],
-        0,
-        None,
-        None,
-        ["account.code", "debit", "credit"],
-    )
-    by_centre: dict[str, Decimal] = {}
-    for row in analytic:
-        by_centre[row["account."]["code"]] = (
-            by_centre.get(row["account."]["code"], Decimal(0)) + row["credit"] - row["debit"]
-        )
-    assert by_centre == {
-        "ED": Decimal("1099.99") - Decimal("940.00"),
-        "RAD": Decimal("800.50"),
-        "LAB": Decimal("120.00"),
+    # analytic lines on income by cost centre; receivable and payable lines carry a party
+    references = [j.id for j in posted]
+    assert _analytic(connector, references) == {
+        "CC-4100": Decimal("1099.99") - Decimal("940.00"),  # ED revenue less two contractual allowances
+        "CC-4110": Decimal("800.50"),
+        "CC-4120": Decimal("120.00"),
     }
+    assert _analytic(connector, references) == _revenue_by_centre(posted)
     lines = connector.call(
         "model.account.move.line.search_read",
-        [
-            ["move.description", "in", [j.id for j in posted]],
-            ["account.code", "in", ["1210", "1220", "2150"]],
-        ],
+        [["move.description", "in", references], ["account.code", "in", ["1211", "1214", "1220", "2155"]]],
         0,
         None,
         None,
@@ -378,13 +397,62 @@ def test_tryton_end_to_end_through_the_outbox(
     )
     parties = {(r["account."]["code"], r["party."]["name"]) for r in lines}
     assert parties == {
-        ("1210", "Medicare"),
-        ("1210", "Commercial"),
+        ("1211", "MEDICARE"),
+        ("1214", "COMMERCIAL"),
         ("1220", "Patients"),
-        ("2150", "Medicare"),
+        ("2155", "MEDICARE"),
     }
     router.close()
     engine.dispose()
+
+
+@pytest.mark.tryton
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_corpus_remittances_and_a_demo_day_post_into_tryton(
+    tryton_server: tryton_support.TrytonServer, tmp_path: Path, corpus: Path
+) -> None:
+    """The pipeline's own journals (the reference configuration): every corpus 835 that carries
+    cash, and one small simulated day of the demo health system (charges, remittances, patient
+    payments), each in its own store, posted by the dispatcher into Tryton. Tryton's balances of
+    those moves equal our journals account by account, and its analytic lines our cost centres."""
+    connector = TrytonConnector(_settings(tryton_server))
+    # Sample files of independent senders reuse payer ids and trace numbers: one store each, and
+    # each its own interchange identity (as tests/e2e/test_posting_corpus.py does).
+    sources: list[tuple[str, list[tuple[bytes, str, str, str | None]]]] = [
+        (path.name, [(path.read_bytes(), "test", "auto", f"test:{path.name}")])
+        for path in sorted((corpus / "x12_835").iterdir())
+    ]
+    day = generate(start=date(2026, 3, 2), seed=7, scale=0.05)
+    sources.append(("demo", [(m.payload, f"{m.channel}:demo", m.format, None) for m in day.messages]))
+    posted: list[Journal] = []
+    try:
+        for name, messages in sources:
+            home = tmp_path / name
+            home.mkdir()
+            rt = build_runtime(f"sqlite:///{home / 'store.db'}", home, posting=True)
+            try:
+                for payload, channel, fmt, key in messages:
+                    rt.intake.receive(payload, channel=channel, format=fmt, dedupe_key=key)
+                rt.settle(close_windows=True, post=False)
+                dispatcher = rt.dispatcher(connector_for=lambda _legal_entity: connector)
+                try:
+                    dispatcher.drain(timeout=300)
+                finally:
+                    dispatcher.close()
+                counts = journal_store.counts(rt.db)
+                assert counts["failed"] == counts["staged"] == 0, name
+                posted += [s.journal for s in journal_store.list_journals(rt.db, limit=100_000)]
+            finally:
+                rt.close()
+        lanes = {j.lane.value for j in posted}
+        assert lanes == {"realtime", "batch"}  # remittances and payments, and the charge windows
+        assert len(posted) >= 10
+        references = [j.id for j in posted]
+        assert _nonzero(connector.balances(references)) == nets(posted, tryton_support.ACCOUNT_MAP)
+        assert _analytic(connector, references) == _revenue_by_centre(posted)
+    finally:
+        connector.close()
 
 
 @pytest.mark.tryton

@@ -5,9 +5,10 @@ the process and drops the database. The template is built once per machine and k
 carries a hash of the trytond version, the modules and this fixture, so a change rebuilds it):
 ``trytond-admin`` activates ``account`` and ``analytic_account`` (about 35 s), then this file, run
 as a script, builds the company, the minimal English chart from the account module's test tools,
-fiscal years 2018-2030 with monthly periods, a hospital chart under it (codes below), and analytic
-cost centres, with the helpers shipped in the wheels. A PostgreSQL advisory lock keeps two test
-sessions from building it at once.
+fiscal years 2000-2030 with monthly periods, the hospital chart under it and analytic cost centres,
+with the helpers shipped in the wheels. The hospital chart and the cost centres are the reference
+configuration's (examples/config), so the pipeline's own journals post as they are. A PostgreSQL
+advisory lock keeps two test sessions from building it at once.
 
     python tryton.py fixture DATABASE CONFIG_FILE     (what the template build runs)
 """
@@ -32,31 +33,55 @@ import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
-FIXTURE_VERSION = "3"
+FIXTURE_VERSION = "4"
 MODULES = ("account", "analytic_account")
 ADMIN_PASSWORD = "admin"
-FISCAL_YEARS = range(2018, 2031)
-COMPANY = "Mercy Health LE01"
-# Our hospital chart: code, name, the chart account whose type and parent it copies, party required.
-# Our 1010 (cash clearing) is deliberately not here: tests map it onto the chart's own 1.1.1.
-ACCOUNTS = (
-    ("1210", "AR payers", "1.2.1", True),
-    ("1220", "AR patients", "1.2.1", True),
-    ("1230", "AR unbilled", "1.2.3", False),
-    ("1290", "Suspense", "1.1.4", False),
-    ("2150", "Payer credit balances", "2.1.1", True),
-    ("2160", "Patient credit balances", "2.1.1", True),
-    ("4000", "Gross patient revenue", "4.1.2", False),
-    ("4100", "Contractual allowances", "4.3.1", False),
-    ("4110", "Denial write-offs", "4.3.1", False),
-    ("4120", "Administrative write-offs", "4.3.1", False),
-    ("4130", "Charity care", "4.3.1", False),
-    ("4500", "Interest income", "6.1.1", False),
-    ("4600", "Third-party settlements", "4.3.3", False),
-    ("6100", "Bad debt", "5.2.3", False),
-)
-COST_CENTRES = ("ED", "RAD", "LAB", "OR", "PHARM", "ICU")
-ACCOUNT_MAP = {"1010": "1.1.1"}  # the connector setting the tests use
+FISCAL_YEARS = range(2000, 2031)  # the corpus 835s pay from 2002 on
+COMPANY = "Mercy Health"
+ACCOUNT_MAP = {"1015": "1.1.1"}  # the connector setting the tests use: cash clearing on Tryton's cash
+# Where each account of the reference chart goes in Tryton: the chart account whose type and parent
+# it copies, by role first (receivables and credit balances need a party), else by kind.
+LIKE_BY_ROLE = {
+    "ar_payer": ("1.2.1", True),
+    "ar_patient": ("1.2.1", True),
+    "ar_unbilled": ("1.2.3", False),
+    "payer_credit_balance": ("2.1.1", True),
+    "patient_credit_balance": ("2.1.1", True),
+}
+LIKE_BY_KIND = {
+    "asset": "1.1.4",
+    "contra_asset": "1.1.4",
+    "liability": "2.2.4",
+    "equity": "3.4.4",
+    "revenue": "4.1.2",
+    "contra_revenue": "4.3.1",
+    "expense": "5.2.3",
+}
+
+
+def chart() -> tuple[tuple[tuple[str, str, str, bool], ...], tuple[str, ...]]:
+    """The reference configuration's accounts as (code, name, like, party required) and its cost
+    centres: what the Tryton company is built with (our 1015 is left to the mapping above)."""
+    from revbridge.bootstrap import reference_config_dir
+    from revbridge.cli.config import load_dir
+
+    master = load_dir(reference_config_dir()).master
+    roles: dict[str, str] = {}
+    for mapping in master.account_mappings:
+        roles.setdefault(mapping.account, mapping.role.value)
+    accounts = []
+    for account in sorted(
+        {a.number: a for c in master.charts for a in c.accounts}.values(), key=lambda a: a.number
+    ):
+        if account.number in ACCOUNT_MAP:
+            continue
+        like, party = LIKE_BY_ROLE.get(
+            roles.get(account.number, ""), (LIKE_BY_KIND[account.kind.value], False)
+        )
+        accounts.append((account.number, account.name, like, party))
+    centres = tuple(sorted({d.cost_center for d in master.departments}))
+    return tuple(accounts), centres
+
 
 PG_ADMIN_URL = os.environ.get("REVBRIDGE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BIN = Path(sys.executable).parent
@@ -106,7 +131,7 @@ def template_name() -> str:
     import trytond
 
     h = hashlib.sha256()
-    parts = (trytond.__version__, *MODULES, FIXTURE_VERSION, repr(ACCOUNTS), repr(COST_CENTRES))
+    parts = (trytond.__version__, *MODULES, FIXTURE_VERSION, repr(chart()))
     for part in (*parts, repr(FISCAL_YEARS), COMPANY, inspect.getsource(fixture)):
         h.update(part.encode())
     return f"rb_tryton_tpl_{h.hexdigest()[:12]}"
@@ -261,8 +286,9 @@ def fixture(database: str, config_file: str) -> None:
         fiscal_year.save()
         fiscal_year.click("create_period")
 
+    accounts, centres = chart()
     Account = Model.get("account.account")
-    for code, name, like, party_required in ACCOUNTS:
+    for code, name, like, party_required in accounts:
         (model,) = Account.find([("code", "=", like), ("company", "=", company.id)])
         Account(
             code=code,
@@ -276,7 +302,7 @@ def fixture(database: str, config_file: str) -> None:
     Analytic = Model.get("analytic_account.account")
     root = Analytic(type="root", name="Cost centres", code="CC", company=company)
     root.save()
-    for code in COST_CENTRES:
+    for code in centres:
         Analytic(type="normal", name=code, code=code, root=root, parent=root, company=company).save()
 
 
