@@ -350,8 +350,7 @@ def test_journals_posted_to_tryton_are_read_back_from_tryton(
             dispatcher.close()
         connector = router("MHN")
         assert isinstance(connector, TrytonConnector)
-        readers = {"erp": reporting.balances_reader(connector.balances, accounts=connector.settings.accounts)}
-        found = reporting.report(rt.db, day=DAY, now=rt.clock.now(), readers=readers)
+        found = reporting.report(rt.db, day=DAY, now=rt.clock.now(), connector_for=router)
         assert found.ties, [str(b) for b in found.breaks]
         checks = found.journals.checks
         assert len(checks) == 2 and {c.delivery.value for c in checks.values()} == {"acknowledged"}
@@ -361,7 +360,7 @@ def test_journals_posted_to_tryton_are_read_back_from_tryton(
         stored = journal_store.load(rt.db, payment.id)
         (move,) = connector.call("model.account.move.create", [connector.move_values(stored)], writes=True)
         connector.call("model.account.move.post", [move], writes=True)
-        broken = reporting.report(rt.db, day=DAY, now=rt.clock.now(), readers=readers)
+        broken = reporting.report(rt.db, day=DAY, now=rt.clock.now(), connector_for=router)
         erp = [b for b in broken.breaks if b.control is Control.ERP]
         assert erp and all(b.subject == f"journal {payment.id}" for b in erp)
         assert any("account 1.1.1: we sent net 20.00 USD, the ERP holds 40.00" in b.message for b in erp)

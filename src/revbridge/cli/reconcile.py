@@ -61,12 +61,16 @@ def reconcile_command(
     chosen = _day(day)
     with runtime(db, settings) as rt:
         found = reporting.report(
-            rt.db, day=chosen, now=rt.clock.now(), in_flight=timedelta(minutes=stale_after)
+            rt.db,
+            day=chosen,
+            now=rt.clock.now(),
+            in_flight=timedelta(minutes=stale_after),
+            connector_for=rt.connector_for,
         )
     if json_out:
         print_json(found.as_json(keys=events))
     else:
-        _print(found)
+        print_report(found)
     if not found.ties:
         if not json_out:
             err_console.print(
@@ -79,7 +83,7 @@ def _amount(value: Money) -> str:
     return f"{value.amount:,}"
 
 
-def _print(found: Report) -> None:
+def print_report(found: Report) -> None:
     scope = found.day.isoformat() if found.day else "all dates"
     verdict = "[green]ties[/green]" if found.ties else f"[bold red]{len(found.breaks)} break(s)[/bold red]"
     console.print(f"Reconciliation for {scope} at {found.generated_at:%Y-%m-%d %H:%M:%S %Z}: {verdict}")

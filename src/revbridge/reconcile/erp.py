@@ -204,3 +204,21 @@ def balances_reader(
         return found
 
     return read
+
+
+def readers_for(connectors: Iterable[object], *, skip: frozenset[str] = frozenset()) -> dict[str, Reader]:
+    """Readers for those connectors that can read their ERP back per reference: a
+    ``balances(references)`` method (``TrytonConnector``), with the connector's account map in
+    ``settings.accounts``. Keyed by connector name, the name journals record; ``skip`` names
+    connectors read back otherwise (the embedded ledger, from the store)."""
+    found: dict[str, Reader] = {}
+    for connector in connectors:
+        name = getattr(connector, "name", None)
+        balances = getattr(connector, "balances", None)
+        if not isinstance(name, str) or name in skip or name in found or not callable(balances):
+            continue
+        accounts = getattr(getattr(connector, "settings", None), "accounts", None)
+        found[name] = balances_reader(
+            balances, accounts=dict(accounts) if isinstance(accounts, Mapping) else None
+        )
+    return found

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select
 from sqlalchemy.sql import ColumnElement, Select
 
+from revbridge.core.errors import RevbridgeError
 from revbridge.core.money import Money
 from revbridge.ledger.role import AccountRole
 from revbridge.reconcile import (
@@ -43,7 +44,7 @@ from revbridge.reconcile import (
     Thresholds,
     reconcile,
 )
-from revbridge.reconcile.erp import Reader, balances_reader
+from revbridge.reconcile.erp import Reader, balances_reader, readers_for
 from revbridge.store import configs
 from revbridge.store.engine import reading
 from revbridge.store.events import CONTEXT_KINDS
@@ -58,7 +59,7 @@ from revbridge.store.schema import (
     work_items,
 )
 
-__all__ = ["EMBEDDED", "Reader", "ar_events", "balances_reader", "gather", "report"]
+__all__ = ["EMBEDDED", "Reader", "ar_events", "balances_reader", "gather", "legal_entities", "report"]
 
 EMBEDDED = frozenset({"embedded"})  # connectors whose ERP is this database's gl_* tables
 AR_ROLES = (AccountRole.AR_PAYER.value, AccountRole.AR_PATIENT.value, AccountRole.AR_UNBILLED.value)
@@ -75,11 +76,21 @@ def report(
     now: datetime,
     in_flight: timedelta = DEFAULT_IN_FLIGHT,
     readers: Mapping[str, Reader] | None = None,
+    connector_for: Callable[[str], object] | None = None,
 ) -> Report:
     """Gather and reconcile. Messages waiting for context may wait as long as the configuration
     in effect says (``context_wait``), rows in a batch window as long as the window's maximum
-    age, each plus ``in_flight``."""
-    inputs = gather(engine, day=day, today=now.date(), readers=readers)
+    age, each plus ``in_flight``. ``connector_for`` (the runtime's: legal entity -> connector)
+    adds a reader for every configured connector that can read its ERP back."""
+    connectors: list[object] = []
+    if connector_for is not None:
+        for code in legal_entities(engine, now.date()):
+            try:
+                connectors.append(connector_for(code))
+            except RevbridgeError:
+                continue  # a connector that cannot be built cannot be read back: its receipts stand
+    found = readers_for(connectors, skip=EMBEDDED) | dict(readers or {})
+    inputs = gather(engine, day=day, today=now.date(), readers=found)
     with reading(engine) as conn:
         current = configs.ConfigCache(engine).current(conn, now.date())
     wait, window = timedelta(0), timedelta(0)
@@ -88,6 +99,13 @@ def report(
         wait, window = posting.context_wait, posting.batch_window.max_age
     thresholds = Thresholds(in_flight=in_flight, waiting=wait + in_flight, window=window + in_flight)
     return reconcile(inputs, now=now, thresholds=thresholds)
+
+
+def legal_entities(engine: Engine, on: date) -> tuple[str, ...]:
+    """The legal entities of the configuration in effect: whose connectors may be read back."""
+    with reading(engine) as conn:
+        current = configs.ConfigCache(engine).current(conn, on)
+    return tuple(e.code for e in current[1].master.legal_entities) if current is not None else ()
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from typing import ClassVar
 
 from reconcile_facts import NOW, R, era_lines, gl_document, journal, line, usd
 
 from revbridge.reconcile import Control, ErpDocument, JournalFact, LineFact, Thresholds, account_document
+from revbridge.reconcile.erp import readers_for
 from revbridge.reconcile.journals import Delivery, JournalsResult, check
 
 T = Thresholds()
@@ -192,3 +194,47 @@ def test_rows_may_wait_as_long_as_their_batch_window_is_configured_to_stay_open(
     assert check([], [row], {}, read_back=frozenset(), now=NOW, thresholds=daily_windows).breaks == ()
     short = Thresholds(window=timedelta(minutes=10))
     assert len(check([], [row], {}, read_back=frozenset(), now=NOW, thresholds=short).breaks) == 1
+
+
+class _Settings:
+    accounts: ClassVar[dict[str, str]] = {"1015": "1.1.1"}
+
+
+class _AccountLedger:
+    """Looks like TrytonConnector to ``readers_for``: a name, balances(refs), settings.accounts."""
+
+    name = "north"
+    settings = _Settings()
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    def balances(self, references: list[str]) -> dict[str, Decimal]:
+        self.asked.append(list(references))
+        return {"1.1.1": Decimal("595.25"), "7100": Decimal("-5.25"), "1211": Decimal("-590.00")}
+
+
+class _Embedded:
+    name = "embedded"
+
+    def balances(self, references: list[str]) -> dict[str, Decimal]:
+        raise AssertionError("the embedded ledger is read from the store, not through its connector")
+
+
+class _Rest:
+    name = "rest"
+
+
+def test_readers_for_the_connectors_that_can_read_their_erp_back() -> None:
+    north = _AccountLedger()
+    readers = readers_for([north, _Embedded(), _Rest(), north], skip=frozenset({"embedded"}))
+    assert set(readers) == {"north"}
+    fact, _rows = posted_era()
+    (document,) = readers["north"]([fact]).values()
+    assert north.asked == [[fact.id]]
+    assert document.reference == fact.id and document.netted and dict(document.accounts) == {"1015": "1.1.1"}
+    assert {(ln.account, ln.debit.amount, ln.credit.amount) for ln in document.lines} == {
+        ("1.1.1", Decimal("595.25"), Decimal(0)),
+        ("7100", Decimal(0), Decimal("5.25")),
+        ("1211", Decimal(0), Decimal("590.00")),
+    }

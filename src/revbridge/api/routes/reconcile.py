@@ -33,7 +33,13 @@ async def reconcile(
     rt = runtime_of(request)
 
     def run() -> dict[str, object]:
-        found = reporting.report(rt.db, day=day, now=rt.clock.now(), in_flight=timedelta(minutes=stale_after))
+        found = reporting.report(
+            rt.db,
+            day=day,
+            now=rt.clock.now(),
+            in_flight=timedelta(minutes=stale_after),
+            connector_for=rt.connector_for,
+        )
         return found.as_json(keys=events)
 
     return await anyio.to_thread.run_sync(run)
