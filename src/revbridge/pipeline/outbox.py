@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,8 +35,7 @@ from sqlalchemy import Engine
 
 from revbridge.connectors.backoff import Backoff
 from revbridge.connectors.base import Connector, ConnectorRejected, ConnectorUnavailable, Limits, Receipt
-from revbridge.connectors.breaker import CircuitBreaker
-from revbridge.connectors.throttle import TokenBucket
+from revbridge.connectors.channel import Channel
 from revbridge.core.clock import Clock
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Problem, ProblemCode
@@ -56,37 +55,6 @@ class OutboxConfig:
     claim_limit: int = 200
     idle_seconds: float = 0.5  # run(): sleep when a round found nothing due
     max_inline_wait: float = 2.0  # shorter pauses are waited out; longer ones release the journal
-
-
-class Channel:
-    """One connector's limits in force: bucket, breaker, Retry-After pause and worker pool."""
-
-    def __init__(
-        self, connector: Connector, *, monotonic: Callable[[], float], sleep: Callable[[float], object]
-    ):
-        limits: Limits = connector.limits
-        self.connector = connector
-        self.name = connector.name
-        self.limits = limits
-        self.bucket = TokenBucket(
-            rate=limits.rate_per_second, burst=limits.burst, monotonic=monotonic, sleep=sleep
-        )
-        self.breaker = CircuitBreaker(
-            failures=limits.breaker_failures, reset_after=limits.breaker_reset, monotonic=monotonic
-        )
-        self.backoff = Backoff.of(limits)
-        self.pool = ThreadPoolExecutor(max_workers=max(1, limits.concurrency), thread_name_prefix=self.name)
-        self._monotonic = monotonic
-        self._lock = threading.Lock()
-        self._paused_until = 0.0
-
-    def pause(self, seconds: float) -> None:
-        with self._lock:
-            self._paused_until = max(self._paused_until, self._monotonic() + seconds)
-
-    def paused_for(self) -> float:
-        with self._lock:
-            return max(0.0, self._paused_until - self._monotonic())
 
 
 class _Stopping(Exception):
@@ -184,13 +152,16 @@ class Dispatcher:
         loaded = store.load_many(self._engine, [c.id for c in claims])
         outcomes: list[Outcome] = []
         futures: list[Future[Outcome]] = []
+        routes: dict[str, Connector | str] = {}  # asked once per legal entity and round
         for c in claims:
-            try:
-                connector = self._connector_for(c.legal_entity)
-            except Exception as exc:  # configuration: no connector for this legal entity
-                outcomes.append(
-                    self._unroutable(c, f"no connector for legal entity {c.legal_entity!r}: {exc}")
-                )
+            if c.legal_entity not in routes:
+                try:
+                    routes[c.legal_entity] = self._connector_for(c.legal_entity)
+                except Exception as exc:  # configuration: no connector for this legal entity
+                    routes[c.legal_entity] = f"no connector for legal entity {c.legal_entity!r}: {exc}"
+            connector = routes[c.legal_entity]
+            if isinstance(connector, str):
+                outcomes.append(self._unroutable(c, connector))
                 continue
             channel = self.channel(connector)
             futures.append(channel.pool.submit(self._attempt, channel, c, loaded[c.id]))
@@ -358,7 +329,7 @@ class Dispatcher:
                             connector=connector,
                             error=error,
                         )
-                    case Failed(claim, connector, code, error, attempts, uncertain):
+                    case Failed(claim, connector, _code, error, attempts, uncertain):
                         done = store.mark_failed(
                             conn,
                             claim.id,

@@ -490,3 +490,20 @@ def test_a_rejection_from_a_lookup_also_fails_the_journal(engine: Engine) -> Non
     assert stored is not None and stored.status == "failed" and stored.uncertain
     assert [i.code for i in workitems.list_items(engine)] == ["ERP_REJECTED"]
     d.close()
+
+
+def test_connector_for_is_asked_once_per_legal_entity_and_round(engine: Engine) -> None:
+    stage(engine, 3, now=T0, le="LE01")
+    stage(engine, 2, now=T0, le="LE02")
+    asked: list[str] = []
+    connector = Scripted(name="rest")
+
+    def route(le: str) -> object:
+        asked.append(le)
+        return connector
+
+    d = fixed(engine, route, FixedClock(T0), Ticks())
+    assert d.run_once() == 5
+    assert sorted(asked) == ["LE01", "LE02"]
+    assert store.counts(engine)["posted"] == 5
+    d.close()
