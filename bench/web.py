@@ -115,6 +115,16 @@ def main() -> None:
         worst = max(worst, p95)
         shown = path if len(path) <= 44 else path[:41] + "..."
         print(f"{shown:<44} {statistics.median(found):>8.1f} {p95:>8.1f} {p95 / floor_p95:>8.1f}")
+    # The store changes (one more message): the next views are served the kept report at once
+    # while a background thread recomputes it.
+    rt.intake.receive(traffic.messages[0].payload, channel="bench:again", format=traffic.messages[0].format)
+    rt.settle(close_windows=False)
+    for path in ("/", "/reconciliation"):
+        after = _times(client, path, 1)[0]
+        worst = max(worst, after)
+        print(
+            f"{path} right after a change: {after:.1f} ms (the kept report, marked, while it is recomputed)"
+        )
     verdict = "within" if worst < TARGET_MS else "OVER"
     print(f"slowest p95 {worst:.1f} ms: {verdict} the {TARGET_MS:.0f} ms target")
     # Computed once per change of the store, not per page view (web/memo.py): the reconciliation

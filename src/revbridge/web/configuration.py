@@ -224,11 +224,13 @@ def version_page(
         context["changes"] = diff(base, proposed)
         if version.status == configs.PROPOSED:
             since = rt.clock.now() - timedelta(days=days)
-            context["preview"] = memo.remembered(
+            kept = memo.remembered(
                 request,
                 ("whatif", current, number, days),
                 lambda: whatif.preview(rt.db, current=base, proposed=proposed, since=since),
             )
+            context["preview"], context["preview_at"] = kept.value, kept.at
+            context["preview_current"] = kept.current
     context["proposer"] = version.proposed_by == session.actor(principal_of(request))
     shown = NOTICES.get(notice, "").format(n=number)
     return render(

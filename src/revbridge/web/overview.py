@@ -78,5 +78,11 @@ def overview_page(request: Request) -> Response:
     now = rt.clock.now()
     view = dashboard.overview(rt.db, now)
     tie_out = reconciliation.report_for(request, None)
-    context = {"view": view, "charts": _charts(view), "reconciliation": reconciliation.by_facility(tie_out)}
+    context = {
+        "view": view,
+        "charts": _charts(view),
+        "reconciliation": reconciliation.by_facility(tie_out.value),
+        "reconciled_at": tie_out.at,
+        "reconciled_current": tie_out.current,
+    }
     return render(request, "overview.html", context, title="Overview", active="overview")

@@ -59,8 +59,8 @@ def by_facility(report: Report) -> list[FacilityStatus]:
     ]
 
 
-def report_for(request: Request, day: date | None) -> Report:
-    """The reconciliation report for ``day``, recomputed only when the store has changed."""
+def report_for(request: Request, day: date | None) -> memo.Kept[Report]:
+    """The reconciliation report for ``day``, kept between views (``memo.remembered``)."""
     rt = runtime_of(request)
     return memo.remembered(
         request,
@@ -77,10 +77,12 @@ def reconciliation_page(
     facility: str = Query("", max_length=128),
 ) -> Response:
     chosen = date.fromisoformat(day) if day else None
-    found = report_for(request, chosen)
+    kept = report_for(request, chosen)
+    found = kept.value
     daily = [r for r in found.daily.rows if not facility or r.facility == facility]
     context = {
         "report": found,
+        "current": kept.current,
         "day": day,
         "facility": facility,
         "facilities": by_facility(found),
