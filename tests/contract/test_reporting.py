@@ -346,10 +346,12 @@ def test_the_embedded_ledgers_documents_and_strays_dated_that_day(filled: Engine
     assert "embedded" in found.read_back
 
 
-def test_messages_received_that_utc_day_with_their_evidence(filled: Engine) -> None:
+def test_messages_received_that_utc_day_or_carrying_its_events_with_their_evidence(filled: Engine) -> None:
     found = reporting.gather(filled, day=DAY, today=NOW.date())
     by_id = {m.id: m for m in found.messages}
-    assert set(by_id) == {"M-ERA", "M-LATE", "M-DUP", "M-DUP2"}
+    # M-DFT arrived the day before but carries a charge of this day; M-NEXT arrived at midnight after
+    assert set(by_id) == {"M-ERA", "M-LATE", "M-DUP", "M-DUP2", "M-DFT"}
+    assert by_id["M-DFT"].received_at.date() == DAY - timedelta(days=1)
     assert by_id["M-LATE"].work_items == ("UNMAPPED_PAYER",)
     assert by_id["M-DUP"].duplicate_found and not by_id["M-DUP2"].duplicate_found
     assert (by_id["M-DUP"].source, by_id["M-DUP2"].source) == ("mllp", "http")

@@ -5,7 +5,8 @@ controls compare for one business day (or for the whole store when ``day`` is No
 events of the day with their messages' states, the subledger rows of those events and of every
 journal they reached, those journals with their lines, what the embedded ledger holds under the
 journals' ids (``gl_documents``/``gl_entries``, the ERP's own tables), the messages received that
-day with the codes of their work items, and the AR balances and movements of the roll-forward.
+day or carrying its events, with the codes of their work items, and the AR balances and movements
+of the roll-forward.
 
 Other ERPs are read back by ``readers``: connector name -> a function from that connector's
 posted journals to the documents the ERP holds for them (``balances_reader``, re-exported from
@@ -429,10 +430,14 @@ def _embedded_documents(conn: Connection, ids: set[str] | None, day: date | None
 
 
 def _received(day: date | None) -> ColumnElement[bool]:
+    """The messages of a day: received that UTC day, or carrying events of that business day."""
     if day is None:
         return messages.c.id.is_not(None)
     start = datetime.combine(day, time(0), tzinfo=UTC)
-    return and_(messages.c.received_at >= start, messages.c.received_at < start + timedelta(days=1))
+    return or_(
+        and_(messages.c.received_at >= start, messages.c.received_at < start + timedelta(days=1)),
+        messages.c.id.in_(select(events.c.message_id).where(events.c.occurred_on == day)),
+    )
 
 
 def _messages(conn: Connection, day: date | None) -> list[MessageFact]:
