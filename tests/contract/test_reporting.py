@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, update
 
 from revbridge.canonical.events import (
+    CanonicalEvent,
     ChargeCaptured,
     ClaimAdjudicated,
     EncounterRegistered,
@@ -100,9 +101,9 @@ def _work_item(
         )
 
 
-def _events(engine: Engine, message_id: str, items: list[object], state: str | None = None) -> None:
+def _events(engine: Engine, message_id: str, items: list[CanonicalEvent], state: str | None = None) -> None:
     with engine.begin() as conn:
-        event_store.record(conn, items, message_id=message_id, now=AT)  # type: ignore[arg-type]
+        event_store.record(conn, items, message_id=message_id, now=AT)
         if state is not None:
             conn.execute(update(events).where(events.c.message_id == message_id).values(state=state))
 
@@ -130,7 +131,7 @@ def _draft(document: str, lines: list[JournalLine], lane: Lane, day: date = DAY)
     )
 
 
-def _remittance_events() -> list[object]:
+def _remittance_events() -> list[CanonicalEvent]:
     src = SourceRef("M-ERA", "ST[1]")
     usd = Money.of
     return [
