@@ -119,16 +119,15 @@ def _remittances(found: Report) -> None:
     statuses: dict[str, int] = {}
     for r in rows:
         statuses[r.status] = statuses.get(r.status, 0) + 1
-    table = Table(
-        title="Remittances: cash posted = BPR02 ("
-        + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
-        + "; those that tie are in --json)"
-    )
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+    shown = [r for r in rows if r.status not in ("ties", "notification")]
+    if not shown:
+        console.print(f"Remittances, cash posted = BPR02: {summary}")
+        return
+    table = Table(title=f"Remittances, cash posted = BPR02: {summary} (those that tie are in --json)")
     for col in ("paid", "remittance", "BPR02", "cash booked", "acknowledged", "status"):
         table.add_column(col, justify="right" if col in ("BPR02", "cash booked", "acknowledged") else "left")
-    for r in rows:
-        if r.status in ("ties", "notification"):
-            continue
+    for r in shown:
         status = r.status + (f" ({', '.join(r.held_codes)})" if r.held_codes else "")
         table.add_row(
             r.occurred_on.isoformat(),
