@@ -104,15 +104,18 @@ def test_a_worker_killed_mid_batch_leaves_nothing_stuck_past_its_lease(db_url: s
         rt.close()
     out = tmp_path / "killed.txt"
     proc = _spawn("work", db_url, str(tmp_path), "doomed", str(out), "2")
-    time.sleep(1.5)
-    _kill(proc)
     rt = build_runtime(db_url, tmp_path, formats=FORMATS, lease_seconds=2)
     try:
-        with reading(rt.db) as conn:
-            leased = conn.execute(
-                select(func.count()).select_from(messages).where(messages.c.status == "processing")
-            ).scalar_one()
-        assert leased > 0, "the killed worker should have held leases"
+        leased = 0
+        deadline = time.monotonic() + 30
+        while not leased and time.monotonic() < deadline:  # kill it while it holds a batch
+            with reading(rt.db) as conn:
+                leased = conn.execute(
+                    select(func.count()).select_from(messages).where(messages.c.status == "processing")
+                ).scalar_one()
+            time.sleep(0.05)
+        _kill(proc)
+        assert leased > 0, "the worker never claimed a batch"
         deadline = time.monotonic() + 30
         while queue.pending_count(rt.db) and time.monotonic() < deadline:
             rt.worker(owner="rescuer").run_once()

@@ -8,7 +8,7 @@ import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from revbridge.cli import admin, config, ledger, messages, periods, posting, reconcile, security, serve
+from revbridge.cli import admin, config, demo, ledger, messages, periods, posting, reconcile, security, serve
 from revbridge.cli.common import err_console
 from revbridge.core.errors import RevbridgeError
 
@@ -26,7 +26,7 @@ app.command("journals")(posting.journals_command)
 app.command()(posting.replay)
 app.add_typer(messages.exceptions_app, name="exceptions")
 app.command()(serve.serve)
-app.command()(serve.demo)
+app.command()(demo.demo)
 app.command("reconcile")(reconcile.reconcile_command)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.apikey_app, name="apikey")

@@ -118,7 +118,7 @@ class Replayer:
         with self._engine.begin() as conn:
             row = conn.execute(select(messages).where(messages.c.id == message_id)).one()
             items, problems, ignored_by = self._parse(row, now)
-            found = self._poster.configs.current(conn, now.date())
+            found = self._poster.configs.current(conn, now.date(), fresh=True)
             if found is None:
                 raise InputError("no approved configuration is in effect: run `revbridge config apply`")
             _version, config = found

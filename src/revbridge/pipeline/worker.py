@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import Connection, Engine
@@ -102,9 +102,8 @@ class Worker:
             lease=self.config.lease,
             limit=self.config.batch_size,
         )
-        for message in claimed:
-            result = self.process(message)
-            if result is not None and on_result is not None:
+        for result in self.process_batch(claimed):
+            if on_result is not None:
                 on_result(result)
         return len(claimed)
 
@@ -128,23 +127,64 @@ class Worker:
     # -- one message ---------------------------------------------------------------------------
 
     def process(self, message: queue.Claimed) -> Result | None:
+        results = self.process_batch([message])
+        return results[0] if results else None
+
+    def process_batch(self, claimed: Sequence[queue.Claimed]) -> list[Result]:
+        """Parse each message, then commit the whole batch in one transaction (one fsync), each
+        message under its own savepoint: a store error or a lost lease undoes that message alone,
+        and nothing of a message commits without its new status."""
         started = time.perf_counter()
-        with bind(message_id=message.id):
-            outcome = self._parse(message)
-            if outcome is None:
-                return None
-            try:
-                result = self._commit(message, outcome)
-            except SQLAlchemyError as exc:
-                self._retry(message, f"store error {type(exc).__name__}")
-                return None
-            if result is not None:
-                self._metrics.terminal.labels(message.format, result.status).inc()
-                self._metrics.processing.labels(message.format).observe(time.perf_counter() - started)
-                log.info(
-                    "message.done", status=result.status, events=result.events, problems=len(result.problems)
-                )
-            return result
+        parsed = []
+        for message in claimed:
+            with bind(message_id=message.id):
+                outcome = self._parse(message)
+            if outcome is not None:
+                parsed.append((message, outcome))
+        if not parsed:
+            return []
+        results: list[Result] = []
+        failed: list[tuple[queue.Claimed, str]] = []
+        opened: list[str] = []
+        try:
+            with self._engine.begin() as conn:
+                now = self._clock.now()
+                for message, outcome in parsed:
+                    savepoint = conn.begin_nested()
+                    try:
+                        done = self._commit(conn, message, outcome, now)
+                    except SQLAlchemyError as exc:
+                        savepoint.rollback()
+                        failed.append((message, f"store error {type(exc).__name__}"))
+                        continue
+                    if done is None:
+                        savepoint.rollback()
+                        log.warning("message.lease_lost", message_id=message.id)
+                        continue
+                    savepoint.commit()
+                    results.append(done[0])
+                    opened.extend(done[1])
+        except SQLAlchemyError as exc:
+            # The batch's own commit failed: nothing of it is stored; every message retries.
+            failed = [(m, f"store error {type(exc).__name__}") for m, _ in parsed]
+            results, opened = [], []
+        for message, reason in failed:
+            self._retry(message, reason)
+        elapsed = (time.perf_counter() - started) / max(1, len(parsed))
+        formats = {m.id: m.format for m, _ in parsed}
+        for result in results:
+            self._metrics.terminal.labels(formats[result.message_id], result.status).inc()
+            self._metrics.processing.labels(formats[result.message_id]).observe(elapsed)
+            log.info(
+                "message.done",
+                message_id=result.message_id,
+                status=result.status,
+                events=result.events,
+                problems=len(result.problems),
+            )
+        for code in opened:
+            self._metrics.work_items.labels(code).inc()
+        return results
 
     def _parse(self, message: queue.Claimed) -> Outcome[CanonicalEvent] | None:
         where = SourceRef(message.id)
@@ -192,34 +232,26 @@ class Worker:
         self._metrics.retries.labels(message.format).inc()
         log.warning("message.retry", reason=reason, attempt=message.attempts, delay_seconds=round(delay, 3))
 
-    def _commit(self, message: queue.Claimed, outcome: Outcome[CanonicalEvent]) -> Result | None:
-        now = self._clock.now()
-        with self._engine.begin() as conn:
-            if not queue.holds_lease(conn, message.id, self.config.owner):
-                log.warning("message.lease_lost")
-                return None
-            recorded = event_store.record(conn, outcome.items, message_id=message.id, now=now)
-            problems = [p.with_message_id(message.id) for p in (*outcome.problems, *recorded.problems)]
-            waiting = False
-            # An error that names no event (a broken envelope, a DFT without an encounter) holds
-            # the whole message: its events are kept, nothing posts until it is fixed and replayed.
-            held = any(p.severity is Severity.ERROR and p.event_key is None for p in outcome.problems)
-            if self._posting is not None and recorded.new and not held:
-                posted_problems, waiting = self._posting.on_events(conn, recorded.new, message_id=message.id)
-                problems.extend(posted_problems)
-            status, reason = _decide(outcome, recorded, problems, waiting)
-            opened = workitems.record(
-                conn, problems, now=now, message_id=message.id, facility=_facility(outcome)
-            )
-            if not queue.finish(
-                conn, message.id, owner=self.config.owner, status=status, reason=reason, now=now
-            ):
-                conn.rollback()
-                log.warning("message.lease_lost")
-                return None
-        for code in opened:
-            self._metrics.work_items.labels(code).inc()
-        return Result(message.id, status, tuple(problems), len(recorded.new))
+    def _commit(
+        self, conn: Connection, message: queue.Claimed, outcome: Outcome[CanonicalEvent], now: datetime
+    ) -> tuple[Result, list[str]] | None:
+        """One message's events, posting, work items and status; None if the lease was lost."""
+        if not queue.holds_lease(conn, message.id, self.config.owner):
+            return None
+        recorded = event_store.record(conn, outcome.items, message_id=message.id, now=now)
+        problems = [p.with_message_id(message.id) for p in (*outcome.problems, *recorded.problems)]
+        waiting = False
+        # An error that names no event (a broken envelope, a DFT without an encounter) holds
+        # the whole message: its events are kept, nothing posts until it is fixed and replayed.
+        held = any(p.severity is Severity.ERROR and p.event_key is None for p in outcome.problems)
+        if self._posting is not None and recorded.new and not held:
+            posted_problems, waiting = self._posting.on_events(conn, recorded.new, message_id=message.id)
+            problems.extend(posted_problems)
+        status, reason = _decide(outcome, recorded, problems, waiting)
+        opened = workitems.record(conn, problems, now=now, message_id=message.id, facility=_facility(outcome))
+        if not queue.finish(conn, message.id, owner=self.config.owner, status=status, reason=reason, now=now):
+            return None
+        return Result(message.id, status, tuple(problems), len(recorded.new)), opened
 
 
 def _decide(

@@ -8,6 +8,7 @@ rejection is written to the audit chain in the same transaction.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -179,13 +180,24 @@ def current_number(conn: Connection, on: date) -> int | None:
 class ConfigCache:
     """The configuration in effect, re-read only when a newer version has been approved."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, recheck_seconds: float = 1.0) -> None:
         self._engine = engine
         self._number: int | None = None
         self._config: Configuration | None = None
+        # The worker asks for every message; a newly approved version is noticed within a second.
+        self._recheck = recheck_seconds
+        self._checked: tuple[date, float] | None = None
 
-    def current(self, conn: Connection, on: date) -> tuple[int, Configuration] | None:
+    def current(self, conn: Connection, on: date, *, fresh: bool = False) -> tuple[int, Configuration] | None:
+        recent = (
+            self._checked is not None
+            and self._checked[0] == on
+            and time.monotonic() - self._checked[1] < self._recheck
+        )
+        if recent and not fresh and self._number is not None and self._config is not None:
+            return self._number, self._config
         number = current_number(conn, on)
+        self._checked = (on, time.monotonic())
         if number is None:
             return None
         if number != self._number or self._config is None:

@@ -1,0 +1,323 @@
+"""revbridge demo: the reference health system's traffic through the real sources, end to end.
+
+It creates a fresh embedded store under ``$REVBRIDGE_HOME/demo``, applies the reference
+configuration, starts the service (MLLP listener, HTTP API, directory source, workers, posting
+loop, ERP outbox to the embedded ledger), feeds generated traffic exactly as hospital systems
+would, simulates the ERP outage the generator scheduled, waits until everything settled, and
+prints what happened beside the generator's ground truth. Then it serves until interrupted.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import threading
+import time
+from collections import Counter
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import func, select
+
+from revbridge.bootstrap import Runtime, build
+from revbridge.cli.common import SettingsOption, console, err_console
+from revbridge.cli.demo_feed import Fed, Targets, feed
+from revbridge.cli.reconcile import print_report
+from revbridge.connectors.base import Connector, ConnectorUnavailable, Limits, Receipt
+from revbridge.demo import generate
+from revbridge.demo.truth import Fault, FaultKind, Message, Traffic
+from revbridge.ledger.journal import Journal
+from revbridge.security.roles import Role
+from revbridge.service import Service
+from revbridge.settings import load_settings
+from revbridge.store import apikeys, journals, reporting, workitems
+from revbridge.store.engine import reading
+from revbridge.store.schema import journals as journals_table
+from revbridge.store.schema import messages
+
+
+class Outage:
+    """The ERP outage the generator scheduled, applied at the connector boundary: while it is on,
+    every call fails as an unreachable ERP would, and the outbox retries with backoff."""
+
+    def __init__(self, faults: tuple[Fault, ...], *, at_least: float = 3.0) -> None:
+        self.windows = [
+            (f.start, f.end) for f in faults if f.kind is FaultKind.ERP_OUTAGE and f.start and f.end
+        ]
+        self.active = False
+        self.calls_refused = 0
+        # Simulated minutes pass in milliseconds of feeding: an outage is held for at least this
+        # many real seconds, so the outbox really meets it.
+        self._at_least = at_least
+        self._began = 0.0
+        self._seen: datetime | None = None
+        self._lock = threading.Lock()
+
+    def advance(self, message: Message) -> None:
+        """Simulated time is the latest send time fed so far (senders run in parallel)."""
+        with self._lock:
+            if self._seen is None or message.at > self._seen:
+                self._seen = message.at
+            inside = any(start <= self._seen < end for start, end in self.windows)
+            if inside and not self.active:
+                self.active, self._began = True, time.monotonic()
+            elif not inside and self.active and time.monotonic() - self._began >= self._at_least:
+                self.active = False
+
+    def end(self) -> None:
+        with self._lock:
+            if self.active:
+                time.sleep(max(0.0, self._at_least - (time.monotonic() - self._began)))
+            self.active = False
+
+
+class OutageAware:
+    """A connector that is unreachable while the demo's outage is on."""
+
+    def __init__(self, inner: Connector, outage: Outage) -> None:
+        self._inner = inner
+        self._outage = outage
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def limits(self) -> Limits:
+        return self._inner.limits
+
+    def _check(self) -> None:
+        if self._outage.active:
+            self._outage.calls_refused += 1
+            raise ConnectorUnavailable("the ERP is down (demo outage window)", retry_after=1.0)
+
+    def submit(self, journal: Journal) -> Receipt:
+        self._check()
+        return self._inner.submit(journal)
+
+    def lookup(self, reference: str) -> Receipt | None:
+        self._check()
+        return self._inner.lookup(reference)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _default_start(today: date) -> date:
+    """The latest weekday on or before today: payers remit on weekdays."""
+    while today.weekday() >= 5:
+        today -= timedelta(days=1)
+    return today
+
+
+def _settled(rt: Runtime, inbox: Path, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.is_file() and not p.name.endswith(".ready") for p in inbox.iterdir()):
+            time.sleep(0.5)  # the directory source has files still to store
+            continue
+        status = rt.status()
+        busy = sum(status["messages"].get(s, 0) for s in ("pending", "processing"))
+        if not busy:
+            assert rt.posting is not None
+            rt.posting.tick(force_windows=True)
+            journal_states = rt.status()["journals"]
+            if not journal_states.get("staged", 0) and not journal_states.get("submitting", 0):
+                return True
+        time.sleep(0.5)
+    return False
+
+
+def demo(
+    days: Annotated[int, typer.Option("--days", min=1, help="Simulated days of traffic.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same traffic.")] = 7,
+    scale: Annotated[
+        float, typer.Option("--scale", min=0.01, help="Volume factor (1.0: ~5,000 msgs/day).")
+    ] = 1.0,
+    start: Annotated[str | None, typer.Option("--start", help="First simulated day (YYYY-MM-DD).")] = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Print the summary and exit.")] = False,
+    port: Annotated[int | None, typer.Option("--port", help="HTTP port (default from settings).")] = None,
+    mllp_port: Annotated[
+        int | None, typer.Option("--mllp-port", help="MLLP port (default from settings).")
+    ] = None,
+    settings: SettingsOption = None,
+) -> None:
+    """Run the demo health system end to end on a fresh embedded store, then serve it."""
+    base = load_settings(settings)
+    home = (base.home / "demo").resolve()
+    if home.exists():
+        shutil.rmtree(home)
+    cfg = load_settings(
+        settings, home=home, db=f"sqlite:///{home / 'revbridge.db'}", http_port=port, mllp_port=mllp_port
+    )
+    first_day = date.fromisoformat(start) if start else _default_start(date.today())
+    console.print(f"generating {days} day(s) of traffic from {first_day} (seed {seed}, scale {scale}) ...")
+    traffic = generate(start=first_day, days=days, seed=seed, scale=scale)
+    rt = build(cfg, upgrade=True)
+    try:
+        _run(rt, traffic, serve=not no_serve)
+    finally:
+        rt.close()
+
+
+def _run(rt: Runtime, traffic: Traffic, *, serve: bool) -> None:
+    now = rt.clock.now()
+    anchor = rt.settings.resolved_audit_anchor
+    _key, system_key = apikeys.create(
+        rt.db, name="demo feeds", roles=(Role.SYSTEM,), now=now, actor="demo", anchor=anchor
+    )
+    logins = {
+        role: apikeys.create(
+            rt.db, name=f"demo {role.value}", roles=(role,), now=now, actor="demo", anchor=anchor
+        )[1]
+        for role in (Role.ADMIN, Role.STEWARD, Role.APPROVER, Role.OPERATOR, Role.VIEWER)
+    }
+    outage = Outage(traffic.faults)
+    service = Service(rt, workers=2, connector_for=lambda le: OutageAware(rt.connector_for(le), outage))
+    service.start()
+    try:
+        assert service.inbox is not None
+        targets = Targets(
+            mllp_port=service.mllp_port, http_port=service.http_port, inbox=service.inbox, api_key=system_key
+        )
+        started = time.monotonic()
+        fed = _feed(traffic, targets, outage)
+        outage.end()
+        fed_in = time.monotonic() - started
+        settled = _settled(rt, service.inbox, timeout=300)
+        elapsed = time.monotonic() - started
+        _summary(rt, traffic, fed, outage, elapsed, settled)
+        console.print(
+            f"fed in {fed_in:.1f} s; all processed, posted and acknowledged by the ERP after {elapsed:.1f} s"
+        )
+        if not serve:
+            return
+        console.print(
+            f"\nworkbench: http://{rt.settings.http_host}:{service.http_port}/  "
+            f"(MLLP on {rt.settings.mllp_host}:{service.mllp_port})"
+        )
+        console.print("demo logins (paste one at the sign-in page):")
+        for role, key in logins.items():
+            console.print(f"  {role.value:<9} {key}", highlight=False)
+        (rt.settings.home / "demo-logins.txt").write_text(
+            "".join(f"{role.value} {key}\n" for role, key in logins.items()), encoding="utf-8"
+        )
+        console.print("serving until Ctrl-C")
+        service.wait()
+    finally:
+        service.stop()
+
+
+def _feed(traffic: Traffic, targets: Targets, outage: Outage) -> Fed:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("feeding MLLP, files and HTTP", total=len(traffic.messages))
+        return feed(
+            traffic.messages, targets, on_sent=lambda _m: progress.advance(task), before_send=outage.advance
+        )
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for n, column in enumerate(columns):
+        table.add_column(column, justify="right" if n == len(columns) - 1 else "left")
+    return table
+
+
+def _summary(rt: Runtime, traffic: Traffic, fed: Fed, outage: Outage, elapsed: float, settled: bool) -> None:
+    sent = len(traffic.messages)
+    console.rule(
+        f"revbridge demo: {sent:,} messages in {elapsed:.1f} s ({sent / elapsed:,.0f} msg/s end to end)"
+    )
+    if fed.failures:
+        err_console.print(f"feeding failures: {fed.failures}")
+    if not settled:
+        err_console.print("[bold red]not everything settled within the time limit[/bold red]")
+    with reading(rt.db) as conn:
+        by_source: Counter[tuple[str, str]] = Counter()
+        grouped = select(messages.c.channel, messages.c.status, func.count()).group_by(
+            messages.c.channel, messages.c.status
+        )
+        for channel, status, n in conn.execute(grouped):
+            by_source[(channel.split(":", 1)[0], status)] += int(n)
+        latencies = [
+            (posted - received).total_seconds()
+            for lane, received, posted in conn.execute(
+                select(
+                    journals_table.c.lane, journals_table.c.first_received_at, journals_table.c.posted_at
+                ).where(journals_table.c.posted_at.is_not(None), journals_table.c.lane == "realtime")
+            )
+        ]
+    states = sorted({s for _, s in by_source})
+    table = _table("messages by source and terminal state", "source", *states)
+    for source in sorted({src for src, _ in by_source}):
+        table.add_row(source, *(f"{by_source.get((source, s), 0):,}" for s in states))
+    console.print(table)
+    expected = traffic.statuses()
+    console.print(f"ground truth: {', '.join(f'{n:,} {s}' for s, n in sorted(expected.items()))}")
+
+    journal_table = _table("journals by lane and state", "lane", "state", "count")
+    for stored in Counter(
+        (j.journal.lane.value, j.status) for j in journals.list_journals(rt.db, limit=100000)
+    ).items():
+        (lane, status), n = stored
+        journal_table.add_row(lane, status, f"{n:,}")
+    console.print(journal_table)
+
+    codes = workitems.counts_by_code(rt.db)
+    items = _table("open work items by code", "code", "count")
+    for code, n in sorted(codes.items()):
+        items.add_row(code, f"{n:,}")
+    console.print(items)
+
+    faults = _table("deliberate faults", "fault", "where it should surface", "caught")
+    for fault in traffic.faults:
+        faults.add_row(fault.kind.value, fault.surfaces, _caught(rt, fault, codes, by_source, outage))
+    console.print(faults)
+
+    if latencies:
+        cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
+        console.print(
+            f"receipt-to-posted latency for realtime (cash) journals: p50 {cuts[49]:.2f} s, "
+            f"p90 {cuts[89]:.2f} s, p99 {cuts[98]:.2f} s over {len(latencies):,} journals "
+            "(the outage window included)"
+        )
+    report = reporting.report(rt.db, day=None, now=rt.clock.now(), in_flight=timedelta(minutes=30))
+    print_report(report)
+    verdict = (
+        "[green]reconciliation ties[/green]"
+        if report.ties
+        else f"[bold red]{len(report.breaks)} break(s)[/bold red]"
+    )
+    console.print(verdict)
+
+
+def _caught(
+    rt: Runtime, fault: Fault, codes: dict[str, int], by_source: Counter[tuple[str, str]], outage: Outage
+) -> str:
+    match fault.kind:
+        case FaultKind.ERP_OUTAGE:
+            return (
+                f"yes: {outage.calls_refused} ERP calls refused, retried after recovery"
+                if outage.calls_refused
+                else "no calls fell in the window"
+            )
+        case FaultKind.RESENT_DFT:
+            n = by_source.get(("mllp", "duplicate"), 0)
+            return f"yes: {n} duplicate(s) on MLLP, original ACK resent" if n else "NO"
+        case FaultKind.DUPLICATE_835:
+            n = by_source.get(("file", "duplicate"), 0)
+            return f"yes: {n} duplicate file(s)" if n else "NO"
+        case _:
+            n = codes.get(fault.code, 0)
+            return f"yes: {fault.code} work item(s): {n}" if n else "NO"
