@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from revbridge.api.app_state import principal_of, runtime_of
 from revbridge.api.permissions import requires
-from revbridge.api.routes.messages import _disclose
+from revbridge.api.routes.messages import disclose
 from revbridge.bootstrap import Runtime
 from revbridge.security.roles import Permission
 from revbridge.store import journals, workitems
@@ -146,9 +146,7 @@ async def raw_page(
     if found is None:
         return _missing(request, message_id)
     try:
-        data, _media = await anyio.to_thread.run_sync(
-            _disclose, rt, principal_of(request), message_id, reason
-        )
+        data, _media = await anyio.to_thread.run_sync(disclose, rt, principal_of(request), message_id, reason)
     except HTTPException as exc:
         back = {"back": f"/messages/{message_id}"}
         return render(
