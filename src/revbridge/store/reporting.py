@@ -30,6 +30,7 @@ from sqlalchemy.sql import ColumnElement, Select
 from revbridge.core.errors import RevbridgeError
 from revbridge.core.money import Money
 from revbridge.ledger.role import AccountRole
+from revbridge.masterdata.configuration import Configuration
 from revbridge.reconcile import (
     ArBalance,
     ErpDocument,
@@ -60,7 +61,7 @@ from revbridge.store.schema import (
     work_items,
 )
 
-__all__ = ["EMBEDDED", "Reader", "ar_events", "balances_reader", "gather", "legal_entities", "report"]
+__all__ = ["EMBEDDED", "Reader", "ar_events", "balances_reader", "gather", "report"]
 
 EMBEDDED = frozenset({"embedded"})  # connectors whose ERP is this database's gl_* tables
 AR_ROLES = (AccountRole.AR_PAYER.value, AccountRole.AR_PATIENT.value, AccountRole.AR_UNBILLED.value)
@@ -83,30 +84,27 @@ def report(
     in effect says (``context_wait``), rows in a batch window as long as the window's maximum
     age, each plus ``in_flight``. ``connector_for`` (the runtime's: legal entity -> connector)
     adds a reader for every configured connector that can read its ERP back."""
+    config = _configuration(engine, now.date())
     connectors: list[object] = []
-    if connector_for is not None:
-        for code in legal_entities(engine, now.date()):
+    if config is not None and connector_for is not None:
+        for entity in config.master.legal_entities:
             try:
-                connectors.append(connector_for(code))
+                connectors.append(connector_for(entity.code))
             except RevbridgeError:
                 continue  # a connector that cannot be built cannot be read back: its receipts stand
     found = readers_for(connectors, skip=EMBEDDED) | dict(readers or {})
-    inputs = gather(engine, day=day, today=now.date(), readers=found)
-    with reading(engine) as conn:
-        current = configs.ConfigCache(engine).current(conn, now.date())
+    inputs = gather(engine, day=day, today=now.date(), readers=found, config=config)
     wait, window = timedelta(0), timedelta(0)
-    if current is not None:
-        posting = current[1].master.posting
-        wait, window = posting.context_wait, posting.batch_window.max_age
+    if config is not None:
+        wait, window = config.master.posting.context_wait, config.master.posting.batch_window.max_age
     thresholds = Thresholds(in_flight=in_flight, waiting=wait + in_flight, window=window + in_flight)
     return reconcile(inputs, now=now, thresholds=thresholds)
 
 
-def legal_entities(engine: Engine, on: date) -> tuple[str, ...]:
-    """The legal entities of the configuration in effect: whose connectors may be read back."""
+def _configuration(engine: Engine, on: date) -> Configuration | None:
     with reading(engine) as conn:
         current = configs.ConfigCache(engine).current(conn, on)
-    return tuple(e.code for e in current[1].master.legal_entities) if current is not None else ()
+    return current[1] if current is not None else None
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
@@ -128,9 +126,12 @@ def gather(
     today: date,
     embedded: frozenset[str] = EMBEDDED,
     readers: Mapping[str, Reader] | None = None,
+    config: Configuration | None = None,
 ) -> Inputs:
     """The facts for ``day`` (None: everything). ``today`` picks the configuration whose facility
-    identifiers name the facilities, and ends the roll-forward when ``day`` is None."""
+    identifiers name the facilities (unless ``config`` is given), and ends the roll-forward when
+    ``day`` is None."""
+    config = config or _configuration(engine, today)
     with reading(engine) as conn:
         found_events = _events(conn, day)
         scope_lines = _lines_of_events(conn, day)
@@ -155,7 +156,7 @@ def gather(
             read_back=embedded | frozenset(readers or {}),
             messages=found_messages,
             codes=_codes(conn, day),
-            facilities=_facilities(engine, conn, {e.facility for e in found_events}, today),
+            facilities=_facilities(config, {e.facility for e in found_events}),
             ar_start=day,
             ar_end=end,
             ar_opening=_ar_balances(conn, before=day) if day is not None else (),
@@ -269,11 +270,9 @@ def _kinds(conn: Connection, day: date | None, keys: set[str]) -> dict[str, str]
     return found
 
 
-def _facilities(engine: Engine, conn: Connection, sent: set[str], today: date) -> dict[str, str]:
-    current = configs.ConfigCache(engine).current(conn, today)
-    if current is None:
+def _facilities(config: Configuration | None, sent: set[str]) -> dict[str, str]:
+    if config is None:
         return {}
-    config = current[1]
     found = {}
     for value in sent:
         code = config.facility_code(value)
