@@ -16,21 +16,33 @@ from typing import Any
 
 import pytest
 from lineformat import FORMATS
-from runtime import build_runtime
 from sqlalchemy import select, update
 
-from revbridge.bootstrap import Runtime
+from revbridge.bootstrap import Runtime, build
 from revbridge.core.errors import DecryptionError, InputError
 from revbridge.security.keys import Keyring, read_key_file
+from revbridge.settings import Settings
 from revbridge.store import audit, rekey, workitems
 from revbridge.store.engine import reading
 from revbridge.store.messages import Arrival
 from revbridge.store.schema import audit_log, messages
 
 
+def build_runtime(db_url: str, home: Path, **settings: Any) -> Runtime:
+    """A runtime without the posting stage: these tests are about stored payloads, and the
+    messages' end states must not depend on how the posting rules evolve."""
+    return build(
+        Settings(home=home, db=db_url, **settings),
+        formats=FORMATS,
+        upgrade=True,
+        posting=False,
+        with_reference_config=False,
+    )
+
+
 @pytest.fixture
 def rt(db_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    runtime = build_runtime(db_url, tmp_path, formats=FORMATS)
+    runtime = build_runtime(db_url, tmp_path)
     yield runtime
     runtime.close()
 
@@ -78,7 +90,7 @@ def test_rotation_new_payloads_use_the_new_key_and_old_rows_stay_readable(
     ring = rotate(rt)
     assert ring.active == "k2" and set(ring.keys) == {"k1", "k2"}
     assert actions(rt) == ["key.rotate"]
-    restarted = build_runtime(db_url, tmp_path, formats=FORMATS)
+    restarted = build_runtime(db_url, tmp_path)
     try:
         after = accept(restarted, 3, prefix="n")
         keys = {mid: kid for mid, (kid, _) in stored(restarted).items()}
@@ -300,7 +312,7 @@ def test_rotation_with_keys_from_the_environment(db_url: str, tmp_path: Path) ->
     k1 = base64.b64encode(os.urandom(32)).decode()
     token = base64.b64encode(os.urandom(32)).decode()
     env = {"REVBRIDGE_KEYS": f"k1:{k1}", "REVBRIDGE_TOKEN_KEY": token}
-    first = build_runtime(db_url, tmp_path, formats=FORMATS, keys=env["REVBRIDGE_KEYS"], token_key=token)
+    first = build_runtime(db_url, tmp_path, keys=env["REVBRIDGE_KEYS"], token_key=token)
     try:
         sent = accept(first, 4)
     finally:
@@ -312,7 +324,7 @@ def test_rotation_with_keys_from_the_environment(db_url: str, tmp_path: Path) ->
     assert answer["entry"].startswith("k2:") and "REVBRIDGE_ACTIVE_KEY=k2" in answer["next"]
     assert not (tmp_path / "keys.json").exists()
     keys = f"k1:{k1},{answer['entry']}"
-    second = build_runtime(db_url, tmp_path, formats=FORMATS, keys=keys, token_key=token)
+    second = build_runtime(db_url, tmp_path, keys=keys, token_key=token)
     try:
         assert second.keyring.active == "k2"
         sent |= accept(second, 2, prefix="n")

@@ -7,16 +7,18 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lineformat import FORMATS
-from runtime import build_runtime
 from sqlalchemy import func, select, update
 
-from revbridge.bootstrap import Runtime
+from revbridge.bootstrap import Runtime, build
+from revbridge.settings import Settings
 from revbridge.store import audit, retention, workitems
 from revbridge.store.engine import reading
 from revbridge.store.messages import Arrival
@@ -25,9 +27,21 @@ from revbridge.store.schema import audit_log, events, messages, work_items
 BULK = "NAME " + "Z" * 60_000  # large enough to live out of line (SQLite overflow pages, PG TOAST)
 
 
+def build_runtime(db_url: str, home: Path, **settings: Any) -> Runtime:
+    """A runtime without the posting stage: these tests are about stored payloads, and the
+    messages' end states must not depend on how the posting rules evolve."""
+    return build(
+        Settings(home=home, db=db_url, **settings),
+        formats=FORMATS,
+        upgrade=True,
+        posting=False,
+        with_reference_config=False,
+    )
+
+
 @pytest.fixture
 def rt(db_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    runtime = build_runtime(db_url, tmp_path, formats=FORMATS)
+    runtime = build_runtime(db_url, tmp_path)
     yield runtime
     runtime.close()
 
@@ -145,6 +159,19 @@ def test_each_batch_is_audited_and_the_chain_holds(rt: Runtime) -> None:
     assert findings == [] and count == 3
 
 
+def settled_size(rt: Runtime, before: int, expected_drop: int) -> int:
+    """PostgreSQL: VACUUM keeps the row versions a transaction still running anywhere in the
+    cluster might need (other test databases share this server), so right after the purge it may
+    reclaim little; a later VACUUM reclaims the rest. Vacuum again until the drop shows, briefly."""
+    size = retention.database_bytes(rt.db)
+    deadline = time.monotonic() + 20
+    while before - size < expected_drop and time.monotonic() < deadline:
+        time.sleep(0.25)
+        retention.reclaim(rt.db, full=True)
+        size = retention.database_bytes(rt.db)
+    return size
+
+
 def test_the_space_is_reclaimed(rt: Runtime, db_url: str) -> None:
     ids = [accept(rt, f"CHARGE s{n} 1.00") for n in range(40)]
     rt.worker().drain()
@@ -158,7 +185,10 @@ def test_the_space_is_reclaimed(rt: Runtime, db_url: str) -> None:
         full=db_url.startswith("postgresql"),
     )
     assert report.purged == 40
-    assert report.bytes_before - report.bytes_after > 40 * 60_000 * 0.8, report
+    after = report.bytes_after
+    if db_url.startswith("postgresql"):
+        after = settled_size(rt, report.bytes_before, int(40 * 60_000 * 0.8))
+    assert report.bytes_before - after > 40 * 60_000 * 0.8, report
     assert report.vacuum == "full"  # SQLite: the first purge switches the file to incremental vacuum
     more = [accept(rt, f"CHARGE t{n} 1.00") for n in range(10)]
     rt.worker().drain()
