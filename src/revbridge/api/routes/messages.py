@@ -172,6 +172,3 @@ async def get_raw_message(
         media_type=media_type,
         headers={"cache-control": "no-store", "x-content-type-options": "nosniff"},
     )
-
-
-_disclose = disclose  # the name the workbench's lineage page imported first
