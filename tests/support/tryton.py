@@ -206,6 +206,7 @@ def start(workdir: Path | None = None) -> TrytonServer:
     database = f"rb_tryton_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     _execute(f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
     work = workdir or Path(tempfile.mkdtemp(prefix="rb-trytond-"))
+    work.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     conf = _config(work, port)
     log = open(work / "trytond.log", "wb")  # noqa: SIM115 - the process writes it until stop()
