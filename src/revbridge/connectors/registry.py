@@ -136,7 +136,7 @@ def _tryton(name: str, values: dict[str, Any], limits: Limits | None, env: Envir
 def _rest(name: str, values: dict[str, Any], limits: Limits | None, env: Environment) -> Connector:
     config = settings_record(name, rest.RestSettings, values, env.secrets)
     try:
-        return rest.RestConnector(config, limits=limits or Limits(), name=name)
+        return rest.RestConnector(config, limits=limits or Limits(), clock=env.clock, name=name)
     except ValueError as exc:
         raise ConfigurationError(f"connector {name!r}: {exc}") from None
 

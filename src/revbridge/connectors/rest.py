@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -31,6 +31,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from revbridge.connectors.base import ConnectorRejected, ConnectorUnavailable, Limits, Receipt
 from revbridge.connectors.exports import exact_lines
+from revbridge.core.clock import Clock, SystemClock
 from revbridge.core.money import exponent
 from revbridge.ledger.journal import Journal
 
@@ -139,9 +140,11 @@ class RestConnector:
         limits: Limits = Limits(),
         transport: httpx.BaseTransport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
         name: str = "rest",
     ) -> None:
         self._name = name
+        self._clock: Clock = clock or SystemClock()
         self.settings = settings
         self._limits = limits
         self._monotonic = monotonic
@@ -196,7 +199,7 @@ class RestConnector:
                 reference=journal.id,
                 document=str(document),
                 status="pending" if status == 202 else "posted",
-                posted_at=datetime.now(UTC),
+                posted_at=self._clock.now(),
             )
         if status == 409:
             found = self.lookup(journal.id)
@@ -286,7 +289,7 @@ class RestConnector:
         if response.status_code != 200:
             raise ConnectorUnavailable(
                 f"token endpoint answered {response.status_code}",
-                retry_after=retry_after(response, lambda: datetime.now(UTC)),
+                retry_after=retry_after(response, self._clock.now),
             )
         body = self._json(response)
         token = body.get("access_token") if isinstance(body, dict) else None
@@ -307,10 +310,9 @@ class RestConnector:
                 f"ERP answered {response.status_code} with a body that is not JSON", uncertain=True
             ) from None
 
-    @staticmethod
-    def _failure(response: httpx.Response) -> ConnectorUnavailable | ConnectorRejected:
+    def _failure(self, response: httpx.Response) -> ConnectorUnavailable | ConnectorRejected:
         status = response.status_code
-        wait = retry_after(response, lambda: datetime.now(UTC))
+        wait = retry_after(response, self._clock.now)
         if status in (429, 503):
             return ConnectorUnavailable(f"ERP answered {status}", retry_after=wait)
         if status >= 500 or status == 408:

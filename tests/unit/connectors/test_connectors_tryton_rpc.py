@@ -22,6 +22,7 @@ from revbridge.core.money import Money
 from revbridge.ledger.journal import Dimensions, Journal, JournalDraft, JournalLine, Lane, realtime_journal
 from revbridge.ledger.role import AccountRole as R
 
+SENTINEL = "MRN-SENTINEL-55019"  # an event key and document key: never sent to the ERP
 ACCOUNTS = {  # code -> id, party_required, statement
     "1.1.1": (10, False, "balance"),
     "1210": (12, True, "balance"),
@@ -36,6 +37,7 @@ def _journal() -> Journal:
             role=role,
             amount=Money.of(amount),
             dimensions=Dimensions(legal_entity="LE01", cost_center=cost_center, payer_class="Medicare"),
+            event_keys=(f"{SENTINEL}:{account}",),
         )
         assert made is not None
         return made
@@ -45,7 +47,7 @@ def _journal() -> Journal:
         legal_entity="LE01",
         currency="USD",
         posting_date=date(2026, 6, 15),
-        source_document_key="w1",
+        source_document_key=f"{SENTINEL}:document",
         lines=(
             line("1210", R.AR_PAYER, "300.00"),
             line("4000", R.GROSS_REVENUE, "-250.00", "ED"),
@@ -58,6 +60,7 @@ def _journal() -> Journal:
 class FakeTryton:
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.bodies: list[bytes] = []
         self.moves: dict[int, dict[str, Any]] = {}
         self.parties: dict[str, int] = {}
         self.sessions = 0
@@ -66,6 +69,7 @@ class FakeTryton:
         self.on: dict[str, Callable[[list[Any]], Any]] = {}  # method -> scripted behaviour
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.bodies.append(request.content)
         body = json.loads(request.content)
         method, params = body["method"], decode(body["params"])
         self.calls.append(method)
@@ -177,6 +181,7 @@ def test_submit_creates_and_posts_one_move_with_parties_and_analytics() -> None:
     ]
     assert rad["analytic_lines"][0][1][0]["account"] == 72
     assert fake.parties == {"Medicare": 90}
+    assert not any(SENTINEL.encode() in body for body in fake.bodies)
     connector.submit(_journal().__class__(**{**_asdict(journal), "id": "second"}))
     assert fake.calls.count("model.party.party.create") == 1  # parties and accounts are cached
     assert fake.calls.count("model.account.account.search_read") == 2
