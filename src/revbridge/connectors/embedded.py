@@ -56,12 +56,9 @@ class EmbeddedLedger:
     def submit(self, journal: Journal) -> Receipt:
         try:
             with self._engine.begin() as conn:
-                existing = _find(conn, journal.id)
-                if existing is not None:
-                    return existing
                 return _post(conn, journal, self._clock.now())
         except IntegrityError:
-            # a concurrent submit of the same journal committed first: the reference is unique
+            # the reference is unique: this journal was posted before (or concurrently)
             found = self.lookup(journal.id)
             if found is None:
                 raise
