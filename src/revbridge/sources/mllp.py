@@ -149,7 +149,9 @@ class MllpServer:
                 self._metrics.mllp_skipped_bytes.inc(start)
                 del buffer[:start]
             end = buffer.find(END, 1) if buffer else -1
-            if end > limit + len(START) or (end < 0 and len(buffer) > limit + len(START)):
+            # content so far: after the start block, not counting a 0x1C whose 0x0D is still to come
+            pending = len(buffer) - len(START) - (1 if buffer.endswith(END[:1]) else 0)
+            if end > limit + len(START) or (end < 0 and pending > limit):
                 log.warning("mllp.frame_too_large", peer=peer, limit=limit)
                 writer.write(START + self._reject(bytes(buffer[1:65537]), limit) + END)
                 await writer.drain()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
@@ -15,6 +15,9 @@ from revbridge.core.errors import InputError
 from revbridge.pipeline import actions
 from revbridge.security.roles import Permission
 from revbridge.store import workitems
+
+# Work item ids are positive 64-bit integers; anything else is a 422, never a database error.
+ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
 
@@ -46,7 +49,7 @@ async def list_exceptions(
 
 @router.get("/exceptions/{item_id}")
 @requires(Permission.READ)
-async def get_exception(request: Request, item_id: int) -> dict[str, object]:
+async def get_exception(request: Request, item_id: ItemId) -> dict[str, object]:
     rt = runtime_of(request)
     item = await anyio.to_thread.run_sync(workitems.get, rt.db, item_id)
     if item is None:
@@ -62,7 +65,7 @@ class Assignment(BaseModel):
     assignee: str | None = Field(default=None, max_length=128)
 
 
-def _close(request: Request, item_id: int, status: str, reason: str) -> dict[str, object]:
+def _close(request: Request, item_id: ItemId, status: str, reason: str) -> dict[str, object]:
     rt = runtime_of(request)
     actor = principal_of(request).subject
     try:
@@ -84,19 +87,19 @@ def _close(request: Request, item_id: int, status: str, reason: str) -> dict[str
 
 @router.post("/exceptions/{item_id}/resolve")
 @requires(Permission.OPERATE)
-async def resolve_exception(request: Request, item_id: int, body: Resolution) -> dict[str, object]:
+async def resolve_exception(request: Request, item_id: ItemId, body: Resolution) -> dict[str, object]:
     return await anyio.to_thread.run_sync(_close, request, item_id, workitems.RESOLVED, body.reason)
 
 
 @router.post("/exceptions/{item_id}/ignore")
 @requires(Permission.OPERATE)
-async def ignore_exception(request: Request, item_id: int, body: Resolution) -> dict[str, object]:
+async def ignore_exception(request: Request, item_id: ItemId, body: Resolution) -> dict[str, object]:
     return await anyio.to_thread.run_sync(_close, request, item_id, workitems.IGNORED, body.reason)
 
 
 @router.post("/exceptions/{item_id}/assign")
 @requires(Permission.OPERATE)
-async def assign_exception(request: Request, item_id: int, body: Assignment) -> dict[str, object]:
+async def assign_exception(request: Request, item_id: ItemId, body: Assignment) -> dict[str, object]:
     rt = runtime_of(request)
     actor = principal_of(request).subject
 
