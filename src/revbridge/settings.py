@@ -106,6 +106,7 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    jwt_roles_claim: str = "roles"  # the claim that lists a token holder's revbridge roles
     require_approval: bool = False
     # a file outside the database that repeats the audit head, so truncation is caught
     audit_anchor: Path | None = None

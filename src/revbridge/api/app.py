@@ -124,7 +124,7 @@ def jwt_verifier(settings: Settings) -> JwtVerifier | None:
         issuer=settings.jwt_issuer or "",
         audience=settings.jwt_audience or "",
         # Settings has no field for this yet; honour one as soon as it exists.
-        roles_claim=str(getattr(settings, "jwt_roles_claim", None) or "roles"),
+        roles_claim=settings.jwt_roles_claim,
     )
     return JwtVerifier(source, policy)
 
@@ -151,7 +151,7 @@ def _authenticator(rt: Runtime) -> Authenticator:
             audit.append(
                 conn,
                 at=rt.clock.now(),
-                actor=principal.subject,
+                actor=principal.actor,
                 action="login",
                 target=f"token/{token_id}",
                 details={

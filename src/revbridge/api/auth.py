@@ -30,6 +30,13 @@ class Principal:
     roles: tuple[Role, ...]
     method: str  # "api_key" | "jwt"
 
+    @property
+    def actor(self) -> str:
+        """How this principal is named in the audit trail and in maker-checker comparisons; the
+        CLI names an API key holder the same way (``apikey:<id>``)."""
+        kind = "apikey" if self.method == "api_key" else self.method
+        return f"{kind}:{self.subject}"
+
 
 Authenticator = Callable[[str], Awaitable[Principal | None]]
 

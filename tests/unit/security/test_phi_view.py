@@ -62,7 +62,7 @@ def test_phi_reader_gets_the_raw_bytes_and_the_view_is_audited(rt: Runtime) -> N
     assert len(rows) == before + 1
     entry = rows[-1]
     assert entry["action"] == "phi.view"
-    assert entry["actor"] == headers["X-API-Key"].split("_")[1]
+    assert entry["actor"] == "apikey:" + headers["X-API-Key"].split("_")[1]
     assert entry["target"] == f"message/{message_id}"
     details = json.loads(entry["details"])
     assert details == {

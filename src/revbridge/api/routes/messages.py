@@ -125,7 +125,7 @@ def disclose(rt: Runtime, principal: Principal, message_id: str, reason: str) ->
             audit.append(
                 conn,
                 at=rt.clock.now(),
-                actor=principal.subject,
+                actor=principal.actor,
                 action="integrity.failure",
                 target=f"message/{message_id}",
                 details={"what": "payload failed authentication", "key_id": row.key_id},
@@ -136,7 +136,7 @@ def disclose(rt: Runtime, principal: Principal, message_id: str, reason: str) ->
         audit.append(
             conn,
             at=rt.clock.now(),
-            actor=principal.subject,
+            actor=principal.actor,
             action="phi.view",
             target=f"message/{message_id}",
             details={

@@ -67,7 +67,7 @@ class Assignment(BaseModel):
 
 def _close(request: Request, item_id: ItemId, status: str, reason: str) -> dict[str, object]:
     rt = runtime_of(request)
-    actor = principal_of(request).subject
+    actor = principal_of(request).actor
     try:
         actions.close_items(
             rt.db,
@@ -101,7 +101,7 @@ async def ignore_exception(request: Request, item_id: ItemId, body: Resolution) 
 @requires(Permission.OPERATE)
 async def assign_exception(request: Request, item_id: ItemId, body: Assignment) -> dict[str, object]:
     rt = runtime_of(request)
-    actor = principal_of(request).subject
+    actor = principal_of(request).actor
 
     def run() -> dict[str, object]:
         if (
