@@ -71,7 +71,9 @@ def accept_rate(db_url: str, home: Path, n: int, producers: int, tag: str) -> fl
     def produce(w: int) -> None:
         for i in range(per):
             payload = PAYLOAD.format(n=f"{tag}{w}-{i}").encode()
-            rt.store.accept(Arrival(channel="bench", format="hl7v2", payload=payload, dedupe_key=f"F01|{tag}{w}-{i}"))
+            rt.store.accept(
+                Arrival(channel="bench", format="hl7v2", payload=payload, dedupe_key=f"F01|{tag}{w}-{i}")
+            )
 
     threads = [threading.Thread(target=produce, args=(w,)) for w in range(producers)]
     start = time.perf_counter()
@@ -113,7 +115,9 @@ def main() -> None:
         home = Path(tmp)
         floor = floor_sqlite(home / "floor.db", n)
         for producers in (1, 8):
-            rate = accept_rate(f"sqlite:///{home / f'accept{producers}.db'}", home, n, producers, f"s{producers}")
+            rate = accept_rate(
+                f"sqlite:///{home / f'accept{producers}.db'}", home, n, producers, f"s{producers}"
+            )
             results.append(("sqlite", f"{producers} producer(s)", rate, floor))
         if not args.no_postgres:
             admin_url, url = pg_database()
