@@ -89,3 +89,26 @@ def test_every_command_takes_db(tmp_path: Path, command: list[str]) -> None:
     result = run(tmp_path, *command, "--db", url)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "elsewhere.db").exists()
+
+
+def test_work_items_are_resolved_and_ignored_from_the_cli_with_an_audit_entry(
+    tmp_path: Path, corpus: Path
+) -> None:
+    rushmore = corpus / "x12_835/lfh_x12__managed-care.835"  # unmapped payer + a date warning
+    assert run(tmp_path, "ingest", "--process", str(rushmore)).returncode == 0
+    items = json.loads(run(tmp_path, "exceptions", "--json").stdout)
+    by_code = {i["code"]: i["id"] for i in items}
+    assert {"UNMAPPED_PAYER", "INVALID_DATE"} <= set(by_code)
+    no_reason = run(tmp_path, "exceptions", "resolve", str(by_code["UNMAPPED_PAYER"]))
+    assert no_reason.returncode == 2
+    done = run(tmp_path, "exceptions", "resolve", str(by_code["UNMAPPED_PAYER"]), "--reason", "payer retired")
+    assert done.returncode == 0 and "resolved 1 work item(s)" in done.stdout
+    ignored = run(tmp_path, "exceptions", "ignore", str(by_code["INVALID_DATE"]), "--reason", "known quirk")
+    assert ignored.returncode == 0 and "ignored 1 work item(s)" in ignored.stdout
+    again = run(tmp_path, "exceptions", "ignore", str(by_code["INVALID_DATE"]), "--reason", "twice")
+    assert again.returncode == 2 and "not open" in one_line_error(again)
+    closed = {i["id"]: i for i in json.loads(run(tmp_path, "exceptions", "--status", "all", "--json").stdout)}
+    assert closed[by_code["UNMAPPED_PAYER"]]["status"] == "resolved"
+    assert closed[by_code["INVALID_DATE"]]["resolution"] == "known quirk"
+    verified = json.loads(run(tmp_path, "audit", "verify", "--json").stdout)
+    assert verified["intact"] and verified["entries"] >= 3

@@ -7,6 +7,7 @@ import sys
 import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
+from typer._click.exceptions import ClickException as TyperClickException
 
 from revbridge.cli import admin, config, demo, ledger, messages, periods, posting, reconcile, security, serve
 from revbridge.cli.common import err_console
@@ -51,10 +52,11 @@ def main() -> None:
         sys.exit(3)
     except KeyboardInterrupt:
         sys.exit(130)
-    except click.exceptions.Exit as exc:
+    except (typer.Exit, click.exceptions.Exit) as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except (TyperClickException, click.ClickException) as exc:
+        # usage errors (a missing option, an unknown command): click's own two-line message
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (typer.Abort, click.exceptions.Abort):
         sys.exit(130)

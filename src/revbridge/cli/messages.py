@@ -257,51 +257,43 @@ def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-@exceptions_app.command("resolve")
-def exceptions_resolve(
-    item_ids: Annotated[list[int], typer.Argument(help="Work item ids.", show_default=False)],
-    reason: Annotated[str, typer.Option("--reason", help="Why it is resolved (kept in the audit log).")],
-    db: DbOption = None,
-    settings: SettingsOption = None,
-) -> None:
-    """Resolve open work items with a reason."""
+ItemIds = Annotated[list[int], typer.Argument(help="Work item ids.", show_default=False)]
+Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")]
+
+
+def _close(item_ids: list[int], status: str, reason: str, db: str | None, settings: Path | None) -> None:
     with runtime(db, settings) as rt:
         n = actions.close_items(
             rt.db,
             rt.clock,
             item_ids,
-            status=workitems.RESOLVED,
+            status=status,
             actor=_actor(),
             reason=reason,
             anchor=rt.settings.resolved_audit_anchor,
         )
-    console.print(f"resolved {n} work item(s)")
+    console.print(f"{status} {n} work item(s)")
+
+
+@exceptions_app.command("resolve")
+def exceptions_resolve(
+    item_ids: ItemIds, reason: Reason, db: DbOption = None, settings: SettingsOption = None
+) -> None:
+    """Resolve open work items with a reason."""
+    _close(item_ids, workitems.RESOLVED, reason, db, settings)
 
 
 @exceptions_app.command("ignore")
 def exceptions_ignore(
-    item_ids: Annotated[list[int], typer.Argument(help="Work item ids.", show_default=False)],
-    reason: Annotated[str, typer.Option("--reason", help="Why it can be ignored (kept in the audit log).")],
-    db: DbOption = None,
-    settings: SettingsOption = None,
+    item_ids: ItemIds, reason: Reason, db: DbOption = None, settings: SettingsOption = None
 ) -> None:
     """Ignore open work items with a reason."""
-    with runtime(db, settings) as rt:
-        n = actions.close_items(
-            rt.db,
-            rt.clock,
-            item_ids,
-            status=workitems.IGNORED,
-            actor=_actor(),
-            reason=reason,
-            anchor=rt.settings.resolved_audit_anchor,
-        )
-    console.print(f"ignored {n} work item(s)")
+    _close(item_ids, workitems.IGNORED, reason, db, settings)
 
 
 @exceptions_app.command("assign")
 def exceptions_assign(
-    item_ids: Annotated[list[int], typer.Argument(help="Work item ids.", show_default=False)],
+    item_ids: ItemIds,
     to: Annotated[str, typer.Option("--to", help="Who works them ('' to unassign).")],
     db: DbOption = None,
     settings: SettingsOption = None,
