@@ -34,7 +34,7 @@ from revbridge.security.roles import Role
 from revbridge.service import Service
 from revbridge.settings import Settings
 from revbridge.store import apikeys
-from revbridge.store.schema import journals
+from revbridge.store.schema import event_lines, events, journals, messages
 
 START = date(2026, 11, 2)  # a Monday: payers remit on weekdays
 
@@ -91,13 +91,27 @@ def run(traffic: Traffic, home: Path, *, minutes: float | None) -> tuple[float, 
     elapsed = time.monotonic() - started
     with rt.db.connect() as conn:
         rows = conn.execute(
-            select(journals.c.first_received_at, journals.c.posted_at).where(
+            select(journals.c.first_received_at, journals.c.posted_at, journals.c.id).where(
                 journals.c.lane == "realtime", journals.c.posted_at.is_not(None)
             )
         ).all()
+        formats = dict(
+            conn.execute(
+                select(event_lines.c.journal_id, messages.c.format)
+                .join(events, events.c.key == event_lines.c.event_key)
+                .join(messages, messages.c.id == events.c.message_id)
+                .where(event_lines.c.lane == "realtime")
+                .distinct()
+            ).all()
+        )
+    by_format: dict[str, list[float]] = {}
+    for received, posted, jid in rows:
+        by_format.setdefault(formats.get(jid, "?"), []).append((posted - received).total_seconds())
+    for fmt, values in sorted(by_format.items()):
+        print(f"  {fmt}: {len(values):,} cash journals, p50 {pct(values, 50):.2f} s, p99 {pct(values, 99):.2f} s")
     service.stop()
     rt.close()
-    return elapsed, [(posted - received).total_seconds() for received, posted in rows], sent[0]
+    return elapsed, [(posted - received).total_seconds() for received, posted, _ in rows], sent[0]
 
 
 def pct(values: list[float], q: int) -> float:

@@ -230,6 +230,7 @@ class Poster:
         self._charge_context(conn, items, posting.drafts, staged_keys)
         failed = {p.event_key for p in problems if p.severity is Severity.ERROR and p.event_key}
         whole = any(p.severity is Severity.ERROR and not p.event_key for p in problems)
+        by_state: dict[str, list[str]] = {}
         for event in items:
             if whole or event.key in failed:
                 state = EXCEPTED
@@ -239,7 +240,9 @@ class Poster:
                 state = IGNORED
             else:
                 state = APPLIED
-            self._set_state(conn, [event.key], state)
+            by_state.setdefault(state, []).append(event.key)
+        for state, keys in by_state.items():
+            self._set_state(conn, keys, state)
         return problems
 
     def stage_draft(

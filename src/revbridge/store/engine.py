@@ -7,6 +7,7 @@ the lock instead of failing on upgrade. PostgreSQL: ``synchronous_commit=on`` on
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,9 +33,33 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _sqlite_begin(conn: Connection) -> None:
-    readonly = conn.get_execution_options().get(READONLY, False)
-    conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+class _WriteGate:
+    """SQLite has one writer. Inside one process, writers queue on a fair lock instead of
+    SQLite's busy handler, which polls with sleeps of up to 100 ms and lets a busy writer starve
+    another for seconds. Writers in other processes still meet the busy handler."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+    def begin(self, conn: Connection) -> None:
+        readonly = conn.get_execution_options().get(READONLY, False)
+        if readonly:
+            conn.exec_driver_sql("BEGIN")
+            return
+        self._lock.acquire()
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+        conn.info[_HOLDS_GATE] = True
+
+    def end(self, conn: Connection) -> None:
+        if conn.info.pop(_HOLDS_GATE, False):
+            self._lock.release()
+
+
+_HOLDS_GATE = "revbridge_holds_write_gate"
 
 
 def _pg_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -56,7 +81,10 @@ def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> En
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30}, **pooling)
         event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin)
+        gate = _WriteGate()
+        event.listen(engine, "begin", gate.begin)
+        event.listen(engine, "commit", gate.end)
+        event.listen(engine, "rollback", gate.end)
         return engine
     if parsed.get_backend_name() == "postgresql":
         if parsed.get_driver_name() not in ("psycopg", ""):

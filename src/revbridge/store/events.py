@@ -55,9 +55,15 @@ def headline(event: CanonicalEvent) -> Money | None:
 
 def fingerprint(event: CanonicalEvent) -> str:
     """Content identity of an event, independent of the message it arrived in."""
+    return _encoded(event)[1]
+
+
+def _encoded(event: CanonicalEvent) -> tuple[str, str]:
+    """The stored JSON of an event and its content fingerprint, from one encoding."""
     body = codec.encode(event)
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
     body.pop("source", None)
-    return digest(json.dumps(body, sort_keys=True, separators=(",", ":")), length=64)
+    return text, digest(json.dumps(body, sort_keys=True, separators=(",", ":")), length=64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +87,7 @@ def record(conn: Connection, batch: Sequence[CanonicalEvent], *, message_id: str
     problems: list[Problem] = []
     rows: list[dict[str, object]] = []
     for event in batch:
-        fp = fingerprint(event)
+        text, fp = _encoded(event)
         seen = existing.get(event.key)
         if seen is not None:
             if seen == fp:
@@ -107,7 +113,7 @@ def record(conn: Connection, batch: Sequence[CanonicalEvent], *, message_id: str
                 "occurred_on": event.occurred_on,
                 "amount_minor": amount.rounded().to_minor() if amount is not None else None,
                 "currency": amount.currency if amount is not None else None,
-                "body": codec.dumps(event),
+                "body": text,
                 "content_hash": fp,
                 "state": CONTEXT if type(event).__name__ in CONTEXT_KINDS else RECORDED,
                 "wait_until": None,
