@@ -68,10 +68,23 @@ class Outage:
             elif not inside and self.active and time.monotonic() - self._began >= self._at_least:
                 self.active = False
 
-    def end(self) -> None:
+    def end(self, rt: Runtime, *, patience: float = 15.0) -> None:
+        """Hold the outage until the outbox has met it: at least ``at_least`` seconds, and until an
+        ERP call was refused (closing the open batch windows gives it journals to send). When the
+        traffic ended before the window (a small run), the outage happens now, at the day's end."""
         with self._lock:
-            if self.active:
-                time.sleep(max(0.0, self._at_least - (time.monotonic() - self._began)))
+            if not self.windows:
+                return
+            if not self.active:
+                self.active, self._began = True, time.monotonic()
+        assert rt.posting is not None
+        rt.posting.tick(force_windows=True)
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline and (
+            not self.calls_refused or time.monotonic() - self._began < self._at_least
+        ):
+            time.sleep(0.1)
+        with self._lock:
             self.active = False
 
 
@@ -186,7 +199,7 @@ def _run(rt: Runtime, traffic: Traffic, *, serve: bool) -> None:
         )
         started = time.monotonic()
         fed = _feed(traffic, targets, outage)
-        outage.end()
+        outage.end(rt)
         fed_in = time.monotonic() - started
         settled = _settled(rt, service.inbox, timeout=300)
         elapsed = time.monotonic() - started
