@@ -22,6 +22,7 @@ from revbridge.connectors.registry import Environment as ConnectorEnvironment
 from revbridge.core.clock import Clock, SystemClock
 from revbridge.core.errors import InputError
 from revbridge.formats.base import Format
+from revbridge.formats.registry import FORMATS
 from revbridge.masterdata.loader import load
 from revbridge.observability.metrics import Metrics
 from revbridge.pipeline.hl7_intake import Hl7Intake
@@ -43,7 +44,7 @@ def reference_config_dir(settings: Settings | None = None) -> Path:
     """The configuration used when none is given: settings.config_dir, else examples/config."""
     if settings is not None and settings.config_dir is not None:
         return settings.config_dir
-    for candidate in (Path.cwd() / "examples" / "config", REPO_ROOT / "examples" / "config"):
+    for candidate in (REPO_ROOT / "examples" / "config", Path.cwd() / "examples" / "config"):
         if candidate.is_dir():
             return candidate
     raise InputError("no configuration directory: pass one or set REVBRIDGE_CONFIG_DIR")
@@ -209,11 +210,7 @@ def build(
     if with_reference_config and not configs.versions(db):
         apply_reference_config(db, clock, settings)
     metrics = Metrics()
-    if formats is None:
-        from revbridge.formats.registry import FORMATS
-
-        formats = FORMATS
-    chosen = formats
+    chosen = FORMATS if formats is None else formats
     store = MessageStore(db, keyring, clock)
     intake = Intake(store, chosen, metrics)
     return Runtime(
