@@ -435,6 +435,11 @@ def fuzzed(tmp_path: Path) -> Iterator[Served]:
     yield from serve(tmp_path, ingest_rate_per_key=1_000_000.0)
 
 
+# schemathesis' negative generation sometimes draws from `random` inside a strategy, which Hypothesis
+# reports as a deprecation: the library's, not ours.
+@pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module inside strategies:hypothesis.errors.HypothesisDeprecationWarning"
+)
 def test_schemathesis_finds_no_server_error_on_the_fhir_and_portal_routes(fuzzed: Served) -> None:
     base = f"http://127.0.0.1:{fuzzed.service.http_port}"
     schema = schemathesis.openapi.from_url(f"{base}/openapi.json").include(
