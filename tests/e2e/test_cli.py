@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 REDOX = "hl7v2/redox__DFT_P03_parser_spec_cr.hl7"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -112,3 +114,19 @@ def test_work_items_are_resolved_and_ignored_from_the_cli_with_an_audit_entry(
     assert closed[by_code["INVALID_DATE"]]["resolution"] == "known quirk"
     verified = json.loads(run(tmp_path, "audit", "verify", "--json").stdout)
     assert verified["intact"] and verified["entries"] >= 3
+
+
+def test_replay_from_the_cli_posts_what_it_staged(tmp_path: Path, corpus: Path) -> None:
+    rushmore = corpus / "x12_835/lfh_x12__managed-care.835"
+    assert run(tmp_path, "ingest", "--process", str(rushmore)).returncode == 0
+    config = tmp_path / "config"
+    shutil.copytree(REPO / "examples" / "config", config)
+    payers = config / "payers.yaml"
+    line = '  - {code: RUSHMORE, name: Rushmore Life, class: COMMERCIAL, aliases: ["1935665544"]}\n'
+    payers.write_text(payers.read_text().replace("payers:\n", "payers:\n" + line, 1))
+    assert run(tmp_path, "config", "apply", str(config), "--note", "map Rushmore").returncode == 0
+    replayed = json.loads(run(tmp_path, "replay", "--exception-code", "UNMAPPED_PAYER", "--json").stdout)
+    assert [r["status"] for r in replayed] == ["processed"]
+    journals = json.loads(run(tmp_path, "journals", "--json").stdout)
+    assert [(j["status"], j["lane"]) for j in journals] == [("posted", "realtime")]
+    assert json.loads(run(tmp_path, "replay", "--exception-code", "UNMAPPED_PAYER", "--json").stdout) == []

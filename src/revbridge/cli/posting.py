@@ -96,8 +96,7 @@ def replay(
         replayer = rt.replayer()
         actor = f"cli:{getpass.getuser()}"
         results = [replayer.replay(mid, actor=actor) for mid in ids]
-        if rt.posting is not None:
-            rt.posting.tick(force_windows=True)
+        rt.settle(close_windows=True)  # post what the replay staged, as ingest --process does
     if json_out:
         print_json([r.as_json() for r in results])
         return
