@@ -108,7 +108,9 @@ def run(traffic: Traffic, home: Path, *, minutes: float | None) -> tuple[float, 
     for received, posted, jid in rows:
         by_format.setdefault(formats.get(jid, "?"), []).append((posted - received).total_seconds())
     for fmt, values in sorted(by_format.items()):
-        print(f"  {fmt}: {len(values):,} cash journals, p50 {pct(values, 50):.2f} s, p99 {pct(values, 99):.2f} s")
+        print(
+            f"  {fmt}: {len(values):,} cash journals p50 {pct(values, 50):.2f} s, p99 {pct(values, 99):.2f} s"
+        )
     service.stop()
     rt.close()
     return elapsed, [(posted - received).total_seconds() for received, posted, _ in rows], sent[0]

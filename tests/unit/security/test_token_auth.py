@@ -115,7 +115,10 @@ def test_the_first_use_of_a_token_is_audited_as_a_login_once(rt: Runtime, idp: I
     for _ in range(3):
         assert client.get("/api/v1/status", headers=bearer(first)).status_code == 200
     assert client.get("/api/v1/exceptions", headers=bearer(second)).status_code == 200
-    assert logins(rt) == [("jwt:u-1001", "login", "token/session-1"), ("jwt:u-2002", "login", "token/session-2")]
+    assert logins(rt) == [
+        ("jwt:u-1001", "login", "token/session-1"),
+        ("jwt:u-2002", "login", "token/session-2"),
+    ]
     count, findings = audit.check(rt.db, anchor=rt.settings.resolved_audit_anchor)
     assert findings == [] and count == 2
 

@@ -66,7 +66,9 @@ def test_a_phi_reader_sees_the_located_element_and_the_view_is_audited(
     assert "HALL^MARCUS" in page.text  # the raw message itself, for the one role that may see it
     with reading(rt.db) as conn:
         views = conn.execute(select(audit_log).where(audit_log.c.action == "phi.view")).all()
-    assert [(v.actor, v.target) for v in views] == [("apikey:" + people.ids[Role.PHI_READER], f"message/{dft}")]
+    assert [(v.actor, v.target) for v in views] == [
+        ("apikey:" + people.ids[Role.PHI_READER], f"message/{dft}")
+    ]
     assert json.loads(views[0].details)["reason"] == "billing query"
 
 
