@@ -389,21 +389,7 @@ def retry_later(
     connector: str,
     error: str,
 ) -> bool:
-    result = conn.execute(
-        update(journals)
-        .where(_mine(journal_id, owner))
-        .values(
-            status=STAGED,
-            attempts=attempts,
-            uncertain=1 if uncertain else 0,
-            connector=connector,
-            next_attempt_at=at,
-            lease_owner=None,
-            lease_expires_at=None,
-            last_error=error[:2000],
-        )
-    )
-    return result.rowcount == 1
+    return _end_attempt(conn, journal_id, owner, STAGED, at, attempts, uncertain, connector, error)
 
 
 def mark_failed(
@@ -416,15 +402,30 @@ def mark_failed(
     connector: str,
     error: str,
 ) -> bool:
+    return _end_attempt(conn, journal_id, owner, FAILED, None, attempts, uncertain, connector, error)
+
+
+def _end_attempt(
+    conn: Connection,
+    journal_id: str,
+    owner: str,
+    status: str,
+    next_attempt_at: datetime | None,
+    attempts: int,
+    uncertain: bool,
+    connector: str,
+    error: str,
+) -> bool:
+    """An attempt that did not post: back to staged with a time, or failed; only under the lease."""
     result = conn.execute(
         update(journals)
         .where(_mine(journal_id, owner))
         .values(
-            status=FAILED,
+            status=status,
             attempts=attempts,
             uncertain=1 if uncertain else 0,
             connector=connector,
-            next_attempt_at=None,
+            next_attempt_at=next_attempt_at,
             lease_owner=None,
             lease_expires_at=None,
             last_error=error[:2000],
