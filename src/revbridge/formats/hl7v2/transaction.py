@@ -154,8 +154,10 @@ def _transaction(
             department=department,
             amount=magnitude,
         )
-    elif kind == CREDIT or negative:
-        event = ChargeReversed(
+    else:
+        # A credit, or a charge with a negative amount or quantity, reverses revenue.
+        kind_of = ChargeReversed if kind == CREDIT or negative else ChargeCaptured
+        event = kind_of(
             key=key,
             source=source,
             occurred_on=occurred,
@@ -166,20 +168,6 @@ def _transaction(
             department=department,
             procedure=procedure,
             quantity=abs(quantity),
-            amount=magnitude,
-        )
-    else:
-        event = ChargeCaptured(
-            key=key,
-            source=source,
-            occurred_on=occurred,
-            facility=common.facility,
-            charge_id=transaction_id,
-            encounter=common.encounter,
-            patient=common.patient,
-            department=department,
-            procedure=procedure,
-            quantity=quantity,
             amount=magnitude,
         )
     return event, problems
