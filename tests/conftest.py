@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,33 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(os.environ.get("REVBRIDGE_CORPUS", REPO.parent / "shared" / "corpus")).resolve()
+
+
+def _find_corpus() -> Path:
+    """REVBRIDGE_CORPUS, else ../shared/corpus beside the checkout, else beside the repository a
+    local clone was made from (a throw-away clone in /tmp still finds the shared corpus)."""
+    if os.environ.get("REVBRIDGE_CORPUS"):
+        return Path(os.environ["REVBRIDGE_CORPUS"]).resolve()
+    beside = (REPO.parent / "shared" / "corpus").resolve()
+    if beside.is_dir():
+        return beside
+    try:
+        origin = subprocess.run(
+            ["git", "-C", str(REPO), "remote", "get-url", "origin"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except OSError:
+        return beside
+    if origin and Path(origin).is_dir():
+        found = (Path(origin).resolve().parent / "shared" / "corpus").resolve()
+        if found.is_dir():
+            return found
+    return beside
+
+
+CORPUS = _find_corpus()
 SUPPORT = Path(__file__).resolve().parent / "support"
 if str(SUPPORT) not in sys.path:
     sys.path.insert(0, str(SUPPORT))
