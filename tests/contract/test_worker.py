@@ -7,9 +7,10 @@ from pathlib import Path
 
 from lineformat import FORMATS
 from runtime import build_runtime
-from sqlalchemy import select
+from sqlalchemy import Connection, event, select
 
 from revbridge.core.clock import FixedClock
+from revbridge.pipeline.worker import LARGE_MESSAGE_EVENTS
 from revbridge.store import events, queue, workitems
 from revbridge.store.engine import reading
 from revbridge.store.messages import Arrival
@@ -110,5 +111,37 @@ def test_purged_or_unknown_format_messages_are_excepted_not_lost(db_url: str, tm
         mid = rt.store.accept(Arrival(channel="test", format="nosuch", payload=b"x")).message_id
         rt.worker().drain()
         assert _status(rt, mid) == ("excepted", "UNSUPPORTED_FORMAT")
+    finally:
+        rt.close()
+
+
+def test_a_large_message_commits_after_the_small_ones_claimed_with_it(db_url: str, tmp_path: Path) -> None:
+    """An ERA of thousands of claims must not hold a patient payment claimed in the same batch
+    until it is done: the small messages are durable before the large one's transaction."""
+    clock = FixedClock(T0)
+    rt = build_runtime(db_url, tmp_path, formats=FORMATS, clock=clock)
+    try:
+        small = _put(rt, "CHARGE s1 1")
+        large = _put(rt, "\n".join(f"CHARGE big{n} 1" for n in range(LARGE_MESSAGE_EVENTS)))
+        other = _put(rt, "CHARGE s2 2")
+        claimed = queue.claim(rt.db, owner="w", now=clock.now(), lease=timedelta(seconds=60), limit=10)
+        assert [c.id for c in claimed] == [small, large, other]
+        seen: list[dict[str, str]] = []
+
+        def snapshot(conn: Connection) -> None:  # before each commit, what that transaction holds
+            rows = conn.exec_driver_sql("SELECT id, status FROM messages").all()
+            seen.append({mid: status for mid, status in rows})
+
+        event.listen(rt.db, "commit", snapshot)
+        try:
+            results = rt.worker(owner="w").process_batch(claimed)
+        finally:
+            event.remove(rt.db, "commit", snapshot)
+        assert [r.message_id for r in results] == [small, other, large]
+        assert [(s[small], s[other], s[large]) for s in seen] == [
+            ("processed", "processed", "processing"),
+            ("processed", "processed", "processed"),
+        ]
+        assert events.count(rt.db) == LARGE_MESSAGE_EVENTS + 2
     finally:
         rt.close()

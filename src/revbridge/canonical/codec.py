@@ -23,7 +23,23 @@ JsonValue = Any
 
 
 def encode_value(value: object) -> JsonValue:
-    if value is None or isinstance(value, bool | int | str):
+    # Exact types first (an ERA encodes hundreds of thousands of values); subclasses such as
+    # StrEnum members and datetimes take the general path below.
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool:
+        return value
+    if kind is Money:
+        return {"amount": str(value.amount), "currency": value.currency}  # type: ignore[attr-defined]
+    if kind is tuple or kind is list:
+        return [encode_value(v) for v in value]  # type: ignore[attr-defined]
+    names = _field_names(kind)
+    if names is not None:
+        return {name: encode_value(getattr(value, name)) for name in names}
+    return _encode_other(value)
+
+
+def _encode_other(value: object) -> JsonValue:
+    if isinstance(value, bool | int | str):
         return value
     if isinstance(value, Decimal):
         return str(value)
@@ -35,9 +51,22 @@ def encode_value(value: object) -> JsonValue:
         return {"message_id": value.message_id, "locator": value.locator}
     if isinstance(value, tuple | list):
         return [encode_value(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """A dataclass's field names (SourceRef has its own shape), or None for anything else."""
+    try:
+        return _FIELDS[kind]
+    except KeyError:
+        names = None
+        if kind is not SourceRef and dataclasses.is_dataclass(kind):
+            names = tuple(f.name for f in dataclasses.fields(kind))
+        _FIELDS[kind] = names
+        return names
+
+
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
 
 
 def encode(event: CanonicalEvent) -> dict[str, JsonValue]:

@@ -57,11 +57,14 @@ class Money:
     currency: str = "USD"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.amount, Decimal):
-            raise TypeError(f"Money.amount must be Decimal, not {type(self.amount).__name__}")
-        if not self.amount.is_finite():
+        # Runs for every amount an ERA reads and every sum the rules make: the common case first.
+        amount = self.amount
+        if type(amount) is not Decimal and not isinstance(amount, Decimal):
+            raise TypeError(f"Money.amount must be Decimal, not {type(amount).__name__}")
+        if not amount.is_finite():
             raise ValueError("Money.amount must be finite")
-        exponent(self.currency)
+        if self.currency not in CURRENCY_EXPONENT:
+            exponent(self.currency)
 
     @classmethod
     def of(cls, value: str | int | Decimal, currency: str = "USD") -> Money:

@@ -203,15 +203,23 @@ def journal_id(*, legal_entity: str, lane: Lane, posting_date: date, reference: 
     return digest("journal", legal_entity, lane.value, posting_date.isoformat(), reference)
 
 
+LineKey = tuple[str, AccountRole, Side, str, Dimensions]
+
+
+def line_key(line: JournalLine) -> LineKey:
+    """What ``aggregate_lines`` sums by: a draft line lands in the journal line with its key."""
+    return (line.account, line.role, line.side, line.amount.currency, line.dimensions)
+
+
 def aggregate_lines(lines: Iterable[JournalLine]) -> tuple[JournalLine, ...]:
     """Sum lines that share account, role, side, currency and dimensions, keeping every event key.
 
     Sides are kept apart (a charge and its reversal in one window give a debit and a credit line,
     not a net) so no event disappears from drill-down behind a zero.
     """
-    sums: dict[tuple[str, AccountRole, Side, str, Dimensions], tuple[Money, set[str]]] = {}
+    sums: dict[LineKey, tuple[Money, set[str]]] = {}
     for line in lines:
-        key = (line.account, line.role, line.side, line.amount.currency, line.dimensions)
+        key = line_key(line)
         if key in sums:
             amount, keys = sums[key]
             keys.update(line.event_keys)  # in place: a 100,000-claim ERA must not copy the set each time
@@ -233,7 +241,7 @@ def aggregate_lines(lines: Iterable[JournalLine]) -> tuple[JournalLine, ...]:
     )
 
 
-def _sort_key(key: tuple[str, AccountRole, Side, str, Dimensions]) -> tuple[str, ...]:
+def _sort_key(key: LineKey) -> tuple[str, ...]:
     account, role, side, currency, dims = key
     return (
         currency,

@@ -31,7 +31,7 @@ from revbridge.canonical.events import (
 from revbridge.core.clock import Clock
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Problem, ProblemCode, Severity
-from revbridge.ledger.journal import JournalDraft, Lane, batch_journals, realtime_journal
+from revbridge.ledger.journal import JournalDraft, Lane, batch_journals, line_key, realtime_journal
 from revbridge.ledger.period import place
 from revbridge.ledger.role import AccountRole
 from revbridge.ledger.window import is_due, window_key
@@ -256,13 +256,22 @@ class Poster:
         """Realtime: a journal now. Batch: subledger lines under the legal entity's open window."""
         if draft.lane is Lane.REALTIME:
             journal = realtime_journal(draft)
-            subledger.insert_lines(
-                conn, draft, journal_id=journal.id, window=None, received_at=received_at, now=now
-            )
             connector = config.legal_entity(draft.legal_entity).connector.name
-            if journals.stage_journal(
+            ids = journals.insert_journal(
                 conn, journal, connector=connector, first_received_at=received_at, now=now
-            ):
+            )
+            subledger.insert_lines(
+                conn,
+                draft,
+                journal_id=journal.id,
+                window=None,
+                received_at=received_at,
+                now=now,
+                line_ids=None
+                if ids is None
+                else {line_key(line): i for line, i in zip(journal.lines, ids, strict=True)},
+            )
+            if ids is not None:
                 self._metrics.journals.labels(Lane.REALTIME.value, journals.STAGED).inc()
             return
         window = self._open_window(conn, draft.legal_entity, now)

@@ -5,15 +5,25 @@ one event it came from, so a journal line drills down to its events by the rows 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
 from sqlalchemy import Connection, select, update
 
 from revbridge.core.money import Money
-from revbridge.ledger.journal import Dimensions, Journal, JournalDraft, JournalLine, Lane, Side
+from revbridge.ledger.journal import (
+    Dimensions,
+    Journal,
+    JournalDraft,
+    JournalLine,
+    Lane,
+    LineKey,
+    Side,
+    line_key,
+)
 from revbridge.ledger.period import Period, PeriodCalendar, PeriodStatus
 from revbridge.ledger.role import AccountRole
+from revbridge.store import bulk
 from revbridge.store.schema import event_lines, periods
 
 
@@ -45,7 +55,10 @@ def insert_lines(
     window: str | None,
     received_at: datetime,
     now: datetime,
+    line_ids: Mapping[LineKey, int] | None = None,
 ) -> None:
+    """One subledger row per draft line; ``line_ids`` (a realtime journal just inserted) links
+    each row to the journal line its amount was summed into."""
     rows = []
     for line in draft.lines:
         if len(line.event_keys) != 1:
@@ -70,13 +83,12 @@ def insert_lines(
                 "service_line": line.dimensions.service_line,
                 "window_key": window,
                 "journal_id": journal_id,
-                "journal_line_id": None,
+                "journal_line_id": line_ids[line_key(line)] if line_ids is not None else None,
                 "received_at": received_at,
                 "created_at": now,
             }
         )
-    if rows:
-        conn.execute(event_lines.insert(), rows)
+    bulk.insert_rows(conn, event_lines, rows)
 
 
 def _drafts(rows: Iterable[object]) -> list[JournalDraft]:

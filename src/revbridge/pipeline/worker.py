@@ -35,6 +35,9 @@ from revbridge.store.messages import MessageStore
 
 log = get_logger("revbridge.worker")
 
+# A message with this many events or more is committed in a transaction of its own.
+LARGE_MESSAGE_EVENTS = 200
+
 
 class PostingStage(Protocol):
     """What runs after events are recorded, inside the same transaction (rules -> ledger)."""
@@ -131,9 +134,11 @@ class Worker:
         return results[0] if results else None
 
     def process_batch(self, claimed: Sequence[queue.Claimed]) -> list[Result]:
-        """Parse each message, then commit the whole batch in one transaction (one fsync), each
-        message under its own savepoint: a store error or a lost lease undoes that message alone,
-        and nothing of a message commits without its new status."""
+        """Parse each message, then commit the batch in as few transactions as latency allows
+        (one fsync for many small messages), each message under its own savepoint: a store error
+        or a lost lease undoes that message alone, and nothing of a message commits without its
+        new status. A large message (an ERA of thousands of claims) commits on its own, after the
+        small ones, so a patient payment claimed with it is not held until the ERA is done."""
         started = time.perf_counter()
         parsed = []
         for message in claimed:
@@ -143,31 +148,14 @@ class Worker:
                 parsed.append((message, outcome))
         if not parsed:
             return []
+        small = [item for item in parsed if len(item[1].items) < LARGE_MESSAGE_EVENTS]
+        groups = [small] if small else []
+        groups.extend([item] for item in parsed if len(item[1].items) >= LARGE_MESSAGE_EVENTS)
         results: list[Result] = []
         failed: list[tuple[queue.Claimed, str]] = []
         opened: list[str] = []
-        try:
-            with self._engine.begin() as conn:
-                now = self._clock.now()
-                for message, outcome in parsed:
-                    savepoint = conn.begin_nested()
-                    try:
-                        done = self._commit(conn, message, outcome, now)
-                    except SQLAlchemyError as exc:
-                        savepoint.rollback()
-                        failed.append((message, f"store error {type(exc).__name__}"))
-                        continue
-                    if done is None:
-                        savepoint.rollback()
-                        log.warning("message.lease_lost", message_id=message.id)
-                        continue
-                    savepoint.commit()
-                    results.append(done[0])
-                    opened.extend(done[1])
-        except SQLAlchemyError as exc:
-            # The batch's own commit failed: nothing of it is stored; every message retries.
-            failed = [(m, f"store error {type(exc).__name__}") for m, _ in parsed]
-            results, opened = [], []
+        for group in groups:
+            self._commit_group(group, results, failed, opened)
         for message, reason in failed:
             self._retry(message, reason)
         elapsed = (time.perf_counter() - started) / max(1, len(parsed))
@@ -185,6 +173,43 @@ class Worker:
         for code in opened:
             self._metrics.work_items.labels(code).inc()
         return results
+
+    def _commit_group(
+        self,
+        group: Sequence[tuple[queue.Claimed, Outcome[CanonicalEvent]]],
+        results: list[Result],
+        failed: list[tuple[queue.Claimed, str]],
+        opened: list[str],
+    ) -> None:
+        """One transaction for ``group``; appends to the caller's results, failures and work items."""
+        done: list[Result] = []
+        codes: list[str] = []
+        errors: list[tuple[queue.Claimed, str]] = []
+        try:
+            with self._engine.begin() as conn:
+                now = self._clock.now()
+                for message, outcome in group:
+                    savepoint = conn.begin_nested()
+                    try:
+                        committed = self._commit(conn, message, outcome, now)
+                    except SQLAlchemyError as exc:
+                        savepoint.rollback()
+                        errors.append((message, f"store error {type(exc).__name__}"))
+                        continue
+                    if committed is None:
+                        savepoint.rollback()
+                        log.warning("message.lease_lost", message_id=message.id)
+                        continue
+                    savepoint.commit()
+                    done.append(committed[0])
+                    codes.extend(committed[1])
+        except SQLAlchemyError as exc:
+            # The group's own commit failed: nothing of it is stored; every message retries.
+            failed.extend((m, f"store error {type(exc).__name__}") for m, _ in group)
+            return
+        results.extend(done)
+        opened.extend(codes)
+        failed.extend(errors)
 
     def _parse(self, message: queue.Claimed) -> Outcome[CanonicalEvent] | None:
         where = SourceRef(message.id)

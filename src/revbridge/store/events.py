@@ -26,6 +26,7 @@ from revbridge.canonical.events import (
 from revbridge.core.ids import digest
 from revbridge.core.money import Money
 from revbridge.core.problem import Problem, ProblemCode
+from revbridge.store import bulk
 from revbridge.store.engine import reading
 from revbridge.store.schema import events
 
@@ -121,8 +122,7 @@ def record(conn: Connection, batch: Sequence[CanonicalEvent], *, message_id: str
             }
         )
         new.append(event)
-    if rows:
-        conn.execute(events.insert(), rows)
+    bulk.insert_rows(conn, events, rows)
     return Recorded(tuple(new), tuple(repeated), tuple(problems))
 
 

@@ -42,6 +42,22 @@ def stage_journal(
     Lines that carry event keys are linked to their subledger rows (``event_lines.journal_id`` and
     ``journal_line_id``), which is where ``journal_json`` finds the event keys again.
     """
+    line_ids = insert_journal(
+        conn, journal, connector=connector, first_received_at=first_received_at, now=now
+    )
+    if line_ids is None:
+        return False
+    if any(line.event_keys for line in journal.lines):
+        _link_event_lines(conn, journal, line_ids)
+    return True
+
+
+def insert_journal(
+    conn: Connection, journal: Journal, *, connector: str, first_received_at: datetime, now: datetime
+) -> list[int] | None:
+    """Insert the journal and its lines as ``staged`` and return the lines' ids in order, or None
+    (and nothing written) if its id exists. The caller links the subledger rows; ``stage_journal``
+    links rows already there."""
     row = {
         "id": journal.id,
         "lane": journal.lane.value,
@@ -68,15 +84,10 @@ def stage_journal(
         dialect.insert(journals).values(row).on_conflict_do_nothing().returning(journals.c.id)
     ).first()
     if inserted is None:
-        return False
+        return None
     rows = [_line_row(journal.id, n, line) for n, line in enumerate(journal.lines, start=1)]
-    if any(line.event_keys for line in journal.lines):
-        statement = journal_lines.insert().returning(journal_lines.c.id, sort_by_parameter_order=True)
-        ids = [line_id for (line_id,) in conn.execute(statement, rows)]
-        _link_event_lines(conn, journal, ids)
-    else:
-        conn.execute(journal_lines.insert(), rows)
-    return True
+    statement = journal_lines.insert().returning(journal_lines.c.id, sort_by_parameter_order=True)
+    return [line_id for (line_id,) in conn.execute(statement, rows)]
 
 
 def _line_row(journal_id: str, line_no: int, line: JournalLine) -> dict[str, object]:
@@ -97,35 +108,40 @@ def _line_row(journal_id: str, line_no: int, line: JournalLine) -> dict[str, obj
 
 
 def _link_event_lines(conn: Connection, journal: Journal, line_ids: Sequence[int]) -> None:
-    keys = sorted({key for line in journal.lines for key in line.event_keys})
-    candidates = conn.execute(
-        select(event_lines).where(
-            event_lines.c.event_key.in_(keys),
-            event_lines.c.legal_entity == journal.legal_entity,
-            event_lines.c.journal_line_id.is_(None),
-            or_(event_lines.c.journal_id.is_(None), event_lines.c.journal_id == journal.id),
-        )
-    ).all()
-    updates = []
+    """Point each subledger row of this journal's events at the journal line it was summed into:
+    the row's event is among the line's keys and its account, role, side, currency and dimensions
+    are the line's. One pass over the rows (an ERA's journal has thousands)."""
+    line_of: dict[tuple[str, ...], list[tuple[int, frozenset[str]]]] = {}
     for line, line_id in zip(journal.lines, line_ids, strict=True):
-        wanted = set(line.event_keys)
-        for c in candidates:
-            m = c._mapping
-            if (
-                m["event_key"] in wanted
-                and m["account"] == line.account
-                and m["role"] == line.role.value
-                and m["side"] == line.side.value
-                and m["currency"] == line.amount.currency
-                and (m["facility"], m["cost_center"], m["payer_class"], m["service_line"])
-                == (
-                    line.dimensions.facility,
-                    line.dimensions.cost_center,
-                    line.dimensions.payer_class,
-                    line.dimensions.service_line,
-                )
-            ):
-                updates.append({"row_id": m["id"], "jid": journal.id, "lid": line_id})
+        line_of.setdefault(_line_shape(line), []).append((line_id, frozenset(line.event_keys)))
+    keys = sorted({key for line in journal.lines for key in line.event_keys})
+    c = event_lines.c
+    updates = []
+    for start in range(0, len(keys), 400):
+        candidates = conn.execute(
+            select(
+                c.id,
+                c.event_key,
+                c.account,
+                c.role,
+                c.side,
+                c.currency,
+                c.facility,
+                c.cost_center,
+                c.payer_class,
+                c.service_line,
+            ).where(
+                c.event_key.in_(keys[start : start + 400]),
+                c.legal_entity == journal.legal_entity,
+                c.journal_line_id.is_(None),
+                or_(c.journal_id.is_(None), c.journal_id == journal.id),
+            )
+        )
+        for row_id, event_key, *shape in candidates:
+            for line_id, line_keys in line_of.get(tuple(shape), ()):
+                if event_key in line_keys:
+                    updates.append({"row_id": row_id, "jid": journal.id, "lid": line_id})
+                    break
     if updates:
         conn.execute(
             update(event_lines)
@@ -133,6 +149,20 @@ def _link_event_lines(conn: Connection, journal: Journal, line_ids: Sequence[int
             .values(journal_id=bindparam("jid"), journal_line_id=bindparam("lid")),
             updates,
         )
+
+
+def _line_shape(line: JournalLine) -> tuple[str, ...]:
+    d = line.dimensions
+    return (
+        line.account,
+        line.role.value,
+        line.side.value,
+        line.amount.currency,
+        d.facility,
+        d.cost_center,
+        d.payer_class,
+        d.service_line,
+    )
 
 
 # ---- reading ----------------------------------------------------------------------------------

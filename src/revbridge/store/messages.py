@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -27,7 +27,8 @@ from revbridge.core.errors import StoreError, StoreUnavailable
 from revbridge.core.ids import content_hash, uuid7
 from revbridge.core.problem import ProblemCode, Severity
 from revbridge.security.keys import Keyring
-from revbridge.store.schema import work_items
+from revbridge.store import bulk
+from revbridge.store.schema import message_keys, messages, work_items
 from revbridge.store.workitems import fingerprint
 
 PENDING = "pending"
@@ -162,17 +163,22 @@ class MessageStore:
     def _commit(self, group: list[_Sealed]) -> list[Accepted | None]:
         now = self._clock.now()
         with self._engine.begin() as conn:
-            sql = _Sql.for_dialect(conn.dialect.name)
-            known = _known_keys(conn, sql, {item.dedupe_key for item in group})
+            known = _known_keys(conn, {item.dedupe_key for item in group})
             rows: list[dict[str, object]] = []
-            key_rows: list[tuple[object, ...]] = []
+            key_rows: list[dict[str, object]] = []
             items_rows: list[dict[str, object]] = []
             results: list[Accepted | None] = []
             for item in group:
                 first = known.get(item.dedupe_key)
                 row = _row(item, now)
                 if first is None:
-                    key_rows.append((item.dedupe_key, item.message_id, item.content_hash))
+                    key_rows.append(
+                        {
+                            "dedupe_key": item.dedupe_key,
+                            "message_id": item.message_id,
+                            "content_hash": item.content_hash,
+                        }
+                    )
                     known[item.dedupe_key] = (item.message_id, item.content_hash, item.arrival.ack)
                     results.append(Accepted(message_id=item.message_id, status=PENDING))
                 elif first[1] == item.content_hash:
@@ -201,81 +207,20 @@ class MessageStore:
                 rows.append(row)
             # Plain driver SQL: on the intake hot path SQLAlchemy's per-statement compilation
             # cost as much as the fsync itself.
-            conn.exec_driver_sql(sql.insert_message, [sql.message_params(r) for r in rows])
-            if key_rows:
-                conn.exec_driver_sql(sql.insert_key, key_rows)
+            bulk.insert_rows(conn, messages, rows)
+            bulk.insert_rows(conn, message_keys, key_rows)
             if items_rows:
                 conn.execute(insert(work_items), items_rows)
         return results
 
 
-_MESSAGE_COLUMNS = (
-    "id",
-    "channel",
-    "format",
-    "dedupe_key",
-    "content_hash",
-    "key_id",
-    "payload",
-    "size",
-    "locator",
-    "received_at",
-    "correlation_id",
-    "status",
-    "attempts",
-    "terminal_reason",
-    "duplicate_of",
-    "ack",
-    "completed_at",
-)
-
-
-_TIMESTAMP_POSITIONS = tuple(
-    i for i, c in enumerate(_MESSAGE_COLUMNS) if c in ("received_at", "completed_at")
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _Sql:
-    """Driver-level statements for one dialect (SQLite qmark, psycopg format paramstyle)."""
-
-    dialect: str
-    insert_message: str
-    insert_key: str
-    mark: str
-
-    @classmethod
-    def for_dialect(cls, dialect: str) -> _Sql:
-        mark = "?" if dialect == "sqlite" else "%s"
-        columns = ", ".join(_MESSAGE_COLUMNS)
-        values = ", ".join([mark] * len(_MESSAGE_COLUMNS))
-        three = ", ".join([mark] * 3)
-        return cls(
-            dialect=dialect,
-            insert_message=f"INSERT INTO messages ({columns}) VALUES ({values})",
-            insert_key=f"INSERT INTO message_keys (dedupe_key, message_id, content_hash) VALUES ({three})",
-            mark=mark,
-        )
-
-    def timestamp(self, value: object) -> object:
-        # What UtcDateTime binds: naive UTC text on SQLite, an aware datetime on PostgreSQL.
-        if not isinstance(value, datetime) or self.dialect != "sqlite":
-            return value
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-    def message_params(self, row: dict[str, object]) -> tuple[object, ...]:
-        values = [row[c] for c in _MESSAGE_COLUMNS]
-        for i in _TIMESTAMP_POSITIONS:
-            values[i] = self.timestamp(values[i])
-        return tuple(values)
-
-
-def _known_keys(conn: Connection, sql: _Sql, keys: set[str]) -> dict[str, tuple[str, str, bytes | None]]:
+def _known_keys(conn: Connection, keys: set[str]) -> dict[str, tuple[str, str, bytes | None]]:
     found: dict[str, tuple[str, str, bytes | None]] = {}
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
     ordered = sorted(keys)
     for start in range(0, len(ordered), 400):
         chunk = ordered[start : start + 400]
-        marks = ", ".join([sql.mark] * len(chunk))
+        marks = ", ".join([mark] * len(chunk))
         query = (
             "SELECT k.dedupe_key, k.message_id, k.content_hash, m.ack FROM message_keys k "
             f"JOIN messages m ON m.id = k.message_id WHERE k.dedupe_key IN ({marks})"
