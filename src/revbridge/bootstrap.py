@@ -20,10 +20,12 @@ from revbridge.connectors.base import Connector
 from revbridge.connectors.registry import Connectors, thaw
 from revbridge.connectors.registry import Environment as ConnectorEnvironment
 from revbridge.core.clock import Clock, SystemClock
+from revbridge.core.doorbell import Doorbell
 from revbridge.core.errors import InputError
 from revbridge.formats.base import Format
 from revbridge.formats.registry import FORMATS
 from revbridge.masterdata.loader import load
+from revbridge.observability.logging import apply_settings
 from revbridge.observability.metrics import Metrics
 from revbridge.pipeline.hl7_intake import Hl7Intake
 from revbridge.pipeline.intake import Intake
@@ -84,6 +86,9 @@ class Runtime:
     posting: Poster | None = None
     notices: list[str] = field(default_factory=list)
     connectors: Connectors | None = None
+    # In-process wake-ups: intake -> workers (a message arrived), workers -> outbox (journals).
+    arrivals: Doorbell = field(default_factory=Doorbell)
+    staged: Doorbell = field(default_factory=Doorbell)
 
     def worker(self, owner: str | None = None) -> Worker:
         s = self.settings
@@ -102,6 +107,8 @@ class Runtime:
             ),
             metrics=self.metrics,
             posting=self.posting,
+            arrivals=self.arrivals,
+            staged=self.staged,
         )
 
     def connector_for(self, legal_entity: str) -> Connector:
@@ -127,6 +134,7 @@ class Runtime:
             clock=self.clock,
             metrics=self.metrics,
             config=OutboxConfig(owner=f"{owner}:outbox"),
+            staged=self.staged,
         )
 
     def replayer(self) -> Replayer:
@@ -185,6 +193,7 @@ def build(
     with_reference_config: bool = True,
     posting: bool = True,
 ) -> Runtime:
+    apply_settings(settings.log_level, json_lines=settings.log_json)
     db = make_engine(settings.db_url, null_pool=null_pool)
     check_reachable(db)
     if upgrade:
@@ -211,7 +220,8 @@ def build(
         apply_reference_config(db, clock, settings)
     metrics = Metrics()
     chosen = FORMATS if formats is None else formats
-    store = MessageStore(db, keyring, clock)
+    arrivals = Doorbell()
+    store = MessageStore(db, keyring, clock, doorbell=arrivals)
     intake = Intake(store, chosen, metrics)
     return Runtime(
         settings=settings,
@@ -225,4 +235,5 @@ def build(
         hl7=Hl7Intake(intake, clock),
         notices=notices,
         posting=Poster(db, clock, metrics) if posting else None,
+        arrivals=arrivals,
     )

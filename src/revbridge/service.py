@@ -146,6 +146,8 @@ class Service:
 
     def stop(self) -> None:
         self._stop.set()
+        self.rt.arrivals.ring()  # the loops waiting on them look at the stop flag now
+        self.rt.staged.ring()
         for thread in self._threads:
             thread.join(timeout=15)
         if self._dispatcher is not None:

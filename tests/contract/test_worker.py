@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -130,7 +132,7 @@ def test_a_large_message_commits_after_the_small_ones_claimed_with_it(db_url: st
 
         def snapshot(conn: Connection) -> None:  # before each commit, what that transaction holds
             rows = conn.exec_driver_sql("SELECT id, status FROM messages").all()
-            seen.append({mid: status for mid, status in rows})
+            seen.append({str(mid): str(status) for mid, status in rows})
 
         event.listen(rt.db, "commit", snapshot)
         try:
@@ -144,4 +146,25 @@ def test_a_large_message_commits_after_the_small_ones_claimed_with_it(db_url: st
         ]
         assert events.count(rt.db) == LARGE_MESSAGE_EVENTS + 2
     finally:
+        rt.close()
+
+
+def test_an_idle_worker_wakes_when_a_message_arrives(
+    db_url: str, tmp_path: Path
+) -> None:
+    rt = build_runtime(db_url, tmp_path, formats=FORMATS)
+    stop = threading.Event()
+    worker = threading.Thread(target=rt.worker().run, args=(stop,), kwargs={"idle_sleep": 60.0})
+    worker.start()
+    try:
+        time.sleep(0.3)  # the worker found nothing and sleeps for up to a minute
+        mid = _put(rt, "CHARGE c1 1")
+        deadline = time.monotonic() + 10
+        while _status(rt, mid)[0] != "processed" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _status(rt, mid)[0] == "processed"
+    finally:
+        stop.set()
+        rt.arrivals.ring()
+        worker.join(timeout=5)
         rt.close()

@@ -69,3 +69,19 @@ def test_worker_logs_are_json_with_ids_and_never_payload(tmp_path: Path) -> None
     assert any(entry.get("message_id") == mid and entry["event"] == "message.done" for entry in lines)
     assert all("timestamp" in entry and "level" in entry for entry in lines)
     assert "Sentinel-Pomegranate" not in stream.getvalue()
+
+
+def test_the_log_level_setting_is_applied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.StringIO()
+    rblog.configure("INFO", json_lines=True, stream=stream)
+    monkeypatch.setenv("REVBRIDGE_LOG_LEVEL", "WARNING")
+    try:
+        rt = build_runtime(f"sqlite:///{tmp_path / 'w.db'}", tmp_path, formats=FORMATS)
+        rt.store.accept(Arrival(channel="t", format="lines", payload=b"CHARGE c1 1"))
+        rt.store.accept(Arrival(channel="t", format="lines", payload=b"RAISE"))
+        rt.worker().drain()
+        rt.close()
+    finally:
+        rblog.configure("INFO", json_lines=True)
+    events = [json.loads(line)["event"] for line in stream.getvalue().splitlines() if line.strip()]
+    assert events == ["message.retry"]  # the warning, in the stream chosen before; no message.done

@@ -16,10 +16,12 @@ from typing import Any, TextIO
 import structlog
 
 _configured = False
+_stream: TextIO | None = None
 
 
 def configure(level: str = "INFO", *, json_lines: bool = True, stream: TextIO | None = None) -> None:
-    global _configured
+    global _configured, _stream
+    _stream = stream
     renderer: Any = (
         structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -37,6 +39,12 @@ def configure(level: str = "INFO", *, json_lines: bool = True, stream: TextIO | 
         cache_logger_on_first_use=False,
     )
     _configured = True
+
+
+def apply_settings(level: str, *, json_lines: bool) -> None:
+    """The level and rendering settings ask for (REVBRIDGE_LOG_LEVEL, REVBRIDGE_LOG_JSON), written
+    where logs went so far (stderr, or a stream a test captures)."""
+    configure(level, json_lines=json_lines, stream=_stream)
 
 
 def get_logger(name: str) -> Any:

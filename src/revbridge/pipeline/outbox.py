@@ -37,6 +37,7 @@ from revbridge.connectors.backoff import Backoff
 from revbridge.connectors.base import Connector, ConnectorRejected, ConnectorUnavailable, Limits, Receipt
 from revbridge.connectors.channel import Channel
 from revbridge.core.clock import Clock
+from revbridge.core.doorbell import Doorbell
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Problem, ProblemCode
 from revbridge.ledger.journal import Journal
@@ -116,7 +117,9 @@ class Dispatcher:
         metrics: Metrics,
         config: OutboxConfig,
         monotonic: Callable[[], float] = time.monotonic,
+        staged: Doorbell | None = None,
     ) -> None:
+        self._staged = staged  # rung when a worker of this process may have staged journals
         self._engine = engine
         self._connector_for = connector_for
         self._clock = clock
@@ -193,7 +196,10 @@ class Dispatcher:
         threading.Thread(target=relay, name="outbox-stop", daemon=True).start()
         while not stop.is_set():
             if self.run_once() == 0:
-                stop.wait(self.config.idle_seconds)
+                if self._staged is not None:
+                    self._staged.wait(self.config.idle_seconds)
+                else:
+                    stop.wait(self.config.idle_seconds)
 
     def close(self) -> None:
         self._stop.set()

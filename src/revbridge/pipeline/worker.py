@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.clock import Clock
+from revbridge.core.doorbell import Doorbell
 from revbridge.core.errors import DecryptionError
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
@@ -83,7 +84,11 @@ class Worker:
         config: WorkerConfig,
         metrics: Metrics,
         posting: PostingStage | None = None,
+        arrivals: Doorbell | None = None,
+        staged: Doorbell | None = None,
     ) -> None:
+        self._arrivals = arrivals  # rung by intake: a message is waiting
+        self._staged = staged  # rung here after a commit: journals may be waiting for the outbox
         self._engine = engine
         self._store = store
         self._formats = formats
@@ -125,7 +130,10 @@ class Worker:
                 log.warning("worker.claim_failed", error=type(exc).__name__)
                 busy = 0
             if not busy:
-                stop.wait(idle_sleep)
+                if self._arrivals is not None:
+                    self._arrivals.wait(idle_sleep)
+                else:
+                    stop.wait(idle_sleep)
 
     # -- one message ---------------------------------------------------------------------------
 
@@ -210,6 +218,8 @@ class Worker:
         results.extend(done)
         opened.extend(codes)
         failed.extend(errors)
+        if done and self._staged is not None:
+            self._staged.ring()
 
     def _parse(self, message: queue.Claimed) -> Outcome[CanonicalEvent] | None:
         where = SourceRef(message.id)

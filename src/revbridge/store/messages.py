@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from revbridge.core.clock import Clock
+from revbridge.core.doorbell import Doorbell
 from revbridge.core.errors import StoreError, StoreUnavailable
 from revbridge.core.ids import content_hash, uuid7
 from revbridge.core.problem import ProblemCode, Severity
@@ -68,8 +69,17 @@ class _Sealed:
 
 
 class MessageStore:
-    def __init__(self, engine: Engine, keyring: Keyring, clock: Clock, *, max_group: int = 512) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        keyring: Keyring,
+        clock: Clock,
+        *,
+        max_group: int = 512,
+        doorbell: Doorbell | None = None,
+    ) -> None:
         self._engine = engine
+        self._doorbell = doorbell  # rung after each commit: the workers of this process wake
         self._keyring = keyring
         self._clock = clock
         self._max_group = max_group
@@ -156,6 +166,8 @@ class MessageStore:
             for item in group:
                 item.future.set_exception(_store_error(exc))
             return
+        if self._doorbell is not None:
+            self._doorbell.ring()
         for item, result in zip(group, results, strict=True):
             if result is not None:
                 item.future.set_result(result)

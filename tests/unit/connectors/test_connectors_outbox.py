@@ -17,6 +17,7 @@ from revbridge.connectors.base import ConnectorRejected, ConnectorUnavailable, L
 from revbridge.connectors.breaker import BreakerState
 from revbridge.connectors.rest import RestConnector, RestSettings
 from revbridge.core.clock import FixedClock, SystemClock
+from revbridge.core.doorbell import Doorbell
 from revbridge.core.money import Money
 from revbridge.ledger.journal import Dimensions, Journal, JournalDraft, JournalLine, Lane, realtime_journal
 from revbridge.ledger.role import AccountRole as R
@@ -292,6 +293,39 @@ def test_run_posts_continuously_until_stopped(engine: Engine, erp: FaultyErp) ->
     assert store.counts(engine)["posted"] == 5
     d.close()
     connector.close()
+
+
+def test_an_idle_outbox_wakes_when_a_worker_rings(
+    engine: Engine, erp: FaultyErp
+) -> None:
+    connector = rest(erp)
+    bell = Doorbell()
+    d = Dispatcher(
+        engine,
+        lambda _le: connector,
+        clock=SystemClock(),
+        metrics=Metrics(),
+        config=OutboxConfig(owner="test", idle_seconds=60.0),
+        staged=bell,
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=d.run, args=(stop,))
+    runner.start()
+    try:
+        time.sleep(0.3)  # nothing staged: the outbox sleeps for up to a minute
+        stage(engine, 3)
+        bell.ring()
+        deadline = time.monotonic() + 10
+        while store.counts(engine)["posted"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.counts(engine)["posted"] == 3
+    finally:
+        stop.set()
+        bell.ring()
+        runner.join(timeout=5)
+        d.close()
+        connector.close()
+    assert not runner.is_alive()
 
 
 # ---- against a scripted connector --------------------------------------------------------------
