@@ -149,9 +149,7 @@ def test_a_large_message_commits_after_the_small_ones_claimed_with_it(db_url: st
         rt.close()
 
 
-def test_an_idle_worker_wakes_when_a_message_arrives(
-    db_url: str, tmp_path: Path
-) -> None:
+def test_an_idle_worker_wakes_when_a_message_arrives(db_url: str, tmp_path: Path) -> None:
     rt = build_runtime(db_url, tmp_path, formats=FORMATS)
     stop = threading.Event()
     worker = threading.Thread(target=rt.worker().run, args=(stop,), kwargs={"idle_sleep": 60.0})

@@ -295,9 +295,7 @@ def test_run_posts_continuously_until_stopped(engine: Engine, erp: FaultyErp) ->
     connector.close()
 
 
-def test_an_idle_outbox_wakes_when_a_worker_rings(
-    engine: Engine, erp: FaultyErp
-) -> None:
+def test_an_idle_outbox_wakes_when_a_worker_rings(engine: Engine, erp: FaultyErp) -> None:
     connector = rest(erp)
     bell = Doorbell()
     d = Dispatcher(
