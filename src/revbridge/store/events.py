@@ -60,11 +60,18 @@ def fingerprint(event: CanonicalEvent) -> str:
 
 
 def _encoded(event: CanonicalEvent) -> tuple[str, str]:
-    """The stored JSON of an event and its content fingerprint, from one encoding."""
+    """The stored JSON of an event and its content fingerprint (of everything but its source),
+    from one encoding and one serialisation: the stored text is the fingerprinted text with the
+    source put first."""
     body = codec.encode(event)
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    body.pop("source", None)
-    return text, digest(json.dumps(body, sort_keys=True, separators=(",", ":")), length=64)
+    has_source = "source" in body
+    source = body.pop("source", None)
+    bare = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    fingerprint = digest(bare, length=64)
+    if not has_source:
+        return bare, fingerprint
+    head = '{"source":' + json.dumps(source, sort_keys=True, separators=(",", ":"))
+    return head + ("}" if bare == "{}" else "," + bare[1:]), fingerprint
 
 
 @dataclass(frozen=True, slots=True)
