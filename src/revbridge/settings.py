@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_roles_claim: str = "roles"  # the claim that lists a token holder's revbridge roles
+    # a workbench session ends after this long without a request (automatic logoff); 0: never
+    workbench_idle_minutes: float = Field(default=15.0, ge=0)
     require_approval: bool = False
     # a file outside the database that repeats the audit head, so truncation is caught
     audit_anchor: Path | None = None

@@ -103,7 +103,12 @@ def create_app(rt: Runtime) -> FastAPI:
     if rt.settings.ingest_rate_per_key > 0:
         app.add_middleware(RateLimitMiddleware, buckets=TokenBuckets(rate=rt.settings.ingest_rate_per_key))
     app.add_middleware(
-        AuthMiddleware, routes=all_routes, authenticate=authenticate, on_denied=site.redirect_to_login
+        AuthMiddleware,
+        routes=all_routes,
+        authenticate=authenticate,
+        on_denied=site.redirect_to_login,
+        idle_seconds=rt.settings.workbench_idle_minutes * 60,
+        now=lambda: rt.clock.now().timestamp(),
     )
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=max(rt.settings.max_body_bytes, rt.settings.max_x12_bytes)

@@ -5,11 +5,19 @@ the workbench's login sets a session cookie carrying the same key. The middlewar
 the request will reach, reads the permission it declares, and answers 401 (no or bad credentials)
 or 403 (a role that lacks the permission) before the handler runs, so an unauthenticated request
 with a malformed body never has its body parsed.
+
+A workbench session also ends after ``idle_seconds`` without a request (automatic logoff): the
+``revbridge_seen`` cookie carries the time of the last request and an HMAC of it keyed by the
+credential and bound to the session id, and every authenticated response renews it. A credential
+sent in a header is a machine's and is not timed out.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +29,8 @@ from revbridge.api.permissions import permission_of
 from revbridge.security.roles import Permission, Role, allows
 
 SESSION_COOKIE = "revbridge_session"
+SID_COOKIE = "revbridge_sid"
+SEEN_COOKIE = "revbridge_seen"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,21 +51,54 @@ class Principal:
 Authenticator = Callable[[str], Awaitable[Principal | None]]
 
 
-def _credential(scope: Scope) -> str | None:
-    headers: dict[str, str] = {
-        k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
-    }
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def _cookies(headers: dict[str, str]) -> dict[str, str]:
+    found = {}
+    for part in headers.get("cookie", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name and value:
+            found[name] = value
+    return found
+
+
+def _credential_from(scope: Scope) -> tuple[str | None, bool]:
+    """The credential and whether it came from the workbench's session cookie."""
+    headers = _headers(scope)
     auth = headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
-        return auth[7:].strip() or None
+        return auth[7:].strip() or None, False
     if headers.get("x-api-key"):
-        return headers["x-api-key"].strip()
-    cookie = headers.get("cookie", "")
-    for part in cookie.split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == SESSION_COOKIE and value:
-            return value
-    return None
+        return headers["x-api-key"].strip(), False
+    cookie = _cookies(headers).get(SESSION_COOKIE)
+    return (cookie, True) if cookie else (None, False)
+
+
+def _credential(scope: Scope) -> str | None:
+    return _credential_from(scope)[0]
+
+
+def seen_value(credential: str, sid: str, at: float) -> str:
+    """The ``revbridge_seen`` cookie for a request at ``at`` (Unix seconds) in session ``sid``."""
+    stamp = str(int(at))
+    mac = hmac.new(credential.encode("utf-8"), f"seen:{sid}:{stamp}".encode(), hashlib.sha256).hexdigest()
+    return f"{stamp}.{mac}"
+
+
+def _seen_at(credential: str, sid: str, value: str) -> float | None:
+    stamp, _, _mac = value.partition(".")
+    if not stamp.isdigit() or not hmac.compare_digest(value, seen_value(credential, sid, int(stamp))):
+        return None
+    return float(stamp)
+
+
+def seen_cookie_header(credential: str, sid: str, at: float, *, secure: bool) -> bytes:
+    parts = [f"{SEEN_COOKIE}={seen_value(credential, sid, at)}", "HttpOnly", "Path=/", "SameSite=strict"]
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts).encode("latin-1")
 
 
 async def _reject(send: Send, status: int, detail: str, *, challenge: bool) -> None:
@@ -75,10 +118,14 @@ class AuthMiddleware:
         routes: Callable[[], Iterable[BaseRoute]],
         authenticate: Authenticator,
         on_denied: Callable[[Scope, int], Awaitable[bool]] | None = None,
+        idle_seconds: float = 0.0,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
         self.routes = routes
         self.authenticate = authenticate
+        self.idle_seconds = idle_seconds  # 0: workbench sessions last as long as their credential
+        self.now = now
         # Lets the workbench turn a 401 on a page into a redirect to its login page.
         self.on_denied = on_denied
 
@@ -100,9 +147,16 @@ class AuthMiddleware:
             await _reject(send, 403, "route declares no permission", challenge=False)
             return
         principal: Principal | None = None
-        credential = _credential(scope)
+        credential, from_cookie = _credential_from(scope)
+        renew: bytes | None = None
+        if credential and from_cookie and self.idle_seconds > 0:
+            renew = self._session_alive(scope, credential)
+            if renew is None:
+                credential = None  # the session timed out: as if signed out
         if credential:
             principal = await self.authenticate(credential)
+        if principal is not None and renew is not None:
+            send = _renewing(send, renew)
         state = scope.setdefault("state", {})
         state["principal"] = principal
         state["permission"] = needed  # the rate limit and handlers read what the route declared
@@ -125,6 +179,16 @@ class AuthMiddleware:
             return
         await self.app(scope, receive, send)
 
+    def _session_alive(self, scope: Scope, credential: str) -> bytes | None:
+        """The renewed ``revbridge_seen`` cookie, or None if the session has been idle too long."""
+        cookies = _cookies(_headers(scope))
+        sid = cookies.get(SID_COOKIE, "")
+        seen = _seen_at(credential, sid, cookies.get(SEEN_COOKIE, ""))
+        now = self.now()
+        if seen is None or not (now - self.idle_seconds <= seen <= now + 60):
+            return None
+        return seen_cookie_header(credential, sid, now, secure=scope.get("scheme") == "https")
+
     async def _redirect_login(self, scope: Scope, send: Send) -> None:
         target = scope.get("path", "/")
         location = f"/login?next={target}".encode()
@@ -136,6 +200,21 @@ class AuthMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": b""})
+
+
+def _renewing(send: Send, cookie: bytes) -> Send:
+    """Add the renewed ``revbridge_seen`` cookie to the response, unless the response sets that
+    cookie itself (a sign-in starting a new session, a sign-out ending this one)."""
+    prefix = f"{SEEN_COOKIE}=".encode()
+
+    async def sending(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if not any(k.lower() == b"set-cookie" and v.startswith(prefix) for k, v in headers):
+                message = {**message, "headers": [*headers, (b"set-cookie", cookie)]}
+        await send(message)
+
+    return sending
 
 
 class BodyLimitMiddleware:

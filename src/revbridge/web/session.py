@@ -19,9 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from revbridge.api.auth import SESSION_COOKIE, Principal, _credential
-
-SID_COOKIE = "revbridge_sid"
+from revbridge.api.auth import SEEN_COOKIE, SESSION_COOKIE, SID_COOKIE, Principal, _credential, seen_value
 
 
 def principal(request: Request) -> Principal | None:
@@ -58,13 +56,14 @@ async def redirect_to_login(scope: Scope, status: int) -> bool:
     return status == 401 and scope.get("method") in ("GET", "HEAD") and not path.startswith("/api/")
 
 
-def set_cookies(request: Request, response: Response, *, credential: str, sid: str) -> None:
+def set_cookies(request: Request, response: Response, *, credential: str, sid: str, now: float) -> None:
     secure = request.url.scheme == "https"
-    for name, value in ((SESSION_COOKIE, credential), (SID_COOKIE, sid)):
+    seen = seen_value(credential, sid, now)
+    for name, value in ((SESSION_COOKIE, credential), (SID_COOKIE, sid), (SEEN_COOKIE, seen)):
         response.set_cookie(name, value, httponly=True, samesite="strict", secure=secure, path="/")
 
 
 def clear_cookies(request: Request, response: Response) -> None:
     secure = request.url.scheme == "https"
-    for name in (SESSION_COOKIE, SID_COOKIE):
+    for name in (SESSION_COOKIE, SID_COOKIE, SEEN_COOKIE):
         response.delete_cookie(name, path="/", httponly=True, samesite="strict", secure=secure)

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from revbridge.api.app_state import runtime_of
-from revbridge.api.auth import Principal
+from revbridge.api.auth import SID_COOKIE, Principal
 from revbridge.api.permissions import requires
 from revbridge.security.roles import Permission, allows
 from revbridge.store import audit
@@ -73,7 +73,9 @@ async def login(
     sid = secrets.token_urlsafe(24)
     await anyio.to_thread.run_sync(_record, request, who, "login", sid)
     response = RedirectResponse(session.local(next), status_code=303)
-    session.set_cookies(request, response, credential=given, sid=sid)
+    session.set_cookies(
+        request, response, credential=given, sid=sid, now=runtime_of(request).clock.now().timestamp()
+    )
     return response
 
 
@@ -82,7 +84,7 @@ async def login(
 async def logout(request: Request) -> Response:
     who = session.principal(request)
     if who is not None:
-        sid = request.cookies.get(session.SID_COOKIE, "")
+        sid = request.cookies.get(SID_COOKIE, "")
         await anyio.to_thread.run_sync(_record, request, who, "logout", sid)
     response = RedirectResponse("/login", status_code=303)
     session.clear_cookies(request, response)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
@@ -16,7 +17,9 @@ from sqlalchemy import select
 from workbench import RUSHMORE, People, csrf_of, ingest
 
 from revbridge.api.app import create_app
+from revbridge.api.auth import seen_value
 from revbridge.bootstrap import Runtime
+from revbridge.core.clock import FixedClock
 from revbridge.security.roles import Role
 from revbridge.store import workitems
 from revbridge.store.engine import reading
@@ -140,3 +143,92 @@ def test_configuration_forms_check_the_csrf_token_too(rt: Runtime, people: Peopl
     assert answer.status_code == 400
     approver = people.browser(Role.APPROVER)
     assert approver.post("/config/versions/1/decide", data={"decision": "approve"}).status_code == 400
+
+
+# ---- automatic logoff ---------------------------------------------------------------------------
+
+
+def _clocked(tmp_path: Path, **settings: object) -> tuple[Runtime, FixedClock, People]:
+    clock = FixedClock(datetime(2026, 11, 2, 8, 0, tzinfo=UTC))
+    runtime = build_runtime(
+        f"sqlite:///{tmp_path / 'idle.db'}", tmp_path, posting=True, clock=clock, **settings
+    )
+    return runtime, clock, People(runtime)
+
+
+def test_a_session_idle_past_the_timeout_is_signed_out(tmp_path: Path) -> None:
+    rt, clock, people = _clocked(tmp_path)  # default: 15 minutes
+    try:
+        browser = people.browser(Role.VIEWER)
+        seen = [c for c in browser.cookies.jar if c.name == "revbridge_seen"]
+        assert len(seen) == 1
+        clock.advance(timedelta(minutes=10))
+        assert browser.get("/", follow_redirects=False).status_code == 200  # renews the session
+        clock.advance(timedelta(minutes=10))
+        assert browser.get("/", follow_redirects=False).status_code == 200  # 20 min in, 10 idle
+        clock.advance(timedelta(minutes=15, seconds=1))
+        answer = browser.get("/workqueue", follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+        assert browser.get("/api/v1/status").status_code == 401
+        # the credential itself is still good: a machine sending it in a header is not timed out
+        api = TestClient(create_app(rt))
+        assert api.get("/api/v1/status", headers={"X-API-Key": people.tokens[Role.VIEWER]}).status_code == 200
+        # and signing in again starts a new session
+        assert people.browser(Role.VIEWER).get("/", follow_redirects=False).status_code == 200
+    finally:
+        rt.close()
+
+
+def test_the_last_seen_cookie_cannot_be_forged_or_carried_to_another_session(tmp_path: Path) -> None:
+    rt, clock, people = _clocked(tmp_path)
+    try:
+        browser = people.browser(Role.VIEWER)
+        other = people.browser(Role.VIEWER)
+        token = people.tokens[Role.VIEWER]
+        later = int(clock.now().timestamp()) + 3600
+        clock.advance(timedelta(hours=1))
+        for value in (
+            f"{later}.{'0' * 64}",  # a fresh time without the credential's MAC
+            next(c.value for c in other.cookies.jar if c.name == "revbridge_seen"),  # another sid's
+            seen_value(token, "", later),  # a MAC for no session id
+            "",
+        ):
+            browser.cookies.set("revbridge_seen", value, domain="testserver.local", path="/")
+            assert browser.get("/", follow_redirects=False).status_code == 303, value
+        # the control: the same cookie made with the credential for this session is honoured
+        sid = next(c.value for c in browser.cookies.jar if c.name == "revbridge_sid")
+        browser.cookies.set(
+            "revbridge_seen", seen_value(token, sid, later), domain="testserver.local", path="/"
+        )
+        assert browser.get("/", follow_redirects=False).status_code == 200
+    finally:
+        rt.close()
+
+
+def test_an_idle_timeout_of_zero_keeps_sessions_for_as_long_as_their_credential(tmp_path: Path) -> None:
+    rt, clock, people = _clocked(tmp_path, workbench_idle_minutes=0)
+    try:
+        browser = people.browser(Role.VIEWER)
+        clock.advance(timedelta(days=3))
+        assert browser.get("/", follow_redirects=False).status_code == 200
+    finally:
+        rt.close()
+
+
+def test_signing_in_again_in_the_same_browser_starts_a_working_session(tmp_path: Path) -> None:
+    rt, _clock, people = _clocked(tmp_path)
+    try:
+        browser = people.browser(Role.VIEWER)
+        answer = browser.post(
+            "/login", data={"credential": people.tokens[Role.OPERATOR]}, follow_redirects=False
+        )
+        seen = [
+            v
+            for k, v in answer.headers.multi_items()
+            if k == "set-cookie" and v.startswith("revbridge_seen=")
+        ]
+        assert len(seen) == 1  # the new session's, not the old one's renewed beside it
+        assert browser.get("/", follow_redirects=False).status_code == 200
+        assert _audit(rt, "login")[-1][0] == f"apikey:{people.ids[Role.OPERATOR]}"
+    finally:
+        rt.close()
