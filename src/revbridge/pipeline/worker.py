@@ -1,7 +1,9 @@
 """The worker: claim messages, parse them, record events, move each message to its next state.
 
 One message is one transaction: its events, its work items, its posting-stage output and its new
-status commit together, and only while this worker still holds the message's lease. A parser that
+status commit together, and only while this worker still holds the message's lease. The one
+exception is a large message of several remittances (an 835 interchange, pipeline/documents.py):
+it commits one remittance per transaction and its status with the last. A parser that
 raises is a bug or an infrastructure fault: the message is retried with exponential backoff and,
 after ``max_attempts``, ends ``excepted`` with a PARSER_FAILED work item, while the queue behind
 it keeps flowing.
@@ -30,6 +32,7 @@ from revbridge.core.tokens import Tokenizer
 from revbridge.formats.base import Format, ParseContext
 from revbridge.observability.logging import bind, get_logger
 from revbridge.observability.metrics import Metrics
+from revbridge.pipeline.documents import documents
 from revbridge.store import events as event_store
 from revbridge.store import queue, workitems
 from revbridge.store.messages import MessageStore
@@ -163,7 +166,11 @@ class Worker:
         failed: list[tuple[queue.Claimed, str]] = []
         opened: list[str] = []
         for group in groups:
-            self._commit_group(group, results, failed, opened)
+            parts = documents(group[0][1]) if len(group) == 1 else []
+            if len(parts) > 1:
+                self._commit_parts(group[0][0], group[0][1], parts, results, failed, opened)
+            else:
+                self._commit_group(group, results, failed, opened)
         for message, reason in failed:
             self._retry(message, reason)
         elapsed = (time.perf_counter() - started) / max(1, len(parsed))
@@ -273,20 +280,97 @@ class Worker:
         """One message's events, posting, work items and status; None if the lease was lost."""
         if not queue.holds_lease(conn, message.id, self.config.owner):
             return None
-        recorded = event_store.record(conn, outcome.items, message_id=message.id, now=now)
-        problems = [p.with_message_id(message.id) for p in (*outcome.problems, *recorded.problems)]
-        waiting = False
         # An error that names no event (a broken envelope, a DFT without an encounter) holds
         # the whole message: its events are kept, nothing posts until it is fixed and replayed.
         held = any(p.severity is Severity.ERROR and p.event_key is None for p in outcome.problems)
-        if self._posting is not None and recorded.new and not held:
-            posted_problems, waiting = self._posting.on_events(conn, recorded.new, message_id=message.id)
-            problems.extend(posted_problems)
-        status, reason = _decide(outcome, recorded, problems, waiting)
-        opened = workitems.record(conn, problems, now=now, message_id=message.id, facility=_facility(outcome))
+        done = self._record_and_post(conn, message, outcome, _facility(outcome), now, post=not held)
+        status, reason = _decide(outcome, done.recorded, done.problems, done.waiting)
         if not queue.finish(conn, message.id, owner=self.config.owner, status=status, reason=reason, now=now):
             return None
-        return Result(message.id, status, tuple(problems), len(recorded.new)), opened
+        return Result(message.id, status, tuple(done.problems), len(done.recorded.new)), done.opened
+
+    def _record_and_post(
+        self,
+        conn: Connection,
+        message: queue.Claimed,
+        part: Outcome[CanonicalEvent],
+        facility: str | None,
+        now: datetime,
+        *,
+        post: bool = True,
+    ) -> _Done:
+        recorded = event_store.record(conn, part.items, message_id=message.id, now=now)
+        problems = [p.with_message_id(message.id) for p in (*part.problems, *recorded.problems)]
+        waiting = False
+        if self._posting is not None and recorded.new and post:
+            posted_problems, waiting = self._posting.on_events(conn, recorded.new, message_id=message.id)
+            problems.extend(posted_problems)
+        opened = workitems.record(conn, problems, now=now, message_id=message.id, facility=facility)
+        return _Done(recorded, problems, waiting, opened)
+
+    def _commit_parts(
+        self,
+        message: queue.Claimed,
+        outcome: Outcome[CanonicalEvent],
+        parts: Sequence[Outcome[CanonicalEvent]],
+        results: list[Result],
+        failed: list[tuple[queue.Claimed, str]],
+        opened: list[str],
+    ) -> None:
+        """A message of several remittances (pipeline/documents.py), one transaction per
+        remittance; the last one also moves the message to its next state."""
+        new: list[CanonicalEvent] = []
+        repeated: list[CanonicalEvent] = []
+        problems: list[Problem] = []
+        codes: list[str] = []
+        waiting = False
+        status, n = "", 0
+        try:
+            for n, part in enumerate(parts, start=1):
+                with self._engine.begin() as conn:
+                    now = self._clock.now()
+                    if not queue.holds_lease(conn, message.id, self.config.owner):
+                        raise _LeaseLost
+                    done = self._record_and_post(conn, message, part, _facility(outcome), now)
+                    new.extend(done.recorded.new)
+                    repeated.extend(done.recorded.repeated)
+                    problems.extend(done.problems)
+                    waiting = waiting or done.waiting
+                    if n == len(parts):
+                        recorded = event_store.Recorded(tuple(new), tuple(repeated), ())
+                        status, reason = _decide(outcome, recorded, problems, waiting)
+                        if not queue.finish(
+                            conn, message.id, owner=self.config.owner, status=status, reason=reason, now=now
+                        ):
+                            raise _LeaseLost
+                codes.extend(done.opened)
+                if self._staged is not None:
+                    self._staged.ring()
+        except _LeaseLost:
+            # the next owner finds the parts committed so far as repeats and finishes the rest
+            log.warning("message.lease_lost", message_id=message.id, parts_committed=n - 1)
+            opened.extend(codes)
+            return
+        except SQLAlchemyError as exc:
+            failed.append((message, f"store error {type(exc).__name__}"))
+            opened.extend(codes)
+            return
+        results.append(Result(message.id, status, tuple(problems), len(new)))
+        opened.extend(codes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """What recording and posting one message (or one part of it) did, before its status."""
+
+    recorded: event_store.Recorded
+    problems: list[Problem]
+    waiting: bool
+    opened: list[str]
+
+
+class _LeaseLost(Exception):
+    pass
 
 
 def _decide(

@@ -1,0 +1,128 @@
+"""A large ERA commits one remittance per transaction (pipeline/documents.py), on SQLite and
+PostgreSQL: its journals go to the outbox as each remittance is recorded, and a worker that loses
+the message half way leaves nothing the next owner would post twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+from runtime import build_runtime
+from sqlalchemy import Connection, event, func, select
+
+from revbridge.bootstrap import Runtime
+from revbridge.core.clock import FixedClock
+from revbridge.core.doorbell import Doorbell
+from revbridge.demo import Kind, generate
+from revbridge.pipeline.worker import LARGE_MESSAGE_EVENTS
+from revbridge.store import queue
+from revbridge.store.engine import reading
+from revbridge.store.schema import events, journal_lines, journals, messages, work_items
+
+T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=60)
+
+
+@cache
+def era() -> bytes:
+    """The demo's largest 835 at half scale: six remittances (one per hospital), 237 claims."""
+    traffic = generate(start=date(2026, 11, 2), days=1, seed=11, scale=0.5)
+    return max((m.payload for m in traffic.messages if m.kind is Kind.REMITTANCE_835), key=len)
+
+
+def _runtime(url: str, home: Path) -> tuple[Runtime, FixedClock]:
+    clock = FixedClock(T0)
+    return build_runtime(url, home, posting=True, clock=clock), clock
+
+
+def _receive(rt: Runtime) -> str:
+    (received,) = rt.intake.receive(era(), channel="test", format="x12")
+    return received.accepted.message_id
+
+
+def _outcome(rt: Runtime) -> dict[str, object]:
+    """What the store holds after the ERA: journals with their totals, events, open items."""
+    with reading(rt.db) as conn:
+        totals = dict(
+            conn.execute(
+                select(journal_lines.c.journal_id, func.sum(journal_lines.c.debit_minor)).group_by(
+                    journal_lines.c.journal_id
+                )
+            ).all()
+        )
+        return {
+            "journals": totals,
+            "events": conn.execute(select(func.count()).select_from(events)).scalar_one(),
+            "work_items": conn.execute(select(func.count()).select_from(work_items)).scalar_one(),
+            "statuses": sorted(s for (s,) in conn.execute(select(messages.c.status))),
+        }
+
+
+def test_an_era_commits_one_remittance_per_transaction(db_url: str, tmp_path: Path) -> None:
+    rt, clock = _runtime(db_url, tmp_path)
+    try:
+        mid = _receive(rt)
+        (claimed,) = queue.claim(rt.db, owner="w", now=clock.now(), lease=LEASE, limit=10)
+        seen: list[tuple[int, str]] = []
+
+        def snapshot(conn: Connection) -> None:  # before each commit, what that transaction holds
+            staged = conn.execute(select(func.count()).select_from(journals)).scalar_one()
+            status = conn.execute(select(messages.c.status).where(messages.c.id == mid)).scalar_one()
+            seen.append((int(staged), str(status)))
+
+        event.listen(rt.db, "commit", snapshot)
+        try:
+            (result,) = rt.worker(owner="w").process_batch([claimed])
+        finally:
+            event.remove(rt.db, "commit", snapshot)
+        assert result.status == "processed" and result.events >= LARGE_MESSAGE_EVENTS
+        assert len(seen) == 6  # six remittances, six transactions
+        assert [status for _, status in seen] == ["processing"] * 5 + ["processed"]
+        counts = [staged for staged, _ in seen]
+        assert counts == sorted(counts) and counts[0] >= 1 and counts[-1] == 6  # a journal each
+        assert _outcome(rt)["statuses"] == ["processed"]
+    finally:
+        rt.close()
+
+
+class _TakenOverAfterTheFirstPart(Doorbell):
+    """Rung by the worker after each committed part: after the first, another worker takes the
+    message over, as happens when the first one stalls past its lease."""
+
+    def __init__(self, rt: Runtime, clock: FixedClock) -> None:
+        super().__init__()
+        self.rt, self.clock, self.taken = rt, clock, list[queue.Claimed]()
+
+    def ring(self) -> None:
+        super().ring()
+        if not self.taken:
+            later = self.clock.now() + LEASE + timedelta(seconds=1)
+            self.taken.extend(queue.claim(self.rt.db, owner="second", now=later, lease=LEASE, limit=1))
+
+
+def test_a_worker_losing_an_era_half_way_leaves_nothing_posted_twice(db_url: str, tmp_path: Path) -> None:
+    reference, _ = _runtime(f"sqlite:///{tmp_path / 'reference.db'}", tmp_path / "reference")
+    try:
+        _receive(reference)
+        reference.worker().drain()
+        expected = _outcome(reference)
+    finally:
+        reference.close()
+    rt, clock = _runtime(db_url, tmp_path)
+    try:
+        _receive(rt)
+        takeover = _TakenOverAfterTheFirstPart(rt, clock)
+        rt.staged = takeover
+        (claimed,) = queue.claim(rt.db, owner="first", now=clock.now(), lease=LEASE, limit=1)
+        assert rt.worker(owner="first").process_batch([claimed]) == []  # lost after part one
+        (taken,) = takeover.taken
+        with reading(rt.db) as conn:
+            assert conn.execute(select(func.count()).select_from(journals)).scalar_one() == 1
+        clock.advance(LEASE + timedelta(seconds=1))
+        (result,) = rt.worker(owner="second").process_batch([taken])
+        assert result.status == "processed"
+        assert _outcome(rt) == expected
+        assert len(expected["journals"]) == 6  # type: ignore[arg-type]
+    finally:
+        rt.close()
