@@ -4,6 +4,7 @@ the message half way leaves nothing the next owner would post twice."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -11,12 +12,14 @@ from pathlib import Path
 from runtime import build_runtime
 from sqlalchemy import Connection, event, func, select
 
-from revbridge.bootstrap import Runtime
+from revbridge.bootstrap import Runtime, reference_config_dir
+from revbridge.cli.config import load_dir
 from revbridge.core.clock import FixedClock
 from revbridge.core.doorbell import Doorbell
 from revbridge.demo import Kind, generate
+from revbridge.ledger.period import PeriodStatus
 from revbridge.pipeline.worker import LARGE_MESSAGE_EVENTS
-from revbridge.store import queue
+from revbridge.store import configs, periods, queue
 from revbridge.store.engine import reading
 from revbridge.store.schema import events, journal_lines, journals, messages, work_items
 
@@ -86,17 +89,18 @@ def test_an_era_commits_one_remittance_per_transaction(db_url: str, tmp_path: Pa
         rt.close()
 
 
-class _TakenOverAfterTheFirstPart(Doorbell):
-    """Rung by the worker after each committed part: after the first, another worker takes the
-    message over, as happens when the first one stalls past its lease."""
+class _TakenOver(Doorbell):
+    """Rung by the worker after each committed part: after ``parts`` of them, another worker
+    takes the message over, as happens when the first one stalls past its lease."""
 
-    def __init__(self, rt: Runtime, clock: FixedClock) -> None:
+    def __init__(self, rt: Runtime, clock: FixedClock, parts: int = 1) -> None:
         super().__init__()
-        self.rt, self.clock, self.taken = rt, clock, list[queue.Claimed]()
+        self.rt, self.clock, self.taken, self.rung, self.parts = rt, clock, list[queue.Claimed](), 0, parts
 
     def ring(self) -> None:
         super().ring()
-        if not self.taken:
+        self.rung += 1
+        if self.rung == self.parts:
             later = self.clock.now() + LEASE + timedelta(seconds=1)
             self.taken.extend(queue.claim(self.rt.db, owner="second", now=later, lease=LEASE, limit=1))
 
@@ -112,7 +116,7 @@ def test_a_worker_losing_an_era_half_way_leaves_nothing_posted_twice(db_url: str
     rt, clock = _runtime(db_url, tmp_path)
     try:
         _receive(rt)
-        takeover = _TakenOverAfterTheFirstPart(rt, clock)
+        takeover = _TakenOver(rt, clock)
         rt.staged = takeover
         (claimed,) = queue.claim(rt.db, owner="first", now=clock.now(), lease=LEASE, limit=1)
         assert rt.worker(owner="first").process_batch([claimed]) == []  # lost after part one
@@ -124,5 +128,58 @@ def test_a_worker_losing_an_era_half_way_leaves_nothing_posted_twice(db_url: str
         assert result.status == "processed"
         assert _outcome(rt) == expected
         assert len(expected["journals"]) == 6  # type: ignore[arg-type]
+    finally:
+        rt.close()
+
+
+def _closed_mhn(rt: Runtime, config_dir: Path) -> None:
+    """A configuration that makes a closed period a problem, and November closed for MHN: the
+    remittances to MHN's three hospitals (the ERA's first three) are excepted, MHS's post."""
+    shutil.copytree(reference_config_dir(), config_dir)
+    posting = config_dir / "posting.yaml"
+    posting.write_text(
+        posting.read_text().replace("closed_period_policy: next_open_day", "closed_period_policy: problem")
+    )
+    now = rt.clock.now()
+    configs.propose(
+        rt.db,
+        load_dir(config_dir),
+        effective_from=now.date(),
+        actor="test",
+        note="closed periods are problems",
+        source=str(config_dir),
+        now=now,
+        approve=True,
+        anchor=None,
+    )
+    periods.set_status(rt.db, "MHN", "2026-11", PeriodStatus.CLOSED, actor="test", now=now, anchor=None)
+
+
+def test_errors_of_parts_an_earlier_owner_committed_still_decide_the_status(
+    db_url: str, tmp_path: Path
+) -> None:
+    reference, _ = _runtime(f"sqlite:///{tmp_path / 'reference.db'}", tmp_path / "reference")
+    try:
+        _closed_mhn(reference, tmp_path / "reference-config")
+        _receive(reference)
+        reference.worker().drain()
+        expected = _outcome(reference)
+    finally:
+        reference.close()
+    assert expected["statuses"] == ["excepted"]
+    assert len(expected["journals"]) == 3  # type: ignore[arg-type]  # MHS's three
+    rt, clock = _runtime(db_url, tmp_path)
+    try:
+        _closed_mhn(rt, tmp_path / "config")
+        _receive(rt)
+        takeover = _TakenOver(rt, clock, parts=3)  # lost once MHN's three (all excepted) are in
+        rt.staged = takeover
+        (claimed,) = queue.claim(rt.db, owner="first", now=clock.now(), lease=LEASE, limit=1)
+        assert rt.worker(owner="first").process_batch([claimed]) == []
+        (taken,) = takeover.taken
+        clock.advance(LEASE + timedelta(seconds=1))
+        (result,) = rt.worker(owner="second").process_batch([taken])
+        assert result.status == "excepted"
+        assert _outcome(rt) == expected
     finally:
         rt.close()

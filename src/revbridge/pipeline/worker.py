@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -338,7 +338,10 @@ class Worker:
                     waiting = waiting or done.waiting
                     if n == len(parts):
                         recorded = event_store.Recorded(tuple(new), tuple(repeated), ())
-                        status, reason = _decide(outcome, recorded, problems, waiting)
+                        # Parts an earlier owner committed come back as repeats, which are not
+                        # posted again: their posting errors are known by their open work items.
+                        earlier = workitems.open_error_codes(conn, message.id)
+                        status, reason = _decide(outcome, recorded, problems, waiting, earlier)
                         if not queue.finish(
                             conn, message.id, owner=self.config.owner, status=status, reason=reason, now=now
                         ):
@@ -378,8 +381,9 @@ def _decide(
     recorded: event_store.Recorded,
     problems: Sequence[Problem],
     waiting: bool,
+    more_errors: Iterable[str] = (),
 ) -> tuple[str, str]:
-    errors = sorted({str(p.code) for p in problems if p.severity is Severity.ERROR})
+    errors = sorted({str(p.code) for p in problems if p.severity is Severity.ERROR} | set(more_errors))
     if errors:
         return queue.EXCEPTED, ", ".join(errors)
     if waiting:

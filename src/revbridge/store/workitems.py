@@ -215,6 +215,16 @@ def close_for_messages(
     return int(result.rowcount)
 
 
+def open_error_codes(conn: Connection, message_id: str) -> set[str]:
+    """The codes of a message's open ERROR items, as seen inside the caller's transaction."""
+    query = select(work_items.c.code).where(
+        work_items.c.message_id == message_id,
+        work_items.c.status == OPEN,
+        work_items.c.severity == str(Severity.ERROR),
+    )
+    return {code for (code,) in conn.execute(query)}
+
+
 def counts_by_code(engine: Engine, status: str = OPEN) -> dict[str, int]:
     query = (
         select(work_items.c.code, func.count())
