@@ -89,7 +89,11 @@ def seen_value(credential: str, sid: str, at: float) -> str:
 
 def _seen_at(credential: str, sid: str, value: str) -> float | None:
     stamp, _, _mac = value.partition(".")
-    if not stamp.isdigit() or not hmac.compare_digest(value, seen_value(credential, sid, int(stamp))):
+    if not (stamp.isascii() and stamp.isdigit()):
+        return None
+    expected = seen_value(credential, sid, int(stamp)).encode()
+    # bytes, not str: compare_digest refuses non-ASCII text, and a cookie is whatever was sent
+    if not hmac.compare_digest(value.encode("utf-8"), expected):
         return None
     return float(stamp)
 

@@ -39,7 +39,8 @@ def csrf_token(request: Request) -> str:
 
 
 def csrf_ok(request: Request, token: str) -> bool:
-    return bool(token) and hmac.compare_digest(token, csrf_token(request))
+    # bytes, not str: compare_digest refuses non-ASCII text, and a form field is whatever was sent
+    return bool(token) and hmac.compare_digest(token.encode("utf-8"), csrf_token(request).encode())
 
 
 def local(target: str | None, default: str = "/") -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from workbench import RUSHMORE, People, csrf_of, ingest
 
 from revbridge.api.app import create_app
-from revbridge.api.auth import seen_value
+from revbridge.api.auth import _seen_at, seen_value
 from revbridge.bootstrap import Runtime
 from revbridge.core.clock import FixedClock
 from revbridge.security.roles import Role
@@ -125,6 +125,9 @@ def test_forms_without_the_sessions_csrf_token_are_refused(rt: Runtime, people: 
     form = {"action": "ignore", "item": str(item.id), "reason": "test"}
     assert operator.post("/workqueue/actions", data=form).status_code == 400
     assert operator.post("/workqueue/actions", data=form | {"csrf": "0" * 64}).status_code == 400
+    assert (
+        operator.post("/workqueue/actions", data=form | {"csrf": "\u00e9" * 64}).status_code == 400
+    )  # not 500
     # A token from another session (the same key signed in again) is not this session's token.
     other = people.browser(Role.OPERATOR)
     foreign = csrf_of(other.get("/workqueue").text)
@@ -232,3 +235,10 @@ def test_signing_in_again_in_the_same_browser_starts_a_working_session(tmp_path:
         assert _audit(rt, "login")[-1][0] == f"apikey:{people.ids[Role.OPERATOR]}"
     finally:
         rt.close()
+
+
+def test_a_last_seen_cookie_of_non_ascii_digits_is_refused_not_an_error() -> None:
+    # latin-1 decoding turns byte 0xB2 into "²", which str.isdigit() accepts and int() refuses
+    assert _seen_at("credential", "sid", "\u00b2." + "0" * 64) is None
+    assert _seen_at("credential", "sid", "1800000000.\u00b2") is None  # compare_digest refuses such str
+    assert _seen_at("credential", "sid", seen_value("credential", "sid", 1_800_000_000)) == 1_800_000_000
