@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from operator import itemgetter
 
-from sqlalchemy import Connection, Date, Table
+from sqlalchemy import Connection, Date, Dialect, Table
 
 from revbridge.store.types import UtcDateTime
 
@@ -50,13 +50,15 @@ def _converter(table: Table, column: str, dialect: str) -> Convert:
 
 
 class _Plan:
-    def __init__(self, table: Table, columns: tuple[str, ...], dialect: str) -> None:
-        mark = "?" if dialect == "sqlite" else "%s"
+    def __init__(self, table: Table, columns: tuple[str, ...], dialect: Dialect) -> None:
+        mark = "?" if dialect.name == "sqlite" else "%s"
+        quote = dialect.identifier_preparer.quote  # "key" and friends, whatever the backend reserves
+        names = ", ".join(quote(c) for c in columns)
         self.statement = (
-            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+            f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join([mark] * len(columns))})"
         )
         self.values = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
-        converters = (_converter(table, c, dialect) for c in columns)
+        converters = (_converter(table, c, dialect.name) for c in columns)
         self.convert = tuple((i, f) for i, f in enumerate(converters) if f is not _same)
 
     def params(self, rows: Sequence[Mapping[str, object]]) -> list[tuple[object, ...]]:
@@ -87,9 +89,8 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, obje
     """INSERT ``rows`` (all with the same keys) into ``table`` in one executemany."""
     if not rows:
         return
-    dialect = conn.dialect.name
     columns = tuple(rows[0])
-    plan = _PLANS.get((table.name, columns, dialect))
+    plan = _PLANS.get((table.name, columns, conn.dialect.name))
     if plan is None:
-        plan = _PLANS[(table.name, columns, dialect)] = _Plan(table, columns, dialect)
+        plan = _PLANS[(table.name, columns, conn.dialect.name)] = _Plan(table, columns, conn.dialect)
     conn.exec_driver_sql(plan.statement, plan.params(rows))
