@@ -160,17 +160,18 @@ class Worker:
         if not parsed:
             return []
         small = [item for item in parsed if len(item[1].items) < LARGE_MESSAGE_EVENTS]
-        groups = [small] if small else []
-        groups.extend([item] for item in parsed if len(item[1].items) >= LARGE_MESSAGE_EVENTS)
+        large = [item for item in parsed if len(item[1].items) >= LARGE_MESSAGE_EVENTS]
         results: list[Result] = []
         failed: list[tuple[queue.Claimed, str]] = []
         opened: list[str] = []
-        for group in groups:
-            parts = documents(group[0][1]) if len(group) == 1 else []
+        if small:
+            self._commit_group(small, results, failed, opened)
+        for message, outcome in large:
+            parts = documents(outcome)
             if len(parts) > 1:
-                self._commit_parts(group[0][0], group[0][1], parts, results, failed, opened)
+                self._commit_parts(message, outcome, parts, results, failed, opened)
             else:
-                self._commit_group(group, results, failed, opened)
+                self._commit_group([(message, outcome)], results, failed, opened)
         for message, reason in failed:
             self._retry(message, reason)
         elapsed = (time.perf_counter() - started) / max(1, len(parsed))

@@ -56,22 +56,22 @@ def headline(event: CanonicalEvent) -> Money | None:
 
 def fingerprint(event: CanonicalEvent) -> str:
     """Content identity of an event, independent of the message it arrived in."""
-    return _encoded(event)[1]
+    return digest(_without_source(event)[0], length=64)
+
+
+def _without_source(event: CanonicalEvent) -> tuple[str, dict[str, object] | None]:
+    """The event's JSON without its source (what the fingerprint covers), and the source."""
+    body = codec.encode(event)
+    source = body.pop("source", None)
+    return json.dumps(body, sort_keys=True, separators=(",", ":")), source
 
 
 def _encoded(event: CanonicalEvent) -> tuple[str, str]:
-    """The stored JSON of an event and its content fingerprint (of everything but its source),
-    from one encoding and one serialisation: the stored text is the fingerprinted text with the
-    source put first."""
-    body = codec.encode(event)
-    has_source = "source" in body
-    source = body.pop("source", None)
-    bare = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    fingerprint = digest(bare, length=64)
-    if not has_source:
-        return bare, fingerprint
+    """The stored JSON of an event and its content fingerprint, from one encoding and one
+    serialisation: the stored text is the fingerprinted text with the source put first."""
+    bare, source = _without_source(event)
     head = '{"source":' + json.dumps(source, sort_keys=True, separators=(",", ":"))
-    return head + ("}" if bare == "{}" else "," + bare[1:]), fingerprint
+    return head + ("}" if bare == "{}" else "," + bare[1:]), digest(bare, length=64)
 
 
 @dataclass(frozen=True, slots=True)

@@ -228,7 +228,7 @@ class MessageStore:
 
 def _known_keys(conn: Connection, keys: set[str]) -> dict[str, tuple[str, str, bytes | None]]:
     found: dict[str, tuple[str, str, bytes | None]] = {}
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    mark = bulk.placeholder(conn.dialect)
     ordered = sorted(keys)
     for start in range(0, len(ordered), 400):
         chunk = ordered[start : start + 400]

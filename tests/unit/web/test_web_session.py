@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -151,17 +153,21 @@ def test_configuration_forms_check_the_csrf_token_too(rt: Runtime, people: Peopl
 # ---- automatic logoff ---------------------------------------------------------------------------
 
 
-def _clocked(tmp_path: Path, **settings: object) -> tuple[Runtime, FixedClock, People]:
+@contextmanager
+def _clocked(tmp_path: Path, **settings: object) -> Iterator[tuple[Runtime, FixedClock, People]]:
+    """A workbench runtime on a clock the test moves, with its people; closed afterwards."""
     clock = FixedClock(datetime(2026, 11, 2, 8, 0, tzinfo=UTC))
     runtime = build_runtime(
         f"sqlite:///{tmp_path / 'idle.db'}", tmp_path, posting=True, clock=clock, **settings
     )
-    return runtime, clock, People(runtime)
+    try:
+        yield runtime, clock, People(runtime)
+    finally:
+        runtime.close()
 
 
 def test_a_session_idle_past_the_timeout_is_signed_out(tmp_path: Path) -> None:
-    rt, clock, people = _clocked(tmp_path)  # default: 15 minutes
-    try:
+    with _clocked(tmp_path) as (rt, clock, people):  # default: 15 minutes
         browser = people.browser(Role.VIEWER)
         seen = [c for c in browser.cookies.jar if c.name == "revbridge_seen"]
         assert len(seen) == 1
@@ -178,13 +184,10 @@ def test_a_session_idle_past_the_timeout_is_signed_out(tmp_path: Path) -> None:
         assert api.get("/api/v1/status", headers={"X-API-Key": people.tokens[Role.VIEWER]}).status_code == 200
         # and signing in again starts a new session
         assert people.browser(Role.VIEWER).get("/", follow_redirects=False).status_code == 200
-    finally:
-        rt.close()
 
 
 def test_the_last_seen_cookie_cannot_be_forged_or_carried_to_another_session(tmp_path: Path) -> None:
-    rt, clock, people = _clocked(tmp_path)
-    try:
+    with _clocked(tmp_path) as (_rt, clock, people):
         browser = people.browser(Role.VIEWER)
         other = people.browser(Role.VIEWER)
         token = people.tokens[Role.VIEWER]
@@ -204,23 +207,17 @@ def test_the_last_seen_cookie_cannot_be_forged_or_carried_to_another_session(tmp
             "revbridge_seen", seen_value(token, sid, later), domain="testserver.local", path="/"
         )
         assert browser.get("/", follow_redirects=False).status_code == 200
-    finally:
-        rt.close()
 
 
 def test_an_idle_timeout_of_zero_keeps_sessions_for_as_long_as_their_credential(tmp_path: Path) -> None:
-    rt, clock, people = _clocked(tmp_path, workbench_idle_minutes=0)
-    try:
+    with _clocked(tmp_path, workbench_idle_minutes=0) as (_rt, clock, people):
         browser = people.browser(Role.VIEWER)
         clock.advance(timedelta(days=3))
         assert browser.get("/", follow_redirects=False).status_code == 200
-    finally:
-        rt.close()
 
 
 def test_signing_in_again_in_the_same_browser_starts_a_working_session(tmp_path: Path) -> None:
-    rt, _clock, people = _clocked(tmp_path)
-    try:
+    with _clocked(tmp_path) as (rt, _clock, people):
         browser = people.browser(Role.VIEWER)
         answer = browser.post(
             "/login", data={"credential": people.tokens[Role.OPERATOR]}, follow_redirects=False
@@ -233,8 +230,6 @@ def test_signing_in_again_in_the_same_browser_starts_a_working_session(tmp_path:
         assert len(seen) == 1  # the new session's, not the old one's renewed beside it
         assert browser.get("/", follow_redirects=False).status_code == 200
         assert _audit(rt, "login")[-1][0] == f"apikey:{people.ids[Role.OPERATOR]}"
-    finally:
-        rt.close()
 
 
 def test_a_last_seen_cookie_of_non_ascii_digits_is_refused_not_an_error() -> None:
