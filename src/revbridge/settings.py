@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from revbridge.core.errors import ConfigurationError
@@ -152,6 +152,11 @@ def load_settings(settings_file: Path | None = None, **overrides: Any) -> Settin
     token = _settings_file.set(settings_file)
     try:
         return Settings(**clean)
+    except ValidationError as exc:
+        # Name the setting and what is wrong with it, never the value (it may be a secret).
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigurationError(f"invalid setting {name}: {first['msg']}") from None
     except ValueError as exc:
         raise ConfigurationError(f"invalid settings: {exc}".splitlines()[0]) from None
     finally:

@@ -85,3 +85,12 @@ def test_the_log_level_setting_is_applied(tmp_path: Path, monkeypatch: pytest.Mo
         rblog.configure("INFO", json_lines=True)
     events = [json.loads(line)["event"] for line in stream.getvalue().splitlines() if line.strip()]
     assert events == ["message.retry"]  # the warning, in the stream chosen before; no message.done
+
+
+def test_an_invalid_setting_is_named_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REVBRIDGE_WORKBENCH_IDLE_MINUTES", "-5")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "invalid setting workbench_idle_minutes: Input should be greater than or equal to 0"
+    )
