@@ -35,7 +35,7 @@ import httpx
 from revbridge.bootstrap import reference_config_dir
 from revbridge.cli.config import load_dir
 from revbridge.connectors.base import Connector, Limits
-from revbridge.connectors.embedded import EmbeddedLedger, period_of
+from revbridge.connectors.embedded import EmbeddedLedger
 from revbridge.connectors.tryton import DEFAULT_LIMITS, TrytonConnector, TrytonSettings, encode
 from revbridge.core.clock import SystemClock
 from revbridge.core.money import Money
@@ -55,6 +55,7 @@ from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
 from revbridge.store import journals as store
 from revbridge.store import migrate
 from revbridge.store.engine import make_engine
+from revbridge.store.general_ledger import period_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 

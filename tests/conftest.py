@@ -64,16 +64,15 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database on each backend: the store contract runs on both."""
-    from revbridge.store import migrate
-    from revbridge.store.engine import make_engine
+    from revbridge.store import Database, migrate
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'store.db'}"
     else:
         url = request.getfixturevalue("pg_url")
-    engine = make_engine(url, null_pool=True)
+    engine = Database.open(url, null_pool=True)
     migrate.upgrade(engine)
-    engine.dispose()
+    engine.close()
     if request.param == "postgresql":
         truncate_all(url)
     return url

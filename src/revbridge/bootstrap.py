@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine
-
 from revbridge.connectors.base import Connector
 from revbridge.connectors.registry import Connectors, thaw
 from revbridge.connectors.registry import Environment as ConnectorEnvironment
@@ -35,8 +33,7 @@ from revbridge.pipeline.replay import Replayer
 from revbridge.pipeline.worker import Result, Worker, WorkerConfig
 from revbridge.security.keys import Keyring, load_keyring
 from revbridge.settings import Settings
-from revbridge.store import configs, migrate, queue, workitems
-from revbridge.store.engine import check_reachable, make_engine
+from revbridge.store import Database, configs, migrate, queue, workitems
 from revbridge.store.messages import MessageStore
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +49,7 @@ def reference_config_dir(settings: Settings | None = None) -> Path:
     raise InputError("no configuration directory: pass one or set REVBRIDGE_CONFIG_DIR")
 
 
-def apply_reference_config(db: Engine, clock: Clock, settings: Settings) -> None:
+def apply_reference_config(db: Database, clock: Clock, settings: Settings) -> None:
     """A store with no configuration gets the reference one, so a first `ingest` posts (DESIGN.md
     section 4: the demo health system's configuration is the default)."""
     directory = reference_config_dir(settings)
@@ -75,7 +72,7 @@ def apply_reference_config(db: Engine, clock: Clock, settings: Settings) -> None
 @dataclass
 class Runtime:
     settings: Settings
-    db: Engine
+    db: Database
     keyring: Keyring
     clock: Clock
     formats: Mapping[str, Format]
@@ -93,7 +90,7 @@ class Runtime:
     def worker(self, owner: str | None = None) -> Worker:
         s = self.settings
         return Worker(
-            engine=self.db,
+            db=self.db,
             store=self.store,
             formats=self.formats,
             tokenizer=self.keyring.tokenizer(),
@@ -114,14 +111,14 @@ class Runtime:
     def connector_for(self, legal_entity: str) -> Connector:
         """The ERP connector the configuration in effect names for a legal entity (one client and
         one set of limits per connector, kept across calls)."""
-        with self.db.connect() as conn:
+        with self.db.reading() as conn:
             found = self.posting.configs.current(conn, self.clock.now().date()) if self.posting else None
         if found is None:
             raise InputError("no approved configuration is in effect")
         entity = found[1].legal_entity(legal_entity)
         if self.connectors is None:
             self.connectors = Connectors(
-                ConnectorEnvironment(engine=self.db, clock=self.clock, secrets=os.environ)
+                ConnectorEnvironment(db=self.db, clock=self.clock, secrets=os.environ)
             )
         settings = thaw(entity.connector.settings) if entity.connector.settings else {}
         return self.connectors.get(entity.connector.name, settings)
@@ -141,7 +138,7 @@ class Runtime:
         if self.posting is None:
             raise InputError("replay needs the posting stage")
         return Replayer(
-            engine=self.db,
+            db=self.db,
             store=self.store,
             formats=self.formats,
             tokenizer=self.keyring.tokenizer(),
@@ -180,7 +177,7 @@ class Runtime:
 
     def close(self) -> None:
         self.store.close()
-        self.db.dispose()
+        self.db.close()
 
 
 def build(
@@ -194,8 +191,8 @@ def build(
     posting: bool = True,
 ) -> Runtime:
     apply_settings(settings.log_level, json_lines=settings.log_json)
-    db = make_engine(settings.db_url, null_pool=null_pool)
-    check_reachable(db)
+    db = Database.open(settings.db_url, null_pool=null_pool)
+    db.check_reachable()
     if upgrade:
         migrate.upgrade(db)
     elif not migrate.is_current(db):

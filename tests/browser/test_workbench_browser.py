@@ -17,7 +17,6 @@ from conftest import Workbench
 from revbridge.bootstrap import Runtime
 from revbridge.security.roles import Role
 from revbridge.store import journals, queue, workitems
-from revbridge.store.engine import reading
 from revbridge.store.schema import audit_log
 
 pytestmark = pytest.mark.browser
@@ -51,7 +50,7 @@ def _receive(rt: Runtime, data: bytes, name: str) -> str:
     message_id = received.accepted.message_id
 
     def done() -> bool:
-        with reading(rt.db) as conn:
+        with rt.db.reading() as conn:
             from revbridge.store.schema import messages
 
             status = conn.execute(select(messages.c.status).where(messages.c.id == message_id)).scalar_one()
@@ -171,7 +170,7 @@ def test_lineage_from_a_journal_line_to_its_hl7_segment(workbench: Workbench, co
     expect(located).to_contain_text("FT1|1|691234")
     expect(located.locator("mark")).to_contain_text("125.10")
     workbench.shot(page, "lineage-raw-ft1")
-    with reading(workbench.rt.db) as conn:
+    with workbench.rt.db.reading() as conn:
         views = conn.execute(select(audit_log).where(audit_log.c.action == "phi.view")).all()
     assert [v.target for v in views] == [f"message/{dft}"]
     assert json.loads(views[0].details)["reason"] == "charge query from finance"
@@ -191,6 +190,6 @@ def test_a_viewer_cannot_see_raw_messages(workbench: Workbench, corpus: Path) ->
     answer = page.goto(f"{workbench.base}/messages/{dft}/raw?at=FT1[1]")
     assert answer is not None and answer.status == 403
     assert "HALL" not in page.content()
-    with reading(workbench.rt.db) as conn:
+    with workbench.rt.db.reading() as conn:
         assert conn.execute(select(audit_log).where(audit_log.c.action == "phi.view")).all() == []
     page.context.close()

@@ -7,22 +7,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import delete, update
 
 from revbridge.security.audit import entry_hash
-from revbridge.store import audit
-from revbridge.store.engine import make_engine
+from revbridge.store import Database, audit
 from revbridge.store.schema import audit_head, audit_log
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def chain(db_url: str, tmp_path: Path) -> tuple[Engine, Path]:
-    engine = make_engine(db_url, null_pool=True)
+def chain(db_url: str, tmp_path: Path) -> tuple[Database, Path]:
+    engine = Database.open(db_url, null_pool=True)
     anchor = tmp_path / "anchor.json"
     for n in range(1, 11):
-        with engine.begin() as conn:
+        with engine.transaction() as conn:
             audit.append(
                 conn,
                 at=T0 + timedelta(minutes=n),
@@ -35,7 +34,7 @@ def chain(db_url: str, tmp_path: Path) -> tuple[Engine, Path]:
     return engine, anchor
 
 
-def test_an_intact_chain_verifies(chain: tuple[Engine, Path]) -> None:
+def test_an_intact_chain_verifies(chain: tuple[Database, Path]) -> None:
     engine, anchor = chain
     count, findings = audit.check(engine, anchor=anchor)
     assert count == 10 and findings == []
@@ -111,10 +110,10 @@ def _wipe_everything(c):  # type: ignore[no-untyped-def]
     ],
 )
 def test_tampering_is_detected(
-    chain: tuple[Engine, Path], tamper: Callable[..., None], expected: str
+    chain: tuple[Database, Path], tamper: Callable[..., None], expected: str
 ) -> None:
     engine, anchor = chain
-    with engine.begin() as conn:
+    with engine.transaction() as conn:
         tamper(conn)
     _, findings = audit.check(engine, anchor=anchor)
     assert findings, "tampering went unnoticed"

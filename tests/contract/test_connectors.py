@@ -32,16 +32,15 @@ from sqlalchemy import text
 
 from revbridge.connectors import registry
 from revbridge.connectors.base import Connector, ConnectorRejected
-from revbridge.connectors.embedded import trial_balance
 from revbridge.connectors.tryton import TrytonConnector, TrytonSettings
 from revbridge.core.clock import FixedClock, SystemClock
 from revbridge.demo import generate
 from revbridge.ledger.journal import Journal
 from revbridge.observability.metrics import Metrics
 from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
+from revbridge.store import Database, migrate
 from revbridge.store import journals as journal_store
-from revbridge.store import migrate
-from revbridge.store.engine import make_engine
+from revbridge.store.general_ledger import trial_balance
 from revbridge.store.schema import periods
 
 T0 = datetime(2026, 6, 16, 2, 0, tzinfo=UTC)
@@ -65,21 +64,21 @@ def _nonzero(values: dict[str, Decimal]) -> dict[str, Decimal]:
 
 
 def _embedded(url: str, fresh: bool) -> Iterator[Harness]:
-    engine = make_engine(url, null_pool=True)
+    engine = Database.open(url, null_pool=True)
     migrate.upgrade(engine)
     if fresh:
-        with engine.begin() as conn:
+        with engine.transaction() as conn:
             conn.execute(text("DELETE FROM gl_entries"))
             conn.execute(text("DELETE FROM gl_documents"))
             conn.execute(text("DELETE FROM periods"))
-    env = registry.Environment(engine=engine, clock=FixedClock(T0))
+    env = registry.Environment(db=engine, clock=FixedClock(T0))
     connector = registry.build("embedded", {"type": "embedded"}, env)
 
     def balances(refs: Sequence[str]) -> dict[str, Decimal]:
         return {row.account: row.balance.amount for row in trial_balance(engine, references=refs)}
 
     def documents(ref: str) -> int:
-        with engine.connect() as conn:
+        with engine.engine.connect() as conn:
             return int(
                 conn.execute(
                     text("SELECT count(*) FROM gl_documents WHERE reference = :r"), {"r": ref}
@@ -87,7 +86,7 @@ def _embedded(url: str, fresh: bool) -> Iterator[Harness]:
             )
 
     def refused() -> Journal:
-        with engine.begin() as conn:
+        with engine.transaction() as conn:
             conn.execute(
                 periods.insert().values(
                     legal_entity=LE, period="2026-03", status="closed", changed_by="test", changed_at=T0
@@ -97,7 +96,7 @@ def _embedded(url: str, fresh: bool) -> Iterator[Harness]:
 
     yield Harness(connector, balances, documents, refused, True, {})
     connector.close()
-    engine.dispose()
+    engine.close()
 
 
 def _read_file(path: Path, kind: str) -> list[tuple[str, Decimal]]:
@@ -126,7 +125,7 @@ def _file(directory: Path, kind: str) -> Iterator[Harness]:
     settings: dict[str, Any] = {"type": "file", "directory": str(directory), "format": kind}
     if kind == "fbdi":
         settings["fbdi"] = {"ledger_ids": {LE: "300000046975971"}}
-    env = registry.Environment(engine=make_engine("sqlite://"), clock=FixedClock(T0))
+    env = registry.Environment(db=Database.open("sqlite://"), clock=FixedClock(T0))
     connector = registry.build("file", settings, env)
     suffix = {"csv": ".csv", "fbdi": ".zip", "beancount": ".beancount"}[kind]
 
@@ -157,7 +156,7 @@ def _rest(erp: FaultyErp) -> Iterator[Harness]:
         "client_secret": "s3cret",
     }
     connector = registry.build(
-        "rest", settings, registry.Environment(engine=make_engine("sqlite://"), clock=SystemClock())
+        "rest", settings, registry.Environment(db=Database.open("sqlite://"), clock=SystemClock())
     )
 
     def balances(refs: Sequence[str]) -> dict[str, Decimal]:
@@ -183,7 +182,7 @@ def _rest(erp: FaultyErp) -> Iterator[Harness]:
 
 def _tryton(server: tryton_support.TrytonServer) -> Iterator[Harness]:
     connector = registry.build(
-        "tryton", server.settings, registry.Environment(engine=make_engine("sqlite://"), clock=SystemClock())
+        "tryton", server.settings, registry.Environment(db=Database.open("sqlite://"), clock=SystemClock())
     )
     assert isinstance(connector, TrytonConnector)
 
@@ -343,9 +342,9 @@ def test_tryton_end_to_end_through_the_outbox(
 ) -> None:
     """A remittance and a charge batch staged in the store, posted by the dispatcher into Tryton on
     PostgreSQL: Tryton's own account balances, analytic balances and parties match ours."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}", null_pool=True)
+    engine = Database.open(f"sqlite:///{tmp_path / 'store.db'}", null_pool=True)
     migrate.upgrade(engine)
-    env = registry.Environment(engine=engine, clock=SystemClock())
+    env = registry.Environment(db=engine, clock=SystemClock())
     router = registry.routing({"targets": {"erp": tryton_server.settings}, "default": "erp"}, env)
     connector = router(LE)
     assert isinstance(connector, TrytonConnector)
@@ -354,7 +353,7 @@ def test_tryton_end_to_end_through_the_outbox(
     before = _read_accounts(connector, codes)
     posted = [remittance(trn="E2E-1"), charge_batch(), remittance(DAY + timedelta(days=1), trn="E2E-2")]
     now = datetime.now(UTC)
-    with engine.begin() as conn:
+    with engine.transaction() as conn:
         for journal in posted:
             assert journal_store.stage_journal(conn, journal, connector="erp", first_received_at=now, now=now)
     dispatcher = Dispatcher(
@@ -403,7 +402,7 @@ def test_tryton_end_to_end_through_the_outbox(
         ("2155", "MEDICARE"),
     }
     router.close()
-    engine.dispose()
+    engine.close()
 
 
 @pytest.mark.tryton

@@ -5,25 +5,24 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from revbridge.store import migrate
-from revbridge.store.engine import make_engine
+from revbridge.store import Database, migrate
 from revbridge.store.schema import metadata
 
 
 def test_migrations_match_the_schema(db_url: str) -> None:
-    engine = make_engine(db_url, null_pool=True)
+    engine = Database.open(db_url, null_pool=True)
     try:
         assert migrate.is_current(engine)
-        with engine.connect() as conn:
+        with engine.engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     finally:
-        engine.dispose()
+        engine.close()
 
 
 def test_upgrade_is_idempotent(db_url: str) -> None:
-    engine = make_engine(db_url, null_pool=True)
+    engine = Database.open(db_url, null_pool=True)
     try:
         migrate.upgrade(engine)
         assert migrate.current(engine) == migrate.head()
     finally:
-        engine.dispose()
+        engine.close()

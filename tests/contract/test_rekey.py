@@ -23,7 +23,6 @@ from revbridge.core.errors import DecryptionError, InputError
 from revbridge.security.keys import Keyring, read_key_file
 from revbridge.settings import Settings
 from revbridge.store import audit, rekey, workitems
-from revbridge.store.engine import reading
 from revbridge.store.messages import Arrival
 from revbridge.store.schema import audit_log, messages
 
@@ -56,7 +55,7 @@ def accept(rt: Runtime, n: int, prefix: str = "m") -> dict[str, bytes]:
 
 
 def stored(rt: Runtime) -> dict[str, tuple[str, bytes]]:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         rows = conn.execute(select(messages.c.id, messages.c.key_id, messages.c.payload))
         return {r.id: (r.key_id, bytes(r.payload)) for r in rows if r.payload is not None}
 
@@ -78,7 +77,7 @@ def rotate(rt: Runtime, key_id: str | None = None) -> Keyring:
 
 def actions(rt: Runtime) -> list[str]:
     """The key actions in the audit trail (a CLI run may also apply the reference configuration)."""
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         query = select(audit_log.c.action).where(audit_log.c.action.like("key.%")).order_by(audit_log.c.seq)
         return list(conn.execute(query).scalars())
 
@@ -156,7 +155,7 @@ def test_reencrypt_resumes_after_an_interruption(rt: Runtime) -> None:
 def test_a_tampered_row_is_reported_and_left_alone(rt: Runtime) -> None:
     sent = accept(rt, 6)
     victim = sorted(sent)[2]
-    with rt.db.begin() as conn:
+    with rt.db.transaction() as conn:
         blob = bytearray(conn.execute(select(messages.c.payload).where(messages.c.id == victim)).scalar_one())
         blob[-3] ^= 0x01
         conn.execute(update(messages).where(messages.c.id == victim).values(payload=bytes(blob)))
@@ -186,7 +185,7 @@ class PurgingRing:
     def open(self, key_id: str, blob: bytes, aad: str) -> bytes:
         if self.purged is None:
             self.purged = aad
-            with self.rt.db.begin() as conn:
+            with self.rt.db.transaction() as conn:
                 conn.execute(update(messages).where(messages.c.id == aad).values(payload=None))
         return self.ring.open(key_id, blob, aad=aad)
 
@@ -197,7 +196,7 @@ def test_a_row_changed_meanwhile_is_skipped_not_overwritten(rt: Runtime) -> None
     ring: Any = PurgingRing(rt)
     report = rekey.reencrypt(rt.db, ring)
     assert report.moved == 3 and report.skipped == 1
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         assert (
             conn.execute(select(messages.c.payload).where(messages.c.id == ring.purged)).scalar_one() is None
         )

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import update
 
 from revbridge.canonical.events import (
     CanonicalEvent,
@@ -41,9 +41,8 @@ from revbridge.ledger.journal import (
 from revbridge.ledger.role import AccountRole as R
 from revbridge.masterdata import load
 from revbridge.pipeline import subledger
-from revbridge.store import configs, journals, reporting
+from revbridge.store import Database, configs, journals, reporting
 from revbridge.store import events as event_store
-from revbridge.store.engine import make_engine
 from revbridge.store.schema import events, gl_documents, messages, work_items
 from revbridge.store.schema import journals as journal_table
 
@@ -55,14 +54,14 @@ ERA = "x12:835:00301:T1"
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url, null_pool=True)
+def engine(db_url: str) -> Iterator[Database]:
+    engine = Database.open(db_url, null_pool=True)
     yield engine
-    engine.dispose()
+    engine.close()
 
 
-def _message(engine: Engine, message_id: str, status: str, received_at: datetime, **extra: object) -> None:
-    with engine.begin() as conn:
+def _message(engine: Database, message_id: str, status: str, received_at: datetime, **extra: object) -> None:
+    with engine.transaction() as conn:
         conn.execute(
             messages.insert().values(
                 id=message_id,
@@ -81,9 +80,9 @@ def _message(engine: Engine, message_id: str, status: str, received_at: datetime
 
 
 def _work_item(
-    engine: Engine, code: str, status: str, *, message_id: str, event_key: str | None = None
+    engine: Database, code: str, status: str, *, message_id: str, event_key: str | None = None
 ) -> None:
-    with engine.begin() as conn:
+    with engine.transaction() as conn:
         conn.execute(
             work_items.insert().values(
                 code=code,
@@ -101,8 +100,8 @@ def _work_item(
         )
 
 
-def _events(engine: Engine, message_id: str, items: list[CanonicalEvent], state: str | None = None) -> None:
-    with engine.begin() as conn:
+def _events(engine: Database, message_id: str, items: list[CanonicalEvent], state: str | None = None) -> None:
+    with engine.transaction() as conn:
         event_store.record(conn, items, message_id=message_id, now=AT)
         if state is not None:
             conn.execute(update(events).where(events.c.message_id == message_id).values(state=state))
@@ -199,7 +198,7 @@ def _charge(key: str, day: date, amount: str) -> ChargeCaptured:
 
 
 @pytest.fixture
-def filled(engine: Engine) -> Engine:
+def filled(engine: Database) -> Database:
     """One day's ERA (posted to the embedded ledger), a batch of charges from this day and the day
     before (one moved onto this day), context, messages around the day's bounds and work items."""
     config, errors = load(REFERENCE)
@@ -266,7 +265,7 @@ def filled(engine: Engine) -> Engine:
         )
     ]
     realtime = realtime_journal(era)
-    with engine.begin() as conn:
+    with engine.transaction() as conn:
         subledger.insert_lines(conn, era, journal_id=realtime.id, window=None, received_at=AT, now=AT)
         journals.stage_journal(conn, realtime, connector="embedded", first_received_at=AT, now=AT)
         for draft in charges:
@@ -276,7 +275,7 @@ def filled(engine: Engine) -> Engine:
             journals.stage_journal(conn, batch, connector="embedded", first_received_at=AT, now=AT)
     ledger = EmbeddedLedger(engine, clock=FixedClock(AT))
     ledger.submit(realtime)
-    with engine.begin() as conn:
+    with engine.transaction() as conn:
         conn.execute(
             update(journal_table)
             .where(journal_table.c.id == realtime.id)
@@ -291,7 +290,7 @@ def filled(engine: Engine) -> Engine:
     return engine
 
 
-def test_a_day_gathers_its_posting_events_with_their_messages_states(filled: Engine) -> None:
+def test_a_day_gathers_its_posting_events_with_their_messages_states(filled: Database) -> None:
     found = reporting.gather(filled, day=DAY, today=NOW.date())
     assert sorted((e.key, e.kind, e.state, e.message_state) for e in found.events) == sorted(
         [
@@ -307,7 +306,7 @@ def test_a_day_gathers_its_posting_events_with_their_messages_states(filled: Eng
     assert found.facilities == {"HOPE": "MHN-HOPE", "6543210903": "MHN-HOPE"}
 
 
-def test_a_remittance_header_with_exactly_its_own_members(filled: Engine) -> None:
+def test_a_remittance_header_with_exactly_its_own_members(filled: Database) -> None:
     (r,) = reporting.gather(filled, day=DAY, today=NOW.date()).remittances
     assert (r.key, r.remittance_id, r.payer_id, r.trace, r.occurred_on) == (
         ERA,
@@ -320,7 +319,7 @@ def test_a_remittance_header_with_exactly_its_own_members(filled: Engine) -> Non
     assert r.member_keys == (f"{ERA}:A", f"{ERA}:PLB")
 
 
-def test_lines_of_the_days_events_and_of_every_journal_they_reached(filled: Engine) -> None:
+def test_lines_of_the_days_events_and_of_every_journal_they_reached(filled: Database) -> None:
     found = reporting.gather(filled, day=DAY, today=NOW.date())
     keys = sorted({ln.event_key for ln in found.lines})
     # c-before happened the day before, but its row is in this day's batch journal; c-old is not
@@ -334,7 +333,7 @@ def test_lines_of_the_days_events_and_of_every_journal_they_reached(filled: Engi
     assert sum((jl.debit.amount for jl in batch.lines), Decimal(0)) == Decimal("100.00")
 
 
-def test_the_embedded_ledgers_documents_and_strays_dated_that_day(filled: Engine) -> None:
+def test_the_embedded_ledgers_documents_and_strays_dated_that_day(filled: Database) -> None:
     found = reporting.gather(filled, day=DAY, today=NOW.date())
     posted = next(j for j in found.journals if j.status == "posted")
     assert set(found.documents) == {posted.id, "J-STRAY"}
@@ -347,7 +346,7 @@ def test_the_embedded_ledgers_documents_and_strays_dated_that_day(filled: Engine
     assert "embedded" in found.read_back
 
 
-def test_messages_received_that_utc_day_or_carrying_its_events_with_their_evidence(filled: Engine) -> None:
+def test_messages_received_that_utc_day_or_carrying_its_events_with_their_evidence(filled: Database) -> None:
     found = reporting.gather(filled, day=DAY, today=NOW.date())
     by_id = {m.id: m for m in found.messages}
     # M-DFT arrived the day before but carries a charge of this day; M-NEXT arrived at midnight after
@@ -359,13 +358,13 @@ def test_messages_received_that_utc_day_or_carrying_its_events_with_their_eviden
     assert by_id["M-ERA"].received_at == AT
 
 
-def test_open_work_item_codes_by_event_and_by_message(filled: Engine) -> None:
+def test_open_work_item_codes_by_event_and_by_message(filled: Database) -> None:
     codes = reporting.gather(filled, day=DAY, today=NOW.date()).codes
     assert codes["c-today"] == ("UNMAPPED_DEPARTMENT",)
     assert codes["M-DFT"] == ("UNMAPPED_DEPARTMENT",)  # the resolved EVENT_CONFLICT is no reason
 
 
-def test_ar_opening_closing_journals_and_movements(filled: Engine) -> None:
+def test_ar_opening_closing_journals_and_movements(filled: Database) -> None:
     found = reporting.gather(filled, day=DAY, today=NOW.date())
     assert (found.ar_start, found.ar_end) == (DAY, DAY)
     assert [(b.payer_class, b.role.value, b.amount, b.journaled) for b in found.ar_opening] == [
@@ -395,7 +394,7 @@ def test_ar_opening_closing_journals_and_movements(filled: Engine) -> None:
     assert found.kinds[f"{ERA}:A"] == "ClaimAdjudicated" and found.kinds["c-before"] == "ChargeCaptured"
 
 
-def test_everything_when_no_day_is_given(filled: Engine) -> None:
+def test_everything_when_no_day_is_given(filled: Database) -> None:
     found = reporting.gather(filled, day=None, today=NOW.date())
     assert {e.key for e in found.events} >= {"c-before", "c-today", ERA}
     assert "c-old" in {ln.event_key for ln in found.lines}
@@ -405,7 +404,7 @@ def test_everything_when_no_day_is_given(filled: Engine) -> None:
     assert found.ar_opening == ()
 
 
-def test_drill_down_of_one_receivable_balance(filled: Engine) -> None:
+def test_drill_down_of_one_receivable_balance(filled: Database) -> None:
     found = reporting.ar_events(filled, legal_entity="MHN", payer_class="COMMERCIAL", through=DAY)
     assert found == [
         ("c-before", Money.of("60.00")),

@@ -20,7 +20,6 @@ from sqlalchemy import func, select, update
 from revbridge.bootstrap import Runtime, build
 from revbridge.settings import Settings
 from revbridge.store import audit, retention, workitems
-from revbridge.store.engine import reading
 from revbridge.store.messages import Arrival
 from revbridge.store.schema import audit_log, events, messages, work_items
 
@@ -53,7 +52,7 @@ def accept(rt: Runtime, body: str) -> str:
 
 
 def backdate(rt: Runtime, ids: list[str], days: int) -> None:
-    with rt.db.begin() as conn:
+    with rt.db.transaction() as conn:
         conn.execute(
             update(messages)
             .where(messages.c.id.in_(ids))
@@ -62,7 +61,7 @@ def backdate(rt: Runtime, ids: list[str], days: int) -> None:
 
 
 def snapshot(rt: Runtime) -> dict[str, dict[str, object]]:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         rows = conn.execute(
             select(
                 messages.c.id,
@@ -75,7 +74,7 @@ def snapshot(rt: Runtime) -> dict[str, dict[str, object]]:
 
 
 def derived_counts(rt: Runtime) -> tuple[int, int]:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         return (
             int(conn.execute(select(func.count()).select_from(events)).scalar_one()),
             int(conn.execute(select(func.count()).select_from(work_items)).scalar_one()),
@@ -96,19 +95,19 @@ def history(rt: Runtime) -> dict[str, str]:
         Arrival(channel="test", format="lines", payload=f"CHARGE p1 10.00\n{BULK}".encode())
     )
     assert repeat.status == "duplicate" and repeat.duplicate_of == ids["old_processed"]
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         ids["old_duplicate"] = conn.execute(
             select(messages.c.id).where(messages.c.status == "duplicate")
         ).scalar_one()
     rt.worker().drain()
     resolved = workitems.list_items(rt.db, message_id=ids["old_excepted_resolved"])
-    with rt.db.begin() as conn:
+    with rt.db.transaction() as conn:
         workitems.close(
             conn, [resolved[0].id], status="resolved", actor="t", reason="fixed", now=rt.clock.now()
         )
     ids["old_pending"] = accept(rt, "CHARGE p3 30.00")  # never processed
     ids["old_processing"] = accept(rt, "CHARGE p4 40.00")
-    with rt.db.begin() as conn:  # a worker holds this one right now
+    with rt.db.transaction() as conn:  # a worker holds this one right now
         conn.execute(
             update(messages).where(messages.c.id == ids["old_processing"]).values(status="processing")
         )
@@ -150,7 +149,7 @@ def test_each_batch_is_audited_and_the_chain_holds(rt: Runtime) -> None:
         batch_size=3,
     )
     assert report.purged == 7
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         rows = conn.execute(select(audit_log).where(audit_log.c.action == "retention.purge")).all()
     assert [json.loads(r.details)["messages"] for r in rows] == ["3", "3", "1"]
     assert {r.actor for r in rows} == {"cli:ops"}
@@ -212,7 +211,7 @@ def test_a_purged_message_keeps_its_lineage_and_cannot_be_parsed_again(rt: Runti
     retention.purge(
         rt.db, cutoff=rt.clock.now() - timedelta(days=30), now=rt.clock.now(), actor="t", anchor=None
     )
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         kinds = list(conn.execute(select(events.c.kind).where(events.c.message_id == mid)).scalars())
     assert kinds == ["ChargeCaptured"]
 

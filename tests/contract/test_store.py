@@ -12,7 +12,6 @@ from sqlalchemy import select, update
 
 from revbridge.core.errors import DecryptionError
 from revbridge.store import workitems
-from revbridge.store.engine import reading
 from revbridge.store.messages import Arrival
 from revbridge.store.schema import message_keys, messages
 
@@ -26,7 +25,7 @@ def test_accept_commits_and_seals_the_payload(db_url: str, tmp_path: Path) -> No
     try:
         acc = rt.store.accept(_arrival(b"ID A1\nCHARGE k1 10.00\nNAME Sentinel-Zebulon", "A1"))
         assert acc.status == "pending"
-        with reading(rt.db) as conn:
+        with rt.db.reading() as conn:
             row = conn.execute(select(messages).where(messages.c.id == acc.message_id)).one()
         assert row.payload is not None
         assert b"Sentinel-Zebulon" not in row.payload
@@ -45,7 +44,7 @@ def test_duplicate_returns_the_original_and_its_ack(db_url: str, tmp_path: Path)
         assert again.status == "duplicate"
         assert again.message_id == first.message_id == again.duplicate_of
         assert again.ack == b"ACK-1"
-        with reading(rt.db) as conn:
+        with rt.db.reading() as conn:
             rows = conn.execute(select(messages.c.status, messages.c.duplicate_of)).all()
         assert sorted(r.status for r in rows) == ["duplicate", "pending"]
         assert rt.status()["messages"]["duplicate"] == 1
@@ -62,7 +61,7 @@ def test_same_key_other_content_is_a_conflict_and_overwrites_nothing(db_url: str
         assert other.message_id != first.message_id
         items = workitems.list_items(rt.db, code="DUPLICATE_CONFLICT")
         assert [i.message_id for i in items] == [other.message_id]
-        with reading(rt.db) as conn:
+        with rt.db.reading() as conn:
             key_row = conn.execute(select(message_keys)).one()
             kept = conn.execute(select(messages).where(messages.c.id == first.message_id)).one()
         assert key_row.message_id == first.message_id
@@ -88,13 +87,13 @@ def test_a_ciphertext_moved_or_edited_fails_to_open(db_url: str, tmp_path: Path)
     try:
         a = rt.store.accept(_arrival(b"CHARGE a 1"))
         b = rt.store.accept(_arrival(b"CHARGE b 1"))
-        with reading(rt.db) as conn:
+        with rt.db.reading() as conn:
             row_a = conn.execute(select(messages).where(messages.c.id == a.message_id)).one()
         # the same bytes under another row id: the associated data no longer matches
         with pytest.raises(DecryptionError, match="tampered or misplaced"):
             rt.store.open_payload(b.message_id, row_a.key_id, row_a.payload)
         flipped = bytes([row_a.payload[0]]) + bytes([row_a.payload[1] ^ 1]) + row_a.payload[2:]
-        with rt.db.begin() as conn:
+        with rt.db.transaction() as conn:
             conn.execute(update(messages).where(messages.c.id == a.message_id).values(payload=flipped))
         with pytest.raises(DecryptionError):
             rt.store.open_payload(a.message_id, row_a.key_id, flipped)
@@ -132,7 +131,7 @@ def test_concurrent_accepts_from_8_threads_are_distinct_and_durable(db_url: str,
 
     reopened = build_runtime(db_url, tmp_path, formats=FORMATS)
     try:
-        with reading(reopened.db) as conn:
+        with reopened.db.reading() as conn:
             stored = {r.id for r in conn.execute(select(messages.c.id))}
         assert stored == set(ids)
     finally:

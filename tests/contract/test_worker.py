@@ -14,7 +14,6 @@ from sqlalchemy import Connection, event, select
 from revbridge.core.clock import FixedClock
 from revbridge.pipeline.worker import LARGE_MESSAGE_EVENTS
 from revbridge.store import events, queue, workitems
-from revbridge.store.engine import reading
 from revbridge.store.messages import Arrival
 from revbridge.store.schema import messages
 
@@ -28,7 +27,7 @@ def _put(rt, payload: str, key: str = "") -> str:  # type: ignore[no-untyped-def
 
 
 def _status(rt, mid: str) -> tuple[str, str | None]:  # type: ignore[no-untyped-def]
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         row = conn.execute(
             select(messages.c.status, messages.c.terminal_reason).where(messages.c.id == mid)
         ).one()
@@ -79,7 +78,7 @@ def test_a_raising_parser_is_retried_then_excepted_and_the_queue_flows(db_url: s
         (item,) = workitems.list_items(rt.db, code="PARSER_FAILED")
         assert item.message_id == poison
         assert "Sentinel" not in item.message and "ValueError" in item.message
-        with reading(rt.db) as conn:
+        with rt.db.reading() as conn:
             attempts = conn.execute(select(messages.c.attempts).where(messages.c.id == poison)).scalar_one()
         assert attempts == 3
     finally:
@@ -134,11 +133,11 @@ def test_a_large_message_commits_after_the_small_ones_claimed_with_it(db_url: st
             rows = conn.exec_driver_sql("SELECT id, status FROM messages").all()
             seen.append({str(mid): str(status) for mid, status in rows})
 
-        event.listen(rt.db, "commit", snapshot)
+        event.listen(rt.db.engine, "commit", snapshot)
         try:
             results = rt.worker(owner="w").process_batch(claimed)
         finally:
-            event.remove(rt.db, "commit", snapshot)
+            event.remove(rt.db.engine, "commit", snapshot)
         assert [r.message_id for r in results] == [small, other, large]
         assert [(s[small], s[other], s[large]) for s in seen] == [
             ("processed", "processed", "processing"),

@@ -20,7 +20,6 @@ from revbridge.demo import Kind, generate
 from revbridge.ledger.period import PeriodStatus
 from revbridge.pipeline.worker import LARGE_MESSAGE_EVENTS
 from revbridge.store import configs, periods, queue
-from revbridge.store.engine import reading
 from revbridge.store.schema import events, journal_lines, journals, messages, work_items
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
@@ -46,7 +45,7 @@ def _receive(rt: Runtime) -> str:
 
 def _outcome(rt: Runtime) -> dict[str, object]:
     """What the store holds after the ERA: journals with their totals, events, open items."""
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         totals = dict(
             conn.execute(
                 select(journal_lines.c.journal_id, func.sum(journal_lines.c.debit_minor)).group_by(
@@ -74,11 +73,11 @@ def test_an_era_commits_one_remittance_per_transaction(db_url: str, tmp_path: Pa
             status = conn.execute(select(messages.c.status).where(messages.c.id == mid)).scalar_one()
             seen.append((int(staged), str(status)))
 
-        event.listen(rt.db, "commit", snapshot)
+        event.listen(rt.db.engine, "commit", snapshot)
         try:
             (result,) = rt.worker(owner="w").process_batch([claimed])
         finally:
-            event.remove(rt.db, "commit", snapshot)
+            event.remove(rt.db.engine, "commit", snapshot)
         assert result.status == "processed" and result.events >= LARGE_MESSAGE_EVENTS
         assert len(seen) == 6  # six remittances, six transactions
         assert [status for _, status in seen] == ["processing"] * 5 + ["processed"]
@@ -121,7 +120,7 @@ def test_a_worker_losing_an_era_half_way_leaves_nothing_posted_twice(db_url: str
         (claimed,) = queue.claim(rt.db, owner="first", now=clock.now(), lease=LEASE, limit=1)
         assert rt.worker(owner="first").process_batch([claimed]) == []  # lost after part one
         (taken,) = takeover.taken
-        with reading(rt.db) as conn:
+        with rt.db.reading() as conn:
             assert conn.execute(select(func.count()).select_from(journals)).scalar_one() == 1
         clock.advance(LEASE + timedelta(seconds=1))
         (result,) = rt.worker(owner="second").process_batch([taken])

@@ -29,7 +29,6 @@ from sqlalchemy import select
 from revbridge.bootstrap import Runtime
 from revbridge.demo import Kind, Message, Status, Traffic, generate
 from revbridge.store import journals, workitems
-from revbridge.store.engine import reading
 from revbridge.store.messages import Accepted
 from revbridge.store.schema import messages
 
@@ -58,7 +57,7 @@ def _feed(rt: Runtime, sent: list[Message]) -> Outcome:
         assert len(received) == 1, message.kind
         accepted.append(received[0].accepted)
     rt.settle(close_windows=True)
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         status = {row.id: row.status for row in conn.execute(select(messages.c.id, messages.c.status))}
     errors: dict[str, list[str]] = defaultdict(list)
     for item in workitems.list_items(rt.db, limit=100_000):

@@ -16,7 +16,6 @@ from runtime import build_runtime
 from sqlalchemy import func, select
 
 from revbridge.store import events, queue
-from revbridge.store.engine import reading
 from revbridge.store.messages import Arrival
 from revbridge.store.schema import messages
 
@@ -45,7 +44,7 @@ def test_a_process_killed_right_after_accept_returned_has_lost_nothing(db_url: s
     assert message_id
     rt = build_runtime(db_url, tmp_path, formats=FORMATS)
     try:
-        with reading(rt.db) as conn:
+        with rt.db.reading() as conn:
             row = conn.execute(select(messages).where(messages.c.id == message_id)).one()
         assert rt.store.open_payload(row.id, row.key_id, row.payload) == b"CHARGE killed 12.34"
         rt.worker().drain()
@@ -109,7 +108,7 @@ def test_a_worker_killed_mid_batch_leaves_nothing_stuck_past_its_lease(db_url: s
         leased = 0
         deadline = time.monotonic() + 30
         while not leased and time.monotonic() < deadline:  # kill it while it holds a batch
-            with reading(rt.db) as conn:
+            with rt.db.reading() as conn:
                 leased = conn.execute(
                     select(func.count()).select_from(messages).where(messages.c.status == "processing")
                 ).scalar_one()

@@ -32,7 +32,6 @@ from revbridge.bootstrap import Runtime
 from revbridge.security.roles import Role
 from revbridge.service import Service
 from revbridge.store import apikeys, workitems
-from revbridge.store.engine import reading
 from revbridge.store.schema import events, messages
 
 FHIR = "fhir/fhir_models_r4__{}-example.json"
@@ -107,7 +106,7 @@ def codes(response: httpx.Response) -> set[str]:
 
 
 def event_kinds(rt: Runtime, message_id: str) -> Counter[str]:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         rows = conn.execute(select(events.c.kind).where(events.c.message_id == message_id))
         return Counter(kind for (kind,) in rows)
 
@@ -278,7 +277,7 @@ def test_every_refusal_is_an_operation_outcome_and_stores_nothing(served: Served
     assert served.message_count() == 1  # only the good one
     served.rt.settle(close_windows=True)
     assert event_kinds(served.rt, good_id) == Counter({"ClaimSubmitted": 1})
-    with reading(served.rt.db) as conn:
+    with served.rt.db.reading() as conn:
         assert (
             conn.execute(select(messages.c.status).where(messages.c.id == good_id)).scalar_one()
             == "processed"
@@ -312,7 +311,7 @@ def test_no_patient_data_in_answers_events_or_work_items(served: Served) -> None
     assert conflict.status_code == 409
     served.post("/api/v1/fhir/Claim", raw(claim("C-phi", patient={"reference": f"Patient/{sentinel_mrn}"})))
     served.rt.settle(close_windows=True)
-    with reading(served.rt.db) as conn:
+    with served.rt.db.reading() as conn:
         bodies = [b for (b,) in conn.execute(select(events.c.body))]
     assert bodies  # the claim produced an event whose patient is a token
     seen = " ".join([answered.text, refused.text, conflict.text, *bodies])

@@ -24,9 +24,9 @@ from fhirclient.client import FHIRClient
 from fhirclient.models.claim import Claim
 from fhirclient.models.coverage import Coverage
 from fhirclient.models.paymentreconciliation import PaymentReconciliation
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import create_engine, select
 
-from revbridge.store import workitems
+from revbridge.store import Database, workitems
 from revbridge.store.schema import events, messages
 
 FHIR = "fhir/fhir_models_r4__{}-example.json"
@@ -37,7 +37,7 @@ TERMINAL = {"processed", "excepted", "ignored", "duplicate"}
 class Server:
     port: int
     token: str
-    db: Engine
+    db: Database
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -94,7 +94,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        engine.dispose()
+        engine.close()
 
 
 def without_id(path: Path) -> dict[str, Any]:
@@ -104,10 +104,10 @@ def without_id(path: Path) -> dict[str, Any]:
     return resource
 
 
-def wait_terminal(engine: Engine, count: int) -> dict[str, str]:
+def wait_terminal(engine: Database, count: int) -> dict[str, str]:
     deadline = time.monotonic() + 60
     while True:
-        with engine.connect() as conn:
+        with engine.engine.connect() as conn:
             rows = {str(i): str(s) for i, s in conn.execute(select(messages.c.id, messages.c.status))}
         if len(rows) >= count and set(rows.values()) <= TERMINAL:
             return rows
@@ -141,7 +141,7 @@ def test_fhirclient_creates_a_claim_a_coverage_and_a_payment_reconciliation(
     statuses = wait_terminal(server.db, 4)
     assert Counter(statuses.values())["duplicate"] == 1
     assert len(statuses) == 4
-    with server.db.connect() as conn:
+    with server.db.engine.connect() as conn:
         kinds = Counter(k for (k,) in conn.execute(select(events.c.kind)))
         channels = {c for (c,) in conn.execute(select(messages.c.channel))}
     assert kinds["ClaimSubmitted"] == 1
@@ -165,5 +165,5 @@ def test_fhirclient_sees_a_refusal_as_an_http_error(server: Server, corpus: Path
     assert response is not None
     assert response.status_code == 400
     assert response.json()["issue"][0]["expression"] == ["Claim.created"]
-    with server.db.connect() as conn:
+    with server.db.engine.connect() as conn:
         assert conn.execute(select(messages.c.id)).all() == []

@@ -23,7 +23,6 @@ from revbridge.bootstrap import Runtime
 from revbridge.formats.hl7v2 import HL7V2
 from revbridge.service import Service
 from revbridge.store import events
-from revbridge.store.engine import reading
 from revbridge.store.schema import messages
 
 SB, EB = b"\x0b", b"\x1c\x0d"
@@ -120,7 +119,7 @@ def test_a_frame_without_msh_gets_ar_with_err(served: tuple[Runtime, Service]) -
     text = reply.decode()
     assert msa(text)[1] == "AR"
     assert "\rERR|" in text
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         assert conn.execute(select(messages.c.id)).first() is None
 
 
@@ -175,9 +174,9 @@ def _start_server(home: Path, db: str, port: int) -> subprocess.Popen[bytes]:
 
 def _stored_control_ids(db: str) -> list[str]:
     engine = create_engine(db)
-    with engine.connect() as conn:
+    with engine.engine.connect() as conn:
         keys = [k for (k,) in conn.execute(select(messages.c.dedupe_key))]
-    engine.dispose()
+    engine.close()
     return keys
 
 

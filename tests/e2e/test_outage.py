@@ -27,9 +27,8 @@ from revbridge.ledger.journal import Dimensions, Journal, JournalDraft, JournalL
 from revbridge.ledger.role import AccountRole as R
 from revbridge.observability.metrics import Metrics
 from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
+from revbridge.store import Database, migrate, workitems
 from revbridge.store import journals as store
-from revbridge.store import migrate, workitems
-from revbridge.store.engine import make_engine
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +69,7 @@ def max_excess(times: list[float], rate: float) -> float:
 
 
 def test_ten_thousand_journals_survive_an_outage_exactly_once(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    engine = Database.open(f"sqlite:///{tmp_path / 'store.db'}")
     migrate.upgrade(engine)
     erp = FaultyErp(enforce_idempotency=False)
     limits = Limits(
@@ -103,7 +102,7 @@ def test_ten_thousand_journals_survive_an_outage_exactly_once(tmp_path: Path) ->
         journals = [_journal(n) for n in range(COUNT)]
         now = datetime.now(UTC)
         for start in range(0, COUNT, 1000):
-            with engine.begin() as conn:
+            with engine.transaction() as conn:
                 for journal in journals[start : start + 1000]:
                     store.stage_journal(conn, journal, connector="rest", first_received_at=now, now=now)
         time.sleep(3.0)  # the dispatcher keeps trying against a dead ERP
@@ -144,4 +143,4 @@ def test_ten_thousand_journals_survive_an_outage_exactly_once(tmp_path: Path) ->
     calls = metrics.erp_calls
     assert calls.labels("rest", "found")._value.get() == 2  # the two answers dropped after commit
     assert calls.labels("rest", "posted")._value.get() == COUNT - 2
-    engine.dispose()
+    engine.close()

@@ -29,7 +29,6 @@ from revbridge.observability import logging as rblog
 from revbridge.security.roles import Role
 from revbridge.service import Service
 from revbridge.store import apikeys, audit, configs, journals, reporting, workitems
-from revbridge.store.engine import reading
 from revbridge.store.schema import audit_log, events, messages
 
 SENTINELS = {
@@ -261,7 +260,7 @@ def test_no_sentinel_leaves_the_raw_payloads(
         export_bytes = b"".join(p.read_bytes() for p in exports.rglob("*") if p.is_file())
         assert export_bytes
 
-        with reading(rt.db) as conn:
+        with rt.db.reading() as conn:
             event_bodies = [b for (b,) in conn.execute(events.select().with_only_columns(events.c.body))]
             audit_rows = [json.dumps(dict(r._mapping), default=str) for r in conn.execute(audit_log.select())]
             raw = [r.payload for r in conn.execute(messages.select())]

@@ -24,7 +24,6 @@ from revbridge.bootstrap import Runtime
 from revbridge.security.roles import Role
 from revbridge.service import Service
 from revbridge.store import apikeys, workitems
-from revbridge.store.engine import reading
 from revbridge.store.schema import event_lines, events, messages
 
 URL = "/api/v1/ingest/portal/payments"
@@ -105,7 +104,7 @@ def plan(item_id: str = "PLAN-1") -> dict[str, Any]:
 
 def role_nets(rt: Runtime, message_id: str) -> dict[str, Decimal]:
     """Net per account role (debit positive) of the journal lines of one message's events."""
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         keys = [k for (k,) in conn.execute(select(events.c.key).where(events.c.message_id == message_id))]
         rows = conn.execute(select(event_lines).where(event_lines.c.event_key.in_(keys))).all()
     nets: dict[str, Decimal] = defaultdict(Decimal)
@@ -116,14 +115,14 @@ def role_nets(rt: Runtime, message_id: str) -> dict[str, Decimal]:
 
 
 def event_kinds(rt: Runtime, message_id: str) -> Counter[str]:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         return Counter(
             k for (k,) in conn.execute(select(events.c.kind).where(events.c.message_id == message_id))
         )
 
 
 def message_status(rt: Runtime, message_id: str) -> str:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         return str(conn.execute(select(messages.c.status).where(messages.c.id == message_id)).scalar_one())
 
 
@@ -252,7 +251,7 @@ def test_no_patient_data_in_answers_events_or_work_items(served: Served) -> None
     refused = served.post(payment("PAY-Q", amount="x", patient={"id": SENTINEL_MRN, "name": SENTINEL_NAME}))
     assert refused.status_code == 422
     served.rt.settle(close_windows=True)
-    with reading(served.rt.db) as conn:
+    with served.rt.db.reading() as conn:
         bodies = [b for (b,) in conn.execute(select(events.c.body))]
     items = workitems.list_items(served.rt.db, status=None)
     assert any(w.code == "UNMAPPED_FACILITY" for w in items)  # the unmapped item is a work item

@@ -21,7 +21,6 @@ from revbridge.canonical import codec
 from revbridge.canonical.events import ClaimAdjudicated, ProviderAdjustment, RemittanceReceived
 from revbridge.cli.config import load_dir
 from revbridge.store import configs, journals, workitems
-from revbridge.store.engine import reading
 from revbridge.store.schema import event_lines, events
 
 RUSHMORE = "x12_835/lfh_x12__managed-care.835"
@@ -39,7 +38,7 @@ def _ingest(rt: Runtime, path: Path) -> list[str]:
 
 def _role_nets(rt: Runtime, event_keys: set[str]) -> dict[str, Decimal]:
     nets: dict[str, Decimal] = defaultdict(Decimal)
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         rows = conn.execute(select(event_lines).where(event_lines.c.event_key.in_(sorted(event_keys)))).all()
     for row in rows:
         amount = Decimal(row.amount_minor) / 100
@@ -48,7 +47,7 @@ def _role_nets(rt: Runtime, event_keys: set[str]) -> dict[str, Decimal]:
 
 
 def _events(rt: Runtime, message_id: str) -> list[object]:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         return [
             codec.loads(b)
             for (b,) in conn.execute(select(events.c.body).where(events.c.message_id == message_id))

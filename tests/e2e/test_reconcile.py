@@ -32,7 +32,6 @@ from revbridge.reconcile import Control, Report
 from revbridge.security.roles import Role
 from revbridge.store import apikeys, reporting
 from revbridge.store import journals as journal_store
-from revbridge.store.engine import reading
 from revbridge.store.schema import event_lines, gl_documents, gl_entries, journals
 
 CORPUS_835 = (
@@ -159,7 +158,7 @@ def test_one_day_ties_and_keeps_its_scope(posted: Runtime) -> None:
 
 
 def test_a_deleted_erp_entry_is_named_by_journal_account_and_remittance(posted: Runtime) -> None:
-    with posted.db.begin() as conn:
+    with posted.db.transaction() as conn:
         (journal_id,) = conn.execute(
             select(event_lines.c.journal_id).where(
                 event_lines.c.event_key == "x12:835:1512345678:12345", event_lines.c.role == "cash_clearing"
@@ -187,7 +186,7 @@ def test_a_deleted_erp_entry_is_named_by_journal_account_and_remittance(posted: 
 
 def test_an_altered_subledger_amount_is_named_by_event(posted: Runtime) -> None:
     key = "hl7v2:STJ:T2"
-    with posted.db.begin() as conn:
+    with posted.db.transaction() as conn:
         conn.execute(
             update(event_lines)
             .where(event_lines.c.event_key == key, event_lines.c.role == "gross_revenue")
@@ -210,7 +209,7 @@ def test_an_altered_subledger_amount_is_named_by_event(posted: Runtime) -> None:
 
 
 def test_a_missing_journal_is_a_remittance_break(posted: Runtime) -> None:
-    with posted.db.begin() as conn:
+    with posted.db.transaction() as conn:
         conn.execute(
             update(event_lines)
             .where(event_lines.c.event_key.like("x12:835:1559123456:0012524965%"))
@@ -269,7 +268,7 @@ def test_the_command_exits_zero_when_it_ties_and_one_naming_the_breaks(tmp_path:
     assert "SENTINEL" not in text.stdout + result.stdout  # no PHI in the report
     rt = build_runtime(db, tmp_path, posting=True)
     try:
-        with rt.db.begin() as conn:
+        with rt.db.transaction() as conn:
             conn.execute(delete(gl_entries).where(gl_entries.c.account == "4120"))
     finally:
         rt.close()
@@ -287,7 +286,7 @@ def test_the_command_exits_zero_when_it_ties_and_one_naming_the_breaks(tmp_path:
 
 
 def test_journals_table_is_what_the_erp_acknowledged(posted: Runtime) -> None:
-    with reading(posted.db) as conn:
+    with posted.db.reading() as conn:
         statuses = {s for (s,) in conn.execute(select(journals.c.status))}
     assert statuses == {"posted"}
 
@@ -335,7 +334,7 @@ def test_journals_posted_to_tryton_are_read_back_from_tryton(
     rt = build_runtime(f"sqlite:///{tmp_path / 'store.db'}", tmp_path, posting=True)
     settings = tryton_server.settings  # Tryton holds the reference chart; our 1015 maps onto its cash
     router = registry.routing(
-        {"targets": {"erp": settings}, "default": "erp"}, registry.Environment(engine=rt.db, clock=rt.clock)
+        {"targets": {"erp": settings}, "default": "erp"}, registry.Environment(db=rt.db, clock=rt.clock)
     )
     try:
         for data in (ADT, DFT):

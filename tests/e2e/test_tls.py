@@ -28,7 +28,6 @@ from revbridge.bootstrap import Runtime
 from revbridge.security.roles import Role
 from revbridge.service import Service
 from revbridge.store import apikeys
-from revbridge.store.engine import reading
 from revbridge.store.schema import messages
 
 SB, EB = b"\x0b", b"\x1c\x0d"
@@ -197,7 +196,7 @@ def mllp_exchange(port: int, payload: bytes, context: ssl.SSLContext | None) -> 
 
 
 def stored(rt: Runtime) -> int:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         return int(conn.execute(select(func.count()).select_from(messages)).scalar_one())
 
 

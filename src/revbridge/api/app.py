@@ -32,7 +32,6 @@ from revbridge.security.jwt import (
 from revbridge.security.roles import Permission
 from revbridge.settings import Settings
 from revbridge.store import apikeys, audit, migrate
-from revbridge.store.engine import check_reachable
 from revbridge.web import site
 
 log = get_logger("revbridge.auth")
@@ -58,7 +57,7 @@ def create_app(rt: Runtime) -> FastAPI:
     @requires(Permission.PUBLIC)
     async def readyz() -> Response:
         def check() -> bool:
-            check_reachable(rt.db)
+            rt.db.check_reachable()
             return migrate.is_current(rt.db)
 
         try:
@@ -152,7 +151,7 @@ def _authenticator(rt: Runtime) -> Authenticator:
             return True
 
     def record_login(principal: Principal, token_id: str, issuer: str) -> None:
-        with rt.db.begin() as conn:
+        with rt.db.transaction() as conn:
             audit.append(
                 conn,
                 at=rt.clock.now(),

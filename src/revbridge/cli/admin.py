@@ -21,7 +21,7 @@ audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True
 def db_upgrade(db: DbOption = None, settings: SettingsOption = None) -> None:
     """Create or migrate the schema to the current version."""
     with runtime(db, settings, upgrade=True) as rt:
-        console.print(f"database at revision {migrate.current(rt.db)} ({rt.db.url.render_as_string()})")
+        console.print(f"database at revision {migrate.current(rt.db)} ({rt.db.url})")
 
 
 @apikey_app.command("create")

@@ -6,12 +6,11 @@ import sys
 
 import click
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 from typer._click.exceptions import ClickException as TyperClickException
 
 from revbridge.cli import admin, config, demo, ledger, messages, periods, posting, reconcile, security, serve
 from revbridge.cli.common import err_console
-from revbridge.core.errors import RevbridgeError
+from revbridge.core.errors import RevbridgeError, StoreError, StoreUnavailable
 
 app = typer.Typer(
     name="revbridge",
@@ -45,11 +44,12 @@ def main() -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except RevbridgeError as exc:
-        err_console.print(f"revbridge: error: {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except SQLAlchemyError as exc:
-        err_console.print(f"revbridge: database error: {type(exc).__name__}", highlight=False)
-        sys.exit(3)
+        # A database that cannot be reached is the user's to fix (exit 2, like bad input); any
+        # other store failure is ours or the server's (exit 3).
+        failed = isinstance(exc, StoreError) and not isinstance(exc, StoreUnavailable)
+        kind = "database error" if failed else "error"
+        err_console.print(f"revbridge: {kind}: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(3 if failed else 2)
     except KeyboardInterrupt:
         sys.exit(130)
     except (typer.Exit, click.exceptions.Exit) as exc:

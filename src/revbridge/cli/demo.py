@@ -35,7 +35,6 @@ from revbridge.security.roles import Role
 from revbridge.service import Service
 from revbridge.settings import load_settings
 from revbridge.store import apikeys, journals, reporting, workitems
-from revbridge.store.engine import reading
 from revbridge.store.schema import journals as journals_table
 from revbridge.store.schema import messages
 
@@ -256,7 +255,7 @@ def _summary(rt: Runtime, traffic: Traffic, fed: Fed, outage: Outage, elapsed: f
         err_console.print(f"feeding failures: {fed.failures}")
     if not settled:
         err_console.print("[bold red]not everything settled within the time limit[/bold red]")
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         by_source: Counter[tuple[str, str]] = Counter()
         grouped = select(messages.c.channel, messages.c.status, func.count()).group_by(
             messages.c.channel, messages.c.status

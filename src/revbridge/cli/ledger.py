@@ -14,12 +14,12 @@ from rich.table import Table
 
 from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, print_json, runtime
 from revbridge.connectors import registry
-from revbridge.connectors.embedded import trial_balance
 from revbridge.connectors.exports import FbdiSettings
 from revbridge.connectors.file import FileSettings, publish, render
 from revbridge.core.errors import ConfigurationError, InputError
 from revbridge.ledger.journal import Journal
 from revbridge.store import journals
+from revbridge.store.general_ledger import trial_balance
 
 BULK_NAMES = {"csv": "journals.csv", "fbdi": "GlInterface.zip", "beancount": "journals.beancount"}
 

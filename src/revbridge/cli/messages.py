@@ -28,7 +28,6 @@ from revbridge.core.errors import InputError
 from revbridge.pipeline import actions
 from revbridge.pipeline.intake import AUTO, Received
 from revbridge.store import queue, workitems
-from revbridge.store.engine import reading
 from revbridge.store.schema import messages
 
 PROGRESS_THRESHOLD = 5
@@ -102,7 +101,7 @@ def process_all(rt: Runtime, *, quiet: bool, close_windows: bool = True) -> int:
 def _ingest_report(rt: Runtime, received: list[Received], processed: bool) -> list[dict[str, Any]]:
     ids = [r.accepted.message_id if r.accepted.status != "duplicate" else None for r in received]
     status_of: dict[str, str] = {}
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         wanted = [i for i in ids if i]
         for start in range(0, len(wanted), 400):
             rows = conn.execute(

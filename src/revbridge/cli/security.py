@@ -107,7 +107,7 @@ def keys_rotate(
         if new_id in current.keys or not KEY_ID.fullmatch(new_id):
             raise InputError(f"key id {new_id!r} is taken or not a valid key id")
         material = base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
-        with rt.db.begin() as conn:
+        with rt.db.transaction() as conn:
             audit.append(
                 conn,
                 at=now,

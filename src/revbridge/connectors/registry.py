@@ -30,20 +30,19 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Engine
-
 from revbridge.connectors import embedded, file, rest, tryton
 from revbridge.connectors.base import Connector, Limits
 from revbridge.connectors.exports import FbdiSettings
 from revbridge.core.clock import Clock
 from revbridge.core.errors import ConfigurationError
+from revbridge.store.database import Database
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Environment:
     """What factories may take from the runtime: the store, the clock, and where secrets are."""
 
-    engine: Engine
+    db: Database
     clock: Clock
     secrets: Mapping[str, str] = field(default_factory=dict)
 
@@ -101,7 +100,7 @@ def _embedded(name: str, values: dict[str, Any], limits: Limits | None, env: Env
     if values:
         raise ConfigurationError(f"connector {name!r}: unknown settings {', '.join(sorted(values))}")
     return embedded.EmbeddedLedger(
-        env.engine, clock=env.clock, limits=limits or embedded.DEFAULT_LIMITS, name=name
+        env.db, clock=env.clock, limits=limits or embedded.DEFAULT_LIMITS, name=name
     )
 
 

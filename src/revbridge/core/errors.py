@@ -21,7 +21,11 @@ class StoreError(RevbridgeError):
 
 
 class StoreUnavailable(StoreError):
-    """The database cannot be reached."""
+    """The database cannot be reached (or is locked past its timeout)."""
+
+
+class StoreConflict(StoreError):
+    """A unique key was taken by a concurrent writer: read again and decide."""
 
 
 class DecryptionError(StoreError):

@@ -6,15 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import Engine
-
 from revbridge.core.clock import Clock
 from revbridge.core.errors import InputError
 from revbridge.store import audit, workitems
+from revbridge.store.database import Database
 
 
 def close_items(
-    engine: Engine,
+    db: Database,
     clock: Clock,
     item_ids: Sequence[int],
     *,
@@ -28,11 +27,10 @@ def close_items(
     if not item_ids:
         raise InputError("name at least one work item")
     now = clock.now()
-    with engine.begin() as conn:
+    with db.transaction() as conn:
         changed = workitems.close(conn, item_ids, status=status, actor=actor, reason=reason, now=now)
         if changed != len(set(item_ids)):
-            conn.rollback()
-            open_ids = {i.id for i in workitems.list_items(engine, status=workitems.OPEN)}
+            open_ids = {i.id for i in workitems.list_items(db, status=workitems.OPEN)}
             missing = sorted(set(item_ids) - open_ids)
             raise InputError(f"not open work items: {', '.join(map(str, missing))}")
         for item_id in sorted(set(item_ids)):
@@ -49,7 +47,7 @@ def close_items(
 
 
 def assign_items(
-    engine: Engine,
+    db: Database,
     clock: Clock,
     item_ids: Sequence[int],
     *,
@@ -58,7 +56,7 @@ def assign_items(
     anchor: Path | None,
 ) -> int:
     now = clock.now()
-    with engine.begin() as conn:
+    with db.transaction() as conn:
         changed = workitems.assign(conn, item_ids, assignee=assignee, now=now)
         for item_id in sorted(set(item_ids)):
             audit.append(

@@ -31,8 +31,6 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
-
 from revbridge.connectors.backoff import Backoff
 from revbridge.connectors.base import Connector, ConnectorRejected, ConnectorUnavailable, Limits, Receipt
 from revbridge.connectors.channel import Channel
@@ -45,6 +43,7 @@ from revbridge.observability.logging import get_logger
 from revbridge.observability.metrics import Metrics
 from revbridge.store import journals as store
 from revbridge.store import workitems
+from revbridge.store.database import Database
 
 log = get_logger("revbridge.outbox")
 
@@ -110,7 +109,7 @@ Outcome = Posted | Retry | Failed | Released
 class Dispatcher:
     def __init__(
         self,
-        engine: Engine,
+        db: Database,
         connector_for: Callable[[str], Connector],
         *,
         clock: Clock,
@@ -120,7 +119,7 @@ class Dispatcher:
         staged: Doorbell | None = None,
     ) -> None:
         self._staged = staged  # rung when a worker of this process may have staged journals
-        self._engine = engine
+        self._db = db
         self._connector_for = connector_for
         self._clock = clock
         self._metrics = metrics
@@ -144,7 +143,7 @@ class Dispatcher:
         """Claim one round of due journals, see each through one attempt, record the outcomes;
         returns how many journals the round took."""
         claims = store.claim(
-            self._engine,
+            self._db,
             owner=self.config.owner,
             now=self._clock.now(),
             lease=self.config.lease,
@@ -152,7 +151,7 @@ class Dispatcher:
         )
         if not claims:
             return 0
-        loaded = store.load_many(self._engine, [c.id for c in claims])
+        loaded = store.load_many(self._db, [c.id for c in claims])
         outcomes: list[Outcome] = []
         futures: list[Future[Outcome]] = []
         routes: dict[str, Connector | str] = {}  # asked once per legal entity and round
@@ -317,7 +316,7 @@ class Dispatcher:
         owner = self.config.owner
         lost: list[str] = []
         opened: list[str] = []
-        with self._engine.begin() as conn:
+        with self._db.transaction() as conn:
             for outcome in outcomes:
                 match outcome:
                     case Posted(claim, connector, document, at):

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, Table, func, select, update
+from sqlalchemy import Connection, Table, func, select, update
 
 from revbridge.canonical import codec
 from revbridge.canonical.events import (
@@ -43,6 +43,7 @@ from revbridge.pipeline import subledger
 from revbridge.rules import ChargeFacts, EncounterFacts, apply
 from revbridge.rules.posting import Posting
 from revbridge.store import configs, journals, queue, workitems
+from revbridge.store.database import Database
 from revbridge.store.events import CONTEXT_KINDS
 from revbridge.store.schema import batch_windows, charge_context, encounter_context, events, messages
 
@@ -94,11 +95,11 @@ def _upsert(conn: Connection, table: Table, keys: dict[str, object], values: dic
 
 
 class Poster:
-    def __init__(self, engine: Engine, clock: Clock, metrics: Metrics) -> None:
-        self._engine = engine
+    def __init__(self, db: Database, clock: Clock, metrics: Metrics) -> None:
+        self._db = db
         self._clock = clock
         self._metrics = metrics
-        self.configs = configs.ConfigCache(engine)
+        self.configs = configs.ConfigCache(db)
         self._lock = threading.Lock()
 
     # -- the worker's hook ----------------------------------------------------------------------
@@ -134,7 +135,7 @@ class Poster:
         return problems, False
 
     def journal_counts(self) -> dict[str, int]:
-        return journals.counts(self._engine)
+        return journals.counts(self._db)
 
     # -- context ----------------------------------------------------------------------------------
 
@@ -359,7 +360,7 @@ class Poster:
 
     def retry_waiting(self) -> int:
         now = self._clock.now()
-        with self._engine.connect() as conn:
+        with self._db.reading() as conn:
             ids = [
                 mid
                 for (mid,) in conn.execute(
@@ -373,7 +374,7 @@ class Poster:
         return done
 
     def _retry_message(self, message_id: str, now: datetime) -> int:
-        with self._engine.begin() as conn:
+        with self._db.transaction() as conn:
             lock = select(messages.c.id).where(
                 messages.c.id == message_id, messages.c.status == queue.WAITING
             )
@@ -412,7 +413,7 @@ class Poster:
     def close_windows(self, *, force: bool = False) -> int:
         now = self._clock.now()
         closed = 0
-        with self._engine.begin() as conn:
+        with self._db.transaction() as conn:
             found = self.configs.current(conn, now.date())
             if found is None:
                 return 0
@@ -437,7 +438,7 @@ class Poster:
         conn.execute(update(batch_windows).where(batch_windows.c.key == key).values(closed_at=now))
 
     def waiting_count(self) -> int:
-        with self._engine.connect() as conn:
+        with self._db.reading() as conn:
             n = conn.execute(
                 select(func.count()).select_from(messages).where(messages.c.status == queue.WAITING)
             )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, select, update
 
 from revbridge.canonical import codec
 from revbridge.canonical.events import CanonicalEvent
@@ -34,6 +34,7 @@ from revbridge.pipeline.posting import Poster, StoreContext
 from revbridge.rules import apply
 from revbridge.store import audit, queue, workitems
 from revbridge.store import events as event_store
+from revbridge.store.database import Database
 from revbridge.store.events import CONTEXT_KINDS
 from revbridge.store.messages import MessageStore
 from revbridge.store.schema import events, messages, work_items
@@ -59,7 +60,7 @@ class Replayed:
 
 
 def select_messages(
-    engine: Engine,
+    db: Database,
     *,
     message_ids: Sequence[str] = (),
     exception_code: str | None = None,
@@ -83,7 +84,7 @@ def select_messages(
         query = query.where(messages.c.received_at >= since)
     if until:
         query = query.where(messages.c.received_at < until)
-    with engine.connect() as conn:
+    with db.reading() as conn:
         found = [mid for (mid,) in conn.execute(query.order_by(messages.c.id))]
     missing = sorted(set(message_ids) - set(found))
     if missing:
@@ -95,7 +96,7 @@ class Replayer:
     def __init__(
         self,
         *,
-        engine: Engine,
+        db: Database,
         store: MessageStore,
         formats: Mapping[str, Format],
         tokenizer: Tokenizer,
@@ -104,7 +105,7 @@ class Replayer:
         anchor: Path | None,
         default_currency: str = "USD",
     ) -> None:
-        self._engine = engine
+        self._db = db
         self._store = store
         self._formats = formats
         self._tokenizer = tokenizer
@@ -115,7 +116,7 @@ class Replayer:
 
     def replay(self, message_id: str, *, actor: str) -> Replayed:
         now = self._clock.now()
-        with self._engine.begin() as conn:
+        with self._db.transaction() as conn:
             row = conn.execute(select(messages).where(messages.c.id == message_id)).one()
             items, problems, ignored_by = self._parse(row, now)
             found = self._poster.configs.current(conn, now.date(), fresh=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from revbridge.canonical import codec
 from revbridge.canonical.events import CanonicalEvent
@@ -30,7 +30,7 @@ from revbridge.masterdata.configuration import Configuration
 from revbridge.pipeline.posting import StoreContext
 from revbridge.rules import apply
 from revbridge.rules.context import PostingContext
-from revbridge.store.engine import reading
+from revbridge.store.database import Database
 from revbridge.store.events import CONTEXT_KINDS
 from revbridge.store.schema import events
 
@@ -134,7 +134,7 @@ def compare(
 
 
 def preview(
-    engine: Engine,
+    db: Database,
     *,
     current: Configuration,
     proposed: Configuration,
@@ -149,7 +149,7 @@ def preview(
         .order_by(events.c.id)
         .limit(limit + 1)
     )
-    with reading(engine) as conn:
+    with db.reading() as conn:
         rows = conn.execute(query).all()
         truncated = len(rows) > limit
         grouped: dict[str, list[CanonicalEvent]] = {}

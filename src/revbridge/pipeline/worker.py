@@ -19,13 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
-
 from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.clock import Clock
 from revbridge.core.doorbell import Doorbell
-from revbridge.core.errors import DecryptionError
+from revbridge.core.errors import DecryptionError, StoreError
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
 from revbridge.core.tokens import Tokenizer
@@ -33,8 +30,8 @@ from revbridge.formats.base import Format, ParseContext
 from revbridge.observability.logging import bind, get_logger
 from revbridge.observability.metrics import Metrics
 from revbridge.pipeline.documents import documents
+from revbridge.store import Database, Tx, queue, workitems
 from revbridge.store import events as event_store
-from revbridge.store import queue, workitems
 from revbridge.store.messages import MessageStore
 
 log = get_logger("revbridge.worker")
@@ -47,7 +44,7 @@ class PostingStage(Protocol):
     """What runs after events are recorded, inside the same transaction (rules -> ledger)."""
 
     def on_events(
-        self, conn: Connection, new: Sequence[CanonicalEvent], *, message_id: str
+        self, tx: Tx, new: Sequence[CanonicalEvent], *, message_id: str
     ) -> tuple[Sequence[Problem], bool]:
         """Returns problems and whether anything is waiting for context."""
         ...
@@ -79,7 +76,7 @@ class Worker:
     def __init__(
         self,
         *,
-        engine: Engine,
+        db: Database,
         store: MessageStore,
         formats: Mapping[str, Format],
         tokenizer: Tokenizer,
@@ -92,7 +89,7 @@ class Worker:
     ) -> None:
         self._arrivals = arrivals  # rung by intake: a message is waiting
         self._staged = staged  # rung here after a commit: journals may be waiting for the outbox
-        self._engine = engine
+        self._db = db
         self._store = store
         self._formats = formats
         self._tokenizer = tokenizer
@@ -107,7 +104,7 @@ class Worker:
         """Claim one batch and process it; returns how many messages were claimed."""
         now = self._clock.now()
         claimed = queue.claim(
-            self._engine,
+            self._db,
             owner=self.config.owner,
             now=now,
             lease=self.config.lease,
@@ -129,7 +126,7 @@ class Worker:
         while not stop.is_set():
             try:
                 busy = self.run_once()
-            except SQLAlchemyError as exc:
+            except StoreError as exc:
                 log.warning("worker.claim_failed", error=type(exc).__name__)
                 busy = 0
             if not busy:
@@ -202,26 +199,23 @@ class Worker:
         codes: list[str] = []
         errors: list[tuple[queue.Claimed, str]] = []
         try:
-            with self._engine.begin() as conn:
+            with self._db.transaction() as tx:
                 now = self._clock.now()
                 for message, outcome in group:
-                    savepoint = conn.begin_nested()
                     try:
-                        committed = self._commit(conn, message, outcome, now)
-                    except SQLAlchemyError as exc:
-                        savepoint.rollback()
-                        errors.append((message, f"store error {type(exc).__name__}"))
+                        with Database.savepoint(tx):
+                            committed = self._commit(tx, message, outcome, now)
+                    except StoreError as exc:
+                        errors.append((message, str(exc)))
                         continue
-                    if committed is None:
-                        savepoint.rollback()
+                    except _LeaseLost:
                         log.warning("message.lease_lost", message_id=message.id)
                         continue
-                    savepoint.commit()
                     done.append(committed[0])
                     codes.extend(committed[1])
-        except SQLAlchemyError as exc:
+        except StoreError as exc:
             # The group's own commit failed: nothing of it is stored; every message retries.
-            failed.extend((m, f"store error {type(exc).__name__}") for m, _ in group)
+            failed.extend((m, str(exc)) for m, _ in group)
             return
         results.extend(done)
         opened.extend(codes)
@@ -271,28 +265,29 @@ class Worker:
     def _retry(self, message: queue.Claimed, reason: str) -> None:
         delay = self.config.retry_base * (2 ** (message.attempts - 1)) * (0.5 + random.random())
         at = self._clock.now() + timedelta(seconds=delay)
-        queue.retry_later(self._engine, message.id, owner=self.config.owner, at=at, reason=reason)
+        queue.retry_later(self._db, message.id, owner=self.config.owner, at=at, reason=reason)
         self._metrics.retries.labels(message.format).inc()
         log.warning("message.retry", reason=reason, attempt=message.attempts, delay_seconds=round(delay, 3))
 
     def _commit(
-        self, conn: Connection, message: queue.Claimed, outcome: Outcome[CanonicalEvent], now: datetime
-    ) -> tuple[Result, list[str]] | None:
-        """One message's events, posting, work items and status; None if the lease was lost."""
-        if not queue.holds_lease(conn, message.id, self.config.owner):
-            return None
+        self, tx: Tx, message: queue.Claimed, outcome: Outcome[CanonicalEvent], now: datetime
+    ) -> tuple[Result, list[str]]:
+        """One message's events, posting, work items and status; raises _LeaseLost if the lease
+        was lost (the caller's savepoint then undoes what was written)."""
+        if not queue.holds_lease(tx, message.id, self.config.owner):
+            raise _LeaseLost
         # An error that names no event (a broken envelope, a DFT without an encounter) holds
         # the whole message: its events are kept, nothing posts until it is fixed and replayed.
         held = any(p.severity is Severity.ERROR and p.event_key is None for p in outcome.problems)
-        done = self._record_and_post(conn, message, outcome, _facility(outcome), now, post=not held)
+        done = self._record_and_post(tx, message, outcome, _facility(outcome), now, post=not held)
         status, reason = _decide(outcome, done.recorded, done.problems, done.waiting)
-        if not queue.finish(conn, message.id, owner=self.config.owner, status=status, reason=reason, now=now):
-            return None
+        if not queue.finish(tx, message.id, owner=self.config.owner, status=status, reason=reason, now=now):
+            raise _LeaseLost
         return Result(message.id, status, tuple(done.problems), len(done.recorded.new)), done.opened
 
     def _record_and_post(
         self,
-        conn: Connection,
+        tx: Tx,
         message: queue.Claimed,
         part: Outcome[CanonicalEvent],
         facility: str | None,
@@ -300,13 +295,13 @@ class Worker:
         *,
         post: bool = True,
     ) -> _Done:
-        recorded = event_store.record(conn, part.items, message_id=message.id, now=now)
+        recorded = event_store.record(tx, part.items, message_id=message.id, now=now)
         problems = [p.with_message_id(message.id) for p in (*part.problems, *recorded.problems)]
         waiting = False
         if self._posting is not None and recorded.new and post:
-            posted_problems, waiting = self._posting.on_events(conn, recorded.new, message_id=message.id)
+            posted_problems, waiting = self._posting.on_events(tx, recorded.new, message_id=message.id)
             problems.extend(posted_problems)
-        opened = workitems.record(conn, problems, now=now, message_id=message.id, facility=facility)
+        opened = workitems.record(tx, problems, now=now, message_id=message.id, facility=facility)
         return _Done(recorded, problems, waiting, opened)
 
     def _commit_parts(
@@ -328,11 +323,11 @@ class Worker:
         status, n = "", 0
         try:
             for n, part in enumerate(parts, start=1):
-                with self._engine.begin() as conn:
+                with self._db.transaction() as tx:
                     now = self._clock.now()
-                    if not queue.holds_lease(conn, message.id, self.config.owner):
+                    if not queue.holds_lease(tx, message.id, self.config.owner):
                         raise _LeaseLost
-                    done = self._record_and_post(conn, message, part, _facility(outcome), now)
+                    done = self._record_and_post(tx, message, part, _facility(outcome), now)
                     new.extend(done.recorded.new)
                     repeated.extend(done.recorded.repeated)
                     problems.extend(done.problems)
@@ -341,10 +336,10 @@ class Worker:
                         recorded = event_store.Recorded(tuple(new), tuple(repeated), ())
                         # Parts an earlier owner committed come back as repeats, which are not
                         # posted again: their posting errors are known by their open work items.
-                        earlier = workitems.open_error_codes(conn, message.id)
+                        earlier = workitems.open_error_codes(tx, message.id)
                         status, reason = _decide(outcome, recorded, problems, waiting, earlier)
                         if not queue.finish(
-                            conn, message.id, owner=self.config.owner, status=status, reason=reason, now=now
+                            tx, message.id, owner=self.config.owner, status=status, reason=reason, now=now
                         ):
                             raise _LeaseLost
                 codes.extend(done.opened)
@@ -355,8 +350,8 @@ class Worker:
             log.warning("message.lease_lost", message_id=message.id, parts_committed=n - 1)
             opened.extend(codes)
             return
-        except SQLAlchemyError as exc:
-            failed.append((message, f"store error {type(exc).__name__}"))
+        except StoreError as exc:
+            failed.append((message, str(exc)))
             opened.extend(codes)
             return
         results.append(Result(message.id, status, tuple(problems), len(new)))

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select, update
 
 from revbridge.security.roles import Role, parse_roles
 from revbridge.store import audit
-from revbridge.store.engine import reading
+from revbridge.store.database import Database
 from revbridge.store.schema import api_keys
 
 
@@ -33,12 +33,12 @@ def _hash(secret: str) -> str:
 
 
 def create(
-    engine: Engine, *, name: str, roles: tuple[Role, ...], now: datetime, actor: str, anchor: Path | None
+    db: Database, *, name: str, roles: tuple[Role, ...], now: datetime, actor: str, anchor: Path | None
 ) -> tuple[ApiKey, str]:
     """Create a key and audit its creation in the same transaction; the token is returned once."""
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    with engine.begin() as conn:
+    with db.transaction() as conn:
         conn.execute(
             api_keys.insert().values(
                 id=key_id,
@@ -61,12 +61,12 @@ def create(
     return ApiKey(key_id, name, roles), f"rb_{key_id}_{secret}"
 
 
-def verify(engine: Engine, token: str) -> ApiKey | None:
+def verify(db: Database, token: str) -> ApiKey | None:
     prefix, _, rest = token.partition("_")
     key_id, _, secret = rest.partition("_")
     if prefix != "rb" or not key_id or not secret:
         return None
-    with reading(engine) as conn:
+    with db.reading() as conn:
         row = conn.execute(
             select(api_keys.c.name, api_keys.c.role, api_keys.c.secret_hash).where(
                 api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)
@@ -77,8 +77,8 @@ def verify(engine: Engine, token: str) -> ApiKey | None:
     return ApiKey(key_id, row.name, parse_roles(row.role))
 
 
-def revoke(engine: Engine, key_id: str, *, now: datetime) -> bool:
-    with engine.begin() as conn:
+def revoke(db: Database, key_id: str, *, now: datetime) -> bool:
+    with db.transaction() as conn:
         result = conn.execute(
             update(api_keys)
             .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
@@ -87,8 +87,8 @@ def revoke(engine: Engine, key_id: str, *, now: datetime) -> bool:
     return result.rowcount == 1
 
 
-def list_keys(engine: Engine) -> list[dict[str, object]]:
-    with reading(engine) as conn:
+def list_keys(db: Database) -> list[dict[str, object]]:
+    with db.reading() as conn:
         rows = conn.execute(
             select(
                 api_keys.c.id, api_keys.c.name, api_keys.c.role, api_keys.c.created_at, api_keys.c.revoked_at

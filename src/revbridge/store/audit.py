@@ -13,10 +13,10 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, select
 
 from revbridge.security.audit import GENESIS, AuditEntry, Finding, entry_hash, verify
-from revbridge.store.engine import reading
+from revbridge.store.database import Database
 from revbridge.store.schema import audit_head, audit_log
 
 HEAD_ID = 1
@@ -86,9 +86,9 @@ def entries(conn: Connection) -> Iterator[AuditEntry]:
         )
 
 
-def check(engine: Engine, *, anchor: Path | None = None) -> tuple[int, list[Finding]]:
+def check(db: Database, *, anchor: Path | None = None) -> tuple[int, list[Finding]]:
     """(entries checked, findings). Findings are empty when the chain is intact."""
-    with reading(engine) as conn:
+    with db.reading() as conn:
         head = conn.execute(
             select(audit_head.c.count, audit_head.c.hash).where(audit_head.c.id == HEAD_ID)
         ).first()

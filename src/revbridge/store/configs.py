@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, func, select, update
 
 from revbridge.core.errors import InputError
 from revbridge.masterdata.canonical import from_json, to_json
 from revbridge.masterdata.configuration import Configuration
 from revbridge.store import audit
-from revbridge.store.engine import reading
+from revbridge.store.database import Database
 from revbridge.store.schema import config_versions
 
 PROPOSED = "proposed"
@@ -65,7 +65,7 @@ def _version(row: object) -> Version:
 
 
 def propose(
-    engine: Engine,
+    db: Database,
     config: Configuration,
     *,
     effective_from: date,
@@ -79,7 +79,7 @@ def propose(
     """Store a new version; ``approve`` makes it effective at once (no maker-checker)."""
     body = to_json(config)
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
-    with engine.begin() as conn:
+    with db.transaction() as conn:
         number = (
             int(conn.execute(select(func.coalesce(func.max(config_versions.c.version), 0))).scalar_one()) + 1
         )
@@ -114,10 +114,10 @@ def propose(
 
 
 def decide(
-    engine: Engine, number: int, *, approve: bool, actor: str, now: datetime, reason: str, anchor: Path | None
+    db: Database, number: int, *, approve: bool, actor: str, now: datetime, reason: str, anchor: Path | None
 ) -> Version:
     """Approve or reject a proposed version. The approver must not be the proposer."""
-    with engine.begin() as conn:
+    with db.transaction() as conn:
         row = conn.execute(select(config_versions).where(config_versions.c.version == number)).first()
         if row is None:
             raise InputError(f"no configuration version {number}")
@@ -144,8 +144,8 @@ def decide(
     return _version(updated)
 
 
-def versions(engine: Engine) -> list[Version]:
-    with reading(engine) as conn:
+def versions(db: Database) -> list[Version]:
+    with db.reading() as conn:
         return [
             _version(r) for r in conn.execute(select(config_versions).order_by(config_versions.c.version))
         ]
@@ -160,8 +160,8 @@ def body(conn: Connection, number: int) -> str:
     return str(text)
 
 
-def load_version(engine: Engine, number: int) -> Configuration:
-    with reading(engine) as conn:
+def load_version(db: Database, number: int) -> Configuration:
+    with db.reading() as conn:
         text = body(conn, number)
     config, errors = from_json(text)
     if config is None:
@@ -180,8 +180,8 @@ def current_number(conn: Connection, on: date) -> int | None:
 class ConfigCache:
     """The configuration in effect, re-read only when a newer version has been approved."""
 
-    def __init__(self, engine: Engine, *, recheck_seconds: float = 1.0) -> None:
-        self._engine = engine
+    def __init__(self, db: Database, *, recheck_seconds: float = 1.0) -> None:
+        self._db = db
         self._number: int | None = None
         self._config: Configuration | None = None
         # The worker asks for every message; a newly approved version is noticed within a second.

@@ -1,4 +1,4 @@
-"""Database engines with the durability the guarantees need.
+"""Database engines with the durability the guarantees need (``Database`` wraps them).
 
 SQLite: WAL journal, ``synchronous=FULL`` (a commit survives power loss before we acknowledge),
 a busy timeout, and explicit ``BEGIN IMMEDIATE`` for writing transactions so two writers queue on
@@ -8,17 +8,15 @@ the lock instead of failing on upgrade. PostgreSQL: ``synchronous_commit=on`` on
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import NullPool
 
-from revbridge.core.errors import InputError, StoreUnavailable
+from revbridge.core.errors import InputError
 
 READONLY = "revbridge_readonly"
 
@@ -79,7 +77,12 @@ def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> En
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30}, **pooling)
+        engine = create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,  # error texts must not quote values: they may be PHI
+            **pooling,
+        )
         event.listen(engine, "connect", _sqlite_connect)
         gate = _WriteGate()
         event.listen(engine, "begin", gate.begin)
@@ -92,23 +95,7 @@ def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> En
         parsed = parsed.set(drivername="postgresql+psycopg")
         if not null_pool:
             pooling = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
-        engine = create_engine(parsed, **pooling)
+        engine = create_engine(parsed, hide_parameters=True, **pooling)
         event.listen(engine, "connect", _pg_connect)
         return engine
     raise InputError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
-
-
-def check_reachable(engine: Engine) -> None:
-    try:
-        with engine.connect().execution_options(**{READONLY: True}) as conn:
-            conn.execute(text("SELECT 1"))
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
-        raise StoreUnavailable(f"database unreachable ({engine.url.render_as_string()}): {reason}") from None
-
-
-@contextmanager
-def reading(engine: Engine) -> Iterator[Connection]:
-    """A read-only connection: on SQLite a deferred BEGIN that takes no write lock."""
-    with engine.connect().execution_options(**{READONLY: True}) as conn:
-        yield conn

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, func, select
 
 from revbridge.canonical import codec
 from revbridge.canonical.events import (
@@ -27,7 +27,7 @@ from revbridge.core.ids import digest
 from revbridge.core.money import Money
 from revbridge.core.problem import Problem, ProblemCode
 from revbridge.store import bulk
-from revbridge.store.engine import reading
+from revbridge.store.database import Database
 from revbridge.store.schema import events
 
 CONTEXT_KINDS = frozenset(
@@ -133,17 +133,17 @@ def record(conn: Connection, batch: Sequence[CanonicalEvent], *, message_id: str
     return Recorded(tuple(new), tuple(repeated), tuple(problems))
 
 
-def for_message(engine: Engine, message_id: str) -> list[CanonicalEvent]:
-    with reading(engine) as conn:
+def for_message(db: Database, message_id: str) -> list[CanonicalEvent]:
+    with db.reading() as conn:
         rows = conn.execute(
             select(events.c.body).where(events.c.message_id == message_id).order_by(events.c.id)
         )
         return [codec.loads(body) for (body,) in rows]
 
 
-def count(engine: Engine, *, kind: str | None = None) -> int:
+def count(db: Database, *, kind: str | None = None) -> int:
     query = select(func.count()).select_from(events)
     if kind:
         query = query.where(events.c.kind == kind)
-    with reading(engine) as conn:
+    with db.reading() as conn:
         return int(conn.execute(query).scalar_one())

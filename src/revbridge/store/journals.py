@@ -17,14 +17,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from revbridge.core.errors import InputError
 from revbridge.core.money import Money
 from revbridge.ledger.journal import Dimensions, Journal, JournalLine, Lane, Side, journal_to_dict
 from revbridge.ledger.role import AccountRole
-from revbridge.store.engine import reading
+from revbridge.store.database import Database, Tx
 from revbridge.store.schema import event_lines, journal_lines, journals
 
 STAGED = "staged"
@@ -235,16 +235,16 @@ def _line(row: object, legal_entity: str, keys: dict[int, list[str]]) -> Journal
     )
 
 
-def load_many(source: Connection | Engine, ids: Iterable[str]) -> dict[str, Journal]:
+def load_many(source: Tx | Database, ids: Iterable[str]) -> dict[str, Journal]:
     wanted = list(dict.fromkeys(ids))
-    if isinstance(source, Engine):
-        with reading(source) as conn:
+    if isinstance(source, Database):
+        with source.reading() as conn:
             return load_many(conn, wanted)
     headers = source.execute(select(journals).where(journals.c.id.in_(wanted))).all()
     return _journals_from_rows(source, headers)
 
 
-def load(source: Connection | Engine, journal_id: str) -> Journal:
+def load(source: Tx | Database, journal_id: str) -> Journal:
     found = load_many(source, [journal_id])
     if journal_id not in found:
         raise InputError(f"no journal {journal_id!r}")
@@ -269,7 +269,7 @@ def _stored(row: object, journal: Journal) -> StoredJournal:
 
 
 def list_journals(
-    engine: Engine,
+    db: Database,
     *,
     status: str | None = None,
     legal_entity: str | None = None,
@@ -298,14 +298,14 @@ def list_journals(
         query = query.where(journals.c.posting_date <= date_to)
     if ids is not None:
         query = query.where(journals.c.id.in_(list(ids)))
-    with reading(engine) as conn:
+    with db.reading() as conn:
         headers = conn.execute(query).all()
         built = _journals_from_rows(conn, headers)
     return [_stored(h, built[h.id]) for h in headers]
 
 
-def get(engine: Engine, journal_id: str) -> StoredJournal | None:
-    found = list_journals(engine, ids=[journal_id], limit=1)
+def get(db: Database, journal_id: str) -> StoredJournal | None:
+    found = list_journals(db, ids=[journal_id], limit=1)
     return found[0] if found else None
 
 
@@ -321,8 +321,8 @@ def journal_json(stored: StoredJournal) -> dict[str, object]:
     }
 
 
-def counts(engine: Engine) -> dict[str, int]:
-    with reading(engine) as conn:
+def counts(db: Database) -> dict[str, int]:
+    with db.reading() as conn:
         found = {
             s: int(n)
             for s, n in conn.execute(select(journals.c.status, func.count()).group_by(journals.c.status))
@@ -344,7 +344,7 @@ class Claim:
     first_received_at: datetime
 
 
-def claim(engine: Engine, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
+def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
     """Take up to ``limit`` due journals under a lease: staged ones whose time has come, and
     submitting ones whose owner's lease ran out (those become uncertain)."""
     due = or_(
@@ -355,7 +355,7 @@ def claim(engine: Engine, *, owner: str, now: datetime, lease: timedelta, limit:
         and_(journals.c.status == SUBMITTING, journals.c.lease_expires_at < now),
     )
     candidates = select(journals.c.id).where(due).order_by(journals.c.created_at, journals.c.id).limit(limit)
-    if engine.dialect.name == "postgresql":
+    if db.dialect == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     statement = (
         update(journals)
@@ -376,7 +376,7 @@ def claim(engine: Engine, *, owner: str, now: datetime, lease: timedelta, limit:
             journals.c.first_received_at,
         )
     )
-    with engine.begin() as conn:
+    with db.transaction() as conn:
         rows = conn.execute(statement).all()
     claimed = [Claim(r[0], r[1], r[2], r[3], int(r[4]), bool(r[5]), r[6]) for r in rows]
     claimed.sort(key=lambda c: c.id)

@@ -19,16 +19,16 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, insert
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Connection, insert
 
 from revbridge.core.clock import Clock
 from revbridge.core.doorbell import Doorbell
-from revbridge.core.errors import StoreError, StoreUnavailable
+from revbridge.core.errors import StoreConflict, StoreError
 from revbridge.core.ids import content_hash, uuid7
 from revbridge.core.problem import ProblemCode, Severity
 from revbridge.security.keys import Keyring
 from revbridge.store import bulk
+from revbridge.store.database import Database
 from revbridge.store.schema import message_keys, messages, work_items
 from revbridge.store.workitems import fingerprint
 
@@ -71,14 +71,14 @@ class _Sealed:
 class MessageStore:
     def __init__(
         self,
-        engine: Engine,
+        db: Database,
         keyring: Keyring,
         clock: Clock,
         *,
         max_group: int = 512,
         doorbell: Doorbell | None = None,
     ) -> None:
-        self._engine = engine
+        self._db = db
         self._doorbell = doorbell  # rung after each commit: the workers of this process wake
         self._keyring = keyring
         self._clock = clock
@@ -152,7 +152,7 @@ class MessageStore:
     def _commit_and_resolve(self, group: list[_Sealed]) -> None:
         try:
             results = self._commit(group)
-        except IntegrityError:
+        except StoreConflict:
             # Another node took one of these dedupe keys between our read and our write:
             # commit one at a time so each arrival sees the winner.
             results = []
@@ -174,7 +174,7 @@ class MessageStore:
 
     def _commit(self, group: list[_Sealed]) -> list[Accepted | None]:
         now = self._clock.now()
-        with self._engine.begin() as conn:
+        with self._db.transaction() as conn:
             known = _known_keys(conn, {item.dedupe_key for item in group})
             rows: list[dict[str, object]] = []
             key_rows: list[dict[str, object]] = []
@@ -294,8 +294,4 @@ def _conflict_item(item: _Sealed, first_id: str, now: datetime) -> dict[str, obj
 def _store_error(exc: Exception) -> StoreError:
     if isinstance(exc, StoreError):
         return exc
-    if isinstance(exc, OperationalError):
-        return StoreUnavailable(
-            f"commit failed: {type(exc.orig).__name__ if exc.orig else 'OperationalError'}"
-        )
     return StoreError(f"commit failed: {type(exc).__name__}")

@@ -8,7 +8,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+
+from revbridge.store.database import Database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -19,15 +20,15 @@ def _config() -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(db: Database, revision: str = "head") -> None:
     cfg = _config()
-    with engine.begin() as conn:
+    with db.transaction() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
 
-def current(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+def current(db: Database) -> str | None:
+    with db.reading() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -35,5 +36,5 @@ def head() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
-def is_current(engine: Engine) -> bool:
-    return current(engine) == head()
+def is_current(db: Database) -> bool:
+    return current(db) == head()

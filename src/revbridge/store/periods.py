@@ -7,19 +7,19 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from revbridge.core.errors import InputError
 from revbridge.ledger.period import PeriodStatus
 from revbridge.store import audit
-from revbridge.store.engine import reading
+from revbridge.store.database import Database
 from revbridge.store.schema import periods
 
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def set_status(
-    engine: Engine,
+    db: Database,
     legal_entity: str,
     period: str,
     status: PeriodStatus,
@@ -32,7 +32,7 @@ def set_status(
         raise InputError(f"a period is YYYY-MM, not {period!r}")
     if not legal_entity.strip():
         raise InputError("name the legal entity")
-    with engine.begin() as conn:
+    with db.transaction() as conn:
         row = conn.execute(
             select(periods.c.status).where(periods.c.legal_entity == legal_entity, periods.c.period == period)
         ).first()
@@ -63,7 +63,7 @@ def set_status(
         )
 
 
-def list_periods(engine: Engine) -> list[dict[str, object]]:
-    with reading(engine) as conn:
+def list_periods(db: Database) -> list[dict[str, object]]:
+    with db.reading() as conn:
         rows = conn.execute(select(periods).order_by(periods.c.legal_entity, periods.c.period))
         return [dict(r._mapping) for r in rows]

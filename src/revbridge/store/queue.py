@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
-from revbridge.store.engine import reading
+from revbridge.store.database import Database
 from revbridge.store.schema import messages
 
 PENDING = "pending"
@@ -40,7 +40,7 @@ class Claimed:
     received_at: datetime
 
 
-def claim(engine: Engine, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
     due = or_(
         and_(
             messages.c.status == PENDING,
@@ -49,7 +49,7 @@ def claim(engine: Engine, *, owner: str, now: datetime, lease: timedelta, limit:
         and_(messages.c.status == PROCESSING, messages.c.lease_expires_at < now),
     )
     candidates = select(messages.c.id).where(due).order_by(messages.c.id).limit(limit)
-    if engine.dialect.name == "postgresql":
+    if db.dialect == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     statement = (
         update(messages)
@@ -70,7 +70,7 @@ def claim(engine: Engine, *, owner: str, now: datetime, lease: timedelta, limit:
             messages.c.received_at,
         )
     )
-    with engine.begin() as conn:
+    with db.transaction() as conn:
         rows = conn.execute(statement).all()
     claimed = [Claimed(*row) for row in rows]
     claimed.sort(key=lambda c: c.id)
@@ -104,8 +104,8 @@ def finish(
     return result.rowcount == 1
 
 
-def retry_later(engine: Engine, message_id: str, *, owner: str, at: datetime, reason: str) -> bool:
-    with engine.begin() as conn:
+def retry_later(db: Database, message_id: str, *, owner: str, at: datetime, reason: str) -> bool:
+    with db.transaction() as conn:
         result = conn.execute(
             update(messages)
             .where(
@@ -140,14 +140,14 @@ def requeue(conn: Connection, message_ids: Sequence[str], *, now: datetime) -> i
     return int(result.rowcount)
 
 
-def counts(engine: Engine) -> dict[str, int]:
-    with reading(engine) as conn:
+def counts(db: Database) -> dict[str, int]:
+    with db.reading() as conn:
         rows = conn.execute(select(messages.c.status, func.count()).group_by(messages.c.status))
         found = {status: int(n) for status, n in rows}
     return {status: found.get(status, 0) for status in (*TERMINAL, *NON_TERMINAL)} | found
 
 
-def pending_count(engine: Engine) -> int:
-    with reading(engine) as conn:
+def pending_count(db: Database) -> int:
+    with db.reading() as conn:
         query = select(func.count()).select_from(messages).where(messages.c.status.in_([PENDING, PROCESSING]))
         return int(conn.execute(query).scalar_one())

@@ -23,12 +23,12 @@ from datetime import datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from revbridge.core.errors import DecryptionError, InputError
 from revbridge.security.keys import NONCE_BYTES, Keyring, read_key_file, write_key_file
 from revbridge.store import audit
-from revbridge.store.engine import reading
+from revbridge.store.database import Database
 from revbridge.store.schema import messages
 
 # Written only while the row still has its old key and a payload: a row purged or re-sealed by
@@ -62,9 +62,9 @@ class RekeyReport:
         }
 
 
-def rows_by_key(engine: Engine) -> dict[str, int]:
+def rows_by_key(db: Database) -> dict[str, int]:
     """Stored payloads per key id (purged rows hold no payload and are not counted)."""
-    with reading(engine) as conn:
+    with db.reading() as conn:
         rows = conn.execute(
             select(messages.c.key_id, func.count())
             .where(messages.c.payload.is_not(None))
@@ -74,7 +74,7 @@ def rows_by_key(engine: Engine) -> dict[str, int]:
 
 
 def rotate(
-    engine: Engine,
+    db: Database,
     *,
     key_file: Path,
     key_id: str | None,
@@ -88,7 +88,7 @@ def rotate(
     ring = read_key_file(key_file)
     new_id = key_id or ring.next_key_id()
     rotated = ring.with_new_key(new_id)
-    with engine.begin() as conn:
+    with db.transaction() as conn:
         audit.append(
             conn,
             at=now,
@@ -103,15 +103,15 @@ def rotate(
 
 
 def retire(
-    engine: Engine, *, key_file: Path, key_id: str, actor: str, now: datetime, anchor: Path | None
+    db: Database, *, key_file: Path, key_id: str, actor: str, now: datetime, anchor: Path | None
 ) -> Keyring:
     """Remove a key no stored payload uses any more (after a complete re-encryption)."""
     ring = read_key_file(key_file)
     smaller = ring.without_key(key_id)
-    still = rows_by_key(engine).get(key_id, 0)
+    still = rows_by_key(db).get(key_id, 0)
     if still:
         raise InputError(f"{still} stored payloads are still sealed under {key_id!r}: run `keys reencrypt`")
-    with engine.begin() as conn:
+    with db.transaction() as conn:
         audit.append(
             conn, at=now, actor=actor, action="key.retire", target=f"key/{key_id}", details={}, anchor=anchor
         )
@@ -120,7 +120,7 @@ def retire(
 
 
 def reencrypt(
-    engine: Engine,
+    db: Database,
     keyring: Keyring,
     *,
     batch_size: int = 500,
@@ -133,7 +133,7 @@ def reencrypt(
     failed: list[str] = []
     cursor = ""
     while True:
-        with reading(engine) as conn:
+        with db.reading() as conn:
             batch = conn.execute(
                 select(messages.c.id, messages.c.key_id, messages.c.payload)
                 .where(
@@ -161,7 +161,7 @@ def reencrypt(
             blob = nonce + AESGCM(target).encrypt(nonce, plain, row.id.encode("utf-8"))
             sealed.append((row.id, row.key_id, blob))
         if sealed:
-            with engine.begin() as conn:
+            with db.transaction() as conn:
                 # One statement, many rows: rowcount is the number written (SQLite and psycopg sum it).
                 result = conn.execute(
                     _GUARDED_UPDATE,
@@ -171,14 +171,12 @@ def reencrypt(
             skipped += len(sealed) - result.rowcount
         if progress is not None:
             progress(len(batch))
-    remaining = {kid: n for kid, n in rows_by_key(engine).items() if kid != active}
+    remaining = {kid: n for kid, n in rows_by_key(db).items() if kid != active}
     return RekeyReport(active=active, moved=moved, skipped=skipped, failed=tuple(failed), remaining=remaining)
 
 
-def record_run(
-    engine: Engine, report: RekeyReport, *, actor: str, now: datetime, anchor: Path | None
-) -> None:
-    with engine.begin() as conn:
+def record_run(db: Database, report: RekeyReport, *, actor: str, now: datetime, anchor: Path | None) -> None:
+    with db.transaction() as conn:
         audit.append(
             conn,
             at=now,

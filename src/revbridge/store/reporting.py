@@ -1,6 +1,6 @@
 """The queries behind reconciliation: the store's rows as ``revbridge.reconcile`` facts.
 
-``gather(engine, day=..., today=...)`` reads, in one read-only transaction, everything the
+``gather(db, day=..., today=...)`` reads, in one read-only transaction, everything the
 controls compare for one business day (or for the whole store when ``day`` is None): the posting
 events of the day with their messages' states, the subledger rows of those events and of every
 journal they reached, those journals with their lines, what the embedded ledger holds under the
@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, or_, select
+from sqlalchemy import Connection, and_, case, func, or_, select
 from sqlalchemy.sql import ColumnElement, Select
 
 from revbridge.core.errors import RevbridgeError
@@ -48,7 +48,7 @@ from revbridge.reconcile import (
 )
 from revbridge.reconcile.erp import Reader, balances_reader, readers_for
 from revbridge.store import configs
-from revbridge.store.engine import reading
+from revbridge.store.database import Database
 from revbridge.store.events import CONTEXT_KINDS
 from revbridge.store.schema import (
     event_lines,
@@ -72,7 +72,7 @@ DEFAULT_IN_FLIGHT = timedelta(minutes=30)
 
 
 def report(
-    engine: Engine,
+    db: Database,
     *,
     day: date | None,
     now: datetime,
@@ -84,7 +84,7 @@ def report(
     in effect says (``context_wait``), rows in a batch window as long as the window's maximum
     age, each plus ``in_flight``. ``connector_for`` (the runtime's: legal entity -> connector)
     adds a reader for every configured connector that can read its ERP back."""
-    config = _configuration(engine, now.date())
+    config = _configuration(db, now.date())
     connectors: list[object] = []
     if config is not None and connector_for is not None:
         for entity in config.master.legal_entities:
@@ -93,7 +93,7 @@ def report(
             except RevbridgeError:
                 continue  # a connector that cannot be built cannot be read back: its receipts stand
     found = readers_for(connectors, skip=EMBEDDED) | dict(readers or {})
-    inputs = gather(engine, day=day, today=now.date(), readers=found, config=config)
+    inputs = gather(db, day=day, today=now.date(), readers=found, config=config)
     wait, window = timedelta(0), timedelta(0)
     if config is not None:
         wait, window = config.master.posting.context_wait, config.master.posting.batch_window.max_age
@@ -101,9 +101,9 @@ def report(
     return reconcile(inputs, now=now, thresholds=thresholds)
 
 
-def _configuration(engine: Engine, on: date) -> Configuration | None:
-    with reading(engine) as conn:
-        current = configs.ConfigCache(engine).current(conn, on)
+def _configuration(db: Database, on: date) -> Configuration | None:
+    with db.reading() as conn:
+        current = configs.ConfigCache(db).current(conn, on)
     return current[1] if current is not None else None
 
 
@@ -120,7 +120,7 @@ def _signed() -> ColumnElement[Any]:
 
 
 def gather(
-    engine: Engine,
+    db: Database,
     *,
     day: date | None,
     today: date,
@@ -131,8 +131,8 @@ def gather(
     """The facts for ``day`` (None: everything). ``today`` picks the configuration whose facility
     identifiers name the facilities (unless ``config`` is given), and ends the roll-forward when
     ``day`` is None."""
-    config = config or _configuration(engine, today)
-    with reading(engine) as conn:
+    config = config or _configuration(db, today)
+    with db.reading() as conn:
         found_events = _events(conn, day)
         scope_lines = _lines_of_events(conn, day)
         journal_ids: set[str] | None = None  # everything
@@ -588,7 +588,7 @@ def _moved(lines: Sequence[LineFact], end: date) -> list[LineFact]:
 
 
 def ar_events(
-    engine: Engine,
+    db: Database,
     *,
     legal_entity: str,
     payer_class: str,
@@ -610,7 +610,7 @@ def ar_events(
         query = query.where(event_lines.c.posting_date >= since)
     if through is not None:
         query = query.where(event_lines.c.posting_date <= through)
-    with reading(engine) as conn:
+    with db.reading() as conn:
         found = [
             (str(key), Money.from_minor(int(total), currency))
             for key, currency, total in conn.execute(query)

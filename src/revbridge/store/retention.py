@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, Connection, Engine, Exists, and_, exists, func, select, text, update
+from sqlalchemy import ColumnElement, Connection, Exists, and_, exists, func, select, text, update
 
 from revbridge.store import audit
-from revbridge.store.engine import reading
+from revbridge.store.database import Database, translated
 from revbridge.store.queue import TERMINAL
 from revbridge.store.schema import messages, work_items
 
@@ -63,9 +63,9 @@ def _due(cutoff: datetime) -> ColumnElement[bool]:
     )
 
 
-def candidates(engine: Engine, cutoff: datetime) -> tuple[int, int, int]:
+def candidates(db: Database, cutoff: datetime) -> tuple[int, int, int]:
     """(purgeable messages, their payload bytes, held back by open work items)."""
-    with reading(engine) as conn:
+    with db.reading() as conn:
         due = _due(cutoff)
         count, size = conn.execute(
             select(func.count(), func.coalesce(func.sum(func.length(messages.c.payload)), 0)).where(
@@ -76,8 +76,8 @@ def candidates(engine: Engine, cutoff: datetime) -> tuple[int, int, int]:
     return int(count), int(size), int(held)
 
 
-def database_bytes(engine: Engine) -> int:
-    with reading(engine) as conn:
+def database_bytes(db: Database) -> int:
+    with db.reading() as conn:
         if conn.dialect.name == "sqlite":
             pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
             size = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
@@ -86,7 +86,7 @@ def database_bytes(engine: Engine) -> int:
 
 
 def purge(
-    engine: Engine,
+    db: Database,
     *,
     cutoff: datetime,
     now: datetime,
@@ -97,11 +97,11 @@ def purge(
     full: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> PurgeReport:
-    before = database_bytes(engine)
-    _, _, held = candidates(engine, cutoff)
+    before = database_bytes(db)
+    _, _, held = candidates(db, cutoff)
     purged = removed = 0
     while True:
-        with engine.begin() as conn:
+        with db.transaction() as conn:
             picked, count, size = _purge_batch(conn, cutoff, now, batch_size)
             if count:
                 audit.append(
@@ -119,14 +119,14 @@ def purge(
             progress(count)
         if picked < batch_size:
             break
-    how = reclaim(engine, full=full) if vacuum else "none"
+    how = reclaim(db, full=full) if vacuum else "none"
     return PurgeReport(
         cutoff=cutoff,
         purged=purged,
         payload_bytes=removed,
         held_back=held,
         bytes_before=before,
-        bytes_after=database_bytes(engine),
+        bytes_after=database_bytes(db),
         vacuum=how,
     )
 
@@ -151,10 +151,10 @@ def _purge_batch(conn: Connection, cutoff: datetime, now: datetime, limit: int) 
     return len(rows), len(done), sum(sizes[r[0]] for r in done)
 
 
-def reclaim(engine: Engine, *, full: bool = False) -> str:
+def reclaim(db: Database, *, full: bool = False) -> str:
     """Give the freed pages back; returns how."""
-    if engine.dialect.name == "sqlite":
-        raw = engine.raw_connection()
+    if db.dialect == "sqlite":
+        raw = db.engine.raw_connection()
         try:
             cur = raw.cursor()
             mode = cur.execute("PRAGMA auto_vacuum").fetchone()[0]
@@ -171,6 +171,6 @@ def reclaim(engine: Engine, *, full: bool = False) -> str:
         finally:
             raw.close()
         return how
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with translated(), db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM FULL messages" if full else "VACUUM messages"))
     return "full" if full else "plain"

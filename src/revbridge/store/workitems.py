@@ -11,11 +11,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, func, select, update
 
 from revbridge.core.ids import digest
 from revbridge.core.problem import Problem, Severity
-from revbridge.store.engine import reading
+from revbridge.store.database import Database
 from revbridge.store.schema import work_items
 
 OPEN = "open"
@@ -148,7 +148,7 @@ def _item(row: object) -> WorkItem:
 
 
 def list_items(
-    engine: Engine,
+    db: Database,
     *,
     status: str | None = OPEN,
     code: str | None = None,
@@ -171,12 +171,12 @@ def list_items(
         query = query.where(work_items.c.assignee == assignee)
     if older_than:
         query = query.where(work_items.c.created_at < older_than)
-    with reading(engine) as conn:
+    with db.reading() as conn:
         return [_item(r) for r in conn.execute(query)]
 
 
-def get(engine: Engine, item_id: int) -> WorkItem | None:
-    with reading(engine) as conn:
+def get(db: Database, item_id: int) -> WorkItem | None:
+    with db.reading() as conn:
         row = conn.execute(select(work_items).where(work_items.c.id == item_id)).first()
     return _item(row) if row is not None else None
 
@@ -225,11 +225,11 @@ def open_error_codes(conn: Connection, message_id: str) -> set[str]:
     return {code for (code,) in conn.execute(query)}
 
 
-def counts_by_code(engine: Engine, status: str = OPEN) -> dict[str, int]:
+def counts_by_code(db: Database, status: str = OPEN) -> dict[str, int]:
     query = (
         select(work_items.c.code, func.count())
         .where(work_items.c.status == status)
         .group_by(work_items.c.code)
     )
-    with reading(engine) as conn:
+    with db.reading() as conn:
         return {code: int(n) for code, n in conn.execute(query)}

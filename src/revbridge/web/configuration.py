@@ -30,7 +30,6 @@ from revbridge.masterdata.loader import FILES, load_texts
 from revbridge.pipeline import whatif
 from revbridge.security.roles import Permission
 from revbridge.store import configs
-from revbridge.store.engine import reading
 from revbridge.web import memo, session
 from revbridge.web.rendering import render
 
@@ -45,7 +44,7 @@ NOTICES = {
 
 
 def _current(rt: Runtime) -> int | None:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         return configs.current_number(conn, rt.clock.now().date())
 
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Connection, Engine, case, func, select
+from sqlalchemy import Connection, case, func, select
 
 from revbridge.core.money import Money
 from revbridge.ledger.role import AccountRole
 from revbridge.store import queue
-from revbridge.store.engine import reading
+from revbridge.store.database import Database
 from revbridge.store.schema import event_lines, journals, messages, work_items
 
 AR_ROLES = (AccountRole.AR_PAYER.value, AccountRole.AR_PATIENT.value, AccountRole.AR_UNBILLED.value)
@@ -224,10 +224,10 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:g} h"
 
 
-def overview(engine: Engine, now: datetime) -> Overview:
+def overview(db: Database, now: datetime) -> Overview:
     today = now.date()
     start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    with reading(engine) as conn:
+    with db.reading() as conn:
         currency = _currency(conn)
         _cash_opening, cash = _flows(conn, (AccountRole.CASH_CLEARING.value,), currency)
         opening_ar, receivables = _flows(conn, AR_ROLES, currency)

@@ -21,7 +21,6 @@ from revbridge.api.permissions import requires
 from revbridge.core.errors import InputError
 from revbridge.security.roles import Permission
 from revbridge.store import journals
-from revbridge.store.engine import reading
 from revbridge.store.schema import event_lines, events, journal_lines
 from revbridge.store.schema import journals as journal_table
 from revbridge.web.rendering import render
@@ -62,7 +61,7 @@ def journals_page(
     }
     error = ""
     found: list[journals.StoredJournal] = []
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         entities = [
             e
             for (e,) in conn.execute(
@@ -125,7 +124,7 @@ def journal_page(request: Request, journal_id: str = JournalId) -> Response:
             status=404,
             error=f"No journal {journal_id}.",
         )
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         lines = conn.execute(
             select(journal_lines)
             .where(journal_lines.c.journal_id == journal_id)
@@ -147,7 +146,7 @@ def journal_page(request: Request, journal_id: str = JournalId) -> Response:
 @requires(Permission.READ)
 def journal_line_page(request: Request, line_id: int, journal_id: str = JournalId) -> Response:
     rt = runtime_of(request)
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         line = conn.execute(
             select(journal_lines).where(
                 journal_lines.c.id == line_id, journal_lines.c.journal_id == journal_id

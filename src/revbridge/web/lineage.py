@@ -27,7 +27,6 @@ from revbridge.api.routes.messages import disclose
 from revbridge.bootstrap import Runtime
 from revbridge.security.roles import Permission
 from revbridge.store import journals, workitems
-from revbridge.store.engine import reading
 from revbridge.store.journals import StoredJournal
 from revbridge.store.schema import event_lines, events, messages
 from revbridge.store.workitems import WorkItem
@@ -62,7 +61,7 @@ class Lineage:
 
 
 def _lineage(rt: Runtime, message_id: str) -> Lineage | None:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         row = conn.execute(
             select(
                 *[c for c in messages.c if c.name not in ("payload", "ack")],

@@ -26,7 +26,6 @@ from revbridge.api.app_state import runtime_of
 from revbridge.masterdata.configuration import Configuration
 from revbridge.observability.logging import get_logger
 from revbridge.store import configs
-from revbridge.store.engine import reading
 from revbridge.store.schema import (
     config_versions,
     encounter_context,
@@ -104,7 +103,7 @@ def remembered(request: Request, key: Hashable, compute: Callable[[], T]) -> Kep
     results = _results(request)
 
     def state() -> tuple[object, ...]:
-        with reading(rt.db) as conn:
+        with rt.db.reading() as conn:
             return store_state(conn)
 
     seen = state()

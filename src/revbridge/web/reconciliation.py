@@ -27,7 +27,6 @@ from revbridge.core.money import Money
 from revbridge.reconcile import Report
 from revbridge.security.roles import Permission
 from revbridge.store import reporting
-from revbridge.store.engine import reading
 from revbridge.store.schema import events
 from revbridge.web import memo
 from revbridge.web.rendering import render
@@ -136,7 +135,7 @@ def _totals(found: list[tuple[str, Money]]) -> dict[str, Decimal]:
 def event_page(request: Request, key: str = Query(..., min_length=1, max_length=512)) -> Response:
     """An event key -> the lineage of the message that brought it, with the event in focus."""
     rt = runtime_of(request)
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         message_id = conn.execute(select(events.c.message_id).where(events.c.key == key)).scalar_one_or_none()
     if message_id is None:
         context = {"back": "/reconciliation"}

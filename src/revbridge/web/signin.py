@@ -30,7 +30,7 @@ router = APIRouter(tags=["workbench"], include_in_schema=False)
 
 def _record(request: Request, who: Principal, action: str, sid: str) -> None:
     rt = runtime_of(request)
-    with rt.db.begin() as conn:
+    with rt.db.transaction() as conn:
         audit.append(
             conn,
             at=rt.clock.now(),

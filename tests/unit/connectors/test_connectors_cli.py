@@ -22,11 +22,11 @@ from typer.testing import CliRunner
 
 from revbridge.bootstrap import Runtime
 from revbridge.cli.app import app, main
-from revbridge.connectors.embedded import trial_balance
 from revbridge.core.money import Money
 from revbridge.ledger.journal import Dimensions, Journal, JournalDraft, JournalLine, Lane, realtime_journal
 from revbridge.ledger.role import AccountRole as R
 from revbridge.store import journals as store
+from revbridge.store.general_ledger import trial_balance
 
 
 def _journal(n: int, le: str, day: date) -> Journal:
@@ -57,7 +57,7 @@ def rt(tmp_path: Path) -> Iterator[Runtime]:
 
 def _stage(rt: Runtime, journals: list[Journal]) -> None:
     now = datetime.now(UTC)
-    with rt.db.begin() as conn:
+    with rt.db.transaction() as conn:
         for journal in journals:
             store.stage_journal(conn, journal, connector="embedded", first_received_at=now, now=now)
 

@@ -12,8 +12,8 @@ from revbridge.core.errors import InputError
 from revbridge.core.money import Money
 from revbridge.ledger.journal import Dimensions, Journal, JournalDraft, JournalLine, Lane, realtime_journal
 from revbridge.ledger.role import AccountRole as R
+from revbridge.store import Database
 from revbridge.store import journals as store
-from revbridge.store.engine import make_engine
 from revbridge.store.schema import event_lines, journal_lines
 
 T0 = datetime(2026, 6, 16, 8, 0, tzinfo=UTC)
@@ -80,19 +80,19 @@ def _subledger(engine: object, journal: Journal) -> None:
                     "created_at": T0,
                 }
             )
-    with engine.begin() as conn:  # type: ignore[attr-defined]
+    with engine.transaction() as conn:  # type: ignore[attr-defined]
         conn.execute(event_lines.insert(), rows)
 
 
 @pytest.fixture
 def engine(db_url: str):  # type: ignore[no-untyped-def]
-    engine = make_engine(db_url, null_pool=True)
+    engine = Database.open(db_url, null_pool=True)
     yield engine
-    engine.dispose()
+    engine.close()
 
 
 def _stage(engine, journal: Journal, *, received: datetime = T0) -> bool:  # type: ignore[no-untyped-def]
-    with engine.begin() as conn:
+    with engine.transaction() as conn:
         return store.stage_journal(conn, journal, connector="embedded", first_received_at=received, now=T0)
 
 
@@ -100,7 +100,7 @@ def test_stage_is_idempotent_and_stores_minor_units(engine) -> None:  # type: ig
     journal = _journal(keys=False)
     assert _stage(engine, journal)
     assert not _stage(engine, journal)
-    with engine.connect() as conn:
+    with engine.engine.connect() as conn:
         rows = conn.execute(select(journal_lines).order_by(journal_lines.c.line_no)).all()
     assert [(r.account, r.debit_minor, r.credit_minor) for r in rows] == [
         ("1010", 12025, 0),
@@ -159,7 +159,7 @@ def test_event_keys_come_back_through_the_subledger(engine) -> None:  # type: ig
             "event_keys": ["e1a"],
         },
     ]
-    with engine.connect() as conn:
+    with engine.engine.connect() as conn:
         unlinked = conn.execute(
             select(event_lines.c.event_key).where(event_lines.c.journal_id.is_(None))
         ).all()
@@ -187,7 +187,7 @@ def test_claim_leases_and_the_owner_alone_finishes(engine) -> None:  # type: ign
     assert sorted(c.id for c in claims) == sorted([a.id, b.id])
     assert all(not c.uncertain and c.attempts == 0 and c.first_received_at == T0 for c in claims)
     assert store.claim(engine, owner="w2", now=T0, lease=LEASE, limit=10) == []
-    with engine.begin() as conn:
+    with engine.transaction() as conn:
         assert not store.mark_posted(conn, a.id, owner="w2", document="D1", connector="x", now=T0)
         assert store.mark_posted(conn, a.id, owner="w1", document="D1", connector="x", now=T0)
         assert store.retry_later(
@@ -209,12 +209,12 @@ def test_claim_leases_and_the_owner_alone_finishes(engine) -> None:  # type: ign
     assert store.claim(engine, owner="w1", now=T0 + timedelta(seconds=29), lease=LEASE, limit=10) == []
     (retry,) = store.claim(engine, owner="w1", now=T0 + timedelta(seconds=30), lease=LEASE, limit=10)
     assert (retry.id, retry.attempts, retry.uncertain) == (b.id, 1, True)
-    with engine.begin() as conn:
+    with engine.transaction() as conn:
         assert store.mark_failed(
             conn, b.id, owner="w1", attempts=2, uncertain=True, connector="x", error="gone"
         )
     assert store.counts(engine) == {"staged": 0, "submitting": 0, "posted": 1, "failed": 1}
-    with engine.begin() as conn:
+    with engine.transaction() as conn:
         assert store.requeue(conn, [a.id, b.id], now=T0) == 1  # only failed journals go back
     again = store.get(engine, b.id)
     assert again is not None and (again.status, again.attempts, again.uncertain) == ("staged", 0, True)
@@ -228,7 +228,7 @@ def test_an_expired_lease_is_taken_over_as_uncertain(engine) -> None:  # type: i
     assert store.claim(engine, owner="w2", now=T0 + LEASE - timedelta(seconds=1), lease=LEASE, limit=1) == []
     (taken,) = store.claim(engine, owner="w2", now=T0 + LEASE + timedelta(seconds=1), lease=LEASE, limit=1)
     assert taken.uncertain  # the dead owner may have reached the ERP
-    with engine.begin() as conn:
+    with engine.transaction() as conn:
         assert not store.mark_posted(conn, journal.id, owner="dead", document="D", connector="x", now=T0)
 
 
@@ -236,7 +236,7 @@ def test_release_gives_journals_back_without_an_attempt(engine) -> None:  # type
     journal = _journal(keys=False)
     _stage(engine, journal)
     store.claim(engine, owner="w1", now=T0, lease=LEASE, limit=1)
-    with engine.begin() as conn:
+    with engine.transaction() as conn:
         assert store.release(conn, [journal.id], owner="w1", at=T0 + timedelta(seconds=5)) == 1
         assert store.release(conn, [], owner="w1", at=T0) == 0
     stored = store.get(engine, journal.id)

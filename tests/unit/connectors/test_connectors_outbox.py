@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from faulty_erp import FaultyErp
-from sqlalchemy import Engine
 
 from revbridge.connectors.base import ConnectorRejected, ConnectorUnavailable, Limits, Receipt
 from revbridge.connectors.breaker import BreakerState
@@ -23,9 +22,8 @@ from revbridge.ledger.journal import Dimensions, Journal, JournalDraft, JournalL
 from revbridge.ledger.role import AccountRole as R
 from revbridge.observability.metrics import Metrics
 from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
+from revbridge.store import Database, migrate, workitems
 from revbridge.store import journals as store
-from revbridge.store import migrate, workitems
-from revbridge.store.engine import make_engine
 
 FAST = Limits(rate_per_second=1000, burst=100, concurrency=2, backoff_base=0.01, backoff_cap=0.05)
 
@@ -48,11 +46,11 @@ def journal(n: int, *, le: str = "LE01") -> Journal:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+def engine(tmp_path: Path) -> Iterator[Database]:
+    engine = Database.open(f"sqlite:///{tmp_path / 'store.db'}")
     migrate.upgrade(engine)
     yield engine
-    engine.dispose()
+    engine.close()
 
 
 @pytest.fixture
@@ -62,10 +60,10 @@ def erp() -> Iterator[FaultyErp]:
     server.close()
 
 
-def stage(engine: Engine, count: int, *, now: datetime | None = None, le: str = "LE01") -> list[Journal]:
+def stage(engine: Database, count: int, *, now: datetime | None = None, le: str = "LE01") -> list[Journal]:
     made = [journal(n, le=le) for n in range(1, count + 1)]
     at = now or datetime.now(UTC)
-    with engine.begin() as conn:
+    with engine.transaction() as conn:
         for j in made:
             store.stage_journal(
                 conn, j, connector="rest", first_received_at=at - timedelta(seconds=3), now=at
@@ -80,7 +78,7 @@ def rest(erp: FaultyErp, limits: Limits = FAST) -> RestConnector:
     return RestConnector(settings, limits=limits)
 
 
-def dispatcher(engine: Engine, connector: object, **config: object) -> Dispatcher:
+def dispatcher(engine: Database, connector: object, **config: object) -> Dispatcher:
     return Dispatcher(
         engine,
         lambda _le: connector,  # type: ignore[arg-type,return-value]
@@ -90,7 +88,7 @@ def dispatcher(engine: Engine, connector: object, **config: object) -> Dispatche
     )
 
 
-def settle(d: Dispatcher, engine: Engine, *, timeout: float = 30.0) -> None:
+def settle(d: Dispatcher, engine: Database, *, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         counts = store.counts(engine)
@@ -104,7 +102,7 @@ def settle(d: Dispatcher, engine: Engine, *, timeout: float = 30.0) -> None:
 # ---- against the HTTP ERP ---------------------------------------------------------------------
 
 
-def test_429_with_retry_after_pauses_the_connector(engine: Engine, erp: FaultyErp) -> None:
+def test_429_with_retry_after_pauses_the_connector(engine: Database, erp: FaultyErp) -> None:
     stage(engine, 3)
     erp.fail_next("429", retry_after="1")
     connector = rest(erp, Limits(rate_per_second=1000, burst=100, concurrency=1, backoff_base=0.01))
@@ -118,7 +116,7 @@ def test_429_with_retry_after_pauses_the_connector(engine: Engine, erp: FaultyEr
     connector.close()
 
 
-def test_500s_are_retried_each_after_a_lookup(engine: Engine, erp: FaultyErp) -> None:
+def test_500s_are_retried_each_after_a_lookup(engine: Database, erp: FaultyErp) -> None:
     (j,) = stage(engine, 1)
     erp.fail_next("500", 2)
     connector = rest(erp)
@@ -141,7 +139,7 @@ def test_500s_are_retried_each_after_a_lookup(engine: Engine, erp: FaultyErp) ->
     connector.close()
 
 
-def test_an_answer_dropped_after_commit_is_looked_up_not_sent_again(engine: Engine, erp: FaultyErp) -> None:
+def test_an_answer_dropped_after_commit_is_looked_up_not_sent_again(engine: Database, erp: FaultyErp) -> None:
     journals = stage(engine, 4)
     erp.fail_next("drop_after_commit")
     connector = rest(erp)
@@ -157,7 +155,7 @@ def test_an_answer_dropped_after_commit_is_looked_up_not_sent_again(engine: Engi
     connector.close()
 
 
-def test_a_down_window_opens_the_breaker_and_recovery_closes_it(engine: Engine, erp: FaultyErp) -> None:
+def test_a_down_window_opens_the_breaker_and_recovery_closes_it(engine: Database, erp: FaultyErp) -> None:
     journals = stage(engine, 20)
     limits = Limits(
         rate_per_second=1000, burst=100, concurrency=2, backoff_base=0.01, backoff_cap=0.05,
@@ -187,7 +185,7 @@ def test_a_down_window_opens_the_breaker_and_recovery_closes_it(engine: Engine, 
 
 
 def test_after_max_attempts_the_journal_fails_with_an_erp_unavailable_item(
-    engine: Engine, erp: FaultyErp
+    engine: Database, erp: FaultyErp
 ) -> None:
     (j,) = stage(engine, 1)
     erp.fail_next("503", 10)
@@ -213,7 +211,7 @@ def test_after_max_attempts_the_journal_fails_with_an_erp_unavailable_item(
     connector.close()
 
 
-def test_a_rejection_fails_at_once_with_an_erp_rejected_item(engine: Engine, erp: FaultyErp) -> None:
+def test_a_rejection_fails_at_once_with_an_erp_rejected_item(engine: Database, erp: FaultyErp) -> None:
     (j,) = stage(engine, 1)
     erp.fail_next("reject")
     connector = rest(erp)
@@ -229,7 +227,7 @@ def test_a_rejection_fails_at_once_with_an_erp_rejected_item(engine: Engine, erp
     connector.close()
 
 
-def test_the_outbound_rate_never_exceeds_the_limit(engine: Engine, erp: FaultyErp) -> None:
+def test_the_outbound_rate_never_exceeds_the_limit(engine: Database, erp: FaultyErp) -> None:
     stage(engine, 60)
     rate, burst = 50.0, 5
     connector = rest(erp, Limits(rate_per_second=rate, burst=burst, concurrency=4))
@@ -254,7 +252,7 @@ def max_excess(times: list[float], rate: float) -> float:
     return best
 
 
-def test_metrics_count_calls_journals_and_receipt_to_posted(engine: Engine, erp: FaultyErp) -> None:
+def test_metrics_count_calls_journals_and_receipt_to_posted(engine: Database, erp: FaultyErp) -> None:
     stage(engine, 5)
     erp.fail_next("500")
     connector = rest(erp)
@@ -277,7 +275,7 @@ def test_metrics_count_calls_journals_and_receipt_to_posted(engine: Engine, erp:
     connector.close()
 
 
-def test_run_posts_continuously_until_stopped(engine: Engine, erp: FaultyErp) -> None:
+def test_run_posts_continuously_until_stopped(engine: Database, erp: FaultyErp) -> None:
     connector = rest(erp)
     d = dispatcher(engine, connector, idle_seconds=0.05)
     stop = threading.Event()
@@ -295,7 +293,7 @@ def test_run_posts_continuously_until_stopped(engine: Engine, erp: FaultyErp) ->
     connector.close()
 
 
-def test_an_idle_outbox_wakes_when_a_worker_rings(engine: Engine, erp: FaultyErp) -> None:
+def test_an_idle_outbox_wakes_when_a_worker_rings(engine: Database, erp: FaultyErp) -> None:
     connector = rest(erp)
     bell = Doorbell()
     d = Dispatcher(
@@ -371,7 +369,7 @@ class Ticks:
         return self.now
 
 
-def fixed(engine: Engine, route: Callable[[str], object], clock: FixedClock, ticks: Ticks) -> Dispatcher:
+def fixed(engine: Database, route: Callable[[str], object], clock: FixedClock, ticks: Ticks) -> Dispatcher:
     return Dispatcher(
         engine,
         route,  # type: ignore[arg-type]
@@ -382,7 +380,7 @@ def fixed(engine: Engine, route: Callable[[str], object], clock: FixedClock, tic
     )
 
 
-def test_a_journal_whose_owner_died_is_looked_up_before_anything_is_sent(engine: Engine) -> None:
+def test_a_journal_whose_owner_died_is_looked_up_before_anything_is_sent(engine: Database) -> None:
     (j,) = stage(engine, 1, now=T0)
     store.claim(engine, owner="dead", now=T0, lease=timedelta(minutes=2), limit=1)
     connector = Scripted(name="rest", stored={j.id: Receipt(reference=j.id, document="D-ERP")})
@@ -395,7 +393,7 @@ def test_a_journal_whose_owner_died_is_looked_up_before_anything_is_sent(engine:
     d.close()
 
 
-def test_a_lookup_that_finds_nothing_lets_the_journal_go_once(engine: Engine) -> None:
+def test_a_lookup_that_finds_nothing_lets_the_journal_go_once(engine: Database) -> None:
     (j,) = stage(engine, 1, now=T0)
     connector = Scripted(
         name="rest", outcomes=[ConnectorUnavailable("timeout", uncertain=True)], commit_then=False
@@ -410,7 +408,7 @@ def test_a_lookup_that_finds_nothing_lets_the_journal_go_once(engine: Engine) ->
     d.close()
 
 
-def test_uncertainty_survives_a_later_certain_failure(engine: Engine) -> None:
+def test_uncertainty_survives_a_later_certain_failure(engine: Database) -> None:
     (j,) = stage(engine, 1, now=T0)
     connector = Scripted(
         name="rest",
@@ -431,7 +429,7 @@ def test_uncertainty_survives_a_later_certain_failure(engine: Engine) -> None:
     d.close()
 
 
-def test_the_half_open_probe_does_not_spend_the_journals_attempts(engine: Engine) -> None:
+def test_the_half_open_probe_does_not_spend_the_journals_attempts(engine: Database) -> None:
     (j,) = stage(engine, 1, now=T0)
     down = [ConnectorUnavailable("down") for _ in range(10)]
     limits = Limits(rate_per_second=1000, burst=100, breaker_failures=1, breaker_reset=5, max_attempts=2)
@@ -454,7 +452,7 @@ def test_the_half_open_probe_does_not_spend_the_journals_attempts(engine: Engine
     d.close()
 
 
-def test_an_open_circuit_gives_claimed_journals_back_untouched(engine: Engine) -> None:
+def test_an_open_circuit_gives_claimed_journals_back_untouched(engine: Database) -> None:
     stage(engine, 3, now=T0)
     limits = Limits(rate_per_second=1000, burst=100, concurrency=1, breaker_failures=1, breaker_reset=60)
     connector = Scripted(name="rest", limits=limits, outcomes=[ConnectorUnavailable("down")])
@@ -467,7 +465,7 @@ def test_an_open_circuit_gives_claimed_journals_back_untouched(engine: Engine) -
     d.close()
 
 
-def test_a_connector_change_while_uncertain_needs_a_person(engine: Engine) -> None:
+def test_a_connector_change_while_uncertain_needs_a_person(engine: Database) -> None:
     (j,) = stage(engine, 1, now=T0)
     first = Scripted(name="rest", outcomes=[ConnectorUnavailable("lost", uncertain=True)])
     other = Scripted(name="tryton")
@@ -486,7 +484,7 @@ def test_a_connector_change_while_uncertain_needs_a_person(engine: Engine) -> No
     d.close()
 
 
-def test_a_legal_entity_without_a_connector_is_retried_then_fails(engine: Engine) -> None:
+def test_a_legal_entity_without_a_connector_is_retried_then_fails(engine: Database) -> None:
     (j,) = stage(engine, 1, now=T0, le="LE77")
 
     def route(le: str) -> object:
@@ -505,7 +503,7 @@ def test_a_legal_entity_without_a_connector_is_retried_then_fails(engine: Engine
     d.close()
 
 
-def test_a_rejection_from_a_lookup_also_fails_the_journal(engine: Engine) -> None:
+def test_a_rejection_from_a_lookup_also_fails_the_journal(engine: Database) -> None:
     (j,) = stage(engine, 1, now=T0)
 
     class Refusing(Scripted):
@@ -524,7 +522,7 @@ def test_a_rejection_from_a_lookup_also_fails_the_journal(engine: Engine) -> Non
     d.close()
 
 
-def test_connector_for_is_asked_once_per_legal_entity_and_round(engine: Engine) -> None:
+def test_connector_for_is_asked_once_per_legal_entity_and_round(engine: Database) -> None:
     stage(engine, 3, now=T0, le="LE01")
     stage(engine, 2, now=T0, le="LE02")
     asked: list[str] = []

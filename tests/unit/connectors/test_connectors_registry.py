@@ -19,18 +19,18 @@ from revbridge.connectors.tryton import TrytonConnector
 from revbridge.core.clock import FixedClock
 from revbridge.core.errors import ConfigurationError
 from revbridge.masterdata.model import KNOWN_CONNECTORS
-from revbridge.store.engine import make_engine
+from revbridge.store import Database
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "connectors.md"
 
 
 @pytest.fixture
 def env():  # type: ignore[no-untyped-def]
-    engine = make_engine("sqlite://")
+    engine = Database.open("sqlite://")
     yield registry.Environment(
-        engine=engine, clock=FixedClock(datetime(2026, 1, 1, tzinfo=UTC)), secrets={"TRYTON_PW": "s3cret"}
+        db=engine, clock=FixedClock(datetime(2026, 1, 1, tzinfo=UTC)), secrets={"TRYTON_PW": "s3cret"}
     )
-    engine.dispose()
+    engine.close()
 
 
 def test_every_type_master_data_accepts_is_registered() -> None:

@@ -18,7 +18,6 @@ from revbridge.api.app import create_app
 from revbridge.bootstrap import Runtime
 from revbridge.security.roles import Role
 from revbridge.store import apikeys, audit
-from revbridge.store.engine import reading
 from revbridge.store.messages import Arrival
 from revbridge.store.schema import audit_log, messages
 
@@ -43,7 +42,7 @@ def stored(rt: Runtime, payload: bytes) -> str:
 
 
 def audit_rows(rt: Runtime) -> list[dict[str, Any]]:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         return [dict(r._mapping) for r in conn.execute(select(audit_log).order_by(audit_log.c.seq))]
 
 
@@ -134,7 +133,7 @@ def test_unknown_messages_are_404_and_not_audited(rt: Runtime) -> None:
 
 def test_a_purged_payload_is_gone_and_not_audited(rt: Runtime) -> None:
     message_id = stored(rt, SENTINEL.encode())
-    with rt.db.begin() as conn:
+    with rt.db.transaction() as conn:
         conn.execute(
             update(messages).where(messages.c.id == message_id).values(payload=None, purged_at=rt.clock.now())
         )
@@ -150,7 +149,7 @@ def test_a_purged_payload_is_gone_and_not_audited(rt: Runtime) -> None:
 
 def test_a_tampered_payload_is_refused_clearly_and_the_failure_audited(rt: Runtime) -> None:
     message_id = stored(rt, SENTINEL.encode())
-    with rt.db.begin() as conn:
+    with rt.db.transaction() as conn:
         blob = bytearray(
             conn.execute(select(messages.c.payload).where(messages.c.id == message_id)).scalar_one()
         )

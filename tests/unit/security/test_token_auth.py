@@ -20,7 +20,6 @@ from revbridge.bootstrap import Runtime
 from revbridge.core.errors import ConfigurationError
 from revbridge.observability import logging as rblogging
 from revbridge.store import audit
-from revbridge.store.engine import reading
 from revbridge.store.schema import audit_log
 
 
@@ -43,7 +42,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def logins(rt: Runtime) -> list[tuple[str, str, str]]:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         rows = conn.execute(
             select(audit_log.c.actor, audit_log.c.action, audit_log.c.target).where(
                 audit_log.c.action == "login"

@@ -14,7 +14,6 @@ from workbench import RUSHMORE, People, csrf_of, ingest
 from revbridge.bootstrap import Runtime
 from revbridge.security.roles import Role
 from revbridge.store import configs, journals, workitems
-from revbridge.store.engine import reading
 from revbridge.store.schema import audit_log
 from revbridge.web.configuration import file_text
 
@@ -45,7 +44,7 @@ def _propose(people: People, role: Role, text: str, *, upload: bool = False) -> 
 
 
 def _actions(rt: Runtime, prefix: str) -> list[tuple[str, str]]:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         rows = conn.execute(select(audit_log.c.action, audit_log.c.actor).order_by(audit_log.c.seq))
         return [(a, actor) for a, actor in rows if a.startswith(prefix)]
 
@@ -140,6 +139,6 @@ def test_propose_preview_approve_replay(rt: Runtime, people: People, corpus: Pat
     assert str(cash) == "945.00"
     replays = _actions(rt, "replay")
     assert replays == [("replay", f"apikey:{people.ids[Role.OPERATOR]}")]
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         details = conn.execute(select(audit_log.c.details).where(audit_log.c.action == "replay")).scalar_one()
     assert json.loads(details)["status"] == "processed"

@@ -13,7 +13,6 @@ from workbench import REDOX_ADT, REDOX_DFT, People, ingest, posted
 from revbridge.bootstrap import Runtime
 from revbridge.security.roles import Role
 from revbridge.store import journals
-from revbridge.store.engine import reading
 from revbridge.store.schema import audit_log, journal_lines
 
 # Patient data in the Redox DFT and the ADT: name, birth date, MRN, address, phone.
@@ -34,7 +33,7 @@ def test_a_journal_line_leads_to_the_hl7_segment_it_came_from(
     viewer = people.browser(Role.VIEWER)
     journal = viewer.get(f"/journals/{journal_id}").text
     assert "posted" in journal
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         revenue = conn.execute(
             select(journal_lines.c.id).where(
                 journal_lines.c.journal_id == journal_id, journal_lines.c.role == "gross_revenue"
@@ -64,7 +63,7 @@ def test_a_phi_reader_sees_the_located_element_and_the_view_is_audited(
     assert "<mark>125.10</mark>" in page.text
     assert re.search(r'<span class="row located" id="located">.*FT1\|1\|691234', page.text)
     assert "HALL^MARCUS" in page.text  # the raw message itself, for the one role that may see it
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         views = conn.execute(select(audit_log).where(audit_log.c.action == "phi.view")).all()
     assert [(v.actor, v.target) for v in views] == [
         ("apikey:" + people.ids[Role.PHI_READER], f"message/{dft}")
@@ -90,7 +89,7 @@ def test_a_viewer_sees_no_raw_content(rt: Runtime, people: People, corpus: Path)
             page = browser.get(path).text
             leaked = [s for s in SENTINELS if s in page]
             assert leaked == [], (role, path, leaked)
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         assert conn.execute(select(audit_log).where(audit_log.c.action == "phi.view")).all() == []
 
 

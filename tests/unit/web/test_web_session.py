@@ -24,12 +24,11 @@ from revbridge.bootstrap import Runtime
 from revbridge.core.clock import FixedClock
 from revbridge.security.roles import Role
 from revbridge.store import workitems
-from revbridge.store.engine import reading
 from revbridge.store.schema import audit_log
 
 
 def _audit(rt: Runtime, action: str) -> list[tuple[str, str, dict[str, str]]]:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         rows = conn.execute(select(audit_log).where(audit_log.c.action == action).order_by(audit_log.c.seq))
         return [(r.actor, r.target, json.loads(r.details)) for r in rows]
 

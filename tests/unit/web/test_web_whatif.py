@@ -17,7 +17,6 @@ from revbridge.masterdata.configuration import Configuration
 from revbridge.masterdata.loader import FILES, load_texts
 from revbridge.pipeline import whatif
 from revbridge.store import configs, workitems
-from revbridge.store.engine import reading
 from revbridge.store.schema import audit_log, event_lines, events, journals, messages, work_items
 
 AccountKey = tuple[str, str, str, str]
@@ -30,7 +29,7 @@ RUSHMORE_PAYER = {
 
 
 def _current(rt: Runtime) -> tuple[int, Configuration]:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         number = configs.current_number(conn, rt.clock.now().date())
     assert number is not None
     return number, configs.load_version(rt.db, number)
@@ -48,7 +47,7 @@ def _changed_payers(config: Configuration, change: object) -> Configuration:
 
 
 def _snapshot(rt: Runtime) -> tuple[object, ...]:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         return tuple(
             conn.execute(query).all()
             for query in (
@@ -88,13 +87,13 @@ def _approve(rt: Runtime, proposed: Configuration) -> int:
 
 def _replayed_by_account(rt: Runtime, message_ids: tuple[str, ...]) -> dict[AccountKey, Decimal]:
     """Replay the messages and net the subledger lines the replay staged, by account."""
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         before = conn.execute(select(func.coalesce(func.max(event_lines.c.id), 0))).scalar_one()
     replayer = rt.replayer()
     for message_id in message_ids:
         replayer.replay(message_id, actor="apikey:operator")
     nets: dict[AccountKey, Decimal] = {}
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         for row in conn.execute(select(event_lines).where(event_lines.c.id > before)):
             key = (row.legal_entity, row.account, row.role, row.currency)
             amount = Decimal(row.amount_minor) / 100

@@ -38,7 +38,7 @@ def test_filters_by_code_facility_age_and_assignee(rt: Runtime, people: People, 
     assert sorted(by_facility) == sorted(i.id for i in items if i.facility == payer.facility)
     assert _ids(viewer.get("/workqueue", params={"facility": "NOWHERE"}).text) == []
     assert _ids(viewer.get("/workqueue?age=3d").text) == []
-    with rt.db.begin() as conn:  # the payer item was opened four days ago
+    with rt.db.transaction() as conn:  # the payer item was opened four days ago
         conn.execute(
             update(work_items)
             .where(work_items.c.id == payer.id)

@@ -25,7 +25,6 @@ from revbridge.bootstrap import Runtime
 from revbridge.core.errors import DecryptionError
 from revbridge.security.roles import Permission
 from revbridge.store import audit, workitems
-from revbridge.store.engine import reading
 from revbridge.store.schema import events, messages
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
@@ -45,7 +44,7 @@ def _iso(value: Any) -> str | None:
 
 
 def _metadata(rt: Runtime, message_id: str) -> dict[str, object] | None:
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         row = conn.execute(
             select(
                 *[c for c in messages.c if c.name not in ("payload", "ack")],
@@ -107,7 +106,7 @@ async def get_message(request: Request, message_id: str = MessageId) -> dict[str
 def disclose(rt: Runtime, principal: Principal, message_id: str, reason: str) -> tuple[bytes, str]:
     """The raw bytes and media type of a message, audited as ``phi.view`` before they are returned.
     Raises HTTPException 404 (unknown), 410 (purged) or 500 (fails authentication; audited)."""
-    with reading(rt.db) as conn:
+    with rt.db.reading() as conn:
         row = conn.execute(
             select(messages.c.format, messages.c.key_id, messages.c.payload, messages.c.purged_at).where(
                 messages.c.id == message_id
@@ -121,7 +120,7 @@ def disclose(rt: Runtime, principal: Principal, message_id: str, reason: str) ->
     try:
         data = rt.store.open_payload(message_id, row.key_id, bytes(row.payload))
     except DecryptionError as exc:
-        with rt.db.begin() as conn:
+        with rt.db.transaction() as conn:
             audit.append(
                 conn,
                 at=rt.clock.now(),
@@ -132,7 +131,7 @@ def disclose(rt: Runtime, principal: Principal, message_id: str, reason: str) ->
                 anchor=anchor,
             )
         raise HTTPException(500, str(exc)) from None
-    with rt.db.begin() as conn:
+    with rt.db.transaction() as conn:
         audit.append(
             conn,
             at=rt.clock.now(),
