@@ -27,8 +27,8 @@ from sqlalchemy import select
 
 from intake import PAYLOAD, floor_sqlite
 from revbridge.bootstrap import build
-from revbridge.cli.demo_feed import Targets, feed
 from revbridge.demo import generate
+from revbridge.demo.feed import Targets, feed
 from revbridge.demo.truth import Message, Traffic
 from revbridge.security.roles import Role
 from revbridge.service import Service

@@ -23,13 +23,13 @@ from pathlib import Path
 import yaml
 from fastapi.testclient import TestClient
 
-from revbridge.api.app import create_app
 from revbridge.bootstrap import build
 from revbridge.demo import generate
 from revbridge.masterdata.canonical import to_documents
 from revbridge.masterdata.loader import FILES, load_texts
 from revbridge.pipeline import whatif
 from revbridge.security.roles import Role
+from revbridge.service.app import create_app
 from revbridge.settings import Settings
 from revbridge.store import apikeys, configs, journals, reporting, workitems
 

@@ -1,6 +1,21 @@
-"""`python -m revbridge` and the `revbridge` console script."""
+"""`python -m revbridge` and the `revbridge` console script: the whole command line.
 
-from revbridge.cli.app import main
+The CLI face's commands (``revbridge.cli``) plus the two that sit above every face: ``serve``
+(``revbridge.service``) and ``demo`` (``revbridge.demo``). Nothing below imports this module.
+"""
+
+from revbridge.cli.app import app
+from revbridge.cli.app import main as run
+from revbridge.demo.command import demo
+from revbridge.service.command import serve
+
+app.command()(serve)
+app.command()(demo)
+
+
+def main() -> None:
+    run(app)
+
 
 if __name__ == "__main__":
     main()

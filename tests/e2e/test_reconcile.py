@@ -22,7 +22,6 @@ from fastapi.testclient import TestClient
 from runtime import build_runtime
 from sqlalchemy import delete, select, update
 
-from revbridge.api.app import create_app
 from revbridge.bootstrap import Runtime
 from revbridge.connectors import registry
 from revbridge.connectors.tryton import TrytonConnector
@@ -30,6 +29,7 @@ from revbridge.core.clock import FixedClock
 from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
 from revbridge.reconcile import Control, Report
 from revbridge.security.roles import Role
+from revbridge.service.app import create_app
 from revbridge.store import apikeys, reporting
 from revbridge.store import journals as journal_store
 from revbridge.store.schema import event_lines, gl_documents, gl_entries, journals

@@ -1,4 +1,8 @@
-"""The `revbridge` command line (DESIGN.md section 10)."""
+"""The `revbridge` command line (DESIGN.md section 10): the commands of the CLI face.
+
+``serve`` (the runner, ``revbridge.service``) and ``demo`` (``revbridge.demo``) sit above the faces
+and join these in ``revbridge.__main__``, the entry point.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import click
 import typer
 from typer._click.exceptions import ClickException as TyperClickException
 
-from revbridge.cli import admin, config, demo, ledger, messages, periods, posting, reconcile, security, serve
+from revbridge.cli import admin, config, ledger, messages, periods, posting, reconcile, security
 from revbridge.cli.common import err_console
 from revbridge.core.errors import RevbridgeError, StoreError, StoreUnavailable
 
@@ -25,8 +29,6 @@ app.command()(messages.status)
 app.command("journals")(posting.journals_command)
 app.command()(posting.replay)
 app.add_typer(messages.exceptions_app, name="exceptions")
-app.command()(serve.serve)
-app.command()(demo.demo)
 app.command("reconcile")(reconcile.reconcile_command)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.apikey_app, name="apikey")
@@ -38,9 +40,10 @@ app.command()(security.purge)
 ledger.register(app)
 
 
-def main() -> None:
+def main(command: typer.Typer = app) -> None:
+    """Run ``command`` (default: the CLI face's commands) with one-line errors and exit codes."""
     try:
-        code = app(standalone_mode=False)
+        code = command(standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except RevbridgeError as exc:

@@ -20,10 +20,10 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from revbridge.api.app_state import principal_of, runtime_of
-from revbridge.api.permissions import requires
 from revbridge.bootstrap import Runtime
 from revbridge.core.errors import InputError
+from revbridge.http.permissions import requires
+from revbridge.http.state import principal_of, runtime_of
 from revbridge.masterdata.canonical import diff, to_documents
 from revbridge.masterdata.configuration import Configuration
 from revbridge.masterdata.loader import FILES, load_texts

@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from revbridge.api.app_state import runtime_of
-from revbridge.api.permissions import requires
 from revbridge.core.errors import InputError
+from revbridge.http.permissions import requires
+from revbridge.http.state import runtime_of
 from revbridge.security.roles import Permission
 from revbridge.store import journals
 from revbridge.store.schema import event_lines, events, journal_lines

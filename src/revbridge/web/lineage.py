@@ -21,10 +21,10 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from revbridge.api.app_state import principal_of, runtime_of
-from revbridge.api.permissions import requires
 from revbridge.api.routes.messages import disclose
 from revbridge.bootstrap import Runtime
+from revbridge.http.permissions import requires
+from revbridge.http.state import principal_of, runtime_of
 from revbridge.security.roles import Permission
 from revbridge.store import journals, workitems
 from revbridge.store.journals import StoredJournal

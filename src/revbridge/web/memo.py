@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection, func, select
 from starlette.requests import Request
 
-from revbridge.api.app_state import runtime_of
+from revbridge.http.state import runtime_of
 from revbridge.masterdata.configuration import Configuration
 from revbridge.observability.logging import get_logger
 from revbridge.store import configs

@@ -15,8 +15,8 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
-from revbridge.api.app_state import runtime_of
-from revbridge.api.permissions import requires
+from revbridge.http.permissions import requires
+from revbridge.http.state import runtime_of
 from revbridge.security.roles import Permission
 from revbridge.web import charts, dashboard, reconciliation
 from revbridge.web.rendering import render

@@ -21,9 +21,9 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from revbridge.api.app_state import runtime_of
-from revbridge.api.permissions import requires
 from revbridge.core.money import Money
+from revbridge.http.permissions import requires
+from revbridge.http.state import runtime_of
 from revbridge.reconcile import Report
 from revbridge.security.roles import Permission
 from revbridge.store import reporting

@@ -19,8 +19,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from revbridge.api.auth import Principal
 from revbridge.core.money import Money
+from revbridge.http.auth import Principal
 from revbridge.security.roles import Permission, allows
 from revbridge.web import session
 

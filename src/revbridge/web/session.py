@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from revbridge.api.auth import SEEN_COOKIE, SESSION_COOKIE, SID_COOKIE, Principal, _credential, seen_value
+from revbridge.http.auth import SEEN_COOKIE, SESSION_COOKIE, SID_COOKIE, Principal, _credential, seen_value
 
 
 def principal(request: Request) -> Principal | None:

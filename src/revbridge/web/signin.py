@@ -17,9 +17,9 @@ from fastapi import APIRouter, Form, Query
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from revbridge.api.app_state import runtime_of
-from revbridge.api.auth import SID_COOKIE, Principal
-from revbridge.api.permissions import requires
+from revbridge.http.auth import SID_COOKIE, Principal
+from revbridge.http.permissions import requires
+from revbridge.http.state import runtime_of
 from revbridge.security.roles import Permission, allows
 from revbridge.store import audit
 from revbridge.web import session

@@ -10,7 +10,7 @@ from importlib.resources import files
 from fastapi import APIRouter, HTTPException
 from starlette.responses import Response
 
-from revbridge.api.permissions import requires
+from revbridge.http.permissions import requires
 from revbridge.security.roles import Permission
 
 router = APIRouter(tags=["workbench"], include_in_schema=False)

@@ -18,10 +18,10 @@ from fastapi import APIRouter, Form, Query
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from revbridge.api.app_state import principal_of, runtime_of
-from revbridge.api.permissions import requires
 from revbridge.bootstrap import Runtime
 from revbridge.core.errors import InputError
+from revbridge.http.permissions import requires
+from revbridge.http.state import principal_of, runtime_of
 from revbridge.pipeline import actions
 from revbridge.pipeline.replay import select_messages
 from revbridge.security.roles import Permission

@@ -27,10 +27,10 @@ from lineformat import FORMATS
 from runtime import build_runtime
 from starlette.routing import Route
 
-from revbridge.api.app import create_app
-from revbridge.api.permissions import permission_of
 from revbridge.bootstrap import Runtime
+from revbridge.http.permissions import permission_of
 from revbridge.security.roles import GRANTS, Permission, Role, permissions
+from revbridge.service.app import create_app
 from revbridge.store import apikeys
 
 P = Permission

@@ -14,9 +14,9 @@ from lineformat import FORMATS
 from runtime import build_runtime
 from sqlalchemy import select, update
 
-from revbridge.api.app import create_app
 from revbridge.bootstrap import Runtime
 from revbridge.security.roles import Role
+from revbridge.service.app import create_app
 from revbridge.store import apikeys, audit
 from revbridge.store.messages import Arrival
 from revbridge.store.schema import audit_log, messages

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from lineformat import FORMATS
 from runtime import build_runtime
 
-from revbridge.api.app import create_app
-from revbridge.api.ratelimit import TokenBuckets
 from revbridge.bootstrap import Runtime
+from revbridge.http.ratelimit import TokenBuckets
 from revbridge.security.roles import Role
+from revbridge.service.app import create_app
 from revbridge.store import apikeys
 
 HL7 = (

@@ -15,10 +15,10 @@ from lineformat import FORMATS
 from runtime import build_runtime
 from sqlalchemy import select
 
-from revbridge.api.app import create_app
 from revbridge.bootstrap import Runtime
 from revbridge.core.errors import ConfigurationError
 from revbridge.observability import logging as rblogging
+from revbridge.service.app import create_app
 from revbridge.store import audit
 from revbridge.store.schema import audit_log
 

@@ -10,10 +10,10 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from workbench import RUSHMORE, People, csrf_of, ingest
 
-from revbridge.api.app import create_app
-from revbridge.api.permissions import permission_of
 from revbridge.bootstrap import Runtime
+from revbridge.http.permissions import permission_of
 from revbridge.security.roles import Permission, Role, allows
+from revbridge.service.app import create_app
 from revbridge.store import workitems
 from revbridge.web import site
 

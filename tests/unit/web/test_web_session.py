@@ -18,11 +18,11 @@ from runtime import build_runtime
 from sqlalchemy import select
 from workbench import RUSHMORE, People, csrf_of, ingest
 
-from revbridge.api.app import create_app
-from revbridge.api.auth import _seen_at, seen_value
 from revbridge.bootstrap import Runtime
 from revbridge.core.clock import FixedClock
+from revbridge.http.auth import _seen_at, seen_value
 from revbridge.security.roles import Role
+from revbridge.service.app import create_app
 from revbridge.store import workitems
 from revbridge.store.schema import audit_log
 

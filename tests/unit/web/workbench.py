@@ -7,9 +7,9 @@ import re
 
 from fastapi.testclient import TestClient
 
-from revbridge.api.app import create_app
 from revbridge.bootstrap import Runtime
 from revbridge.security.roles import Role
+from revbridge.service.app import create_app
 from revbridge.store import apikeys, journals
 
 RUSHMORE = "x12_835/lfh_x12__managed-care.835"

@@ -34,8 +34,6 @@ from fastapi.responses import Response
 from starlette.requests import Request
 
 from revbridge import __version__
-from revbridge.api.app_state import runtime_of
-from revbridge.api.permissions import requires
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Problem, ProblemCode, Severity
 from revbridge.formats.base import Limits
@@ -49,6 +47,8 @@ from revbridge.formats.fhir import (
     http_status,
     operation_outcome,
 )
+from revbridge.http.permissions import requires
+from revbridge.http.state import runtime_of
 from revbridge.pipeline.intake import Received
 from revbridge.security.roles import Permission
 from revbridge.store.messages import DUPLICATE

@@ -12,9 +12,9 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import Request
 
-from revbridge.api.app_state import runtime_of
-from revbridge.api.permissions import requires
 from revbridge.core.errors import InputError
+from revbridge.http.permissions import requires
+from revbridge.http.state import runtime_of
 from revbridge.pipeline.intake import Received
 from revbridge.security.roles import Permission
 

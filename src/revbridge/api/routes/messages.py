@@ -18,11 +18,11 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from starlette.requests import Request
 
-from revbridge.api.app_state import principal_of, runtime_of
-from revbridge.api.auth import Principal
-from revbridge.api.permissions import requires
 from revbridge.bootstrap import Runtime
 from revbridge.core.errors import DecryptionError
+from revbridge.http.auth import Principal
+from revbridge.http.permissions import requires
+from revbridge.http.state import principal_of, runtime_of
 from revbridge.security.roles import Permission
 from revbridge.store import audit, workitems
 from revbridge.store.schema import events, messages

@@ -9,9 +9,9 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from revbridge.api.app_state import principal_of, runtime_of
-from revbridge.api.permissions import requires
 from revbridge.core.errors import InputError
+from revbridge.http.permissions import requires
+from revbridge.http.state import principal_of, runtime_of
 from revbridge.pipeline import actions
 from revbridge.security.roles import Permission
 from revbridge.store import workitems

@@ -22,8 +22,6 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
-from revbridge.api.app_state import runtime_of
-from revbridge.api.permissions import requires
 from revbridge.api.routes.fhir import (
     answered_headers,
     idempotency_problem,
@@ -37,6 +35,8 @@ from revbridge.formats.base import Limits
 from revbridge.formats.portal import check
 from revbridge.formats.portal.format import items_of, load
 from revbridge.formats.portal.payments import TYPES
+from revbridge.http.permissions import requires
+from revbridge.http.state import runtime_of
 from revbridge.security.roles import Permission
 from revbridge.store.messages import DUPLICATE
 

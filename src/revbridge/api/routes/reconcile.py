@@ -14,8 +14,8 @@ import anyio.to_thread
 from fastapi import APIRouter, Query
 from starlette.requests import Request
 
-from revbridge.api.app_state import runtime_of
-from revbridge.api.permissions import requires
+from revbridge.http.permissions import requires
+from revbridge.http.state import runtime_of
 from revbridge.security.roles import Permission
 from revbridge.store import reporting
 

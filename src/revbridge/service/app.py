@@ -14,11 +14,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.routing import BaseRoute, Route
 
 from revbridge import __version__
-from revbridge.api.auth import Authenticator, AuthMiddleware, BodyLimitMiddleware, Principal
-from revbridge.api.permissions import requires
-from revbridge.api.ratelimit import RateLimitMiddleware, TokenBuckets
 from revbridge.api.routes import fhir, ingest, messages, operations, portal, reconcile
 from revbridge.bootstrap import Runtime
+from revbridge.http.auth import Authenticator, AuthMiddleware, BodyLimitMiddleware, Principal
+from revbridge.http.permissions import requires
+from revbridge.http.ratelimit import RateLimitMiddleware, TokenBuckets
 from revbridge.observability.logging import get_logger
 from revbridge.security.jwt import (
     JwksFile,

@@ -25,7 +25,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from revbridge.api.permissions import permission_of
+from revbridge.http.permissions import permission_of
 from revbridge.security.roles import Permission, Role, allows
 
 SESSION_COOKIE = "revbridge_session"

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import uvicorn
 
-from revbridge.api.app import create_app
 from revbridge.bootstrap import Runtime
 from revbridge.connectors.base import Connector
 from revbridge.observability.logging import get_logger
 from revbridge.pipeline.outbox import Dispatcher
+from revbridge.service.app import create_app
 from revbridge.sources.directory import DirectorySource
 from revbridge.sources.mllp import MllpServer, MllpSettings
 

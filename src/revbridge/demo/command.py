@@ -25,14 +25,14 @@ from sqlalchemy import func, select
 
 from revbridge.bootstrap import Runtime, build
 from revbridge.cli.common import SettingsOption, console, err_console
-from revbridge.cli.demo_feed import Fed, Targets, feed
 from revbridge.cli.reconcile import print_report
 from revbridge.connectors.base import Connector, ConnectorUnavailable, Limits, Receipt
 from revbridge.demo import generate
+from revbridge.demo.feed import Fed, Targets, feed
 from revbridge.demo.truth import Fault, FaultKind, Message, Traffic
 from revbridge.ledger.journal import Journal
 from revbridge.security.roles import Role
-from revbridge.service import Service
+from revbridge.service.runner import Service
 from revbridge.settings import load_settings
 from revbridge.store import apikeys, journals, reporting, workitems
 from revbridge.store.schema import journals as journals_table

@@ -6,8 +6,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from revbridge.api.auth import Principal
 from revbridge.bootstrap import Runtime
+from revbridge.http.auth import Principal
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -8,7 +8,7 @@ import typer
 
 from revbridge.bootstrap import Runtime
 from revbridge.cli.common import DbOption, SettingsOption, console, runtime
-from revbridge.service import Service
+from revbridge.service.runner import Service
 
 
 def run_server(rt: Runtime, *, workers: int) -> None:

@@ -1,0 +1,6 @@
+"""What the two HTTP faces (``api`` and ``web``) share, below both: who is asking (API keys, bearer
+tokens and workbench sessions, ``auth.py``), which permission each route needs
+(``permissions.py``), rate limits per principal (``ratelimit.py``) and how a handler reaches the
+runtime and the principal (``state.py``). The faces never import each other; the application that
+serves both is put together above them, in ``revbridge.service``.
+"""
