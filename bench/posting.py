@@ -51,7 +51,7 @@ from revbridge.ledger.journal import (
 from revbridge.ledger.role import AccountRole as R
 from revbridge.ledger.window import WindowPolicy, is_due, window_key
 from revbridge.observability.metrics import Metrics
-from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
+from revbridge.pipeline.dispatcher import Dispatcher, OutboxConfig
 from revbridge.store import journals as store
 from revbridge.store import migrate
 from revbridge.store.engine import make_engine

@@ -25,10 +25,10 @@ from revbridge.formats.registry import FORMATS
 from revbridge.masterdata.loader import load
 from revbridge.observability.logging import apply_settings
 from revbridge.observability.metrics import Metrics
+from revbridge.pipeline.dispatcher import Dispatcher, OutboxConfig
 from revbridge.pipeline.hl7_intake import Hl7Intake
 from revbridge.pipeline.intake import Intake
-from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
-from revbridge.pipeline.posting import Poster
+from revbridge.pipeline.poster import Poster
 from revbridge.pipeline.replay import Replayer
 from revbridge.pipeline.worker import Result, Worker, WorkerConfig
 from revbridge.security.keys import Keyring, load_keyring

@@ -37,7 +37,7 @@ from revbridge.core.clock import FixedClock, SystemClock
 from revbridge.demo import generate
 from revbridge.ledger.journal import Journal
 from revbridge.observability.metrics import Metrics
-from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
+from revbridge.pipeline.dispatcher import Dispatcher, OutboxConfig
 from revbridge.store import Database, migrate
 from revbridge.store import journals as journal_store
 from revbridge.store.general_ledger import trial_balance

@@ -40,8 +40,7 @@ from revbridge.ledger.journal import (
 )
 from revbridge.ledger.role import AccountRole as R
 from revbridge.masterdata import load
-from revbridge.pipeline import subledger
-from revbridge.store import Database, configs, journals, reporting
+from revbridge.store import Database, configs, journals, reporting, subledger
 from revbridge.store import events as event_store
 from revbridge.store.schema import events, gl_documents, messages, work_items
 from revbridge.store.schema import journals as journal_table

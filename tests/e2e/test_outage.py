@@ -26,7 +26,7 @@ from revbridge.core.money import Money
 from revbridge.ledger.journal import Dimensions, Journal, JournalDraft, JournalLine, Lane, realtime_journal
 from revbridge.ledger.role import AccountRole as R
 from revbridge.observability.metrics import Metrics
-from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
+from revbridge.pipeline.dispatcher import Dispatcher, OutboxConfig
 from revbridge.store import Database, migrate, workitems
 from revbridge.store import journals as store
 

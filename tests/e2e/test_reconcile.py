@@ -26,7 +26,7 @@ from revbridge.bootstrap import Runtime
 from revbridge.connectors import registry
 from revbridge.connectors.tryton import TrytonConnector
 from revbridge.core.clock import FixedClock
-from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
+from revbridge.pipeline.dispatcher import Dispatcher, OutboxConfig
 from revbridge.reconcile import Control, Report
 from revbridge.security.roles import Role
 from revbridge.service.app import create_app

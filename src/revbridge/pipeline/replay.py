@@ -3,8 +3,9 @@
 Replaying a message re-parses its stored raw bytes with today's parsers, master data and rulebook,
 compares the journal lines that result, per source document, with everything staged or posted for
 its events so far, and stages only the difference: the reversal of what stands plus the new lines
-(``ledger.replay.diff``). Posted lines are never updated. Replaying twice changes nothing, because
-after the first replay what stands equals what the configuration produces.
+(``rules.post``, given the standing drafts, decides it). Posted lines are never updated.
+Replaying twice changes nothing, because after the first replay what stands equals what the
+configuration produces.
 
 One message is one transaction: events, subledger lines, journals, work items, the message's
 status and the audit entry commit together.
@@ -17,27 +18,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, select, update
-
-from revbridge.canonical import codec
-from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.clock import Clock
-from revbridge.core.errors import DecryptionError, InputError
-from revbridge.core.locator import SourceRef
-from revbridge.core.problem import Problem, ProblemCode, Severity
+from revbridge.core.errors import InputError
+from revbridge.core.problem import Problem, Severity
 from revbridge.core.tokens import Tokenizer
-from revbridge.formats.base import Format, ParseContext
-from revbridge.ledger.journal import JournalDraft
-from revbridge.ledger.replay import diff
-from revbridge.pipeline import subledger
-from revbridge.pipeline.posting import Poster, StoreContext
-from revbridge.rules import apply
-from revbridge.store import audit, queue, workitems
-from revbridge.store import events as event_store
-from revbridge.store.database import Database
-from revbridge.store.events import CONTEXT_KINDS
+from revbridge.formats.base import Format
+from revbridge.pipeline.parsing import Parser
+from revbridge.pipeline.poster import Poster, context_for
+from revbridge.rules import Standing, post
+from revbridge.rules.context import is_context
+from revbridge.store import Database, audit, events, queue, subledger, workitems
 from revbridge.store.messages import MessageStore
-from revbridge.store.schema import events, messages, work_items
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,22 +61,9 @@ def select_messages(
     """The messages a replay request names: by id, by open work item code, or by receipt time."""
     if not (message_ids or exception_code or since or until):
         raise InputError("say what to replay: --message, --exception-code or --since/--until")
-    query = select(messages.c.id).where(
-        messages.c.status.in_(queue.TERMINAL), messages.c.status != queue.DUPLICATE
+    found = queue.replayable(
+        db, message_ids=message_ids, exception_code=exception_code, since=since, until=until
     )
-    if message_ids:
-        query = query.where(messages.c.id.in_(list(message_ids)))
-    if exception_code:
-        with_items = select(work_items.c.message_id).where(
-            work_items.c.code == exception_code, work_items.c.status == workitems.OPEN
-        )
-        query = query.where(messages.c.id.in_(with_items))
-    if since:
-        query = query.where(messages.c.received_at >= since)
-    if until:
-        query = query.where(messages.c.received_at < until)
-    with db.reading() as conn:
-        found = [mid for (mid,) in conn.execute(query.order_by(messages.c.id))]
     missing = sorted(set(message_ids) - set(found))
     if missing:
         raise InputError(f"cannot replay {', '.join(missing)}: unknown, duplicate or not yet processed")
@@ -106,138 +84,48 @@ class Replayer:
         default_currency: str = "USD",
     ) -> None:
         self._db = db
-        self._store = store
-        self._formats = formats
-        self._tokenizer = tokenizer
+        self._parser = Parser(
+            formats=formats, store=store, tokenizer=tokenizer, default_currency=default_currency
+        )
         self._poster = poster
         self._clock = clock
         self._anchor = anchor
-        self._currency = default_currency
 
     def replay(self, message_id: str, *, actor: str) -> Replayed:
         now = self._clock.now()
-        with self._db.transaction() as conn:
-            row = conn.execute(select(messages).where(messages.c.id == message_id)).one()
-            items, problems, ignored_by = self._parse(row, now)
-            found = self._poster.configs.current(conn, now.date(), fresh=True)
+        with self._db.transaction() as tx:
+            message = queue.stored(tx, message_id)
+            parsed = self._parser.parse(message)
+            found = self._poster.configs.current(tx, now.date(), fresh=True)
             if found is None:
                 raise InputError("no approved configuration is in effect: run `revbridge config apply`")
-            _version, config = found
-            current = _refresh_events(conn, items, message_id=message_id, now=now)
-            problems.extend(
-                self._poster._record_context(conn, config, [e for e in current if _context(e)], now)
+            config = found[1]
+            current = events.refresh(tx, parsed.items, message_id=message_id, now=now)
+            keys = [e.key for e in current if not is_context(e)]
+            standing = Standing(
+                drafts=tuple(subledger.standing_drafts(tx, keys)), parse_problems=parsed.problems
             )
-            posting_events = [e for e in current if not _context(e)]
-            staged = 0
-            if posting_events:
-                posting = apply(posting_events, config, StoreContext(conn), final=True)
-                before = subledger.standing_drafts(conn, [e.key for e in posting_events])
-                to_post = diff(*_settled(before, posting.drafts, [*problems, *posting.problems]))
-                staged = len(to_post)
-                problems.extend(
-                    self._poster._stage(
-                        conn, config, posting_events, posting, row.received_at, now, post=to_post
-                    )
-                )
-            problems = [p.with_message_id(message_id) for p in problems]
-            status, reason = _decide(
-                problems, staged, bool(posting_events), ignored_by if not items else None
+            posted = post(current, config, context_for(tx, current, [config], final=True, standing=standing))
+            self._poster.write(
+                tx, config, posted, message_id=message_id, now=now, received_at=message.received_at
             )
-            self._settle_items(conn, message_id, problems, actor=actor, now=now)
-            conn.execute(
-                update(messages)
-                .where(messages.c.id == message_id)
-                .values(status=status, terminal_reason=reason, completed_at=now)
-            )
+            problems = [p.with_message_id(message_id) for p in (*parsed.problems, *posted.problems)]
+            ignored_by = parsed.ignored_by if not parsed.items else None
+            status, reason = _decide(problems, len(posted.staged), bool(keys), ignored_by)
+            workitems.resolve_cleared(tx, message_id, still=problems, actor=actor, now=now)
+            workitems.record(tx, problems, now=now, message_id=message_id)
+            queue.settle(tx, message_id, status=status, reason=reason, now=now)
+            details = {"status": status, "drafts_staged": str(len(posted.staged))}
             audit.append(
-                conn,
+                tx,
                 at=now,
                 actor=actor,
                 action="replay",
                 target=f"message/{message_id}",
-                details={"status": status, "drafts_staged": str(staged)},
+                details=details,
                 anchor=self._anchor,
             )
-        return Replayed(message_id, status, staged, tuple(problems))
-
-    def _parse(self, row: object, _now: datetime) -> tuple[list[CanonicalEvent], list[Problem], str | None]:
-        m = row._mapping  # type: ignore[attr-defined]
-        where = SourceRef(m["id"])
-        fmt = self._formats.get(m["format"])
-        if fmt is None or m["payload"] is None or m["key_id"] is None:
-            reason = "raw payload was purged" if m["payload"] is None else f"no parser for {m['format']!r}"
-            return [], [Problem(code=ProblemCode.PAYLOAD_UNREADABLE, message=reason, where=where)], None
-        try:
-            payload = self._store.open_payload(m["id"], m["key_id"], m["payload"])
-        except DecryptionError as exc:
-            return [], [Problem(code=ProblemCode.PAYLOAD_UNREADABLE, message=str(exc), where=where)], None
-        ctx = ParseContext(
-            message_id=m["id"],
-            tokenizer=self._tokenizer,
-            received_on=m["received_at"].date(),
-            default_currency=self._currency,
-        )
-        outcome = fmt.to_events(payload, ctx)
-        return list(outcome.items), list(outcome.problems), outcome.ignored_by
-
-    def _settle_items(
-        self, conn: Connection, message_id: str, problems: Sequence[Problem], *, actor: str, now: datetime
-    ) -> None:
-        """Open items for new problems; resolve the message's open items that the replay cleared."""
-        still = {workitems.fingerprint(str(p.code), message_id, p.locator, p.event_key) for p in problems}
-        conn.execute(
-            update(work_items)
-            .where(
-                work_items.c.message_id == message_id,
-                work_items.c.status == workitems.OPEN,
-                work_items.c.fingerprint.not_in(still) if still else work_items.c.id.is_not(None),
-                work_items.c.code != ProblemCode.DUPLICATE_CONFLICT.value,
-            )
-            .values(
-                status=workitems.RESOLVED, resolved_by=actor, resolution="cleared by replay", updated_at=now
-            )
-        )
-        workitems.record(conn, problems, now=now, message_id=message_id)
-
-
-def _settled(
-    before: Sequence[JournalDraft], current: Sequence[JournalDraft], problems: Sequence[Problem]
-) -> tuple[list[JournalDraft], list[JournalDraft]]:
-    """Leave alone every document with an event that fails now: what stands posted stays until
-    the work item is fixed, rather than being reversed because the new result has a hole."""
-    errors = [p for p in problems if p.severity is Severity.ERROR]
-    if any(p.event_key is None for p in errors):
-        return [], []
-    failing = {p.event_key for p in errors}
-    held = {d.source_document_key for d in (*before, *current) if failing & set(d.event_keys)}
-    keep = [d for d in before if d.source_document_key not in held]
-    return keep, [d for d in current if d.source_document_key not in held]
-
-
-def _context(event: CanonicalEvent) -> bool:
-    return type(event).__name__ in CONTEXT_KINDS
-
-
-def _refresh_events(
-    conn: Connection, items: Sequence[CanonicalEvent], *, message_id: str, now: datetime
-) -> list[CanonicalEvent]:
-    """Record events the message yields now; a key this message recorded before takes the
-    re-parsed content (a parser fix), a key another message owns is left to that message."""
-    recorded = event_store.record(conn, items, message_id=message_id, now=now)
-    current = list(recorded.new) + list(recorded.repeated)
-    conflicting = {p.event_key for p in recorded.problems}
-    for event in items:
-        if event.key not in conflicting:
-            continue
-        owner = conn.execute(select(events.c.message_id).where(events.c.key == event.key)).scalar_one()
-        if owner == message_id:
-            conn.execute(
-                update(events)
-                .where(events.c.key == event.key)
-                .values(body=codec.dumps(event), content_hash=event_store.fingerprint(event))
-            )
-            current.append(event)
-    return current
+        return Replayed(message_id, status, len(posted.staged), tuple(problems))
 
 
 def _decide(

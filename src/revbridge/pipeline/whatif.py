@@ -2,15 +2,16 @@
 
 A steward proposes a mapping change; the approver needs to see what it would do to the books
 before saying yes. ``preview`` takes the posting events recorded since a moment, groups them by
-the message that brought them (one source document per message, as the worker and replay apply
-them), runs ``rules.apply`` on each document twice (with the configuration in effect and with the
+the message that brought them (one source document per message, as the worker and replay post
+them), runs ``rules.post`` on each document twice (with the configuration in effect and with the
 proposed one) and nets the resulting lines by legal entity, account and role. The difference is
 what a replay of those messages would post after approval, provided the books stand as the
 current configuration says they should (the replay posts proposed minus what stands).
 
-Nothing here writes: the store is read through one read-only connection (events and the
-encounter context the rules look up) and no journal, event state or work item changes. The pure
-part (``compare``) takes the documents and both configurations as arguments.
+Nothing here writes: the store is read through one read-only transaction (the encounter and
+charge context and the period calendar ``post`` may look up, for both configurations) and no
+journal, event state or work item changes. The pure part (``compare``) takes the documents, both
+configurations and the context as arguments.
 """
 
 from __future__ import annotations
@@ -21,18 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
-
-from revbridge.canonical import codec
 from revbridge.canonical.events import CanonicalEvent
 from revbridge.ledger.journal import JournalDraft
 from revbridge.masterdata.configuration import Configuration
-from revbridge.pipeline.posting import StoreContext
-from revbridge.rules import apply
-from revbridge.rules.context import PostingContext
-from revbridge.store.database import Database
-from revbridge.store.events import CONTEXT_KINDS
-from revbridge.store.schema import events
+from revbridge.pipeline.poster import context_for
+from revbridge.rules import Context, post
+from revbridge.store import Database, events
 
 # (legal entity, account, role, currency)
 AccountKey = tuple[str, str, str, str]
@@ -89,7 +84,7 @@ def compare(
     *,
     current: Configuration,
     proposed: Configuration,
-    context: PostingContext,
+    context: Context,
     truncated: bool = False,
 ) -> WhatIf:
     before: dict[AccountKey, Decimal] = {}
@@ -98,10 +93,10 @@ def compare(
     problems_after: Counter[str] = Counter()
     changed: list[str] = []
     for doc in documents:
-        # final=True as replay does: a document still waiting for context is a problem under
+        # final, as a replay posts: a document still waiting for context is a problem under
         # both configurations alike, so it changes nothing in the comparison.
-        old = apply(doc.events, current, context, final=True)
-        new = apply(doc.events, proposed, context, final=True)
+        old = post(doc.events, current, context)
+        new = post(doc.events, proposed, context)
         old_nets, new_nets = _nets(old.drafts), _nets(new.drafts)
         if {k: v for k, v in old_nets.items() if v} != {k: v for k, v in new_nets.items() if v}:
             changed.append(doc.message_id)
@@ -141,25 +136,16 @@ def preview(
     since: datetime,
     limit: int = 50_000,
 ) -> WhatIf:
-    """Re-apply the posting events recorded since ``since`` (at most ``limit``) under both
+    """Post the posting events recorded since ``since`` (at most ``limit``) again under both
     configurations; read-only."""
-    query = (
-        select(events.c.message_id, events.c.body)
-        .where(events.c.created_at >= since, events.c.kind.not_in(sorted(CONTEXT_KINDS)))
-        .order_by(events.c.id)
-        .limit(limit + 1)
+    found = events.posting_events_since(db, since, limit=limit + 1)
+    grouped: dict[str, list[CanonicalEvent]] = {}
+    for message_id, event in found[:limit]:
+        grouped.setdefault(message_id, []).append(event)
+    documents = [Document(message_id=m, events=tuple(items)) for m, items in grouped.items()]
+    everything = [event for _, event in found[:limit]]
+    with db.reading() as tx:
+        context = context_for(tx, everything, [current, proposed], final=True)
+    return compare(
+        documents, current=current, proposed=proposed, context=context, truncated=len(found) > limit
     )
-    with db.reading() as conn:
-        rows = conn.execute(query).all()
-        truncated = len(rows) > limit
-        grouped: dict[str, list[CanonicalEvent]] = {}
-        for message_id, body in rows[:limit]:
-            grouped.setdefault(message_id, []).append(codec.loads(body))
-        documents = [Document(message_id=m, events=tuple(found)) for m, found in grouped.items()]
-        return compare(
-            documents,
-            current=current,
-            proposed=proposed,
-            context=StoreContext(conn),
-            truncated=truncated,
-        )

@@ -22,14 +22,15 @@ from typing import Protocol
 from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.clock import Clock
 from revbridge.core.doorbell import Doorbell
-from revbridge.core.errors import DecryptionError, StoreError
+from revbridge.core.errors import StoreError
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
 from revbridge.core.tokens import Tokenizer
-from revbridge.formats.base import Format, ParseContext
+from revbridge.formats.base import Format
 from revbridge.observability.logging import bind, get_logger
 from revbridge.observability.metrics import Metrics
 from revbridge.pipeline.documents import documents
+from revbridge.pipeline.parsing import Parser
 from revbridge.store import Database, Tx, queue, workitems
 from revbridge.store import events as event_store
 from revbridge.store.messages import MessageStore
@@ -90,9 +91,9 @@ class Worker:
         self._arrivals = arrivals  # rung by intake: a message is waiting
         self._staged = staged  # rung here after a commit: journals may be waiting for the outbox
         self._db = db
-        self._store = store
-        self._formats = formats
-        self._tokenizer = tokenizer
+        self._parser = Parser(
+            formats=formats, store=store, tokenizer=tokenizer, default_currency=config.default_currency
+        )
         self._clock = clock
         self.config = config
         self._metrics = metrics
@@ -224,41 +225,19 @@ class Worker:
             self._staged.ring()
 
     def _parse(self, message: queue.Claimed) -> Outcome[CanonicalEvent] | None:
-        where = SourceRef(message.id)
-        fmt = self._formats.get(message.format)
-        if fmt is None:
-            return Outcome(
-                problems=(
-                    _problem(ProblemCode.UNSUPPORTED_FORMAT, f"no parser for {message.format!r}", where),
-                )
-            )
-        if message.blob is None or message.key_id is None:
-            return Outcome(
-                problems=(_problem(ProblemCode.PAYLOAD_UNREADABLE, "raw payload was purged", where),)
-            )
+        """The message's events and problems; None when the parser raised and the message was
+        put back for a later attempt."""
         try:
-            payload = self._store.open_payload(message.id, message.key_id, message.blob)
-        except DecryptionError as exc:
-            return Outcome(problems=(_problem(ProblemCode.PAYLOAD_UNREADABLE, str(exc), where),))
-        ctx = ParseContext(
-            message_id=message.id,
-            tokenizer=self._tokenizer,
-            received_on=message.received_at.date(),
-            default_currency=self.config.default_currency,
-        )
-        try:
-            return fmt.to_events(payload, ctx)
+            return self._parser.parse(message)
         except Exception as exc:
             # Only the exception's type is recorded: its text could quote the payload.
             reason = f"{message.format} parser raised {type(exc).__name__}"
             if message.attempts >= self.config.max_attempts:
-                return Outcome(
-                    problems=(
-                        _problem(
-                            ProblemCode.PARSER_FAILED, f"{reason} on {message.attempts} attempts", where
-                        ),
-                    )
+                where = SourceRef(message.id)
+                failed = _problem(
+                    ProblemCode.PARSER_FAILED, f"{reason} on {message.attempts} attempts", where
                 )
+                return Outcome(problems=(failed,))
             self._retry(message, reason)
             return None
 

@@ -37,7 +37,7 @@ from revbridge.ledger.journal import JournalDraft
 from revbridge.masterdata.configuration import Configuration
 from revbridge.rules import charge, patient, remittance
 from revbridge.rules.context import PostingContext
-from revbridge.rules.posting import Posting, Waiting
+from revbridge.rules.outcome import Posting, Waiting
 
 
 def apply(

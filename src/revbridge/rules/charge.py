@@ -15,7 +15,7 @@ from revbridge.masterdata.configuration import Configuration
 from revbridge.masterdata.rulebook import EventKind
 from revbridge.rules.booking import open_booking
 from revbridge.rules.context import PostingContext
-from revbridge.rules.posting import Waiting, WaitReason
+from revbridge.rules.outcome import Waiting, WaitReason
 
 Result = JournalDraft | None | Waiting | tuple[Problem, ...]
 

@@ -19,7 +19,7 @@ import uvicorn
 from revbridge.bootstrap import Runtime
 from revbridge.connectors.base import Connector
 from revbridge.observability.logging import get_logger
-from revbridge.pipeline.outbox import Dispatcher
+from revbridge.pipeline.dispatcher import Dispatcher
 from revbridge.service.app import create_app
 from revbridge.sources.directory import DirectorySource
 from revbridge.sources.mllp import MllpServer, MllpSettings

@@ -8,11 +8,11 @@ problem: the first version stands until somebody decides.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, update
 
 from revbridge.canonical import codec
 from revbridge.canonical.events import (
@@ -27,7 +27,7 @@ from revbridge.core.ids import digest
 from revbridge.core.money import Money
 from revbridge.core.problem import Problem, ProblemCode
 from revbridge.store import bulk
-from revbridge.store.database import Database
+from revbridge.store.database import Database, Tx
 from revbridge.store.schema import events
 
 CONTEXT_KINDS = frozenset(
@@ -147,3 +147,74 @@ def count(db: Database, *, kind: str | None = None) -> int:
         query = query.where(events.c.kind == kind)
     with db.reading() as conn:
         return int(conn.execute(query).scalar_one())
+
+
+def set_states(tx: Tx, states: Iterable[tuple[str, str]], *, wait_until: datetime | None = None) -> None:
+    """Set each event's state (``(key, state)`` pairs, as ``rules.post`` returns them);
+    ``wait_until`` goes with the waiting ones, every other state clears it."""
+    by_state: dict[str, list[str]] = {}
+    for key, state in states:
+        by_state.setdefault(str(state), []).append(key)
+    for state, keys in by_state.items():
+        until = wait_until if state == WAITING else None
+        for start in range(0, len(keys), 400):
+            tx.execute(
+                update(events)
+                .where(events.c.key.in_(keys[start : start + 400]))
+                .values(state=state, wait_until=until)
+            )
+
+
+WAITING = "waiting"
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    events: tuple[CanonicalEvent, ...]
+    until: datetime | None  # the earliest time any of them stops waiting
+
+
+def waiting(tx: Tx, message_id: str) -> Waiting:
+    """A message's events still waiting for context, in the order they were recorded."""
+    rows = tx.execute(
+        select(events.c.body, events.c.wait_until)
+        .where(events.c.message_id == message_id, events.c.state == WAITING)
+        .order_by(events.c.id)
+    ).all()
+    until = min((r.wait_until for r in rows if r.wait_until is not None), default=None)
+    return Waiting(tuple(codec.loads(r.body) for r in rows), until)
+
+
+def posting_events_since(db: Database, since: datetime, *, limit: int) -> list[tuple[str, CanonicalEvent]]:
+    """(message id, event) for up to ``limit`` posting events recorded since ``since``, oldest
+    first."""
+    query = (
+        select(events.c.message_id, events.c.body)
+        .where(events.c.created_at >= since, events.c.kind.not_in(sorted(CONTEXT_KINDS)))
+        .order_by(events.c.id)
+        .limit(limit)
+    )
+    with db.reading() as tx:
+        return [(message_id, codec.loads(body)) for message_id, body in tx.execute(query)]
+
+
+def refresh(
+    tx: Tx, batch: Sequence[CanonicalEvent], *, message_id: str, now: datetime
+) -> list[CanonicalEvent]:
+    """Record the events a message yields now (replay): new keys are recorded, a key this message
+    recorded before takes the re-parsed content (a parser fix), a key another message owns is
+    left to that message. Returns the events that are this message's now."""
+    recorded = record(tx, batch, message_id=message_id, now=now)
+    current = list(recorded.new) + list(recorded.repeated)
+    conflicting = {p.event_key for p in recorded.problems}
+    for event in batch:
+        if event.key not in conflicting:
+            continue
+        owner = tx.execute(select(events.c.message_id).where(events.c.key == event.key)).scalar_one()
+        if owner == message_id:
+            text, content = _encoded(event)
+            tx.execute(
+                update(events).where(events.c.key == event.key).values(body=text, content_hash=content)
+            )
+            current.append(event)
+    return current

@@ -4,15 +4,15 @@ follow the closed-period policy (ledger/period.py). Every change is audited."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
 from revbridge.core.errors import InputError
-from revbridge.ledger.period import PeriodStatus
+from revbridge.ledger.period import Period, PeriodCalendar, PeriodStatus
 from revbridge.store import audit
-from revbridge.store.database import Database
+from revbridge.store.database import Database, Tx
 from revbridge.store.schema import periods
 
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -67,3 +67,22 @@ def list_periods(db: Database) -> list[dict[str, object]]:
     with db.reading() as conn:
         rows = conn.execute(select(periods).order_by(periods.c.legal_entity, periods.c.period))
         return [dict(r._mapping) for r in rows]
+
+
+def calendar(tx: Tx) -> PeriodCalendar:
+    """Every period a controller has opened or closed, for placing postings (ledger/period.py)."""
+    found = []
+    for row in tx.execute(select(periods)):
+        year, month = (int(part) for part in row.period.split("-"))
+        start = date(year, month, 1)
+        following = date(year + month // 12, month % 12 + 1, 1)
+        found.append(
+            Period(
+                legal_entity=row.legal_entity,
+                start=start,
+                end=following - timedelta(days=1),
+                status=PeriodStatus(row.status),
+                name=row.period,
+            )
+        )
+    return PeriodCalendar(tuple(found))

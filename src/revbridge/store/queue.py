@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 
-from revbridge.store.database import Database
-from revbridge.store.schema import messages
+from revbridge.store.database import Database, Tx
+from revbridge.store.schema import messages, work_items
 
 PENDING = "pending"
 PROCESSING = "processing"
@@ -151,3 +151,77 @@ def pending_count(db: Database) -> int:
     with db.reading() as conn:
         query = select(func.count()).select_from(messages).where(messages.c.status.in_([PENDING, PROCESSING]))
         return int(conn.execute(query).scalar_one())
+
+
+def received_at(tx: Tx, message_id: str) -> datetime:
+    value = tx.execute(select(messages.c.received_at).where(messages.c.id == message_id)).scalar_one()
+    assert isinstance(value, datetime)
+    return value
+
+
+def stored(tx: Tx, message_id: str) -> Claimed:
+    """A message as a worker claims it (its sealed payload included), whatever its state: what
+    a replay parses again."""
+    row = tx.execute(
+        select(
+            messages.c.id,
+            messages.c.format,
+            messages.c.channel,
+            messages.c.key_id,
+            messages.c.payload,
+            messages.c.attempts,
+            messages.c.received_at,
+        ).where(messages.c.id == message_id)
+    ).one()
+    return Claimed(*row)
+
+
+def waiting_ids(db: Database) -> list[str]:
+    """Messages whose events wait for context, oldest first."""
+    with db.reading() as tx:
+        query = select(messages.c.id).where(messages.c.status == WAITING).order_by(messages.c.id)
+        return [mid for (mid,) in tx.execute(query)]
+
+
+def take_waiting(tx: Tx, message_id: str) -> bool:
+    """Lock a waiting message for this transaction; False if it no longer waits (or, on
+    PostgreSQL, another process holds it)."""
+    query = select(messages.c.id).where(messages.c.id == message_id, messages.c.status == WAITING)
+    if tx.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return tx.execute(query).first() is not None
+
+
+def settle(tx: Tx, message_id: str, *, status: str, reason: str, now: datetime) -> None:
+    """Set the state a waiting message or a replay ends in (no lease: the caller holds the row)."""
+    tx.execute(
+        update(messages)
+        .where(messages.c.id == message_id)
+        .values(status=status, terminal_reason=reason, completed_at=now)
+    )
+
+
+def replayable(
+    db: Database,
+    *,
+    message_ids: Sequence[str] = (),
+    exception_code: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[str]:
+    """Messages a replay may take (terminal, not duplicates), narrowed by every condition given:
+    ids, an open work item's code, a receipt-time range."""
+    query = select(messages.c.id).where(messages.c.status.in_(TERMINAL), messages.c.status != DUPLICATE)
+    if message_ids:
+        query = query.where(messages.c.id.in_(list(message_ids)))
+    if exception_code:
+        with_items = select(work_items.c.message_id).where(
+            work_items.c.code == exception_code, work_items.c.status == "open"
+        )
+        query = query.where(messages.c.id.in_(with_items))
+    if since:
+        query = query.where(messages.c.received_at >= since)
+    if until:
+        query = query.where(messages.c.received_at < until)
+    with db.reading() as tx:
+        return [mid for (mid,) in tx.execute(query.order_by(messages.c.id))]

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, func, select, update
 
 from revbridge.core.ids import digest
-from revbridge.core.problem import Problem, Severity
+from revbridge.core.problem import Problem, ProblemCode, Severity
 from revbridge.store.database import Database
 from revbridge.store.schema import work_items
 
@@ -233,3 +233,22 @@ def counts_by_code(db: Database, status: str = OPEN) -> dict[str, int]:
     )
     with db.reading() as conn:
         return {code: int(n) for code, n in conn.execute(query)}
+
+
+def resolve_cleared(
+    conn: Connection, message_id: str, *, still: Iterable[Problem], actor: str, now: datetime
+) -> int:
+    """Resolve the message's open items that a replay no longer finds (``still`` is what it
+    found); a duplicate-content conflict stays open, a replay cannot clear it."""
+    keep = {fingerprint(str(p.code), message_id, p.locator, p.event_key) for p in still}
+    query = update(work_items).where(
+        work_items.c.message_id == message_id,
+        work_items.c.status == OPEN,
+        work_items.c.code != str(ProblemCode.DUPLICATE_CONFLICT),
+    )
+    if keep:
+        query = query.where(work_items.c.fingerprint.not_in(keep))
+    result = conn.execute(
+        query.values(status=RESOLVED, resolved_by=actor, resolution="cleared by replay", updated_at=now)
+    )
+    return int(result.rowcount)

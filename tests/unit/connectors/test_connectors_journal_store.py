@@ -12,7 +12,7 @@ from revbridge.core.errors import InputError
 from revbridge.core.money import Money
 from revbridge.ledger.journal import Dimensions, Journal, JournalDraft, JournalLine, Lane, realtime_journal
 from revbridge.ledger.role import AccountRole as R
-from revbridge.store import Database
+from revbridge.store import Database, outbox
 from revbridge.store import journals as store
 from revbridge.store.schema import event_lines, journal_lines
 
@@ -183,14 +183,14 @@ def test_claim_leases_and_the_owner_alone_finishes(engine) -> None:  # type: ign
     a, b = _journal(1, keys=False), _journal(2, keys=False)
     _stage(engine, a)
     _stage(engine, b)
-    claims = store.claim(engine, owner="w1", now=T0, lease=LEASE, limit=10)
+    claims = outbox.claim(engine, owner="w1", now=T0, lease=LEASE, limit=10)
     assert sorted(c.id for c in claims) == sorted([a.id, b.id])
     assert all(not c.uncertain and c.attempts == 0 and c.first_received_at == T0 for c in claims)
-    assert store.claim(engine, owner="w2", now=T0, lease=LEASE, limit=10) == []
+    assert outbox.claim(engine, owner="w2", now=T0, lease=LEASE, limit=10) == []
     with engine.transaction() as conn:
-        assert not store.mark_posted(conn, a.id, owner="w2", document="D1", connector="x", now=T0)
-        assert store.mark_posted(conn, a.id, owner="w1", document="D1", connector="x", now=T0)
-        assert store.retry_later(
+        assert not outbox.mark_posted(conn, a.id, owner="w2", document="D1", connector="x", now=T0)
+        assert outbox.mark_posted(conn, a.id, owner="w1", document="D1", connector="x", now=T0)
+        assert outbox.retry_later(
             conn,
             b.id,
             owner="w1",
@@ -206,16 +206,16 @@ def test_claim_leases_and_the_owner_alone_finishes(engine) -> None:  # type: ign
         "D1",
         T0,
     )
-    assert store.claim(engine, owner="w1", now=T0 + timedelta(seconds=29), lease=LEASE, limit=10) == []
-    (retry,) = store.claim(engine, owner="w1", now=T0 + timedelta(seconds=30), lease=LEASE, limit=10)
+    assert outbox.claim(engine, owner="w1", now=T0 + timedelta(seconds=29), lease=LEASE, limit=10) == []
+    (retry,) = outbox.claim(engine, owner="w1", now=T0 + timedelta(seconds=30), lease=LEASE, limit=10)
     assert (retry.id, retry.attempts, retry.uncertain) == (b.id, 1, True)
     with engine.transaction() as conn:
-        assert store.mark_failed(
+        assert outbox.mark_failed(
             conn, b.id, owner="w1", attempts=2, uncertain=True, connector="x", error="gone"
         )
     assert store.counts(engine) == {"staged": 0, "submitting": 0, "posted": 1, "failed": 1}
     with engine.transaction() as conn:
-        assert store.requeue(conn, [a.id, b.id], now=T0) == 1  # only failed journals go back
+        assert outbox.requeue(conn, [a.id, b.id], now=T0) == 1  # only failed journals go back
     again = store.get(engine, b.id)
     assert again is not None and (again.status, again.attempts, again.uncertain) == ("staged", 0, True)
 
@@ -223,23 +223,23 @@ def test_claim_leases_and_the_owner_alone_finishes(engine) -> None:  # type: ign
 def test_an_expired_lease_is_taken_over_as_uncertain(engine) -> None:  # type: ignore[no-untyped-def]
     journal = _journal(keys=False)
     _stage(engine, journal)
-    (first,) = store.claim(engine, owner="dead", now=T0, lease=LEASE, limit=1)
+    (first,) = outbox.claim(engine, owner="dead", now=T0, lease=LEASE, limit=1)
     assert not first.uncertain
-    assert store.claim(engine, owner="w2", now=T0 + LEASE - timedelta(seconds=1), lease=LEASE, limit=1) == []
-    (taken,) = store.claim(engine, owner="w2", now=T0 + LEASE + timedelta(seconds=1), lease=LEASE, limit=1)
+    assert outbox.claim(engine, owner="w2", now=T0 + LEASE - timedelta(seconds=1), lease=LEASE, limit=1) == []
+    (taken,) = outbox.claim(engine, owner="w2", now=T0 + LEASE + timedelta(seconds=1), lease=LEASE, limit=1)
     assert taken.uncertain  # the dead owner may have reached the ERP
     with engine.transaction() as conn:
-        assert not store.mark_posted(conn, journal.id, owner="dead", document="D", connector="x", now=T0)
+        assert not outbox.mark_posted(conn, journal.id, owner="dead", document="D", connector="x", now=T0)
 
 
 def test_release_gives_journals_back_without_an_attempt(engine) -> None:  # type: ignore[no-untyped-def]
     journal = _journal(keys=False)
     _stage(engine, journal)
-    store.claim(engine, owner="w1", now=T0, lease=LEASE, limit=1)
+    outbox.claim(engine, owner="w1", now=T0, lease=LEASE, limit=1)
     with engine.transaction() as conn:
-        assert store.release(conn, [journal.id], owner="w1", at=T0 + timedelta(seconds=5)) == 1
-        assert store.release(conn, [], owner="w1", at=T0) == 0
+        assert outbox.release(conn, [journal.id], owner="w1", at=T0 + timedelta(seconds=5)) == 1
+        assert outbox.release(conn, [], owner="w1", at=T0) == 0
     stored = store.get(engine, journal.id)
     assert stored is not None and (stored.status, stored.attempts) == ("staged", 0)
-    assert store.claim(engine, owner="w1", now=T0 + timedelta(seconds=4), lease=LEASE, limit=1) == []
-    assert len(store.claim(engine, owner="w1", now=T0 + timedelta(seconds=5), lease=LEASE, limit=1)) == 1
+    assert outbox.claim(engine, owner="w1", now=T0 + timedelta(seconds=4), lease=LEASE, limit=1) == []
+    assert len(outbox.claim(engine, owner="w1", now=T0 + timedelta(seconds=5), lease=LEASE, limit=1)) == 1

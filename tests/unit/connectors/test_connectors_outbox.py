@@ -21,8 +21,8 @@ from revbridge.core.money import Money
 from revbridge.ledger.journal import Dimensions, Journal, JournalDraft, JournalLine, Lane, realtime_journal
 from revbridge.ledger.role import AccountRole as R
 from revbridge.observability.metrics import Metrics
-from revbridge.pipeline.outbox import Dispatcher, OutboxConfig
-from revbridge.store import Database, migrate, workitems
+from revbridge.pipeline.dispatcher import Dispatcher, OutboxConfig
+from revbridge.store import Database, migrate, outbox, workitems
 from revbridge.store import journals as store
 
 FAST = Limits(rate_per_second=1000, burst=100, concurrency=2, backoff_base=0.01, backoff_cap=0.05)
@@ -382,7 +382,7 @@ def fixed(engine: Database, route: Callable[[str], object], clock: FixedClock, t
 
 def test_a_journal_whose_owner_died_is_looked_up_before_anything_is_sent(engine: Database) -> None:
     (j,) = stage(engine, 1, now=T0)
-    store.claim(engine, owner="dead", now=T0, lease=timedelta(minutes=2), limit=1)
+    outbox.claim(engine, owner="dead", now=T0, lease=timedelta(minutes=2), limit=1)
     connector = Scripted(name="rest", stored={j.id: Receipt(reference=j.id, document="D-ERP")})
     clock = FixedClock(T0 + timedelta(minutes=3))
     d = fixed(engine, lambda _le: connector, clock, Ticks())

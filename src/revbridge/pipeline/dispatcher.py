@@ -29,21 +29,20 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from revbridge.connectors.backoff import Backoff
 from revbridge.connectors.base import Connector, ConnectorRejected, ConnectorUnavailable, Limits, Receipt
 from revbridge.connectors.channel import Channel
 from revbridge.core.clock import Clock
 from revbridge.core.doorbell import Doorbell
-from revbridge.core.locator import SourceRef
-from revbridge.core.problem import Problem, ProblemCode
+from revbridge.core.problem import ProblemCode
 from revbridge.ledger.journal import Journal
 from revbridge.observability.logging import get_logger
 from revbridge.observability.metrics import Metrics
-from revbridge.store import journals as store
-from revbridge.store import workitems
-from revbridge.store.database import Database
+from revbridge.pipeline import attempts
+from revbridge.pipeline.attempts import Failed, Outcome, Posted, Released, Retry
+from revbridge.store import Database, journals, outbox
 
 log = get_logger("revbridge.outbox")
 
@@ -66,44 +65,6 @@ class _Failure:
     message: str
     uncertain: bool
     retry_after: float | None
-
-
-# What one attempt decided; run_once writes a round's outcomes in one transaction.
-@dataclass(frozen=True, slots=True)
-class Posted:
-    claim: store.Claim
-    connector: str
-    document: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Retry:
-    claim: store.Claim
-    connector: str
-    at: datetime
-    attempts: int
-    uncertain: bool
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    claim: store.Claim
-    connector: str
-    code: ProblemCode
-    error: str
-    attempts: int
-    uncertain: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Released:
-    claim: store.Claim
-    at: datetime
-
-
-Outcome = Posted | Retry | Failed | Released
 
 
 class Dispatcher:
@@ -142,7 +103,7 @@ class Dispatcher:
     def run_once(self) -> int:
         """Claim one round of due journals, see each through one attempt, record the outcomes;
         returns how many journals the round took."""
-        claims = store.claim(
+        claims = outbox.claim(
             self._db,
             owner=self.config.owner,
             now=self._clock.now(),
@@ -151,7 +112,7 @@ class Dispatcher:
         )
         if not claims:
             return 0
-        loaded = store.load_many(self._db, [c.id for c in claims])
+        loaded = journals.load_many(self._db, [c.id for c in claims])
         outcomes: list[Outcome] = []
         futures: list[Future[Outcome]] = []
         routes: dict[str, Connector | str] = {}  # asked once per legal entity and round
@@ -209,7 +170,7 @@ class Dispatcher:
 
     # -- one attempt -------------------------------------------------------------------------------
 
-    def _attempt(self, channel: Channel, claim: store.Claim, journal: Journal) -> Outcome:
+    def _attempt(self, channel: Channel, claim: outbox.Claim, journal: Journal) -> Outcome:
         if claim.uncertain and claim.attempts > 0 and claim.connector != channel.name:
             # the ERP that may hold the journal is no longer the one configured: a person decides
             reason = "connector changed while uncertain"
@@ -283,7 +244,7 @@ class Dispatcher:
         return result
 
     def _retry_or_fail(
-        self, claim: store.Claim, channel: Channel, failure: _Failure, *, probe: bool
+        self, claim: outbox.Claim, channel: Channel, failure: _Failure, *, probe: bool
     ) -> Outcome:
         attempts = claim.attempts if probe else claim.attempts + 1
         if attempts >= channel.limits.max_attempts:
@@ -295,7 +256,7 @@ class Dispatcher:
         at = self._clock.now() + timedelta(seconds=delay)
         return Retry(claim, channel.name, at, attempts, failure.uncertain, failure.message)
 
-    def _unroutable(self, claim: store.Claim, message: str) -> Outcome:
+    def _unroutable(self, claim: outbox.Claim, message: str) -> Outcome:
         attempts = claim.attempts + 1
         limits = Limits()
         if attempts >= limits.max_attempts:
@@ -316,40 +277,10 @@ class Dispatcher:
         owner = self.config.owner
         lost: list[str] = []
         opened: list[str] = []
-        with self._db.transaction() as conn:
+        with self._db.transaction() as tx:
             for outcome in outcomes:
-                match outcome:
-                    case Posted(claim, connector, document, at):
-                        done = store.mark_posted(
-                            conn, claim.id, owner=owner, document=document, connector=connector, now=at
-                        )
-                    case Retry(claim, connector, at, attempts, uncertain, error):
-                        done = store.retry_later(
-                            conn,
-                            claim.id,
-                            owner=owner,
-                            at=at,
-                            attempts=attempts,
-                            uncertain=uncertain,
-                            connector=connector,
-                            error=error,
-                        )
-                    case Failed(claim, connector, _code, error, attempts, uncertain):
-                        done = store.mark_failed(
-                            conn,
-                            claim.id,
-                            owner=owner,
-                            attempts=attempts,
-                            uncertain=uncertain,
-                            connector=connector,
-                            error=error,
-                        )
-                        if done:
-                            opened += workitems.record(
-                                conn, [_problem(outcome)], now=self._clock.now(), message_id=None
-                            )
-                    case Released(claim, at):
-                        done = store.release(conn, [claim.id], owner=owner, at=at) == 1
+                done, codes = attempts.write(tx, outcome, owner=owner, now=self._clock.now())
+                opened += codes
                 if not done:
                     lost.append(outcome.claim.id)
         for journal_id in lost:
@@ -364,7 +295,7 @@ class Dispatcher:
         lane = outcome.claim.lane
         match outcome:
             case Posted(claim, _connector, _document, at):
-                self._metrics.journals.labels(lane, store.POSTED).inc()
+                self._metrics.journals.labels(lane, journals.POSTED).inc()
                 waited = (at - claim.first_received_at).total_seconds()
                 self._metrics.receipt_to_posted.labels(lane).observe(max(0.0, waited))
             case Retry(claim, connector, at, attempts, uncertain, error):
@@ -379,24 +310,9 @@ class Dispatcher:
                     reason=error,
                 )
             case Failed(claim, connector, code, error, _attempts, _uncertain):
-                self._metrics.journals.labels(lane, store.FAILED).inc()
+                self._metrics.journals.labels(lane, journals.FAILED).inc()
                 log.warning(
                     "journal_failed", journal=claim.id, connector=connector, code=str(code), reason=error
                 )
             case Released():
                 pass
-
-
-def _problem(failed: Failed) -> Problem:
-    claim = failed.claim
-    suffix = f" (after {failed.attempts} attempts)" if failed.code is ProblemCode.ERP_UNAVAILABLE else ""
-    return Problem(
-        code=failed.code,
-        message=f"{failed.connector}: {failed.error}{suffix}",
-        where=SourceRef("", f"journal {claim.id}"),
-        details=(
-            ("journal_id", claim.id),
-            ("connector", failed.connector),
-            ("legal_entity", claim.legal_entity),
-        ),
-    )

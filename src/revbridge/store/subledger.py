@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import select, update
 
 from revbridge.core.money import Money
 from revbridge.ledger.journal import (
@@ -21,34 +21,14 @@ from revbridge.ledger.journal import (
     Side,
     line_key,
 )
-from revbridge.ledger.period import Period, PeriodCalendar, PeriodStatus
 from revbridge.ledger.role import AccountRole
 from revbridge.store import bulk
-from revbridge.store.schema import event_lines, periods
-
-
-def calendar(conn: Connection) -> PeriodCalendar:
-    found = []
-    for row in conn.execute(select(periods)):
-        year, month = (int(part) for part in row.period.split("-"))
-        start = date(year, month, 1)
-        end = date(year + month // 12, month % 12 + 1, 1).fromordinal(
-            date(year + month // 12, month % 12 + 1, 1).toordinal() - 1
-        )
-        found.append(
-            Period(
-                legal_entity=row.legal_entity,
-                start=start,
-                end=end,
-                status=PeriodStatus(row.status),
-                name=row.period,
-            )
-        )
-    return PeriodCalendar(tuple(found))
+from revbridge.store.database import Tx
+from revbridge.store.schema import event_lines
 
 
 def insert_lines(
-    conn: Connection,
+    tx: Tx,
     draft: JournalDraft,
     *,
     journal_id: str | None,
@@ -88,7 +68,7 @@ def insert_lines(
                 "created_at": now,
             }
         )
-    bulk.insert_rows(conn, event_lines, rows)
+    bulk.insert_rows(tx, event_lines, rows)
 
 
 def _drafts(rows: Iterable[object]) -> list[JournalDraft]:
@@ -144,11 +124,9 @@ def _drafts(rows: Iterable[object]) -> list[JournalDraft]:
     ]
 
 
-def window_drafts(
-    conn: Connection, window: str
-) -> tuple[list[JournalDraft], dict[tuple[str, date], datetime]]:
+def window_drafts(tx: Tx, window: str) -> tuple[list[JournalDraft], dict[tuple[str, date], datetime]]:
     """The drafts staged in a batch window, and the earliest receipt per (legal entity, date)."""
-    rows = conn.execute(
+    rows = tx.execute(
         select(event_lines)
         .where(event_lines.c.window_key == window, event_lines.c.journal_id.is_(None))
         .order_by(event_lines.c.id)
@@ -161,9 +139,9 @@ def window_drafts(
     return _drafts(rows), received
 
 
-def assign_window(conn: Connection, window: str, journal: Journal) -> None:
+def assign_window(tx: Tx, window: str, journal: Journal) -> None:
     """Point a window's rows at the batch journal of their legal entity and date."""
-    conn.execute(
+    tx.execute(
         update(event_lines)
         .where(
             event_lines.c.window_key == window,
@@ -175,13 +153,13 @@ def assign_window(conn: Connection, window: str, journal: Journal) -> None:
     )
 
 
-def standing_drafts(conn: Connection, event_keys: Iterable[str]) -> list[JournalDraft]:
+def standing_drafts(tx: Tx, event_keys: Iterable[str]) -> list[JournalDraft]:
     """Everything staged or posted so far for these events (all revisions): replay's 'before'."""
     keys = sorted(set(event_keys))
     rows: list[object] = []
     for start in range(0, len(keys), 400):
         rows.extend(
-            conn.execute(
+            tx.execute(
                 select(event_lines)
                 .where(event_lines.c.event_key.in_(keys[start : start + 400]))
                 .order_by(event_lines.c.id)

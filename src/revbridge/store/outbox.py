@@ -1,0 +1,178 @@
+"""The journal outbox's transitions (DESIGN.md sections 6 and 7): ``staged -> submitting ->
+posted | failed``, each under a lease.
+
+``claim`` takes due journals under a lease: staged ones whose time has come, and submitting ones
+whose owner's lease ran out; those are taken over as *uncertain* (their owner may have reached the
+ERP before dying), so the dispatcher looks them up before any re-send. The owner ends an attempt
+with ``mark_posted``, ``retry_later`` or ``mark_failed``, each only while it still holds the lease;
+``release`` gives a journal back untouched and ``requeue`` puts failed ones back after a fix.
+Nothing here talks to an ERP (pipeline/dispatcher.py does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, case, or_, select, update
+
+from revbridge.store.database import Database, Tx
+from revbridge.store.journals import FAILED, POSTED, STAGED, SUBMITTING
+from revbridge.store.schema import journals
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    id: str
+    legal_entity: str
+    lane: str
+    connector: str
+    attempts: int
+    uncertain: bool
+    first_received_at: datetime
+
+
+def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
+    """Take up to ``limit`` due journals under a lease: staged ones whose time has come, and
+    submitting ones whose owner's lease ran out (those become uncertain)."""
+    due = or_(
+        and_(
+            journals.c.status == STAGED,
+            or_(journals.c.next_attempt_at.is_(None), journals.c.next_attempt_at <= now),
+        ),
+        and_(journals.c.status == SUBMITTING, journals.c.lease_expires_at < now),
+    )
+    candidates = select(journals.c.id).where(due).order_by(journals.c.created_at, journals.c.id).limit(limit)
+    if db.dialect == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    statement = (
+        update(journals)
+        .where(journals.c.id.in_(candidates.scalar_subquery()))
+        .values(
+            status=SUBMITTING,
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+            uncertain=case((journals.c.status == SUBMITTING, 1), else_=journals.c.uncertain),
+        )
+        .returning(
+            journals.c.id,
+            journals.c.legal_entity,
+            journals.c.lane,
+            journals.c.connector,
+            journals.c.attempts,
+            journals.c.uncertain,
+            journals.c.first_received_at,
+        )
+    )
+    with db.transaction() as tx:
+        rows = tx.execute(statement).all()
+    claimed = [Claim(r[0], r[1], r[2], r[3], int(r[4]), bool(r[5]), r[6]) for r in rows]
+    claimed.sort(key=lambda c: c.id)
+    return claimed
+
+
+def _mine(journal_id: str, owner: str) -> ColumnElement[bool]:
+    return and_(journals.c.id == journal_id, journals.c.lease_owner == owner, journals.c.status == SUBMITTING)
+
+
+def mark_posted(tx: Tx, journal_id: str, *, owner: str, document: str, connector: str, now: datetime) -> bool:
+    result = tx.execute(
+        update(journals)
+        .where(_mine(journal_id, owner))
+        .values(
+            status=POSTED,
+            erp_document=document,
+            connector=connector,
+            uncertain=0,
+            next_attempt_at=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=None,
+            posted_at=now,
+        )
+    )
+    return result.rowcount == 1
+
+
+def retry_later(
+    tx: Tx,
+    journal_id: str,
+    *,
+    owner: str,
+    at: datetime,
+    attempts: int,
+    uncertain: bool,
+    connector: str,
+    error: str,
+) -> bool:
+    return _end_attempt(tx, journal_id, owner, STAGED, at, attempts, uncertain, connector, error)
+
+
+def mark_failed(
+    tx: Tx,
+    journal_id: str,
+    *,
+    owner: str,
+    attempts: int,
+    uncertain: bool,
+    connector: str,
+    error: str,
+) -> bool:
+    return _end_attempt(tx, journal_id, owner, FAILED, None, attempts, uncertain, connector, error)
+
+
+def _end_attempt(
+    tx: Tx,
+    journal_id: str,
+    owner: str,
+    status: str,
+    next_attempt_at: datetime | None,
+    attempts: int,
+    uncertain: bool,
+    connector: str,
+    error: str,
+) -> bool:
+    """An attempt that did not post: back to staged with a time, or failed; only under the lease."""
+    result = tx.execute(
+        update(journals)
+        .where(_mine(journal_id, owner))
+        .values(
+            status=status,
+            attempts=attempts,
+            uncertain=1 if uncertain else 0,
+            connector=connector,
+            next_attempt_at=next_attempt_at,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=error[:2000],
+        )
+    )
+    return result.rowcount == 1
+
+
+def release(tx: Tx, journal_ids: Sequence[str], *, owner: str, at: datetime) -> int:
+    """Give claimed journals back untouched (the connector's circuit is open): no attempt spent."""
+    if not journal_ids:
+        return 0
+    result = tx.execute(
+        update(journals)
+        .where(
+            journals.c.id.in_(list(journal_ids)),
+            journals.c.lease_owner == owner,
+            journals.c.status == SUBMITTING,
+        )
+        .values(status=STAGED, next_attempt_at=at, lease_owner=None, lease_expires_at=None)
+    )
+    return int(result.rowcount)
+
+
+def requeue(tx: Tx, journal_ids: Sequence[str], *, now: datetime) -> int:
+    """Failed journals back to staged after the cause was fixed: attempts start again; a journal
+    that may have reached the ERP keeps its uncertain flag, so it is still looked up first."""
+    result = tx.execute(
+        update(journals)
+        .where(journals.c.id.in_(list(journal_ids)), journals.c.status == FAILED)
+        .values(status=STAGED, attempts=0, next_attempt_at=now, last_error=None)
+    )
+    return int(result.rowcount)

@@ -1,0 +1,58 @@
+"""Micro-batch windows (``batch_windows``): one open window per legal entity at a time.
+
+Batch-lane drafts wait in the subledger under their legal entity's open window; the posting loop
+closes a window when ``ledger.window.is_due`` says so and stages its journals. On PostgreSQL the
+open window is read ``FOR UPDATE`` when lines join it, and windows are taken for closing with
+``SKIP LOCKED``, so two processes never close the same window or add lines to one being closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from revbridge.ledger.window import window_key
+from revbridge.store.database import Tx
+from revbridge.store.schema import batch_windows
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Window:
+    key: str
+    legal_entity: str
+    opened_at: datetime
+    line_count: int
+
+
+def join(tx: Tx, legal_entity: str, *, lines: int, now: datetime) -> str:
+    """The key of the legal entity's open window (opened now if there is none), which counts
+    ``lines`` more lines."""
+    c = batch_windows.c
+    query = select(c.key).where(c.legal_entity == legal_entity, c.closed_at.is_(None))
+    if tx.dialect.name == "postgresql":
+        query = query.with_for_update()
+    key = tx.execute(query).scalar_one_or_none()
+    if key is None:
+        key = window_key(legal_entity, now)
+        tx.execute(
+            batch_windows.insert().values(key=key, legal_entity=legal_entity, opened_at=now, line_count=0)
+        )
+    tx.execute(update(batch_windows).where(c.key == key).values(line_count=c.line_count + lines))
+    return str(key)
+
+
+def open_windows(tx: Tx) -> list[Window]:
+    """The open windows, each locked for this transaction (others skip them on PostgreSQL)."""
+    query = select(batch_windows).where(batch_windows.c.closed_at.is_(None)).order_by(batch_windows.c.key)
+    if tx.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [
+        Window(key=r.key, legal_entity=r.legal_entity, opened_at=r.opened_at, line_count=int(r.line_count))
+        for r in tx.execute(query)
+    ]
+
+
+def close(tx: Tx, key: str, *, now: datetime) -> None:
+    tx.execute(update(batch_windows).where(batch_windows.c.key == key).values(closed_at=now))
