@@ -1,4 +1,4 @@
-"""A large ERA commits one remittance per transaction (pipeline/documents.py), on SQLite and
+"""A large ERA commits one remittance per transaction (pipeline/remittances.py), on SQLite and
 PostgreSQL: its journals go to the outbox as each remittance is recorded, and a worker that loses
 the message half way leaves nothing the next owner would post twice."""
 

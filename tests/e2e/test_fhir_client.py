@@ -24,7 +24,7 @@ from fhirclient.client import FHIRClient
 from fhirclient.models.claim import Claim
 from fhirclient.models.coverage import Coverage
 from fhirclient.models.paymentreconciliation import PaymentReconciliation
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
 from revbridge.store import Database, workitems
 from revbridge.store.schema import events, messages
@@ -72,7 +72,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     log = tmp_path / "serve.log"  # a file, not a pipe: an unread pipe would block the server's logging
     with log.open("wb") as sink:
         proc = subprocess.Popen([*command, "--workers", "1"], env=env, stdout=sink, stderr=subprocess.STDOUT)
-    engine = create_engine(f"sqlite:///{tmp_path / 'revbridge.db'}")
+    engine = Database.open(f"sqlite:///{tmp_path / 'revbridge.db'}")
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -174,9 +174,9 @@ def _start_server(home: Path, db: str, port: int) -> subprocess.Popen[bytes]:
 
 def _stored_control_ids(db: str) -> list[str]:
     engine = create_engine(db)
-    with engine.engine.connect() as conn:
+    with engine.connect() as conn:
         keys = [k for (k,) in conn.execute(select(messages.c.dedupe_key))]
-    engine.close()
+    engine.dispose()
     return keys
 
 

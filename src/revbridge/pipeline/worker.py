@@ -2,7 +2,7 @@
 
 One message is one transaction: its events, its work items, its posting-stage output and its new
 status commit together, and only while this worker still holds the message's lease. The one
-exception is a large message of several remittances (an 835 interchange, pipeline/documents.py):
+exception is a large message of several remittances (an 835 interchange, pipeline/remittances.py):
 it commits one remittance per transaction and its status with the last. A parser that
 raises is a bug or an infrastructure fault: the message is retried with exponential backoff and,
 after ``max_attempts``, ends ``excepted`` with a PARSER_FAILED work item, while the queue behind
@@ -29,7 +29,7 @@ from revbridge.core.tokens import Tokenizer
 from revbridge.formats.base import Format
 from revbridge.observability.logging import bind, get_logger
 from revbridge.observability.metrics import Metrics
-from revbridge.pipeline.documents import documents
+from revbridge.pipeline.remittances import remittance_parts
 from revbridge.pipeline.parsing import Parser
 from revbridge.store import Database, Tx, queue, workitems
 from revbridge.store import events as event_store
@@ -165,7 +165,7 @@ class Worker:
         if small:
             self._commit_group(small, results, failed, opened)
         for message, outcome in large:
-            parts = documents(outcome)
+            parts = remittance_parts(outcome)
             if len(parts) > 1:
                 self._commit_parts(message, outcome, parts, results, failed, opened)
             else:
@@ -292,7 +292,7 @@ class Worker:
         failed: list[tuple[queue.Claimed, str]],
         opened: list[str],
     ) -> None:
-        """A message of several remittances (pipeline/documents.py), one transaction per
+        """A message of several remittances (pipeline/remittances.py), one transaction per
         remittance; the last one also moves the message to its next state."""
         new: list[CanonicalEvent] = []
         repeated: list[CanonicalEvent] = []

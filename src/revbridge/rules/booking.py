@@ -20,6 +20,8 @@ from revbridge.ledger.role import AccountRole
 from revbridge.masterdata.configuration import Configuration
 from revbridge.masterdata.model import Department, Facility, LegalEntity
 from revbridge.masterdata.rulebook import Dimension, LineSpec
+from revbridge.rules.context import EncounterFacts, PostingContext
+from revbridge.rules.outcome import Waiting, WaitReason
 
 
 @dataclass
@@ -123,4 +125,35 @@ def open_booking(config: Configuration, facility: str, where: SourceRef, event_k
         facility=found,
         where=where,
         event_key=event_key,
+    )
+
+
+def encounter_of(
+    booking: Booking,
+    encounter: str,
+    context: PostingContext,
+    *,
+    final: bool,
+    unnamed: str,
+) -> EncounterFacts | Waiting | tuple[Problem, ...]:
+    """The encounter an event names, at its booking's facility; a wait while it may still come;
+    MISSING_CONTEXT once the wait is over, or at once when the event names none (``unnamed``
+    says so: "the charge names no encounter")."""
+    found = context.encounter(booking.facility.code, encounter) if encounter else None
+    if found is not None:
+        return found
+    if encounter and not final:
+        return Waiting(
+            event_key=booking.event_key, reason=WaitReason.ENCOUNTER, reference=encounter, where=booking.where
+        )
+    return (
+        Problem(
+            code=ProblemCode.MISSING_CONTEXT,
+            message=f"encounter {encounter} at facility {booking.facility.code} is not known"
+            if encounter
+            else unnamed,
+            where=booking.where,
+            event_key=booking.event_key,
+            details=(("encounter", encounter), ("facility", booking.facility.code)),
+        ),
     )

@@ -13,8 +13,8 @@ from revbridge.core.problem import Problem, ProblemCode
 from revbridge.ledger.journal import JournalDraft
 from revbridge.masterdata.configuration import Configuration
 from revbridge.masterdata.rulebook import EventKind
-from revbridge.rules.booking import open_booking
-from revbridge.rules.context import PostingContext
+from revbridge.rules.booking import encounter_of, open_booking
+from revbridge.rules.context import EncounterFacts, PostingContext
 from revbridge.rules.outcome import Waiting, WaitReason
 
 Result = JournalDraft | None | Waiting | tuple[Problem, ...]
@@ -26,25 +26,11 @@ def charge(event: ChargeCaptured, config: Configuration, context: PostingContext
         return (booking,)
     if not booking.check([event.amount]):
         return tuple(booking.problems)
-    encounter = context.encounter(booking.facility.code, event.encounter) if event.encounter else None
-    if encounter is None:
-        if final or not event.encounter:
-            return (
-                Problem(
-                    code=ProblemCode.MISSING_CONTEXT,
-                    message=(
-                        f"encounter {event.encounter} at facility {booking.facility.code} is not known"
-                        if event.encounter
-                        else "the charge names no encounter"
-                    ),
-                    where=event.source,
-                    event_key=event.key,
-                    details=(("encounter", event.encounter), ("facility", booking.facility.code)),
-                ),
-            )
-        return Waiting(
-            event_key=event.key, reason=WaitReason.ENCOUNTER, reference=event.encounter, where=event.source
-        )
+    encounter = encounter_of(
+        booking, event.encounter, context, final=final, unnamed="the charge names no encounter"
+    )
+    if not isinstance(encounter, EncounterFacts):
+        return encounter
     payer_class = config.payer_class_of(encounter.primary_payer_id, event.source, event.key)
     department = config.department(
         booking.facility, event.department or encounter.department, event.source, event.key

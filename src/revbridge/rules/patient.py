@@ -15,9 +15,9 @@ from revbridge.ledger.journal import JournalDraft
 from revbridge.masterdata.configuration import Configuration
 from revbridge.masterdata.model import Department
 from revbridge.masterdata.rulebook import EventKind
-from revbridge.rules.booking import open_booking
-from revbridge.rules.context import PostingContext
-from revbridge.rules.outcome import Waiting, WaitReason
+from revbridge.rules.booking import encounter_of, open_booking
+from revbridge.rules.context import EncounterFacts, PostingContext
+from revbridge.rules.outcome import Waiting
 
 Result = JournalDraft | None | Waiting | tuple[Problem, ...]
 
@@ -93,28 +93,15 @@ def adjustment(
     if against == "patient":
         payer_class, slot = config.master.self_pay_class, "credit_patient"
     elif against == "payer":
-        encounter = context.encounter(booking.facility.code, event.encounter) if event.encounter else None
-        if encounter is None:
-            if final or not event.encounter:
-                return (
-                    Problem(
-                        code=ProblemCode.MISSING_CONTEXT,
-                        message=(
-                            f"encounter {event.encounter} at facility {booking.facility.code} is not known"
-                            if event.encounter
-                            else "an adjustment against the payer names no encounter"
-                        ),
-                        where=event.source,
-                        event_key=event.key,
-                        details=(("encounter", event.encounter), ("facility", booking.facility.code)),
-                    ),
-                )
-            return Waiting(
-                event_key=event.key,
-                reason=WaitReason.ENCOUNTER,
-                reference=event.encounter,
-                where=event.source,
-            )
+        encounter = encounter_of(
+            booking,
+            event.encounter,
+            context,
+            final=final,
+            unnamed="an adjustment against the payer names no encounter",
+        )
+        if not isinstance(encounter, EncounterFacts):
+            return encounter
         found_class = config.payer_class_of(encounter.primary_payer_id, event.source, event.key)
         if isinstance(found_class, Problem):
             return (found_class,)

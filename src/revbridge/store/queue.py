@@ -40,6 +40,18 @@ class Claimed:
     received_at: datetime
 
 
+# The columns a Claimed is made of, in its fields' order.
+CLAIMED = (
+    messages.c.id,
+    messages.c.format,
+    messages.c.channel,
+    messages.c.key_id,
+    messages.c.payload,
+    messages.c.attempts,
+    messages.c.received_at,
+)
+
+
 def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
     due = or_(
         and_(
@@ -60,15 +72,7 @@ def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: i
             lease_expires_at=now + lease,
             attempts=messages.c.attempts + 1,
         )
-        .returning(
-            messages.c.id,
-            messages.c.format,
-            messages.c.channel,
-            messages.c.key_id,
-            messages.c.payload,
-            messages.c.attempts,
-            messages.c.received_at,
-        )
+        .returning(*CLAIMED)
     )
     with db.transaction() as conn:
         rows = conn.execute(statement).all()
@@ -162,17 +166,7 @@ def received_at(tx: Tx, message_id: str) -> datetime:
 def stored(tx: Tx, message_id: str) -> Claimed:
     """A message as a worker claims it (its sealed payload included), whatever its state: what
     a replay parses again."""
-    row = tx.execute(
-        select(
-            messages.c.id,
-            messages.c.format,
-            messages.c.channel,
-            messages.c.key_id,
-            messages.c.payload,
-            messages.c.attempts,
-            messages.c.received_at,
-        ).where(messages.c.id == message_id)
-    ).one()
+    row = tx.execute(select(*CLAIMED).where(messages.c.id == message_id)).one()
     return Claimed(*row)
 
 

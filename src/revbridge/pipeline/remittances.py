@@ -15,7 +15,7 @@ from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.problem import Outcome, Problem, Severity
 
 
-def documents(outcome: Outcome[CanonicalEvent]) -> list[Outcome[CanonicalEvent]]:
+def remittance_parts(outcome: Outcome[CanonicalEvent]) -> list[Outcome[CanonicalEvent]]:
     """The outcome's remittances, each with its events and the problems that name them (problems
     naming no part go with the last), or ``[outcome]`` when it is not several whole remittances
     or an error holds the whole message."""
