@@ -22,7 +22,7 @@ from revbridge.core.problem import Problem, ProblemCode
 from revbridge.store import queue, workitems
 from revbridge.store.messages import Arrival
 from revbridge.store.schema import work_items
-from revbridge.store.workitems import NewItem
+from revbridge.store.workitems import NewItem, ReplayChoice
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
@@ -143,13 +143,17 @@ def test_open_items_of_messages_and_messages_a_replay_may_take(rt: Runtime) -> N
         tx.execute(update(work_items).values(created_at=T0))
     assert workitems.open_for_messages(rt.db, [bad]) == frozenset({items[1].id})
     named = [bad, ok, pending.message_id, twin.message_id]
-    assert workitems.replayable_messages(rt.db, message_ids=named) == tuple(sorted([bad, ok]))
-    assert workitems.replayable_messages(rt.db, code="INVALID_VALUE") == (bad,)
-    assert workitems.replayable_messages(rt.db, code="MISSING_AMOUNT") == ()  # its item is closed
-    assert workitems.replayable_messages(rt.db, since=T0, until=T0 + timedelta(seconds=1)) == tuple(
+    assert workitems.replayable_messages(rt.db, ReplayChoice(message_ids=tuple(named))) == tuple(
         sorted([bad, ok])
     )
-    assert workitems.replayable_messages(rt.db, since=T0 + timedelta(seconds=1)) == ()
+    assert workitems.replayable_messages(rt.db, ReplayChoice(code="INVALID_VALUE")) == (bad,)
+    assert (
+        workitems.replayable_messages(rt.db, ReplayChoice(code="MISSING_AMOUNT")) == ()
+    )  # its item is closed
+    assert workitems.replayable_messages(
+        rt.db, ReplayChoice(since=T0, until=T0 + timedelta(seconds=1))
+    ) == tuple(sorted([bad, ok]))
+    assert workitems.replayable_messages(rt.db, ReplayChoice(since=T0 + timedelta(seconds=1))) == ()
 
 
 def test_closing_assigning_and_retry_lock_and_audit_what_they_change(rt: Runtime) -> None:

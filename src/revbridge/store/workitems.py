@@ -366,29 +366,32 @@ def open_for_messages(db: Database, message_ids: Sequence[str]) -> frozenset[int
     return frozenset(found)
 
 
-def replayable_messages(
-    db: Database,
-    *,
-    message_ids: Sequence[str] = (),
-    code: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> tuple[str, ...]:
-    """Of the messages named by id, by the code of an open item, or by receipt time (every
-    condition given applies), those a replay may take: finished and not duplicates; by id."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplayChoice:
+    """Which messages a replay asks for: by id, by the code of an open item, or by receipt time
+    (every condition given applies)."""
+
+    message_ids: tuple[str, ...] = ()
+    code: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def replayable_messages(db: Database, choice: ReplayChoice) -> tuple[str, ...]:
+    """The messages chosen that a replay may take (finished, not duplicates), by id."""
     query = select(messages.c.id).where(
         messages.c.status.in_(queue.TERMINAL), messages.c.status != queue.DUPLICATE
     )
-    if message_ids:
-        query = query.where(messages.c.id.in_(sorted(set(message_ids))))
-    if code:
+    if choice.message_ids:
+        query = query.where(messages.c.id.in_(sorted(set(choice.message_ids))))
+    if choice.code:
         with_items = select(work_items.c.message_id).where(
-            work_items.c.code == code, work_items.c.status == OPEN
+            work_items.c.code == choice.code, work_items.c.status == OPEN
         )
         query = query.where(messages.c.id.in_(with_items))
-    if since:
-        query = query.where(messages.c.received_at >= since)
-    if until:
-        query = query.where(messages.c.received_at < until)
+    if choice.since:
+        query = query.where(messages.c.received_at >= choice.since)
+    if choice.until:
+        query = query.where(messages.c.received_at < choice.until)
     with db.reading() as conn:
         return tuple(mid for (mid,) in conn.execute(query.order_by(messages.c.id)))

@@ -4,7 +4,7 @@ over it; the store below keeps the rows and decides nothing. It sits below the p
 imports none of it: what it needs from above (a replay) is handed in.
 """
 
-from revbridge.store.workitems import IGNORED, OPEN, RESOLVED, STATUSES, WorkItem, get
+from revbridge.store.workitems import IGNORED, OPEN, RESOLVED, STATUSES, ReplayChoice, WorkItem, get
 from revbridge.workqueue.grouping import Choices, Group, choices, groups
 from revbridge.workqueue.listing import Selection, find
 from revbridge.workqueue.opening import DEFAULT_SERVICE_LEVELS, ServiceLevels, open_items
@@ -20,6 +20,7 @@ __all__ = [
     "STATUSES",
     "Choices",
     "Group",
+    "ReplayChoice",
     "ReplayReport",
     "Replayer",
     "Retried",

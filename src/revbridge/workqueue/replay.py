@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 from revbridge.core.errors import InputError
 from revbridge.store import Database, workitems
+from revbridge.store.workitems import ReplayChoice
 
 
 class Replayer(Protocol):
@@ -30,20 +30,13 @@ class ReplayReport:
     cleared: int  # open items of those messages that are not open after the replay
 
 
-def messages_to_replay(
-    db: Database,
-    *,
-    message_ids: Sequence[str] = (),
-    code: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> tuple[str, ...]:
-    """The messages a replay request names: by id, by the code of an open work item, or by
-    receipt time. A message named by id that cannot be replayed refuses the request."""
-    if not (message_ids or code or since or until):
+def messages_to_replay(db: Database, choice: ReplayChoice) -> tuple[str, ...]:
+    """The messages a replay request names. A message named by id that cannot be replayed
+    (unknown, a duplicate, not finished) refuses the request."""
+    if not (choice.message_ids or choice.code or choice.since or choice.until):
         raise InputError("say what to replay: --message, --exception-code or --since/--until")
-    found = workitems.replayable_messages(db, message_ids=message_ids, code=code, since=since, until=until)
-    missing = sorted(set(message_ids) - set(found))
+    found = workitems.replayable_messages(db, choice)
+    missing = sorted(set(choice.message_ids) - set(found))
     if missing:
         raise InputError(f"cannot replay {', '.join(missing)}: unknown, duplicate or not yet processed")
     return found
@@ -55,12 +48,12 @@ def replay_items(db: Database, replayer: Replayer, item_ids: Iterable[int], *, a
     named = sorted({i.message_id for i in chosen if i is not None and i.message_id})
     if not named:
         return ReplayReport(messages=0, cleared=0)
-    return _replay(db, replayer, messages_to_replay(db, message_ids=named), actor=actor)
+    return _replay(db, replayer, messages_to_replay(db, ReplayChoice(message_ids=tuple(named))), actor=actor)
 
 
 def replay_code(db: Database, replayer: Replayer, code: str, *, actor: str) -> ReplayReport:
     """Replay every message with an open item of ``code``."""
-    return _replay(db, replayer, messages_to_replay(db, code=code), actor=actor)
+    return _replay(db, replayer, messages_to_replay(db, ReplayChoice(code=code)), actor=actor)
 
 
 def _replay(db: Database, replayer: Replayer, message_ids: Sequence[str], *, actor: str) -> ReplayReport:

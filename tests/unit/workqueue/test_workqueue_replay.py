@@ -84,11 +84,11 @@ def test_a_message_named_that_cannot_be_replayed_refuses_the_request(rt: Runtime
     (done,) = processed(rt, "BAD MISSING_AMOUNT")
     pending = rt.store.accept(Arrival(channel="test", format="lines", payload=b"CHARGE c1 1", dedupe_key=""))
     with pytest.raises(InputError, match="say what to replay"):
-        workqueue.messages_to_replay(rt.db)
+        workqueue.messages_to_replay(rt.db, workqueue.ReplayChoice())
     with pytest.raises(InputError, match="cannot replay nope: unknown, duplicate or not yet processed"):
-        workqueue.messages_to_replay(rt.db, message_ids=[done, "nope"])
+        workqueue.messages_to_replay(rt.db, workqueue.ReplayChoice(message_ids=(done, "nope")))
     with pytest.raises(InputError, match=f"cannot replay {pending.message_id}"):
-        workqueue.messages_to_replay(rt.db, message_ids=[pending.message_id])
-    assert workqueue.messages_to_replay(rt.db, message_ids=[done]) == (done,)
-    assert workqueue.messages_to_replay(rt.db, code="MISSING_AMOUNT") == (done,)
-    assert workqueue.messages_to_replay(rt.db, code="INVALID_VALUE") == ()
+        workqueue.messages_to_replay(rt.db, workqueue.ReplayChoice(message_ids=(pending.message_id,)))
+    assert workqueue.messages_to_replay(rt.db, workqueue.ReplayChoice(message_ids=(done,))) == (done,)
+    assert workqueue.messages_to_replay(rt.db, workqueue.ReplayChoice(code="MISSING_AMOUNT")) == (done,)
+    assert workqueue.messages_to_replay(rt.db, workqueue.ReplayChoice(code="INVALID_VALUE")) == ()
