@@ -25,6 +25,8 @@ from revbridge.ledger.role import AccountRole
 from revbridge.rules.context import Change, ChargeFacts, ChargeMemory, EncounterChange, EncounterFacts
 from revbridge.store import context, events, journals, periods, queue, subledger, windows, workitems
 from revbridge.store.messages import Arrival
+from revbridge.store.queue import ReplayChoice
+from revbridge.workqueue import open_items
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -250,7 +252,7 @@ def test_messages_a_replay_and_the_waiting_loop_take(rt: Runtime) -> None:
     with rt.db.transaction() as tx:
         queue.settle(tx, first, status=queue.WAITING, reason="waiting for context", now=T0)
         queue.settle(tx, second, status=queue.EXCEPTED, reason="UNMAPPED_DEPARTMENT", now=T0)
-        workitems.record(
+        open_items(
             tx,
             [
                 Problem(
@@ -266,8 +268,9 @@ def test_messages_a_replay_and_the_waiting_loop_take(rt: Runtime) -> None:
         assert not queue.take_waiting(tx, second)
         assert queue.stored(tx, first).id == first
         assert queue.received_at(tx, first) == queue.stored(tx, first).received_at
-    assert queue.replayable(rt.db, exception_code="UNMAPPED_DEPARTMENT") == [second]
-    assert queue.replayable(rt.db, message_ids=[first, second]) == [second]  # a waiting one is not terminal
+    assert queue.replayable_messages(rt.db, ReplayChoice(code="UNMAPPED_DEPARTMENT")) == (second,)
+    # a waiting message is not finished: a replay cannot take it
+    assert queue.replayable_messages(rt.db, ReplayChoice(message_ids=(first, second))) == (second,)
 
 
 def test_a_replay_clears_the_items_it_no_longer_finds(rt: Runtime) -> None:
@@ -277,7 +280,7 @@ def test_a_replay_clears_the_items_it_no_longer_finds(rt: Runtime) -> None:
         Problem(code=ProblemCode.UNMAPPED_PAYER, message="m", where=SourceRef(message_id, "IN1[1]-3")),
     ]
     with rt.db.transaction() as tx:
-        workitems.record(tx, found, now=T0, message_id=message_id)
+        open_items(tx, found, now=T0, message_id=message_id)
         assert workitems.resolve_cleared(tx, message_id, still=found[1:], actor="me", now=T0) == 1
     (cleared,) = workitems.list_items(rt.db, status=workitems.RESOLVED)
     assert (cleared.code, cleared.resolved_by) == ("UNMAPPED_DEPARTMENT", "me")

@@ -12,7 +12,7 @@ import click
 import typer
 from typer._click.exceptions import ClickException as TyperClickException
 
-from revbridge.cli import admin, config, journals, ledger, messages, periods, reconcile, security
+from revbridge.cli import admin, config, exceptions, journals, ledger, messages, periods, reconcile, security
 from revbridge.cli.common import err_console
 from revbridge.core.errors import RevbridgeError, StoreError, StoreUnavailable
 
@@ -28,7 +28,7 @@ app.command()(messages.worker)
 app.command()(messages.status)
 app.command("journals")(journals.journals_command)
 app.command()(journals.replay)
-app.add_typer(messages.exceptions_app, name="exceptions")
+app.add_typer(exceptions.exceptions_app, name="exceptions")
 app.command("reconcile")(reconcile.reconcile_command)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.apikey_app, name="apikey")

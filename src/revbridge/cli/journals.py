@@ -12,8 +12,8 @@ from rich.table import Table
 
 from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, print_json, runtime
 from revbridge.core.errors import InputError
-from revbridge.pipeline.replay import select_messages
 from revbridge.store import journals
+from revbridge.workqueue import ReplayChoice, messages_to_replay
 
 
 def _when(text: str | None, option: str) -> datetime | None:
@@ -86,13 +86,13 @@ def replay(
 ) -> None:
     """Reprocess messages with today's configuration and post only the difference."""
     with runtime(db, settings) as rt:
-        ids = select_messages(
-            rt.db,
-            message_ids=message or [],
-            exception_code=exception_code,
+        choice = ReplayChoice(
+            message_ids=tuple(message or ()),
+            code=exception_code,
             since=_when(since, "--since"),
             until=_when(until, "--until"),
         )
+        ids = messages_to_replay(rt.db, choice)
         replayer = rt.replayer()
         actor = f"cli:{getpass.getuser()}"
         results = [replayer.replay(mid, actor=actor) for mid in ids]

@@ -1,8 +1,8 @@
-"""ingest, worker, status and exceptions: getting messages in and seeing where they ended."""
+"""ingest, worker and status: getting messages in and seeing where they ended (the work items they
+left are `revbridge exceptions`, in cli/exceptions.py)."""
 
 from __future__ import annotations
 
-import getpass
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,7 +25,6 @@ from revbridge.cli.common import (
     runtime,
 )
 from revbridge.core.errors import InputError
-from revbridge.pipeline import actions
 from revbridge.pipeline.intake import AUTO, Received
 from revbridge.store import queue, workitems
 from revbridge.store.schema import messages
@@ -218,93 +217,3 @@ def status(json_out: JsonOption = False, db: DbOption = None, settings: Settings
         table.add_row(state, str(n))
     console.print(table)
     console.print(f"journals: {data['journals']}  open work items: {data['work_items']}")
-
-
-exceptions_app = typer.Typer(help="Work items: list, resolve, ignore, assign.", no_args_is_help=False)
-
-
-@exceptions_app.callback(invoke_without_command=True)
-def exceptions(
-    ctx: typer.Context,
-    status_filter: Annotated[str, typer.Option("--status", help="open, resolved, ignored or all.")] = "open",
-    code: Annotated[str | None, typer.Option("--code", help="Only this problem code.")] = None,
-    json_out: JsonOption = False,
-    db: DbOption = None,
-    settings: SettingsOption = None,
-) -> None:
-    """List work items (default: open ones)."""
-    if ctx.invoked_subcommand is not None:
-        return
-    if status_filter not in (*workitems.STATUSES, "all"):
-        raise InputError(f"unknown status {status_filter!r}: use open, resolved, ignored or all")
-    with runtime(db, settings) as rt:
-        items = workitems.list_items(
-            rt.db, status=None if status_filter == "all" else status_filter, code=code
-        )
-    if json_out:
-        print_json([i.as_json() for i in items])
-        return
-    table = Table(title=f"work items ({status_filter})")
-    for col in ("id", "code", "severity", "locator", "message", "message id"):
-        table.add_column(col)
-    for i in items:
-        table.add_row(str(i.id), i.code, i.severity, i.locator, i.message, i.message_id or "")
-    console.print(table)
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
-
-
-ItemIds = Annotated[list[int], typer.Argument(help="Work item ids.", show_default=False)]
-Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")]
-
-
-def _close(item_ids: list[int], status: str, reason: str, db: str | None, settings: Path | None) -> None:
-    with runtime(db, settings) as rt:
-        n = actions.close_items(
-            rt.db,
-            rt.clock,
-            item_ids,
-            status=status,
-            actor=_actor(),
-            reason=reason,
-            anchor=rt.settings.resolved_audit_anchor,
-        )
-    console.print(f"{status} {n} work item(s)")
-
-
-@exceptions_app.command("resolve")
-def exceptions_resolve(
-    item_ids: ItemIds, reason: Reason, db: DbOption = None, settings: SettingsOption = None
-) -> None:
-    """Resolve open work items with a reason."""
-    _close(item_ids, workitems.RESOLVED, reason, db, settings)
-
-
-@exceptions_app.command("ignore")
-def exceptions_ignore(
-    item_ids: ItemIds, reason: Reason, db: DbOption = None, settings: SettingsOption = None
-) -> None:
-    """Ignore open work items with a reason."""
-    _close(item_ids, workitems.IGNORED, reason, db, settings)
-
-
-@exceptions_app.command("assign")
-def exceptions_assign(
-    item_ids: ItemIds,
-    to: Annotated[str, typer.Option("--to", help="Who works them ('' to unassign).")],
-    db: DbOption = None,
-    settings: SettingsOption = None,
-) -> None:
-    """Assign open work items to somebody."""
-    with runtime(db, settings) as rt:
-        n = actions.assign_items(
-            rt.db,
-            rt.clock,
-            item_ids,
-            assignee=to or None,
-            actor=_actor(),
-            anchor=rt.settings.resolved_audit_anchor,
-        )
-    console.print(f"assigned {n} work item(s)")

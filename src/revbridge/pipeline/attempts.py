@@ -12,7 +12,8 @@ from datetime import datetime
 
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Problem, ProblemCode
-from revbridge.store import Tx, outbox, workitems
+from revbridge.store import Tx, outbox
+from revbridge.workqueue import open_items
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,8 @@ def write(tx: Tx, outcome: Outcome, *, owner: str, now: datetime) -> tuple[bool,
                 error=error,
             )
             if done:
-                return True, workitems.record(tx, [problem(outcome)], now=now, message_id=None)
+                opened = open_items(tx, [problem(outcome)], now=now, message_id=None)
+                return True, [item.code for item in opened]
         case Released(claim, at):
             done = outbox.release(tx, [claim.id], owner=owner, at=at) == 1
     return done, []

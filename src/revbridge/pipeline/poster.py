@@ -40,8 +40,8 @@ from revbridge.store import (
     queue,
     subledger,
     windows,
-    workitems,
 )
+from revbridge.workqueue import open_items
 
 log = get_logger("revbridge.posting")
 
@@ -181,7 +181,7 @@ class Poster:
                 ", ".join(errors) if errors else f"{len(waiting.events)} events after waiting for context"
             )
             facility = waiting.events[0].facility
-            workitems.record(tx, problems, now=now, message_id=message_id, facility=facility)
+            open_items(tx, problems, now=now, message_id=message_id, facility=facility)
             queue.settle(tx, message_id, status=status, reason=reason, now=now)
         self._metrics.terminal.labels("posting", status).inc()
         return 1

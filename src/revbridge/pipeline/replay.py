@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from revbridge.core.clock import Clock
@@ -29,6 +28,7 @@ from revbridge.rules import Standing, post
 from revbridge.rules.context import is_context
 from revbridge.store import Database, audit, events, queue, subledger, workitems
 from revbridge.store.messages import MessageStore
+from revbridge.workqueue import open_items
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,26 +48,6 @@ class Replayed:
                 for p in self.problems
             ],
         }
-
-
-def select_messages(
-    db: Database,
-    *,
-    message_ids: Sequence[str] = (),
-    exception_code: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[str]:
-    """The messages a replay request names: by id, by open work item code, or by receipt time."""
-    if not (message_ids or exception_code or since or until):
-        raise InputError("say what to replay: --message, --exception-code or --since/--until")
-    found = queue.replayable(
-        db, message_ids=message_ids, exception_code=exception_code, since=since, until=until
-    )
-    missing = sorted(set(message_ids) - set(found))
-    if missing:
-        raise InputError(f"cannot replay {', '.join(missing)}: unknown, duplicate or not yet processed")
-    return found
 
 
 class Replayer:
@@ -113,7 +93,7 @@ class Replayer:
             ignored_by = parsed.ignored_by if not parsed.items else None
             status, reason = _decide(problems, len(posted.staged), bool(keys), ignored_by)
             workitems.resolve_cleared(tx, message_id, still=problems, actor=actor, now=now)
-            workitems.record(tx, problems, now=now, message_id=message_id)
+            open_items(tx, problems, now=now, message_id=message_id)
             queue.settle(tx, message_id, status=status, reason=reason, now=now)
             details = {"status": status, "drafts_staged": str(len(posted.staged))}
             audit.append(

@@ -29,11 +29,12 @@ from revbridge.core.tokens import Tokenizer
 from revbridge.formats.base import Format
 from revbridge.observability.logging import bind, get_logger
 from revbridge.observability.metrics import Metrics
-from revbridge.pipeline.remittances import remittance_parts
 from revbridge.pipeline.parsing import Parser
+from revbridge.pipeline.remittances import remittance_parts
 from revbridge.store import Database, Tx, queue, workitems
 from revbridge.store import events as event_store
 from revbridge.store.messages import MessageStore
+from revbridge.workqueue import open_items
 
 log = get_logger("revbridge.worker")
 
@@ -280,7 +281,7 @@ class Worker:
         if self._posting is not None and recorded.new and post:
             posted_problems, waiting = self._posting.on_events(tx, recorded.new, message_id=message.id)
             problems.extend(posted_problems)
-        opened = workitems.record(tx, problems, now=now, message_id=message.id, facility=facility)
+        opened = [i.code for i in open_items(tx, problems, now=now, message_id=message.id, facility=facility)]
         return _Done(recorded, problems, waiting, opened)
 
     def _commit_parts(

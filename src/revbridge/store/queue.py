@@ -195,27 +195,30 @@ def settle(tx: Tx, message_id: str, *, status: str, reason: str, now: datetime) 
     )
 
 
-def replayable(
-    db: Database,
-    *,
-    message_ids: Sequence[str] = (),
-    exception_code: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[str]:
-    """Messages a replay may take (terminal, not duplicates), narrowed by every condition given:
-    ids, an open work item's code, a receipt-time range."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplayChoice:
+    """Which messages a replay asks for: by id, by the code of an open item, or by receipt time
+    (every condition given applies)."""
+
+    message_ids: tuple[str, ...] = ()
+    code: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def replayable_messages(db: Database, choice: ReplayChoice) -> tuple[str, ...]:
+    """The messages chosen that a replay may take (finished, not duplicates), by id."""
     query = select(messages.c.id).where(messages.c.status.in_(TERMINAL), messages.c.status != DUPLICATE)
-    if message_ids:
-        query = query.where(messages.c.id.in_(list(message_ids)))
-    if exception_code:
+    if choice.message_ids:
+        query = query.where(messages.c.id.in_(sorted(set(choice.message_ids))))
+    if choice.code:
         with_items = select(work_items.c.message_id).where(
-            work_items.c.code == exception_code, work_items.c.status == "open"
+            work_items.c.code == choice.code, work_items.c.status == "open"
         )
         query = query.where(messages.c.id.in_(with_items))
-    if since:
-        query = query.where(messages.c.received_at >= since)
-    if until:
-        query = query.where(messages.c.received_at < until)
+    if choice.since:
+        query = query.where(messages.c.received_at >= choice.since)
+    if choice.until:
+        query = query.where(messages.c.received_at < choice.until)
     with db.reading() as tx:
-        return [mid for (mid,) in tx.execute(query.order_by(messages.c.id))]
+        return tuple(mid for (mid,) in tx.execute(query.order_by(messages.c.id)))

@@ -1,6 +1,9 @@
-"""Work items: every problem, located and assignable, until somebody resolves or ignores it.
+"""Work items: the rows behind the work queue, every problem located and assignable until
+somebody resolves or ignores it.
 
-A problem found again on a retry or replay does not open a second item: items are matched by a
+``revbridge.workqueue`` decides (which problems open items, when they are due, what a retry puts
+back); this module only stores and reads the rows, and decides nothing beyond what a row holds. A
+problem found again on a retry or replay does not open a second item: items are matched by a
 fingerprint of code, message, locator and event key while they are open.
 """
 
@@ -9,30 +12,103 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, or_, select, update
 
 from revbridge.core.ids import digest
 from revbridge.core.problem import Problem, ProblemCode, Severity
 from revbridge.store.database import Database
-from revbridge.store.schema import work_items
+from revbridge.store.schema import messages, work_items
 
 OPEN = "open"
 RESOLVED = "resolved"
 IGNORED = "ignored"
 STATUSES = (OPEN, RESOLVED, IGNORED)
 
-# Service levels by severity: when an item should be worked by.
-DUE = {
-    Severity.ERROR: timedelta(days=1),
-    Severity.WARNING: timedelta(days=3),
-    Severity.INFO: timedelta(days=7),
-}
+# Bound on the values in one IN (...) list: SQLite builds before 3.32 allow 999 parameters.
+CHUNK = 500
 
 
 def fingerprint(code: str, message_id: str | None, locator: str, event_key: str | None) -> str:
     return digest(code, message_id or "", locator, event_key or "")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewItem:
+    """A work item about to be opened, as the work queue decided it."""
+
+    code: str
+    severity: str
+    locator: str
+    message: str
+    message_id: str | None
+    event_key: str | None
+    facility: str | None
+    details: tuple[tuple[str, str], ...]
+    fingerprint: str
+    due_at: datetime | None
+
+    @classmethod
+    def of(
+        cls, problem: Problem, *, message_id: str | None, facility: str | None, due_at: datetime | None
+    ) -> NewItem:
+        return cls(
+            code=str(problem.code),
+            severity=str(problem.severity),
+            locator=problem.locator,
+            message=problem.message,
+            message_id=message_id,
+            event_key=problem.event_key,
+            facility=facility,
+            details=problem.details,
+            fingerprint=fingerprint(str(problem.code), message_id, problem.locator, problem.event_key),
+            due_at=due_at,
+        )
+
+
+def unopened(conn: Connection, drafts: Iterable[NewItem]) -> tuple[NewItem, ...]:
+    """The drafts no open item holds yet (by fingerprint), the first of each, in their order."""
+    first: dict[str, NewItem] = {}
+    for draft in drafts:
+        first.setdefault(draft.fingerprint, draft)
+    wanted = sorted(first)
+    held: set[str] = set()
+    for start in range(0, len(wanted), CHUNK):
+        query = select(work_items.c.fingerprint).where(
+            work_items.c.fingerprint.in_(wanted[start : start + CHUNK]), work_items.c.status == OPEN
+        )
+        held.update(fp for (fp,) in conn.execute(query))
+    return tuple(d for fp, d in first.items() if fp not in held)
+
+
+def insert(conn: Connection, items: Sequence[NewItem], *, now: datetime) -> None:
+    """Open ``items`` as they are; deduplicating them is the caller's decision."""
+    if not items:
+        return
+    rows = [
+        {
+            "code": i.code,
+            "severity": i.severity,
+            "status": OPEN,
+            # the column is 256 wide; a locator is a path into a message, its head names the place
+            "locator": (i.locator or "(message)")[:256],
+            "message": i.message,
+            "message_id": i.message_id,
+            "event_key": i.event_key,
+            "facility": i.facility,
+            "details": json.dumps(dict(i.details)),
+            "fingerprint": i.fingerprint,
+            "assignee": None,
+            "due_at": i.due_at,
+            "created_at": now,
+            "updated_at": now,
+            "resolved_by": None,
+            "resolution": None,
+        }
+        for i in items
+    ]
+    conn.execute(work_items.insert(), rows)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,55 +152,6 @@ class WorkItem:
         }
 
 
-def record(
-    conn: Connection,
-    problems: Iterable[Problem],
-    *,
-    now: datetime,
-    message_id: str | None,
-    facility: str | None = None,
-) -> list[str]:
-    """Open an item per problem unless an open item with the same fingerprint exists; returns
-    the codes of the items opened."""
-    rows = []
-    seen: set[str] = set()
-    for p in problems:
-        fp = fingerprint(str(p.code), message_id, p.locator, p.event_key)
-        if fp in seen:
-            continue
-        seen.add(fp)
-        exists = conn.execute(
-            select(work_items.c.id)
-            .where(work_items.c.fingerprint == fp, work_items.c.status == OPEN)
-            .limit(1)
-        ).first()
-        if exists is not None:
-            continue
-        rows.append(
-            {
-                "code": str(p.code),
-                "severity": str(p.severity),
-                "status": OPEN,
-                "locator": (p.locator or "(message)")[:256],
-                "message": p.message,
-                "message_id": message_id,
-                "event_key": p.event_key,
-                "facility": facility,
-                "details": json.dumps(dict(p.details)),
-                "fingerprint": fp,
-                "assignee": None,
-                "due_at": now + DUE.get(p.severity, DUE[Severity.ERROR]),
-                "created_at": now,
-                "updated_at": now,
-                "resolved_by": None,
-                "resolution": None,
-            }
-        )
-    if rows:
-        conn.execute(work_items.insert(), rows)
-    return [str(r["code"]) for r in rows]
-
-
 def _item(row: object) -> WorkItem:
     m = row._mapping  # type: ignore[attr-defined]
     return WorkItem(
@@ -155,6 +182,7 @@ def list_items(
     message_id: str | None = None,
     facility: str | None = None,
     assignee: str | None = None,
+    unassigned: bool = False,
     older_than: datetime | None = None,
     limit: int = 1000,
 ) -> list[WorkItem]:
@@ -169,6 +197,8 @@ def list_items(
         query = query.where(work_items.c.facility == facility)
     if assignee:
         query = query.where(work_items.c.assignee == assignee)
+    if unassigned:
+        query = query.where(or_(work_items.c.assignee.is_(None), work_items.c.assignee == ""))
     if older_than:
         query = query.where(work_items.c.created_at < older_than)
     with db.reading() as conn:
@@ -199,18 +229,6 @@ def assign(conn: Connection, item_ids: Sequence[int], *, assignee: str | None, n
         update(work_items)
         .where(work_items.c.id.in_(list(item_ids)), work_items.c.status == OPEN)
         .values(assignee=assignee, updated_at=now)
-    )
-    return int(result.rowcount)
-
-
-def close_for_messages(
-    conn: Connection, message_ids: Sequence[str], *, actor: str, reason: str, now: datetime
-) -> int:
-    """Resolve the open items of messages a replay has just processed cleanly."""
-    result = conn.execute(
-        update(work_items)
-        .where(work_items.c.message_id.in_(list(message_ids)), work_items.c.status == OPEN)
-        .values(status=RESOLVED, resolved_by=actor, resolution=reason, updated_at=now)
     )
     return int(result.rowcount)
 
@@ -252,3 +270,86 @@ def resolve_cleared(
         query.values(status=RESOLVED, resolved_by=actor, resolution="cleared by replay", updated_at=now)
     )
     return int(result.rowcount)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Standing:
+    """An open work item and where what it is about stands: its message, or the journal an ERP
+    failure names."""
+
+    item_id: int
+    code: str
+    message_id: str | None
+    message_status: str | None
+    journal_id: str | None
+
+
+def standing(conn: Connection, item_ids: Iterable[int]) -> tuple[Standing, ...]:
+    """The open ones among these items. On PostgreSQL they stay locked until the caller's
+    transaction ends, so what it then changes and audits is what it saw."""
+    query = (
+        select(work_items.c.id, work_items.c.code, work_items.c.details, messages.c.id, messages.c.status)
+        .select_from(work_items.outerjoin(messages, messages.c.id == work_items.c.message_id))
+        .where(work_items.c.id.in_(sorted(set(item_ids))), work_items.c.status == OPEN)
+        .order_by(work_items.c.id)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=work_items)
+    return tuple(
+        Standing(
+            item_id=int(item_id),
+            code=code,
+            message_id=message_id,
+            message_status=status,
+            journal_id=json.loads(details or "{}").get("journal_id"),
+        )
+        for item_id, code, details, message_id, status in conn.execute(query)
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenGroup:
+    code: str
+    facility: str | None
+    count: int
+    oldest_at: datetime
+
+
+def open_groups(db: Database, *, code: str | None = None) -> tuple[OpenGroup, ...]:
+    """Open items counted by code and facility, with the creation time of the oldest."""
+    query = (
+        select(work_items.c.code, work_items.c.facility, func.count(), func.min(work_items.c.created_at))
+        .where(work_items.c.status == OPEN)
+        .group_by(work_items.c.code, work_items.c.facility)
+    )
+    if code:
+        query = query.where(work_items.c.code == code)
+    with db.reading() as conn:
+        rows = conn.execute(query).all()
+    found = (OpenGroup(code=c, facility=f, count=int(n), oldest_at=at) for c, f, n, at in rows)
+    # sorted here: SQLite and PostgreSQL put a NULL facility at opposite ends
+    return tuple(sorted(found, key=lambda g: (g.code, g.facility or "")))
+
+
+def open_assignees(db: Database) -> tuple[str, ...]:
+    query = (
+        select(work_items.c.assignee)
+        .distinct()
+        .where(work_items.c.status == OPEN, work_items.c.assignee.is_not(None), work_items.c.assignee != "")
+        .order_by(work_items.c.assignee)
+    )
+    with db.reading() as conn:
+        return tuple(name for (name,) in conn.execute(query))
+
+
+def open_for_messages(db: Database, message_ids: Sequence[str]) -> frozenset[int]:
+    """The ids of the open items of these messages."""
+    found: set[int] = set()
+    wanted = sorted(set(message_ids))
+    with db.reading() as conn:
+        for start in range(0, len(wanted), CHUNK):
+            query = select(work_items.c.id).where(
+                work_items.c.message_id.in_(wanted[start : start + CHUNK]), work_items.c.status == OPEN
+            )
+            found.update(int(i) for (i,) in conn.execute(query))
+    return frozenset(found)

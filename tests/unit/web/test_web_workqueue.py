@@ -1,4 +1,5 @@
-"""The work queue: filters, assign, resolve and ignore with a reason, bulk replay, lineage links."""
+"""The work queue: filters, assign, resolve and ignore with a reason, bulk retry and replay,
+lineage links."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import update
-from workbench import MEDICARE_A, RUSHMORE, People, csrf_of, ingest
+from workbench import MEDICARE_A, REDOX_ADT, REDOX_DFT, RUSHMORE, People, csrf_of, ingest, posted
 
 from revbridge.bootstrap import Runtime
+from revbridge.connectors.base import ConnectorRejected, Limits, Receipt
+from revbridge.ledger.journal import Journal
 from revbridge.security.roles import Role
-from revbridge.store import workitems
+from revbridge.store import journals, workitems
 from revbridge.store.schema import work_items
 
 
@@ -124,3 +127,54 @@ def test_every_item_links_to_its_lineage(rt: Runtime, people: People, corpus: Pa
     lineage = people.browser(Role.VIEWER).get(f"/messages/{payer.message_id}?item={payer.id}").text
     assert f'<tr id="item-{payer.id}" class="focus"' in lineage
     assert payer.locator in lineage
+
+
+class Refusing:
+    """An ERP that refuses every journal (a blocked account, say) until the cause is fixed."""
+
+    name = "refusing"
+    limits = Limits(backoff_base=0.01, backoff_cap=0.02)
+
+    def submit(self, journal: Journal) -> Receipt:
+        raise ConnectorRejected("account is blocked")
+
+    def lookup(self, reference: str) -> Receipt | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def test_retry_sends_the_journals_the_erp_refused_again(rt: Runtime, people: People, corpus: Path) -> None:
+    for data, name in ((REDOX_ADT, "adt"), ((corpus / REDOX_DFT).read_bytes(), "dft")):
+        rt.intake.receive(data, channel="test", format="auto", dedupe_key=f"test:{name}")
+    rt.settle(close_windows=True, post=False)
+    refusing = rt.dispatcher(connector_for=lambda _le: Refusing())
+    refusing.drain()
+    refusing.close()
+    failed = workitems.list_items(rt.db, code="ERP_REJECTED")
+    assert failed and journals.counts(rt.db)["failed"] == len(failed)
+    operator = people.browser(Role.OPERATOR)
+    page = operator.get("/workqueue").text
+    assert '<button type="submit" name="action" value="retry"' in page
+    answer = operator.post(
+        "/workqueue/actions",
+        data={"csrf": csrf_of(page), "action": "retry", "item": [str(i.id) for i in failed]},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303 and "notice=retried" in answer.headers["location"]
+    assert f"{len(failed)} work item(s) put back for retry." in operator.get(answer.headers["location"]).text
+    assert journals.counts(rt.db)["failed"] == 0 and workitems.list_items(rt.db, code="ERP_REJECTED") == []
+    rt.settle(close_windows=True)  # the ERP takes them now
+    assert posted(rt) == len(failed)
+
+
+def test_retry_refuses_what_needs_a_replay(rt: Runtime, people: People, corpus: Path) -> None:
+    payer, _items = _queue(rt, corpus)
+    operator = people.browser(Role.OPERATOR)
+    token = csrf_of(operator.get("/workqueue").text)
+    answer = operator.post(
+        "/workqueue/actions", data={"csrf": token, "action": "retry", "item": str(payer.id)}
+    )
+    assert answer.status_code == 409 and "cannot be retried" in answer.text
+    assert workitems.get(rt.db, payer.id).status == "open"  # type: ignore[union-attr]

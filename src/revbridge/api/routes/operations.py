@@ -1,4 +1,4 @@
-"""Status and work items over HTTP."""
+"""Status and work items over HTTP; the work-item routes are a face over ``revbridge.workqueue``."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
+from revbridge import workqueue
 from revbridge.core.errors import InputError
 from revbridge.http.permissions import requires
 from revbridge.http.state import principal_of, runtime_of
-from revbridge.pipeline import actions
 from revbridge.security.roles import Permission
-from revbridge.store import workitems
 
 # Work item ids are positive 64-bit integers; anything else is a 422, never a database error.
 ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -39,10 +38,9 @@ async def list_exceptions(
     limit: int = Query(500, ge=1, le=5000),
 ) -> list[dict[str, object]]:
     rt = runtime_of(request)
+    selection = workqueue.Selection(status=None if status == "all" else status, code=code)
     items = await anyio.to_thread.run_sync(
-        lambda: workitems.list_items(
-            rt.db, status=None if status == "all" else status, code=code, limit=limit
-        )
+        lambda: workqueue.find(rt.db, selection, now=rt.clock.now(), limit=limit)
     )
     return [i.as_json() for i in items]
 
@@ -51,7 +49,7 @@ async def list_exceptions(
 @requires(Permission.READ)
 async def get_exception(request: Request, item_id: ItemId) -> dict[str, object]:
     rt = runtime_of(request)
-    item = await anyio.to_thread.run_sync(workitems.get, rt.db, item_id)
+    item = await anyio.to_thread.run_sync(workqueue.get, rt.db, item_id)
     if item is None:
         raise HTTPException(404, f"no work item {item_id}")
     return item.as_json()
@@ -68,19 +66,14 @@ class Assignment(BaseModel):
 def _close(request: Request, item_id: ItemId, status: str, reason: str) -> dict[str, object]:
     rt = runtime_of(request)
     actor = principal_of(request).actor
+    close = workqueue.resolve if status == workqueue.RESOLVED else workqueue.ignore
     try:
-        actions.close_items(
-            rt.db,
-            rt.clock,
-            [item_id],
-            status=status,
-            actor=actor,
-            reason=reason,
-            anchor=rt.settings.resolved_audit_anchor,
+        close(
+            rt.db, rt.clock, [item_id], reason=reason, actor=actor, anchor=rt.settings.resolved_audit_anchor
         )
     except InputError as exc:
         raise HTTPException(409, str(exc)) from None
-    item = workitems.get(rt.db, item_id)
+    item = workqueue.get(rt.db, item_id)
     assert item is not None
     return item.as_json()
 
@@ -88,13 +81,13 @@ def _close(request: Request, item_id: ItemId, status: str, reason: str) -> dict[
 @router.post("/exceptions/{item_id}/resolve")
 @requires(Permission.OPERATE)
 async def resolve_exception(request: Request, item_id: ItemId, body: Resolution) -> dict[str, object]:
-    return await anyio.to_thread.run_sync(_close, request, item_id, workitems.RESOLVED, body.reason)
+    return await anyio.to_thread.run_sync(_close, request, item_id, workqueue.RESOLVED, body.reason)
 
 
 @router.post("/exceptions/{item_id}/ignore")
 @requires(Permission.OPERATE)
 async def ignore_exception(request: Request, item_id: ItemId, body: Resolution) -> dict[str, object]:
-    return await anyio.to_thread.run_sync(_close, request, item_id, workitems.IGNORED, body.reason)
+    return await anyio.to_thread.run_sync(_close, request, item_id, workqueue.IGNORED, body.reason)
 
 
 @router.post("/exceptions/{item_id}/assign")
@@ -104,19 +97,13 @@ async def assign_exception(request: Request, item_id: ItemId, body: Assignment) 
     actor = principal_of(request).actor
 
     def run() -> dict[str, object]:
+        anchor = rt.settings.resolved_audit_anchor
         if (
-            actions.assign_items(
-                rt.db,
-                rt.clock,
-                [item_id],
-                assignee=body.assignee,
-                actor=actor,
-                anchor=rt.settings.resolved_audit_anchor,
-            )
+            workqueue.assign(rt.db, rt.clock, [item_id], assignee=body.assignee, actor=actor, anchor=anchor)
             != 1
         ):
             raise HTTPException(409, f"work item {item_id} is not open")
-        item = workitems.get(rt.db, item_id)
+        item = workqueue.get(rt.db, item_id)
         assert item is not None
         return item.as_json()
 
