@@ -23,7 +23,8 @@ from revbridge.cli.common import (
 )
 from revbridge.core.errors import InputError
 from revbridge.security.keys import KEY_ID
-from revbridge.store import audit, rekey, retention
+from revbridge.store import rekey, retention
+from revbridge.store.views import trail
 
 keys_app = typer.Typer(help="Encryption keys of stored raw messages.", no_args_is_help=True)
 
@@ -107,20 +108,15 @@ def keys_rotate(
         if new_id in current.keys or not KEY_ID.fullmatch(new_id):
             raise InputError(f"key id {new_id!r} is taken or not a valid key id")
         material = base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
-        with rt.db.transaction() as conn:
-            audit.append(
-                conn,
-                at=now,
-                actor=_actor(),
-                action="key.rotate",
-                target=f"key/{new_id}",
-                details={
-                    "previous": current.active,
-                    "mode": "environment",
-                    "keys": str(len(current.keys) + 1),
-                },
-                anchor=anchor,
-            )
+        trail.record(
+            rt.db,
+            at=now,
+            actor=_actor(),
+            action="key.rotate",
+            target=f"key/{new_id}",
+            details={"previous": current.active, "mode": "environment", "keys": str(len(current.keys) + 1)},
+            anchor=anchor,
+        )
     entry = f"{new_id}:{material}"
     steps = (
         f"append ',{entry}' to REVBRIDGE_KEYS and set REVBRIDGE_ACTIVE_KEY={new_id} on every node, "
