@@ -236,9 +236,7 @@ def _x12_loop(
     if n > len(hits):
         return None
     start = hits[n - 1]
-    ends = (
-        i for i in range(start + 1, end) if any(t(fields[i]) and lv <= level for t, lv in loops.values())
-    )
+    ends = (i for i in range(start + 1, end) if any(t(fields[i]) and lv <= level for t, lv in loops.values()))
     return start, next(ends, end)
 
 
