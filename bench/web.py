@@ -127,7 +127,7 @@ def main() -> None:
         )
     verdict = "within" if worst < TARGET_MS else "OVER"
     print(f"slowest p95 {worst:.1f} ms: {verdict} the {TARGET_MS:.0f} ms target")
-    # Computed once per change of the store, not per page view (web/memo.py): the reconciliation
+    # Computed once per change of the store, not per page view (web/page_cache.py): the reconciliation
     # report behind the overview and the reconciliation page, the what-if of a proposed version.
     started = time.perf_counter()
     reporting.report(rt.db, day=None, now=rt.clock.now())

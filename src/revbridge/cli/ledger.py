@@ -18,9 +18,10 @@ from revbridge.connectors.exports import FbdiSettings
 from revbridge.connectors.file import FileSettings, publish, render
 from revbridge.core.errors import ConfigurationError, InputError
 from revbridge.ledger.journal import Journal
-from revbridge.store import journals
+from revbridge.store import Database, journals
 from revbridge.store.general_ledger import trial_balance
 
+PAGE = 5000  # journals per read while exporting
 BULK_NAMES = {"csv": "journals.csv", "fbdi": "GlInterface.zip", "beancount": "journals.beancount"}
 
 
@@ -127,20 +128,7 @@ def export_command(
     first, last = _date(date_from, "--from"), _date(date_to, "--to")
     fbdi = _fbdi(ledger_id or [], connector_settings) if file_format == "fbdi" else None
     with runtime(db, settings) as rt:
-        selected: list[Journal] = []
-        while True:
-            page = journals.list_journals(
-                rt.db,
-                status=status,
-                legal_entity=legal_entity,
-                date_from=first,
-                date_to=last,
-                limit=5000,
-                offset=len(selected),
-            )
-            selected += [stored.journal for stored in page]
-            if len(page) < 5000:
-                break
+        selected = _selected(rt.db, status=status, legal_entity=legal_entity, first=first, last=last)
     summary: dict[str, object] = {"format": file_format, "status": status, "journals": len(selected)}
     if not selected:
         summary |= {"file": None, "lines": 0}
@@ -149,18 +137,43 @@ def export_command(
         else:
             console.print(f"no {status} journals match; nothing written")
         return
-    content = render(selected, FileSettings(directory=out, format=file_format, fbdi=fbdi))
     target = out / BULK_NAMES[file_format]
-    try:
-        publish(target, content)
-    except OSError as exc:
-        raise InputError(f"cannot write {target}: {exc.strerror}") from None
-    summary |= {
-        "file": str(target),
-        "lines": sum(len(j.lines) for j in selected),
-        "sha256": hashlib.sha256(content).hexdigest(),
-    }
+    summary |= _write(selected, FileSettings(directory=out, format=file_format, fbdi=fbdi), target)
     if json_out:
         print_json(summary)
         return
     console.print(f"wrote {summary['journals']} {status} journal(s), {summary['lines']} line(s) to {target}")
+
+
+def _selected(
+    db: Database, *, status: str, legal_entity: str | None, first: date | None, last: date | None
+) -> list[Journal]:
+    """Every journal that matches, read a page of ``PAGE`` at a time."""
+    selected: list[Journal] = []
+    while True:
+        page = journals.list_journals(
+            db,
+            status=status,
+            legal_entity=legal_entity,
+            date_from=first,
+            date_to=last,
+            limit=PAGE,
+            offset=len(selected),
+        )
+        selected += [stored.journal for stored in page]
+        if len(page) < PAGE:
+            return selected
+
+
+def _write(selected: list[Journal], file_settings: FileSettings, target: Path) -> dict[str, object]:
+    """Render the journals and publish them at ``target`` whole: readers see all of it or nothing."""
+    content = render(selected, file_settings)
+    try:
+        publish(target, content)
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {exc.strerror}") from None
+    return {
+        "file": str(target),
+        "lines": sum(len(j.lines) for j in selected),
+        "sha256": hashlib.sha256(content).hexdigest(),
+    }

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import select
 
 from revbridge.bootstrap import Runtime
 from revbridge.cli.common import (
@@ -27,7 +26,7 @@ from revbridge.cli.common import (
 from revbridge.core.errors import InputError
 from revbridge.pipeline.intake import AUTO, Received
 from revbridge.store import queue, workitems
-from revbridge.store.schema import messages
+from revbridge.store.views import lineage
 
 PROGRESS_THRESHOLD = 5
 
@@ -98,15 +97,9 @@ def process_all(rt: Runtime, *, quiet: bool, close_windows: bool = True) -> int:
 
 
 def _ingest_report(rt: Runtime, received: list[Received], processed: bool) -> list[dict[str, Any]]:
-    ids = [r.accepted.message_id if r.accepted.status != "duplicate" else None for r in received]
-    status_of: dict[str, str] = {}
-    with rt.db.reading() as conn:
-        wanted = [i for i in ids if i]
-        for start in range(0, len(wanted), 400):
-            rows = conn.execute(
-                select(messages.c.id, messages.c.status).where(messages.c.id.in_(wanted[start : start + 400]))
-            )
-            status_of.update({row.id: row.status for row in rows})
+    accepted = (r.accepted for r in received)
+    stored = [a.message_id for a in accepted if a.status != "duplicate" and a.message_id]
+    status_of = lineage.statuses(rt.db, stored)
     report = []
     for rec in received:
         acc = rec.accepted

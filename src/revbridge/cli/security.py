@@ -23,7 +23,8 @@ from revbridge.cli.common import (
 )
 from revbridge.core.errors import InputError
 from revbridge.security.keys import KEY_ID
-from revbridge.store import audit, rekey, retention
+from revbridge.store import rekey, retention
+from revbridge.store.views import trail
 
 keys_app = typer.Typer(help="Encryption keys of stored raw messages.", no_args_is_help=True)
 
@@ -83,45 +84,10 @@ def keys_rotate(
     With REVBRIDGE_KEYS, the new key is printed once, to be added to the environment of every node.
     """
     with runtime(db, settings) as rt:
-        now = rt.clock.now()
-        anchor = rt.settings.resolved_audit_anchor
         if not _from_environment(rt):
-            ring = rekey.rotate(
-                rt.db,
-                key_file=rt.settings.resolved_key_file,
-                key_id=key_id,
-                actor=_actor(),
-                now=now,
-                anchor=anchor,
-            )
-            if json_out:
-                print_json(
-                    {"mode": "file", "active": ring.active, "key_file": str(rt.settings.resolved_key_file)}
-                )
-            else:
-                console.print(f"key {ring.active} is now active in {rt.settings.resolved_key_file}")
-                console.print("Run `revbridge keys reencrypt` to move stored payloads to it.")
+            _rotate_key_file(rt, key_id, json_out=json_out)
             return
-        current = rt.keyring.latest()
-        new_id = key_id or current.next_key_id()
-        if new_id in current.keys or not KEY_ID.fullmatch(new_id):
-            raise InputError(f"key id {new_id!r} is taken or not a valid key id")
-        material = base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
-        with rt.db.transaction() as conn:
-            audit.append(
-                conn,
-                at=now,
-                actor=_actor(),
-                action="key.rotate",
-                target=f"key/{new_id}",
-                details={
-                    "previous": current.active,
-                    "mode": "environment",
-                    "keys": str(len(current.keys) + 1),
-                },
-                anchor=anchor,
-            )
-    entry = f"{new_id}:{material}"
+        new_id, entry = _new_environment_key(rt, key_id)
     steps = (
         f"append ',{entry}' to REVBRIDGE_KEYS and set REVBRIDGE_ACTIVE_KEY={new_id} on every node, "
         "restart them, then run `revbridge keys reencrypt`"
@@ -131,6 +97,44 @@ def keys_rotate(
         return
     console.print(f"new key {new_id}: {entry}")
     console.print(f"It is shown once. Next: {steps}.")
+
+
+def _rotate_key_file(rt: Runtime, key_id: str | None, *, json_out: bool) -> None:
+    """Add the key to the key file and make it active there; running services reread the file."""
+    key_file = rt.settings.resolved_key_file
+    ring = rekey.rotate(
+        rt.db,
+        key_file=key_file,
+        key_id=key_id,
+        actor=_actor(),
+        now=rt.clock.now(),
+        anchor=rt.settings.resolved_audit_anchor,
+    )
+    if json_out:
+        print_json({"mode": "file", "active": ring.active, "key_file": str(key_file)})
+        return
+    console.print(f"key {ring.active} is now active in {key_file}")
+    console.print("Run `revbridge keys reencrypt` to move stored payloads to it.")
+
+
+def _new_environment_key(rt: Runtime, key_id: str | None) -> tuple[str, str]:
+    """A new key for REVBRIDGE_KEYS as ``(id, "id:material")``, its handing out audited. Nothing
+    is stored: the operator adds it to every node's environment."""
+    current = rt.keyring.latest()
+    new_id = key_id or current.next_key_id()
+    if new_id in current.keys or not KEY_ID.fullmatch(new_id):
+        raise InputError(f"key id {new_id!r} is taken or not a valid key id")
+    material = base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
+    trail.record(
+        rt.db,
+        at=rt.clock.now(),
+        actor=_actor(),
+        action="key.rotate",
+        target=f"key/{new_id}",
+        details={"previous": current.active, "mode": "environment", "keys": str(len(current.keys) + 1)},
+        anchor=rt.settings.resolved_audit_anchor,
+    )
+    return new_id, f"{new_id}:{material}"
 
 
 @keys_app.command("reencrypt")

@@ -21,7 +21,6 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import func, select
 
 from revbridge.bootstrap import Runtime, build
 from revbridge.cli.common import SettingsOption, console, err_console
@@ -35,8 +34,7 @@ from revbridge.security.roles import Role
 from revbridge.service.runner import Service
 from revbridge.settings import load_settings
 from revbridge.store import apikeys, journals, reporting, workitems
-from revbridge.store.schema import journals as journals_table
-from revbridge.store.schema import messages
+from revbridge.store.views import dashboard
 
 
 class Outage:
@@ -255,21 +253,30 @@ def _summary(rt: Runtime, traffic: Traffic, fed: Fed, outage: Outage, elapsed: f
         err_console.print(f"feeding failures: {fed.failures}")
     if not settled:
         err_console.print("[bold red]not everything settled within the time limit[/bold red]")
-    with rt.db.reading() as conn:
-        by_source: Counter[tuple[str, str]] = Counter()
-        grouped = select(messages.c.channel, messages.c.status, func.count()).group_by(
-            messages.c.channel, messages.c.status
-        )
-        for channel, status, n in conn.execute(grouped):
-            by_source[(channel.split(":", 1)[0], status)] += int(n)
-        latencies = [
-            (posted - received).total_seconds()
-            for lane, received, posted in conn.execute(
-                select(
-                    journals_table.c.lane, journals_table.c.first_received_at, journals_table.c.posted_at
-                ).where(journals_table.c.posted_at.is_not(None), journals_table.c.lane == "realtime")
-            )
-        ]
+    with rt.db.reading() as tx:
+        by_source = _by_source(dashboard.messages_by_channel(tx))
+        latencies = dashboard.posting_latencies(tx, lane="realtime")
+    _print_messages(by_source, traffic)
+    _print_journals(rt)
+    codes = workitems.counts_by_code(rt.db)
+    _print_items(codes)
+    faults = _table("deliberate faults", "fault", "where it should surface", "caught")
+    for fault in traffic.faults:
+        faults.add_row(fault.kind.value, fault.surfaces, _caught(rt, fault, codes, by_source, outage))
+    console.print(faults)
+    _print_latency(latencies)
+    _print_reconciliation(rt)
+
+
+def _by_source(tallies: tuple[dashboard.Tally, ...]) -> Counter[tuple[str, str]]:
+    """Messages by source (the channel's kind: ``mllp``, ``file``, ``http``) and state."""
+    by_source: Counter[tuple[str, str]] = Counter()
+    for tally in tallies:
+        by_source[(tally.group.split(":", 1)[0], tally.state)] += tally.count
+    return by_source
+
+
+def _print_messages(by_source: Counter[tuple[str, str]], traffic: Traffic) -> None:
     states = sorted({s for _, s in by_source})
     table = _table("messages by source and terminal state", "source", *states)
     for source in sorted({src for src, _ in by_source}):
@@ -278,6 +285,8 @@ def _summary(rt: Runtime, traffic: Traffic, fed: Fed, outage: Outage, elapsed: f
     expected = traffic.statuses()
     console.print(f"ground truth: {', '.join(f'{n:,} {s}' for s, n in sorted(expected.items()))}")
 
+
+def _print_journals(rt: Runtime) -> None:
     journal_table = _table("journals by lane and state", "lane", "state", "count")
     for stored in Counter(
         (j.journal.lane.value, j.status) for j in journals.list_journals(rt.db, limit=100000)
@@ -286,24 +295,26 @@ def _summary(rt: Runtime, traffic: Traffic, fed: Fed, outage: Outage, elapsed: f
         journal_table.add_row(lane, status, f"{n:,}")
     console.print(journal_table)
 
-    codes = workitems.counts_by_code(rt.db)
+
+def _print_items(codes: dict[str, int]) -> None:
     items = _table("open work items by code", "code", "count")
     for code, n in sorted(codes.items()):
         items.add_row(code, f"{n:,}")
     console.print(items)
 
-    faults = _table("deliberate faults", "fault", "where it should surface", "caught")
-    for fault in traffic.faults:
-        faults.add_row(fault.kind.value, fault.surfaces, _caught(rt, fault, codes, by_source, outage))
-    console.print(faults)
 
-    if latencies:
-        cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
-        console.print(
-            f"receipt-to-posted latency for realtime (cash) journals: p50 {cuts[49]:.2f} s, "
-            f"p90 {cuts[89]:.2f} s, p99 {cuts[98]:.2f} s over {len(latencies):,} journals "
-            "(the outage window included)"
-        )
+def _print_latency(latencies: tuple[float, ...]) -> None:
+    if not latencies:
+        return
+    cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
+    console.print(
+        f"receipt-to-posted latency for realtime (cash) journals: p50 {cuts[49]:.2f} s, "
+        f"p90 {cuts[89]:.2f} s, p99 {cuts[98]:.2f} s over {len(latencies):,} journals "
+        "(the outage window included)"
+    )
+
+
+def _print_reconciliation(rt: Runtime) -> None:
     report = reporting.report(rt.db, day=None, now=rt.clock.now(), in_flight=timedelta(minutes=30))
     print_report(report)
     verdict = (

@@ -48,7 +48,14 @@ class Service:
     _dispatcher: Dispatcher | None = None
 
     def start(self, timeout: float = 30.0) -> None:
-        s = self.rt.settings
+        self._start_background()
+        if not (self.http or self.mllp):
+            return
+        self._start_listeners(timeout)
+        log.info("service.started", http_port=self.http_port, mllp_port=self.mllp_port, workers=self.workers)
+
+    def _start_background(self) -> None:
+        """The threads: workers, the posting loop, the ERP outbox, the drop folder, extra loops."""
         for n in range(self.workers):
             worker = self.rt.worker(owner=f"{self.rt.worker().config.owner}:{n}")
             self._spawn(f"worker-{n}", worker.run)
@@ -58,86 +65,102 @@ class Service:
             self._dispatcher = self.rt.dispatcher(connector_for=self.connector_for)
             self._spawn("outbox", self._dispatcher.run)
         if self.directory:
-            source = DirectorySource(
-                inbox=s.resolved_inbox,
-                handler=lambda data, name: self.rt.intake.receive(data, channel=f"file:{name}"[:64]),
-                stable_seconds=s.inbox_stable_seconds,
-                poll_seconds=s.inbox_poll_seconds,
-            )
-            source.prepare()
-            self.inbox = source.inbox
-            self._spawn("directory", source.run)
+            self._start_directory()
         for n, loop in enumerate(self.loops):
             self._spawn(f"loop-{n}", loop)
-        if not (self.http or self.mllp):
-            return
+
+    def _start_directory(self) -> None:
+        s = self.rt.settings
+        source = DirectorySource(
+            inbox=s.resolved_inbox,
+            handler=lambda data, name: self.rt.intake.receive(data, channel=f"file:{name}"[:64]),
+            stable_seconds=s.inbox_stable_seconds,
+            poll_seconds=s.inbox_poll_seconds,
+        )
+        source.prepare()
+        self.inbox = source.inbox
+        self._spawn("directory", source.run)
+
+    def _start_listeners(self, timeout: float) -> None:
+        """MLLP and HTTP on one asyncio loop in a thread; returns once both listen (their ports
+        known), or raises what stopped them from starting."""
         ready = threading.Event()
         failure: list[BaseException] = []
 
-        async def main() -> None:
-            try:
-                if self.mllp:
-                    self._mllp = MllpServer(
-                        MllpSettings(
-                            host=s.mllp_host,
-                            port=s.mllp_port,
-                            max_frame=s.mllp_max_frame,
-                            idle_timeout=s.mllp_idle_timeout,
-                            max_connections_per_peer=s.mllp_max_connections_per_peer,
-                            tls_cert=s.tls_cert,
-                            tls_key=s.tls_key,
-                            tls_client_ca=s.tls_client_ca,
-                            tls_client_allow=tuple(s.tls_client_allow),
-                        ),
-                        self.rt.hl7.mllp_frame,
-                        self.rt.hl7.oversized,
-                        self.rt.metrics,
-                    )
-                    await self._mllp.start()
-                    self.mllp_port = self._mllp.port
-                if self.http:
-                    config = uvicorn.Config(
-                        create_app(self.rt),
-                        host=s.http_host,
-                        port=s.http_port,
-                        log_level="warning",
-                        ssl_certfile=str(s.tls_cert) if s.tls_cert else None,
-                        ssl_keyfile=str(s.tls_key) if s.tls_key else None,
-                        lifespan="off",
-                    )
-                    self._uvicorn = uvicorn.Server(config)
-                    serving = asyncio.ensure_future(self._uvicorn.serve())
-                    while not self._uvicorn.started:
-                        if serving.done():
-                            serving.result()
-                            raise RuntimeError("the HTTP server stopped while starting")
-                        await asyncio.sleep(0.02)
-                    self.http_port = int(self._uvicorn.servers[0].sockets[0].getsockname()[1])
-            except BaseException as exc:  # handed to start()'s caller
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            while not self._stop.is_set():
-                await asyncio.sleep(0.1)
-            if self._uvicorn is not None:
-                self._uvicorn.should_exit = True
-                await serving
-            if self._mllp is not None:
-                await self._mllp.stop()
-
-        def run_loop() -> None:
+        def run_loop(_stop: threading.Event) -> None:
             self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(main())
+            self._loop.run_until_complete(self._listen(ready, failure))
             self._loop.close()
 
-        self._spawn("listeners", lambda _stop: run_loop())
+        self._spawn("listeners", run_loop)
         if not ready.wait(timeout):
             raise RuntimeError("the listeners did not start in time")
         if failure:
             self.stop()
             raise failure[0]
-        log.info("service.started", http_port=self.http_port, mllp_port=self.mllp_port, workers=self.workers)
+
+    async def _listen(self, ready: threading.Event, failure: list[BaseException]) -> None:
+        serving: asyncio.Future[None] | None = None
+        try:
+            if self.mllp:
+                await self._open_mllp()
+            if self.http:
+                serving = await self._open_http()
+        except BaseException as exc:  # handed to start()'s caller
+            failure.append(exc)
+            ready.set()
+            return
+        ready.set()
+        while not self._stop.is_set():
+            await asyncio.sleep(0.1)
+        if self._uvicorn is not None and serving is not None:
+            self._uvicorn.should_exit = True
+            await serving
+        if self._mllp is not None:
+            await self._mllp.stop()
+
+    async def _open_mllp(self) -> None:
+        s = self.rt.settings
+        self._mllp = MllpServer(
+            MllpSettings(
+                host=s.mllp_host,
+                port=s.mllp_port,
+                max_frame=s.mllp_max_frame,
+                idle_timeout=s.mllp_idle_timeout,
+                max_connections_per_peer=s.mllp_max_connections_per_peer,
+                tls_cert=s.tls_cert,
+                tls_key=s.tls_key,
+                tls_client_ca=s.tls_client_ca,
+                tls_client_allow=tuple(s.tls_client_allow),
+            ),
+            self.rt.hl7.mllp_frame,
+            self.rt.hl7.oversized,
+            self.rt.metrics,
+        )
+        await self._mllp.start()
+        self.mllp_port = self._mllp.port
+
+    async def _open_http(self) -> asyncio.Future[None]:
+        """Serve the application; the returned future ends when the server has shut down."""
+        s = self.rt.settings
+        config = uvicorn.Config(
+            create_app(self.rt),
+            host=s.http_host,
+            port=s.http_port,
+            log_level="warning",
+            ssl_certfile=str(s.tls_cert) if s.tls_cert else None,
+            ssl_keyfile=str(s.tls_key) if s.tls_key else None,
+            lifespan="off",
+        )
+        self._uvicorn = uvicorn.Server(config)
+        serving = asyncio.ensure_future(self._uvicorn.serve())
+        while not self._uvicorn.started:
+            if serving.done():
+                serving.result()
+                raise RuntimeError("the HTTP server stopped while starting")
+            await asyncio.sleep(0.02)
+        self.http_port = int(self._uvicorn.servers[0].sockets[0].getsockname()[1])
+        return serving
 
     def _spawn(self, name: str, target: Callable[[threading.Event], None]) -> None:
         thread = threading.Thread(target=target, args=(self._stop,), name=f"revbridge-{name}", daemon=True)

@@ -30,7 +30,7 @@ from revbridge.masterdata.loader import FILES, load_texts
 from revbridge.pipeline import whatif
 from revbridge.security.roles import Permission
 from revbridge.store import configs
-from revbridge.web import memo, session
+from revbridge.web import page_cache, session
 from revbridge.web.rendering import render
 
 router = APIRouter(tags=["workbench"], include_in_schema=False)
@@ -71,7 +71,7 @@ def config_page(
     error = ""
     if a is not None and b is not None:
         try:
-            changes = diff(memo.configuration(request, a), memo.configuration(request, b))
+            changes = diff(page_cache.configuration(request, a), page_cache.configuration(request, b))
         except InputError as exc:
             error = str(exc)
     context = {"versions": versions, "current": current, "a": a, "b": b, "changes": changes, "files": FILES}
@@ -108,7 +108,7 @@ def propose_page(request: Request, file: str = Query("payers.yaml", max_length=6
     rt = runtime_of(request)
     name = file if file in FILES else FILES[0]
     current = _current(rt)
-    text = file_text(memo.configuration(request, current), name) if current is not None else ""
+    text = file_text(page_cache.configuration(request, current), name) if current is not None else ""
     today = rt.clock.now().date().isoformat()
     return _propose_form(request, file=name, text=text, errors=[], note="", effective=today, status=200)
 
@@ -173,7 +173,7 @@ def _submit(request: Request, *, file: str, text: str, effective_from: str, note
         return refuse(
             "there is no configuration in effect to change: apply one with `revbridge config apply`"
         )
-    base = memo.configuration(request, number)
+    base = page_cache.configuration(request, number)
     texts = {name: file_text(base, name) for name in FILES} | {file: text}
     config, errors = load_texts(texts)
     if config is None:
@@ -219,11 +219,11 @@ def version_page(
         "changes": None,
     }
     if current is not None and current != number:
-        base, proposed = memo.configuration(request, current), memo.configuration(request, number)
+        base, proposed = page_cache.configuration(request, current), page_cache.configuration(request, number)
         context["changes"] = diff(base, proposed)
         if version.status == configs.PROPOSED:
             since = rt.clock.now() - timedelta(days=days)
-            kept = memo.remembered(
+            kept = page_cache.remembered(
                 request,
                 ("whatif", current, number, days),
                 lambda: whatif.preview(rt.db, current=base, proposed=proposed, since=since),

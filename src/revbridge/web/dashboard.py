@@ -1,26 +1,27 @@
-"""The overview's figures, read from the store in one read-only connection.
+"""The overview's figures: what the store's dashboard view reads, shaped for the page.
 
-Counts come straight from the tables the pipeline keeps (messages, journals, work items); money
-comes from the subledger (``event_lines``: every line staged or posted, in integer minor units),
-so the cash and AR charts show what revbridge has booked whether or not the ERP has confirmed it
-yet. Latency is measured per journal from the first receipt behind it to its posting, from the
-store rather than this process's metrics, so every node shows the same histogram.
+Counts come straight from the tables the pipeline keeps; money comes from the subledger, so the
+cash and AR charts show what revbridge has booked whether or not the ERP has confirmed it yet;
+latency is measured per journal from the first receipt behind it to its posting. All of it is read
+in one read-only transaction (``revbridge.store.views.dashboard``); this module turns minor units
+into money, latencies into buckets and percentiles, and work items into a daily backlog. It builds
+no query.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Connection, case, func, select
-
 from revbridge.core.money import Money
 from revbridge.ledger.role import AccountRole
 from revbridge.store import queue
-from revbridge.store.database import Database
-from revbridge.store.schema import event_lines, journals, messages, work_items
+from revbridge.store.database import Database, Tx
+from revbridge.store.views import dashboard as figures
+from revbridge.store.views.dashboard import ItemSpan, Tally
 
 AR_ROLES = (AccountRole.AR_PAYER.value, AccountRole.AR_PATIENT.value, AccountRole.AR_UNBILLED.value)
 AGES = (("< 1 day", timedelta(days=1)), ("1-3 days", timedelta(days=3)), ("3-7 days", timedelta(days=7)))
@@ -70,112 +71,39 @@ class Overview:
     latency: Latency
 
 
-def _messages_today(conn: Connection, start: datetime) -> dict[str, dict[str, int]]:
+def _grouped(tallies: Sequence[Tally]) -> dict[str, dict[str, int]]:
     found: dict[str, dict[str, int]] = defaultdict(dict)
-    query = (
-        select(messages.c.format, messages.c.status, func.count())
-        .where(messages.c.received_at >= start)
-        .group_by(messages.c.format, messages.c.status)
-    )
-    for fmt, status, n in conn.execute(query):
-        found[fmt][status] = int(n)
+    for tally in tallies:
+        found[tally.group][tally.state] = tally.count
     return dict(sorted(found.items()))
 
 
-def _journals(conn: Connection) -> dict[str, dict[str, int]]:
-    found: dict[str, dict[str, int]] = defaultdict(dict)
-    query = select(journals.c.lane, journals.c.status, func.count()).group_by(
-        journals.c.lane, journals.c.status
-    )
-    for lane, status, n in conn.execute(query):
-        found[lane][status] = int(n)
-    return dict(sorted(found.items()))
-
-
-def _items(conn: Connection, now: datetime) -> dict[str, dict[str, int]]:
-    limits = [(label, now - span) for label, span in AGES]
-    bucket = case(
-        *[(work_items.c.created_at >= after, label) for label, after in limits],
-        else_=OLDEST,
-    )
-    query = (
-        select(work_items.c.code, bucket, func.count())
-        .where(work_items.c.status == "open")
-        .group_by(work_items.c.code, bucket)
-    )
-    found: dict[str, dict[str, int]] = defaultdict(dict)
-    for code, label, n in conn.execute(query):
-        found[code][label] = int(n)
-    return dict(sorted(found.items()))
-
-
-def _currency(conn: Connection) -> str:
-    row = conn.execute(
-        select(event_lines.c.currency).group_by(event_lines.c.currency).order_by(func.count().desc()).limit(1)
-    ).first()
-    return str(row[0]) if row is not None else "USD"
-
-
-def _flows(conn: Connection, roles: tuple[str, ...], currency: str) -> tuple[Decimal, tuple[Day, ...]]:
+def _flows(tx: Tx, roles: tuple[str, ...], currency: str) -> tuple[Decimal, tuple[Day, ...]]:
     """Per posting date with activity (the last DAYS of them): debits, credits, running balance;
     and the balance before the first of those days."""
-    side_sum = select(
-        event_lines.c.posting_date,
-        func.sum(case((event_lines.c.side == "debit", event_lines.c.amount_minor), else_=0)),
-        func.sum(case((event_lines.c.side == "credit", event_lines.c.amount_minor), else_=0)),
-    ).where(event_lines.c.role.in_(roles), event_lines.c.currency == currency)
-    rows = list(
-        reversed(
-            conn.execute(
-                side_sum.group_by(event_lines.c.posting_date)
-                .order_by(event_lines.c.posting_date.desc())
-                .limit(DAYS)
-            ).all()
-        )
-    )
-    if not rows:
-        return Decimal(0), ()
-    first = rows[0][0]
-    before = conn.execute(
-        select(
-            func.coalesce(
-                func.sum(
-                    case(
-                        (event_lines.c.side == "debit", event_lines.c.amount_minor),
-                        else_=-event_lines.c.amount_minor,
-                    )
-                ),
-                0,
-            )
-        ).where(
-            event_lines.c.role.in_(roles),
-            event_lines.c.currency == currency,
-            event_lines.c.posting_date < first,
-        )
-    ).scalar_one()
+    flows = figures.daily_flows(tx, roles=roles, currency=currency, days=DAYS)
 
-    def money(minor: object) -> Decimal:
-        return Money.from_minor(int(minor or 0), currency).amount  # type: ignore[call-overload]
+    def money(minor: int) -> Decimal:
+        return Money.from_minor(minor, currency).amount
 
-    opening = money(before)
+    opening = money(flows.opening_minor)
     balance = opening
     days = []
-    for day, debit, credit in rows:
-        balance += money(debit) - money(credit)
-        days.append(Day(day=day, up=money(debit), down=money(credit), balance=balance))
+    for flow in flows.days:
+        up, down = money(flow.debit_minor), money(flow.credit_minor)
+        balance += up - down
+        days.append(Day(day=flow.day, up=up, down=down, balance=balance))
     return opening, tuple(days)
 
 
-def _work(conn: Connection, today: date) -> tuple[ItemsDay, ...]:
+def _work(spans: Sequence[ItemSpan], today: date) -> tuple[ItemsDay, ...]:
     start = today - timedelta(days=DAYS - 1)
     opened: dict[date, int] = defaultdict(int)
     closed: dict[date, int] = defaultdict(int)
     backlog = 0
-    for created, updated, status in conn.execute(
-        select(work_items.c.created_at, work_items.c.updated_at, work_items.c.status)
-    ):
-        created_on = created.date()
-        closed_on = updated.date() if status != "open" else None
+    for span in spans:
+        created_on = span.created_at.date()
+        closed_on = span.closed_at.date() if span.closed_at is not None else None
         if created_on < start and (closed_on is None or closed_on >= start):
             backlog += 1
         if created_on >= start:
@@ -190,13 +118,8 @@ def _work(conn: Connection, today: date) -> tuple[ItemsDay, ...]:
     return tuple(days)
 
 
-def _latency(conn: Connection, since: datetime) -> Latency:
-    rows = conn.execute(
-        select(journals.c.first_received_at, journals.c.posted_at).where(
-            journals.c.posted_at.is_not(None), journals.c.posted_at >= since
-        )
-    ).all()
-    seconds: list[float] = sorted(max((posted - received).total_seconds(), 0.0) for received, posted in rows)
+def _latency(latencies: Sequence[float]) -> Latency:
+    seconds: list[float] = sorted(max(value, 0.0) for value in latencies)
     counts = [0] * (len(LATENCY_BUCKETS) + 1)
     for value in seconds:
         index = next((i for i, limit in enumerate(LATENCY_BUCKETS) if value <= limit), len(LATENCY_BUCKETS))
@@ -227,21 +150,22 @@ def _duration(seconds: float) -> str:
 def overview(db: Database, now: datetime) -> Overview:
     today = now.date()
     start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    with db.reading() as conn:
-        currency = _currency(conn)
-        _cash_opening, cash = _flows(conn, (AccountRole.CASH_CLEARING.value,), currency)
-        opening_ar, receivables = _flows(conn, AR_ROLES, currency)
+    ages = [(label, now - span) for label, span in AGES]
+    with db.reading() as tx:
+        currency = figures.main_currency(tx) or "USD"
+        _cash_opening, cash = _flows(tx, (AccountRole.CASH_CLEARING.value,), currency)
+        opening_ar, receivables = _flows(tx, AR_ROLES, currency)
         return Overview(
             today=today,
-            messages=_messages_today(conn, start),
+            messages=_grouped(figures.messages_by_format(tx, since=start)),
             message_states=(*queue.TERMINAL, *queue.NON_TERMINAL),
-            journals=_journals(conn),
-            items=_items(conn, now),
+            journals=_grouped(figures.journals_by_lane(tx)),
+            items=_grouped(figures.open_items_by_age(tx, ages=ages, oldest=OLDEST)),
             ages=(*[label for label, _span in AGES], OLDEST),
             currency=currency,
             cash=cash,
             receivables=receivables,
             opening_ar=opening_ar,
-            work=_work(conn, today),
-            latency=_latency(conn, now - timedelta(days=DAYS)),
+            work=_work(figures.item_spans(tx), today),
+            latency=_latency(figures.posting_latencies(tx, since=now - timedelta(days=DAYS))),
         )

@@ -170,53 +170,13 @@ def _x12(text: str, locator: str) -> Layout:
     segments = [s + terminator for s in segments if s.strip()]
     fields = [s[: -len(terminator)].split(element) for s in segments]
     steps = [_STEP.fullmatch(part) for part in locator.split("/")] if locator else []
-    if not steps or any(s is None for s in steps):
-        return _plain(segments, f"{locator or '(message)'} names the whole message")
     matched = [s for s in steps if s is not None]
-    first = matched[0]
-    hits = [i for i, el in enumerate(fields) if el[0] == first["name"]]
-    if int(first["n"]) > len(hits):
-        return _plain(segments, f"{first.group(0)} is not in the file")
-    at = hits[int(first["n"]) - 1]
-    end = len(fields)
-    if first["name"] == "ST":
-        end = next((i + 1 for i in range(at, len(fields)) if fields[i][0] == "SE"), end)
-    kind = fields[at][1][:3] if first["name"] == "ST" and len(fields[at]) > 1 else ""
-    loops = _LOOPS.get(kind, {})
-    in_loop = False
-    last = first
-    for step in matched[1:]:
-        last = step
-        name, n = step["name"], int(step["n"])
-        if name in loops:
-            trigger, level = loops[name]
-            hits = [i for i in range(at + 1, end) if trigger(fields[i])]
-            if n > len(hits):
-                return _plain(segments, f"{step.group(0)} is not in the file")
-            at = hits[n - 1]
-            end = next(
-                (
-                    i
-                    for i in range(at + 1, end)
-                    if any(t(fields[i]) and lv <= level for t, lv in loops.values())
-                ),
-                end,
-            )
-            in_loop = True
-        elif name == "SEG":
-            at = at + n - 1  # by position, the scope's first segment being 1
-            if at >= end:
-                return _plain(segments, f"{step.group(0)} is not in the file")
-        else:
-            stop = end
-            if in_loop:
-                stop = next(
-                    (i for i in range(at + 1, end) if any(t(fields[i]) for t, _lv in loops.values())), end
-                )
-            hits = [i for i in range(at, stop) if fields[i][0] == name]
-            if n > len(hits):
-                return _plain(segments, f"{step.group(0)} is not in the file")
-            at = hits[n - 1]
+    if not steps or len(matched) < len(steps):
+        return _plain(segments, f"{locator or '(message)'} names the whole message")
+    at = _x12_find(fields, matched)
+    if isinstance(at, str):
+        return _plain(segments, at)
+    last = matched[-1]
     segment = segments[at]
     whole = (0, len(segment) - len(terminator))
     if last["el"] is None:
@@ -227,6 +187,62 @@ def _x12(text: str, locator: str) -> Layout:
     if span is None:
         return Layout(_marked(segments, at, whole).lines, True, f"{locator} is empty; its segment is marked")
     return _marked(segments, at, span)
+
+
+def _x12_find(fields: list[list[str]], steps: list[re.Match[str]]) -> int | str:
+    """The index of the segment the locator's steps lead to, or a note naming the step that is not
+    in the file. The first step is a segment counted over the file (``ST[2]``); after an ``ST``
+    the search stays inside that transaction set, a loop step narrows it to that loop, ``SEG[n]``
+    counts segments from the scope's first, and any other step is a segment inside the scope."""
+    first = steps[0]
+    hits = [i for i, el in enumerate(fields) if el[0] == first["name"]]
+    if int(first["n"]) > len(hits):
+        return f"{first.group(0)} is not in the file"
+    at = hits[int(first["n"]) - 1]
+    end = len(fields)
+    if first["name"] == "ST":
+        end = next((i + 1 for i in range(at, len(fields)) if fields[i][0] == "SE"), end)
+    kind = fields[at][1][:3] if first["name"] == "ST" and len(fields[at]) > 1 else ""
+    loops = _LOOPS.get(kind, {})
+    in_loop = False
+    for step in steps[1:]:
+        name, n = step["name"], int(step["n"])
+        if name in loops:
+            scope = _x12_loop(fields, loops, name, n, (at, end))
+            if scope is None:
+                return f"{step.group(0)} is not in the file"
+            (at, end), in_loop = scope, True
+        elif name == "SEG":
+            at = at + n - 1  # by position, the scope's first segment being 1
+            if at >= end:
+                return f"{step.group(0)} is not in the file"
+        else:
+            stop = _x12_next_loop(fields, loops, at, end) if in_loop else end
+            hits = [i for i in range(at, stop) if fields[i][0] == name]
+            if n > len(hits):
+                return f"{step.group(0)} is not in the file"
+            at = hits[n - 1]
+    return at
+
+
+def _x12_loop(
+    fields: list[list[str]], loops: dict[str, tuple[_Trigger, int]], name: str, n: int, scope: Span
+) -> Span | None:
+    """The ``n``-th loop ``name`` inside ``scope`` as (its opening segment, where it ends): at the
+    next loop of the same or an outer level, or the scope's end."""
+    trigger, level = loops[name]
+    at, end = scope
+    hits = [i for i in range(at + 1, end) if trigger(fields[i])]
+    if n > len(hits):
+        return None
+    start = hits[n - 1]
+    ends = (i for i in range(start + 1, end) if any(t(fields[i]) and lv <= level for t, lv in loops.values()))
+    return start, next(ends, end)
+
+
+def _x12_next_loop(fields: list[list[str]], loops: dict[str, tuple[_Trigger, int]], at: int, end: int) -> int:
+    """Where the next loop of any level opens after ``at`` (a segment step stays in its loop)."""
+    return next((i for i in range(at + 1, end) if any(t(fields[i]) for t, _lv in loops.values())), end)
 
 
 # ---- JSON (FHIR, portal) ----------------------------------------------------------------------

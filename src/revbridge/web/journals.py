@@ -12,7 +12,6 @@ from datetime import date
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query
-from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,8 +20,7 @@ from revbridge.http.permissions import requires
 from revbridge.http.state import runtime_of
 from revbridge.security.roles import Permission
 from revbridge.store import journals
-from revbridge.store.schema import event_lines, events, journal_lines
-from revbridge.store.schema import journals as journal_table
+from revbridge.store.views import journals as journal_views
 from revbridge.web.rendering import render
 
 router = APIRouter(tags=["workbench"], include_in_schema=False)
@@ -61,21 +59,8 @@ def journals_page(
     }
     error = ""
     found: list[journals.StoredJournal] = []
-    with rt.db.reading() as conn:
-        entities = [
-            e
-            for (e,) in conn.execute(
-                select(journal_table.c.legal_entity).distinct().order_by(journal_table.c.legal_entity)
-            )
-        ]
-        ids = None
-        if account:
-            ids = [
-                j
-                for (j,) in conn.execute(
-                    select(journal_lines.c.journal_id).distinct().where(journal_lines.c.account == account)
-                )
-            ]
+    entities = journal_views.legal_entities(rt.db)
+    ids = list(journal_views.with_account(rt.db, account)) if account else None
     try:
         found = journals.list_journals(
             rt.db,
@@ -124,21 +109,7 @@ def journal_page(request: Request, journal_id: str = JournalId) -> Response:
             status=404,
             error=f"No journal {journal_id}.",
         )
-    with rt.db.reading() as conn:
-        lines = conn.execute(
-            select(journal_lines)
-            .where(journal_lines.c.journal_id == journal_id)
-            .order_by(journal_lines.c.line_no)
-        ).all()
-        per_line = {
-            int(line_id): int(n)
-            for line_id, n in conn.execute(
-                select(event_lines.c.journal_line_id, func.count())
-                .where(event_lines.c.journal_id == journal_id, event_lines.c.journal_line_id.is_not(None))
-                .group_by(event_lines.c.journal_line_id)
-            )
-        }
-    context = {"stored": stored, "lines": lines, "events_per_line": per_line}
+    context = {"stored": stored, "lines": journal_views.lines(rt.db, journal_id)}
     return render(request, "journal.html", context, title=f"Journal {journal_id}", active="journals")
 
 
@@ -146,19 +117,8 @@ def journal_page(request: Request, journal_id: str = JournalId) -> Response:
 @requires(Permission.READ)
 def journal_line_page(request: Request, line_id: int, journal_id: str = JournalId) -> Response:
     rt = runtime_of(request)
-    with rt.db.reading() as conn:
-        line = conn.execute(
-            select(journal_lines).where(
-                journal_lines.c.id == line_id, journal_lines.c.journal_id == journal_id
-            )
-        ).first()
-        behind = conn.execute(
-            select(event_lines, events.c.kind, events.c.message_id, events.c.occurred_on)
-            .join(events, events.c.key == event_lines.c.event_key)
-            .where(event_lines.c.journal_line_id == line_id)
-            .order_by(event_lines.c.id)
-        ).all()
-    if line is None:
+    found = journal_views.line_behind(rt.db, journal_id, line_id)
+    if found is None:
         return render(
             request,
             "message.html",
@@ -167,11 +127,11 @@ def journal_line_page(request: Request, line_id: int, journal_id: str = JournalI
             status=404,
             error=f"Journal {journal_id} has no line {line_id}.",
         )
-    context = {"journal_id": journal_id, "line": line, "behind": behind}
+    context = {"journal_id": journal_id, "line": found.line, "behind": found.contributions}
     return render(
         request,
         "journal_line.html",
         context,
-        title=f"Line {line.line_no} of journal {journal_id}",
+        title=f"Line {found.line.line_no} of journal {journal_id}",
         active="journals",
     )

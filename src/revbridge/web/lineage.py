@@ -5,30 +5,29 @@ produced with the place in the message each came from (its locator), the subledg
 event booked, the journal each line went into and the ERP document that journal became, and the
 work items it opened. Nobody sees patient data here. The raw message, with the located segment
 or element marked, is a separate page (``/messages/{id}/raw``) that needs ``phi.read``: it goes
-through the API's disclosure function, which audits the view (``phi.view``) before returning
-any byte.
+through the disclosure both HTTP faces share (``revbridge.http.disclosure``), which audits the view
+(``phi.view``) before returning any byte. What the page shows is read by
+``revbridge.store.views.lineage``, the same reader as the API's message view.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Path, Query
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from revbridge.api.routes.messages import disclose
 from revbridge.bootstrap import Runtime
+from revbridge.http.disclosure import disclose
 from revbridge.http.permissions import requires
 from revbridge.http.state import principal_of, runtime_of
 from revbridge.security.roles import Permission
 from revbridge.store import journals, workitems
 from revbridge.store.journals import StoredJournal
-from revbridge.store.schema import event_lines, events, messages
+from revbridge.store.views import lineage
+from revbridge.store.views.lineage import BookedLine, MessageFacts
 from revbridge.store.workitems import WorkItem
 from revbridge.web import highlight
 from revbridge.web.rendering import render
@@ -48,12 +47,12 @@ class EventView:
     locator: str
     amount_minor: int | None
     currency: str
-    lines: tuple[dict[str, Any], ...]
+    lines: tuple[BookedLine, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Lineage:
-    message: dict[str, Any]
+    message: MessageFacts
     events: tuple[EventView, ...]
     journals: dict[str, StoredJournal]
     items: tuple[WorkItem, ...]
@@ -61,51 +60,34 @@ class Lineage:
 
 
 def _lineage(rt: Runtime, message_id: str) -> Lineage | None:
-    with rt.db.reading() as conn:
-        row = conn.execute(
-            select(
-                *[c for c in messages.c if c.name not in ("payload", "ack")],
-                messages.c.payload.is_not(None).label("payload_available"),
-            ).where(messages.c.id == message_id)
-        ).first()
-        if row is None:
+    with rt.db.reading() as tx:
+        found = lineage.produced(tx, message_id)
+        if found is None:
             return None
-        produced = conn.execute(
-            select(events).where(events.c.message_id == message_id).order_by(events.c.id)
-        ).all()
-        keys = [e.key for e in produced]
-        booked: dict[str, list[dict[str, Any]]] = {}
-        for start in range(0, len(keys), 400):
-            for line in conn.execute(
-                select(event_lines)
-                .where(event_lines.c.event_key.in_(keys[start : start + 400]))
-                .order_by(event_lines.c.id)
-            ):
-                booked.setdefault(line.event_key, []).append(dict(line._mapping))
-    journal_ids = sorted({ln["journal_id"] for lines in booked.values() for ln in lines if ln["journal_id"]})
-    found = {j.journal.id: j for j in journals.list_journals(rt.db, ids=journal_ids)} if journal_ids else {}
+        lines = lineage.booked(tx, [e.key for e in found.events])
+    booked: dict[str, list[BookedLine]] = {}
+    for line in lines:
+        booked.setdefault(line.event_key, []).append(line)
+    journal_ids = sorted({line.journal_id for line in lines if line.journal_id})
+    shown = {j.journal.id: j for j in journals.list_journals(rt.db, ids=journal_ids)} if journal_ids else {}
     items = tuple(workitems.list_items(rt.db, status=None, message_id=message_id))
-    views = []
-    for e in produced:
-        source = json.loads(e.body).get("source") or {}
-        views.append(
-            EventView(
-                key=e.key,
-                kind=e.kind,
-                state=e.state,
-                occurred_on=e.occurred_on.isoformat(),
-                facility=e.facility,
-                locator=str(source.get("locator", "")),
-                amount_minor=e.amount_minor,
-                currency=e.currency or "USD",
-                lines=tuple(booked.get(e.key, [])),
-            )
+    views = tuple(
+        EventView(
+            key=e.key,
+            kind=e.kind,
+            state=e.state,
+            occurred_on=e.occurred_on.isoformat(),
+            facility=e.facility,
+            locator=e.locator,
+            amount_minor=e.amount_minor,
+            currency=e.currency or "USD",
+            lines=tuple(booked.get(e.key, [])),
         )
+        for e in found.events
+    )
     places = [i.locator for i in items] + [v.locator for v in views]
     locators = tuple(dict.fromkeys(p for p in places if p and p != "(message)"))
-    return Lineage(
-        message=dict(row._mapping), events=tuple(views), journals=found, items=items, locators=locators
-    )
+    return Lineage(message=found.message, events=views, journals=shown, items=items, locators=locators)
 
 
 @router.get("/messages/{message_id}")
@@ -157,6 +139,6 @@ async def raw_page(
             error=str(exc.detail),
         )
     locator = at or (found.locators[0] if found.locators else "")
-    shown = highlight.layout(str(found.message["format"]), data, locator)
+    shown = highlight.layout(found.message.format, data, locator)
     context = {"lineage": found, "layout": shown, "at": locator}
     return render(request, "raw.html", context, title=f"Raw message {message_id}", active="workqueue")

@@ -28,7 +28,7 @@ from revbridge.reconcile import Report
 from revbridge.security.roles import Permission
 from revbridge.store import reporting
 from revbridge.store.schema import events
-from revbridge.web import memo
+from revbridge.web import page_cache
 from revbridge.web.rendering import render
 
 router = APIRouter(tags=["workbench"], include_in_schema=False)
@@ -58,10 +58,10 @@ def by_facility(report: Report) -> list[FacilityStatus]:
     ]
 
 
-def report_for(request: Request, day: date | None) -> memo.Kept[Report]:
-    """The reconciliation report for ``day``, kept between views (``memo.remembered``)."""
+def report_for(request: Request, day: date | None) -> page_cache.Kept[Report]:
+    """The reconciliation report for ``day``, kept between views (``page_cache.remembered``)."""
     rt = runtime_of(request)
-    return memo.remembered(
+    return page_cache.remembered(
         request,
         ("reconciliation", day),
         lambda: reporting.report(rt.db, day=day, now=rt.clock.now(), in_flight=timedelta(minutes=30)),

@@ -21,7 +21,7 @@ from revbridge.http.auth import SID_COOKIE, Principal
 from revbridge.http.permissions import requires
 from revbridge.http.state import runtime_of
 from revbridge.security.roles import Permission, allows
-from revbridge.store import audit
+from revbridge.store.views import trail
 from revbridge.web import session
 from revbridge.web.rendering import render
 
@@ -30,20 +30,19 @@ router = APIRouter(tags=["workbench"], include_in_schema=False)
 
 def _record(request: Request, who: Principal, action: str, sid: str) -> None:
     rt = runtime_of(request)
-    with rt.db.transaction() as conn:
-        audit.append(
-            conn,
-            at=rt.clock.now(),
-            actor=session.actor(who),
-            action=action,
-            target=f"session/{hashlib.sha256(sid.encode()).hexdigest()[:16]}",
-            details={
-                "via": "workbench",
-                "method": who.method,
-                "roles": ",".join(r.value for r in who.roles),
-            },
-            anchor=rt.settings.resolved_audit_anchor,
-        )
+    trail.record(
+        rt.db,
+        at=rt.clock.now(),
+        actor=session.actor(who),
+        action=action,
+        target=f"session/{hashlib.sha256(sid.encode()).hexdigest()[:16]}",
+        details={
+            "via": "workbench",
+            "method": who.method,
+            "roles": ",".join(r.value for r in who.roles),
+        },
+        anchor=rt.settings.resolved_audit_anchor,
+    )
 
 
 @router.get("/login")

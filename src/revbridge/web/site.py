@@ -1,5 +1,5 @@
-"""The workbench's routers, in one list for ``api/app.py`` to include, and the hook that sends an
-unauthenticated page request to the sign-in page."""
+"""The workbench's routers, in one list for ``revbridge.service.app`` to include, and the hook
+that sends an unauthenticated page request to the sign-in page."""
 
 from __future__ import annotations
 

@@ -3,11 +3,12 @@ the reconciliation page, the what-if behind a proposed version's page, parsed co
 
 A report or a what-if reads most of the store and takes seconds on a day of demo traffic, while
 its pages are opened far more often than anyone could read a new one. A cheap fingerprint of the
-store (row counts, latest ids and times of every table they read) says whether a kept result is
-still the result; a maximum age covers what depends on the clock (in-flight thresholds). When
-either says it is not, the page is served at once with the kept result, marked as being brought
-up to date, while one background thread per result recomputes it (stale-while-revalidate), so a
-busy store never makes every page view pay for a full reconciliation. Only the very first view
+store (``revbridge.store.views.changes``: row counts, latest ids and times of every table they
+read) says whether a kept result is still the result; a maximum age covers what depends on the
+clock (in-flight thresholds). When either says it is not, the page is served at once with the kept
+result, marked as being brought up to date, while one background thread per result recomputes it
+(stale-while-revalidate), so a busy store never makes every page view pay for a full
+reconciliation. Only the very first view
 computes in the request. Results live on the application object: each runtime has its own.
 """
 
@@ -19,23 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, func, select
 from starlette.requests import Request
 
 from revbridge.http.state import runtime_of
 from revbridge.masterdata.configuration import Configuration
 from revbridge.observability.logging import get_logger
 from revbridge.store import configs
-from revbridge.store.schema import (
-    config_versions,
-    encounter_context,
-    event_lines,
-    events,
-    gl_documents,
-    journals,
-    messages,
-    work_items,
-)
+from revbridge.store.views import changes
+from revbridge.store.views.changes import Fingerprint
 
 T = TypeVar("T")
 log = get_logger("revbridge.web")
@@ -52,7 +44,7 @@ class Kept(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    state: tuple[object, ...]
+    state: Fingerprint
     at: datetime
     value: Any
 
@@ -70,24 +62,6 @@ class _Results:
             self.entries[key] = entry
 
 
-def store_state(conn: Connection) -> tuple[object, ...]:
-    queries = [
-        select(func.count(), func.max(messages.c.completed_at)).select_from(messages),
-        select(func.max(events.c.id)).select_from(events),
-        select(func.max(event_lines.c.id)).select_from(event_lines),
-        select(func.count(), func.max(journals.c.posted_at)).select_from(journals),
-        select(func.count(), func.max(work_items.c.updated_at)).select_from(work_items),
-        select(func.count(), func.max(config_versions.c.approved_at)).select_from(config_versions),
-        select(func.max(gl_documents.c.id)).select_from(gl_documents),
-        select(func.count(), func.max(encounter_context.c.updated_at)).select_from(encounter_context),
-    ]
-    state: list[object] = []
-    for query in queries:
-        state.extend(conn.execute(query).one())
-    state.extend(conn.execute(select(journals.c.status, func.count()).group_by(journals.c.status)).all())
-    return tuple(state)
-
-
 def _results(request: Request) -> _Results:
     found: _Results | None = getattr(request.app.state, "workbench_results", None)
     if found is None:
@@ -102,9 +76,8 @@ def remembered(request: Request, key: Hashable, compute: Callable[[], T]) -> Kep
     rt = runtime_of(request)
     results = _results(request)
 
-    def state() -> tuple[object, ...]:
-        with rt.db.reading() as conn:
-            return store_state(conn)
+    def state() -> Fingerprint:
+        return changes.fingerprint(rt.db)
 
     seen = state()
     now = rt.clock.now()
@@ -131,7 +104,7 @@ def _refresh(
     results: _Results,
     key: Hashable,
     compute: Callable[[], object],
-    state: Callable[[], tuple[object, ...]],
+    state: Callable[[], Fingerprint],
     clock: Callable[[], datetime],
 ) -> None:
     try:
