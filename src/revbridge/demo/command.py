@@ -31,10 +31,11 @@ from revbridge.demo import generate
 from revbridge.demo.feed import Fed, Targets, feed
 from revbridge.demo.truth import Fault, FaultKind, Message, Traffic
 from revbridge.ledger.journal import Journal
+from revbridge.pipeline import reconciliation
 from revbridge.security.roles import Role
 from revbridge.service.runner import Service
 from revbridge.settings import load_settings
-from revbridge.store import apikeys, journals, reporting, workitems
+from revbridge.store import apikeys, journals, workitems
 from revbridge.store.schema import journals as journals_table
 from revbridge.store.schema import messages
 
@@ -304,7 +305,7 @@ def _summary(rt: Runtime, traffic: Traffic, fed: Fed, outage: Outage, elapsed: f
             f"p90 {cuts[89]:.2f} s, p99 {cuts[98]:.2f} s over {len(latencies):,} journals "
             "(the outage window included)"
         )
-    report = reporting.report(rt.db, day=None, now=rt.clock.now(), in_flight=timedelta(minutes=30))
+    report = reconciliation.report(rt.db, day=None, now=rt.clock.now(), in_flight=timedelta(minutes=30))
     print_report(report)
     verdict = (
         "[green]reconciliation ties[/green]"
