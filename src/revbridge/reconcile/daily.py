@@ -1,9 +1,9 @@
 """The daily tie-out: per business day, facility and event kind, source = subledger = ERP.
 
 For every posting event of the day (``occurred_on``) the source amount is its headline amount;
-what the subledger booked for it is the amount its carrying role holds (``carrying_roles.py``). The row
-then follows those lines: how much of it is in journals, and how much the ERP acknowledged
-(``journals.JournalsResult.acknowledged``). An event posts, is held or posts nothing by rule:
+what the subledger booked for it is the amount its carrying role holds (``carrying_roles.py``).
+The row then follows those lines: how much of it is in journals, and how much the ERP
+acknowledged (``journals.JournalsResult.acknowledged``). An event posts, is held or posts nothing by rule:
 
 - staged: it must be carried in full, and in time acknowledged by the ERP;
 - held: excepted, waiting for context, not yet through posting, or left unposted because another

@@ -4,8 +4,8 @@ The figures are ``revbridge.reconcile``'s report (the same one ``revbridge recon
 the daily tie-out per facility and event kind (source = subledger = journals = ERP), cash per
 remittance, the AR roll-forward per legal entity and payer class, completeness, and every break
 by name. Drill-down goes from a roll-forward figure to the events behind it
-(``/reconciliation/ar``, the store's ``facts.ar_events``) and from an event key to the lineage of the
-message that brought it (``/events``).
+(``/reconciliation/ar``, the store's ``facts.ar_events``) and from an event key to the lineage of
+the message that brought it (``/events``, ``facts.message_id_of``).
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ class FacilityStatus:
         return "balanced" if not self.breaks else "unbalanced"
 
 
-def by_facility(report: Report) -> list[FacilityStatus]:
+def by_facility(found: Report) -> list[FacilityStatus]:
     """Per facility: how many day/kind rows the tie-out has and how many of them do not tie."""
     rows: dict[str, list[bool]] = defaultdict(list)
-    for row in report.daily.rows:
+    for row in found.daily.rows:
         rows[row.facility].append(row.ties)
     return [
         FacilityStatus(facility=f, days=len(ties), breaks=sum(1 for t in ties if not t))
