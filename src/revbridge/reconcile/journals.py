@@ -156,9 +156,6 @@ def _break(
     )
 
 
-Delivered = tuple[Delivery, erp.ErpComparison | None, list[Break]]  # how, compared with what, breaks
-
-
 def _check_one(
     journal: JournalFact,
     rows: list[LineFact],
@@ -168,10 +165,11 @@ def _check_one(
     thresholds: Thresholds,
 ) -> JournalCheck:
     subject = f"journal {journal.id}"
+    comparison: erp.ErpComparison | None = None
     if journal.status == JournalStatus.POSTED:
         delivery, comparison, delivered = _posted(journal, rows, documents, read_back, subject)
     else:
-        delivery, comparison, delivered = _unposted(journal, rows, now, thresholds, subject)
+        delivery, delivered = _unposted(journal, rows, now, thresholds, subject)
     unmatched: frozenset[int] = frozenset()
     if comparison is not None and comparison.differences:
         groups = comparison.unmatched()
@@ -193,7 +191,7 @@ def _posted(
     documents: Mapping[str, ErpDocument],
     read_back: frozenset[str],
     subject: str,
-) -> Delivered:
+) -> tuple[Delivery, erp.ErpComparison | None, list[Break]]:
     """A posted journal against the ERP's read-back, or its receipt when that ERP is not read back."""
     if not journal.erp_document:
         message = "posted, but no ERP document number was recorded"
@@ -210,23 +208,19 @@ def _posted(
 
 def _unposted(
     journal: JournalFact, rows: list[LineFact], now: datetime, thresholds: Thresholds, subject: str
-) -> Delivered:
+) -> tuple[Delivery, list[Break]]:
     """A failed journal is a break; a staged or submitting one is in flight until it is stale."""
     status = journal.status
     if status == JournalStatus.FAILED:
         reason = f": {journal.last_error}" if journal.last_error else ""
         message = f"the {journal.connector} connector failed it{reason}"
-        return (
-            Delivery.FAILED,
-            None,
-            [_break(Control.JOURNAL, subject, message, rows, expected=_debits(journal))],
-        )
+        return Delivery.FAILED, [_break(Control.JOURNAL, subject, message, rows, expected=_debits(journal))]
     if status not in (JournalStatus.STAGED, JournalStatus.SUBMITTING):
-        return Delivery.FAILED, None, [_break(Control.JOURNAL, subject, f"unknown journal status {status!r}")]
+        return Delivery.FAILED, [_break(Control.JOURNAL, subject, f"unknown journal status {status!r}")]
     if not thresholds.stale(journal.created_at, now):
-        return Delivery.IN_FLIGHT, None, []
+        return Delivery.IN_FLIGHT, []
     message = f"still {status} {age(journal.created_at, now)} after it was staged"
-    return Delivery.STALE, None, [_break(Control.JOURNAL, subject, message, rows, expected=_debits(journal))]
+    return Delivery.STALE, [_break(Control.JOURNAL, subject, message, rows, expected=_debits(journal))]
 
 
 def _debits(journal: JournalFact) -> Money | None:
