@@ -7,7 +7,7 @@ in interleaved rounds so the machine's drift hits both alike:
 
 - floor: the rows reconciliation must read (events, event_lines, journals, journal_lines,
   gl_entries, messages), fetched as plain tuples through the driver, nothing built from them;
-- reconcile: ``store.reporting.report``: the same rows turned into facts and every control run,
+- reconcile: ``pipeline.reconciliation.report``: the same rows turned into facts and every control run,
   for the whole store and for one business day.
 
 Throughput counts subledger rows (event_lines) per second.
@@ -29,8 +29,8 @@ from sqlalchemy import Engine, text
 
 from revbridge.bootstrap import build
 from revbridge.demo import generate
+from revbridge.pipeline.reconciliation import report
 from revbridge.settings import Settings
-from revbridge.store import reporting
 
 START = date(2025, 3, 3)  # a Monday
 TABLES = ("events", "event_lines", "journals", "journal_lines", "gl_entries", "messages")
@@ -74,7 +74,7 @@ def main() -> None:
     url, sent = fill(home, args.days, args.scale)
     built = time.perf_counter() - started
     rt = build(Settings(home=home, db=url), upgrade=False)
-    engine = rt.db
+    engine = rt.db.engine  # the floor reads underneath the store, as the driver would
     with engine.connect() as conn:
         counts = {t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()) for t in TABLES}
     one_day = date.fromordinal(START.toordinal() + args.days // 2)
@@ -86,10 +86,10 @@ def main() -> None:
         floor(engine)
         timings["floor"].append(time.perf_counter() - t)
         t = time.perf_counter()
-        ties &= reporting.report(engine, day=None, now=now, connector_for=rt.connector_for).ties
+        ties &= report(rt.db, day=None, now=now, connector_for=rt.connector_for).ties
         timings["all"].append(time.perf_counter() - t)
         t = time.perf_counter()
-        ties &= reporting.report(engine, day=one_day, now=now, connector_for=rt.connector_for).ties
+        ties &= report(rt.db, day=one_day, now=now, connector_for=rt.connector_for).ties
         timings["day"].append(time.perf_counter() - t)
     rt.close()
     best = {k: min(v) for k, v in timings.items()}

@@ -27,11 +27,11 @@ from revbridge.bootstrap import build
 from revbridge.demo import generate
 from revbridge.masterdata.canonical import to_documents
 from revbridge.masterdata.loader import FILES, load_texts
-from revbridge.pipeline import whatif
+from revbridge.pipeline import reconciliation, whatif
 from revbridge.security.roles import Role
 from revbridge.service.app import create_app
 from revbridge.settings import Settings
-from revbridge.store import apikeys, configs, journals, reporting, workitems
+from revbridge.store import apikeys, configs, journals, workitems
 
 TARGET_MS = 300.0
 
@@ -130,7 +130,7 @@ def main() -> None:
     # Computed once per change of the store, not per page view (web/page_cache.py): the reconciliation
     # report behind the overview and the reconciliation page, the what-if of a proposed version.
     started = time.perf_counter()
-    reporting.report(rt.db, day=None, now=rt.clock.now())
+    reconciliation.report(rt.db, day=None, now=rt.clock.now())
     print(f"reconciliation report, computed afresh: {(time.perf_counter() - started) * 1000:.0f} ms")
     started = time.perf_counter()
     preview = whatif.preview(

@@ -26,9 +26,10 @@ from runtime import build_runtime
 from revbridge.bootstrap import reference_config_dir
 from revbridge.cli.config import load_dir
 from revbridge.observability import logging as rblog
+from revbridge.pipeline.reconciliation import report
 from revbridge.security.roles import Role
 from revbridge.service import Service
-from revbridge.store import apikeys, audit, configs, journals, reporting, workitems
+from revbridge.store import apikeys, audit, configs, journals, workitems
 from revbridge.store.schema import audit_log, events, messages
 
 SENTINELS = {
@@ -275,7 +276,7 @@ def test_no_sentinel_leaves_the_raw_payloads(
             "events": "".join(event_bodies),
             "audit": "".join(audit_rows),
             "reconciliation": json.dumps(
-                reporting.report(rt.db, day=None, now=rt.clock.now(), connector_for=rt.connector_for).as_json(
+                report(rt.db, day=None, now=rt.clock.now(), connector_for=rt.connector_for).as_json(
                     keys=True
                 ),
                 default=str,

@@ -27,10 +27,11 @@ from revbridge.connectors import registry
 from revbridge.connectors.tryton import TrytonConnector
 from revbridge.core.clock import FixedClock
 from revbridge.pipeline.dispatcher import Dispatcher, OutboxConfig
+from revbridge.pipeline.reconciliation import report
 from revbridge.reconcile import Control, Report
 from revbridge.security.roles import Role
 from revbridge.service.app import create_app
-from revbridge.store import apikeys, reporting
+from revbridge.store import apikeys
 from revbridge.store import journals as journal_store
 from revbridge.store.schema import event_lines, gl_documents, gl_entries, journals
 
@@ -116,7 +117,7 @@ def posted(db_url: str, tmp_path: Path, corpus: Path) -> Iterator[Runtime]:
 
 
 def _report(rt: Runtime, day: date | None = None) -> Report:
-    return reporting.report(rt.db, day=day, now=rt.clock.now())
+    return report(rt.db, day=day, now=rt.clock.now())
 
 
 def test_the_pipeline_ties_every_control(posted: Runtime) -> None:
@@ -349,7 +350,7 @@ def test_journals_posted_to_tryton_are_read_back_from_tryton(
             dispatcher.close()
         connector = router("MHN")
         assert isinstance(connector, TrytonConnector)
-        found = reporting.report(rt.db, day=DAY, now=rt.clock.now(), connector_for=router)
+        found = report(rt.db, day=DAY, now=rt.clock.now(), connector_for=router)
         assert found.ties, [str(b) for b in found.breaks]
         checks = found.journals.checks
         assert len(checks) == 2 and {c.delivery.value for c in checks.values()} == {"acknowledged"}
@@ -359,7 +360,7 @@ def test_journals_posted_to_tryton_are_read_back_from_tryton(
         stored = journal_store.load(rt.db, payment.id)
         (move,) = connector.call("model.account.move.create", [connector.move_values(stored)], writes=True)
         connector.call("model.account.move.post", [move], writes=True)
-        broken = reporting.report(rt.db, day=DAY, now=rt.clock.now(), connector_for=router)
+        broken = report(rt.db, day=DAY, now=rt.clock.now(), connector_for=router)
         erp = [b for b in broken.breaks if b.control is Control.ERP]
         assert erp and all(b.subject == f"journal {payment.id}" for b in erp)
         assert any("account 1.1.1: we sent net 20.00 USD, the ERP holds 40.00" in b.message for b in erp)

@@ -23,8 +23,8 @@ from revbridge.cli.common import (
 )
 from revbridge.core.errors import InputError
 from revbridge.core.money import Money
+from revbridge.pipeline.reconciliation import report
 from revbridge.reconcile import Report
-from revbridge.store import reporting
 
 TICK = "[green]yes[/green]"
 CROSS = "[bold red]NO[/bold red]"
@@ -60,7 +60,7 @@ def reconcile_command(
     the AR roll-forward; every message in a terminal state. Exit 1 naming every break."""
     chosen = _day(day)
     with runtime(db, settings) as rt:
-        found = reporting.report(
+        found = report(
             rt.db,
             day=chosen,
             now=rt.clock.now(),

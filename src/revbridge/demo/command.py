@@ -30,10 +30,11 @@ from revbridge.demo import generate
 from revbridge.demo.feed import Fed, Targets, feed
 from revbridge.demo.truth import Fault, FaultKind, Message, Traffic
 from revbridge.ledger.journal import Journal
+from revbridge.pipeline import reconciliation
 from revbridge.security.roles import Role
 from revbridge.service.runner import Service
 from revbridge.settings import load_settings
-from revbridge.store import apikeys, journals, reporting, workitems
+from revbridge.store import apikeys, journals, workitems
 from revbridge.store.views import dashboard
 
 
@@ -315,7 +316,7 @@ def _print_latency(latencies: tuple[float, ...]) -> None:
 
 
 def _print_reconciliation(rt: Runtime) -> None:
-    report = reporting.report(rt.db, day=None, now=rt.clock.now(), in_flight=timedelta(minutes=30))
+    report = reconciliation.report(rt.db, day=None, now=rt.clock.now(), in_flight=timedelta(minutes=30))
     print_report(report)
     verdict = (
         "[green]reconciliation ties[/green]"

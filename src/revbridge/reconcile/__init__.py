@@ -3,12 +3,13 @@
 ``reconcile(Inputs, now=..., thresholds=...) -> Report`` runs every control: per remittance (cash
 posted = BPR02), the daily tie-out per facility and event kind (source = subledger = journals =
 ERP), journal integrity and ERP comparison, the AR roll-forward per legal entity and payer class,
-and completeness of messages. Nothing here does I/O: ``store/reporting.py`` reads the facts and
-the CLI and API print the report. docs/reconciliation.md explains every figure.
+and completeness of messages. Nothing here does I/O: the store's fact readers (``store/facts/``)
+read the facts, ``pipeline/reconciliation.py`` runs the report and the CLI, API and workbench show
+it. docs/reconciliation.md explains every figure.
 """
 
 from revbridge.reconcile.breaks import Break, Control, Thresholds
-from revbridge.reconcile.carrier import CARRIER_ROLE, carried
+from revbridge.reconcile.carrying_roles import CARRIER_ROLE, carried
 from revbridge.reconcile.erp import account_document
 from revbridge.reconcile.facts import (
     ArBalance,

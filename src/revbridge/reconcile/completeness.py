@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from revbridge.core.money import Money
 from revbridge.reconcile.breaks import Break, Control, Thresholds, age
 from revbridge.reconcile.facts import EventFact, EventState, LineFact, MessageFact, MessageState
 
@@ -85,25 +86,7 @@ def check(
     breaks: list[Break] = []
     for event in events:
         by_message[event.message_id].append(event)
-        if event.state not in KNOWN_EVENT_STATES:
-            breaks.append(
-                Break(
-                    control=Control.COMPLETENESS,
-                    subject=f"event {event.key}",
-                    message=f"unknown event state {event.state!r}",
-                    event_keys=(event.key,),
-                )
-            )
-        elif event.state == EventState.STAGED and not lines.get(event.key):
-            breaks.append(
-                Break(
-                    control=Control.COMPLETENESS,
-                    subject=f"event {event.key}",
-                    message=f"{event.kind} is staged, but the subledger has no rows for it",
-                    expected=event.amount,
-                    event_keys=(event.key,),
-                )
-            )
+        breaks.extend(_event_breaks(event, lines))
     counts: Counter[tuple[date, str, str]] = Counter()
     unfinished: list[Unfinished] = []
     for m in messages:
@@ -113,29 +96,15 @@ def check(
             breaks.append(_break(subject, f"unknown message state {m.status!r}"))
             continue
         state = MessageState(m.status)
-        if not state.terminal:
-            waiting = state is MessageState.WAITING
-            stale = thresholds.stale(m.received_at, now, waiting=waiting)
-            unfinished.append(
-                Unfinished(
-                    message_id=m.id,
-                    state=state.value,
-                    source=m.source,
-                    received_at=m.received_at,
-                    age=age(m.received_at, now),
-                    stale=stale,
-                )
-            )
-            if stale:
-                breaks.append(
-                    _break(
-                        subject,
-                        f"{m.format} message from {m.source} still {state.value} after "
-                        f"{age(m.received_at, now)}",
-                    )
-                )
+        if state.terminal:
+            breaks.extend(_evidence(m, state, by_message.get(m.id, []), subject))
             continue
-        breaks.extend(_evidence(m, state, by_message.get(m.id, []), subject))
+        waiting = _unfinished(m, state, now, thresholds)
+        unfinished.append(waiting)
+        if waiting.stale:
+            breaks.append(
+                _break(subject, f"{m.format} message from {m.source} still {state.value} after {waiting.age}")
+            )
     return Completeness(
         counts=tuple((d, src, state, n) for (d, src, state), n in sorted(counts.items())),
         unfinished=tuple(sorted(unfinished, key=lambda u: (u.received_at, u.message_id))),
@@ -143,8 +112,40 @@ def check(
     )
 
 
-def _break(subject: str, message: str, event_keys: tuple[str, ...] = ()) -> Break:
-    return Break(control=Control.COMPLETENESS, subject=subject, message=message, event_keys=event_keys)
+def _break(
+    subject: str, message: str, event_keys: tuple[str, ...] = (), expected: Money | None = None
+) -> Break:
+    return Break(
+        control=Control.COMPLETENESS,
+        subject=subject,
+        message=message,
+        expected=expected,
+        event_keys=event_keys,
+    )
+
+
+def _event_breaks(event: EventFact, lines: Mapping[str, Sequence[LineFact]]) -> list[Break]:
+    """An event in a state nobody knows, or staged without a subledger row."""
+    subject, keys = f"event {event.key}", (event.key,)
+    if event.state not in KNOWN_EVENT_STATES:
+        return [_break(subject, f"unknown event state {event.state!r}", keys)]
+    if event.state == EventState.STAGED and not lines.get(event.key):
+        message = f"{event.kind} is staged, but the subledger has no rows for it"
+        return [_break(subject, message, keys, expected=event.amount)]
+    return []
+
+
+def _unfinished(m: MessageFact, state: MessageState, now: datetime, thresholds: Thresholds) -> Unfinished:
+    """A message not yet terminal; stale once older than the threshold (a message waiting for
+    context gets the longer one)."""
+    return Unfinished(
+        message_id=m.id,
+        state=state.value,
+        source=m.source,
+        received_at=m.received_at,
+        age=age(m.received_at, now),
+        stale=thresholds.stale(m.received_at, now, waiting=state is MessageState.WAITING),
+    )
 
 
 def _evidence(m: MessageFact, state: MessageState, events: list[EventFact], subject: str) -> list[Break]:

@@ -1,9 +1,9 @@
 """The daily tie-out: per business day, facility and event kind, source = subledger = ERP.
 
 For every posting event of the day (``occurred_on``) the source amount is its headline amount;
-what the subledger booked for it is the amount its carrying role holds (``carrier.py``). The row
-then follows those lines: how much of it is in journals, and how much the ERP acknowledged
-(``journals.JournalsResult.acknowledged``). An event posts, is held or posts nothing by rule:
+what the subledger booked for it is the amount its carrying role holds (``carrying_roles.py``).
+The row then follows those lines: how much of it is in journals, and how much the ERP
+acknowledged (``journals.JournalsResult.acknowledged``). An event posts, is held or posts nothing by rule:
 
 - staged: it must be carried in full, and in time acknowledged by the ERP;
 - held: excepted, waiting for context, not yet through posting, or left unposted because another
@@ -25,7 +25,7 @@ from datetime import date, datetime
 
 from revbridge.core.money import Money
 from revbridge.reconcile.breaks import Break, Control, Thresholds
-from revbridge.reconcile.carrier import CARRIER_ROLE, carried
+from revbridge.reconcile.carrying_roles import CARRIER_ROLE, carried
 from revbridge.reconcile.facts import EventFact, EventState, LineFact, MessageState
 from revbridge.reconcile.journals import Delivery, JournalsResult
 
@@ -92,6 +92,9 @@ class DailyRow:
         return found
 
 
+Group = tuple[date, str, str, str]  # day, facility, event kind, currency
+
+
 @dataclass(slots=True)
 class _Tally:
     """One row while events are added to it."""
@@ -109,6 +112,41 @@ class _Tally:
 
     def get(self, column: str) -> Money:
         return self.amounts.get(column, Money.zero(self.currency))
+
+    def dispose(self, event: EventFact, amount: Money, codes: Mapping[str, Sequence[str]]) -> Money:
+        """Adds the event's source amount as posting, held or not posting by rule, with the codes
+        that hold it; returns what the subledger should carry for it."""
+        self.events += 1
+        self.add("source", amount)
+        how = disposition(event)
+        if how == "held":
+            self.add("held", amount)
+            self.held_keys.append(event.key)
+            for code in codes.get(event.key) or codes.get(event.message_id) or ("none recorded",):
+                self.held_codes[code] += 1
+        elif how == "by_rule":
+            self.add("by_rule", amount)
+        return amount if how == "post" else Money.zero(self.currency)
+
+    def row(self, group: Group) -> DailyRow:
+        day, facility, kind, currency = group
+        return DailyRow(
+            day=day,
+            facility=facility,
+            kind=kind,
+            currency=currency,
+            events=self.events,
+            source=self.get("source"),
+            held=self.get("held"),
+            by_rule=self.get("by_rule"),
+            subledger=self.get("subledger"),
+            journaled=self.get("journaled"),
+            acknowledged=self.get("acknowledged"),
+            in_flight=self.get("in_flight"),
+            held_codes=tuple(sorted(self.held_codes.items())),
+            held_keys=tuple(sorted(self.held_keys)),
+            ties=not self.off_source and not self.unacknowledged,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,88 +167,86 @@ def tie_out(
 ) -> DailyResult:
     """``lines``: subledger rows by event key; ``codes``: work item codes by event key (falling
     back to the message id) that explain held events."""
-    tallies: dict[tuple[date, str, str, str], _Tally] = {}
+    tallies: dict[Group, _Tally] = {}
     for event in events:
         if event.amount is None or event.kind not in CARRIER_ROLE:
             continue  # only posting kinds have a carrier
         currency = event.amount.currency
         group = (event.occurred_on, facility_label(event.facility, facilities), event.kind, currency)
         tally = tallies.setdefault(group, _Tally(currency))
-        everything = lines.get(event.key, ())
-        own = [ln for ln in everything if ln.net.currency == currency]
-        booked = _carried(event.kind, own, currency)
-        tally.events += 1
-        tally.add("source", event.amount)
-        how = disposition(event)
-        expected = event.amount if how == "post" else Money.zero(currency)
-        if how == "held":
-            tally.add("held", event.amount)
-            tally.held_keys.append(event.key)
-            for code in codes.get(event.key) or codes.get(event.message_id) or ("none recorded",):
-                tally.held_codes[code] += 1
-        elif how == "by_rule":
-            tally.add("by_rule", event.amount)
-        tally.add("subledger", booked)
-        if booked != expected or len(own) != len(everything):
-            tally.off_source.append(event.key)
-        acknowledged = _carried(event.kind, [ln for ln in own if journals.acknowledged(ln)], currency)
-        flying = _carried(
-            event.kind, [ln for ln in own if _in_flight(ln, journals, now, thresholds)], currency
-        )
-        tally.add(
-            "journaled", _carried(event.kind, [ln for ln in own if ln.journal_id is not None], currency)
-        )
-        tally.add("acknowledged", acknowledged)
-        tally.add("in_flight", flying)
-        if acknowledged + flying != booked:
-            tally.unacknowledged.append(event.key)
+        expected = tally.dispose(event, event.amount, codes)
+        _follow(tally, event, expected, lines.get(event.key, ()), journals, now, thresholds)
     rows: list[DailyRow] = []
     breaks: list[Break] = []
-    for (day, facility, kind, currency), tally in sorted(tallies.items()):
-        row = DailyRow(
-            day=day,
-            facility=facility,
-            kind=kind,
-            currency=currency,
-            events=tally.events,
-            source=tally.get("source"),
-            held=tally.get("held"),
-            by_rule=tally.get("by_rule"),
-            subledger=tally.get("subledger"),
-            journaled=tally.get("journaled"),
-            acknowledged=tally.get("acknowledged"),
-            in_flight=tally.get("in_flight"),
-            held_codes=tuple(sorted(tally.held_codes.items())),
-            held_keys=tuple(sorted(tally.held_keys)),
-            ties=not tally.off_source and not tally.unacknowledged,
-        )
+    for group, tally in sorted(tallies.items()):
+        row = tally.row(group)
         rows.append(row)
-        subject = f"{day.isoformat()} {facility} {kind}"
-        if tally.off_source:
-            breaks.append(
-                Break(
-                    control=Control.DAILY,
-                    subject=subject,
-                    message=f"source less held and not-posting amounts is {row.expected.amount} {currency}, "
-                    f"the subledger carries {row.subledger.amount} on {CARRIER_ROLE[kind]}",
-                    expected=row.expected,
-                    actual=row.subledger,
-                    event_keys=tuple(sorted(tally.off_source)),
-                )
-            )
-        if tally.unacknowledged:
-            breaks.append(
-                Break(
-                    control=Control.DAILY,
-                    subject=subject,
-                    message=f"the subledger carries {row.subledger.amount} {currency}, the ERP acknowledged "
-                    f"{row.acknowledged.amount} and {row.in_flight.amount} is in flight",
-                    expected=row.subledger,
-                    actual=row.acknowledged + row.in_flight,
-                    event_keys=tuple(sorted(tally.unacknowledged)),
-                )
-            )
+        breaks.extend(_breaks(row, tally))
     return DailyResult(rows=tuple(rows), breaks=tuple(breaks))
+
+
+def _follow(
+    tally: _Tally,
+    event: EventFact,
+    expected: Money,
+    everything: Sequence[LineFact],
+    journals: JournalsResult,
+    now: datetime,
+    thresholds: Thresholds,
+) -> None:
+    """Follows one event's lines in the row's currency: what the subledger carries, how much of
+    it is in journals, acknowledged by the ERP and legitimately in flight."""
+    currency, kind = tally.currency, event.kind
+    own = [ln for ln in everything if ln.net.currency == currency]
+    booked = _carried(kind, own, currency)
+    tally.add("subledger", booked)
+    if booked != expected or len(own) != len(everything):
+        tally.off_source.append(event.key)
+    acknowledged = _carried(kind, [ln for ln in own if journals.acknowledged(ln)], currency)
+    flying = _carried(kind, [ln for ln in own if _in_flight(ln, journals, now, thresholds)], currency)
+    tally.add("journaled", _carried(kind, [ln for ln in own if ln.journal_id is not None], currency))
+    tally.add("acknowledged", acknowledged)
+    tally.add("in_flight", flying)
+    if acknowledged + flying != booked:
+        tally.unacknowledged.append(event.key)
+
+
+def _breaks(row: DailyRow, tally: _Tally) -> list[Break]:
+    subject = f"{row.day.isoformat()} {row.facility} {row.kind}"
+    found = []
+    if tally.off_source:
+        found.append(
+            _break(
+                subject,
+                f"source less held and not-posting amounts is {row.expected.amount} {row.currency}, "
+                f"the subledger carries {row.subledger.amount} on {CARRIER_ROLE[row.kind]}",
+                (row.expected, row.subledger),
+                tally.off_source,
+            )
+        )
+    if tally.unacknowledged:
+        found.append(
+            _break(
+                subject,
+                f"the subledger carries {row.subledger.amount} {row.currency}, the ERP acknowledged "
+                f"{row.acknowledged.amount} and {row.in_flight.amount} is in flight",
+                (row.subledger, row.acknowledged + row.in_flight),
+                tally.unacknowledged,
+            )
+        )
+    return found
+
+
+def _break(subject: str, message: str, amounts: tuple[Money, Money], keys: Iterable[str]) -> Break:
+    expected, actual = amounts
+    return Break(
+        control=Control.DAILY,
+        subject=subject,
+        message=message,
+        expected=expected,
+        actual=actual,
+        event_keys=tuple(sorted(keys)),
+    )
 
 
 def _carried(kind: str, lines: Sequence[LineFact], currency: str) -> Money:

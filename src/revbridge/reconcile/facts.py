@@ -1,4 +1,4 @@
-"""What reconciliation reads: plain records of the store's rows, built by ``store/reporting.py``.
+"""What reconciliation reads: plain records of the store's rows, built by ``store/facts/``.
 
 Reconciliation compares the same money as it appears at each stage (DESIGN.md section 8): the
 source's events, the subledger rows the rules produced for them, the journals built from those

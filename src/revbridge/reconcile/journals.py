@@ -115,41 +115,45 @@ def check(
         breaks.extend(found.breaks)
     for journal_id in sorted(set(by_journal) - known):
         rows = by_journal[journal_id]
-        breaks.append(
-            Break(
-                control=Control.JOURNAL,
-                subject=f"journal {journal_id}",
-                message=f"{len(rows)} subledger row(s) point at this journal, which does not exist",
-                event_keys=_keys(rows),
-            )
-        )
+        message = f"{len(rows)} subledger row(s) point at this journal, which does not exist"
+        breaks.append(_break(Control.JOURNAL, f"journal {journal_id}", message, rows))
     for reference in sorted(set(documents) - known):
-        doc = documents[reference]
-        breaks.append(
-            Break(
-                control=Control.ERP,
-                subject=f"ERP document {doc.document}",
-                message=f"the ERP holds a document under reference {reference}, which no journal of ours has",
-            )
-        )
+        message = f"the ERP holds a document under reference {reference}, which no journal of ours has"
+        breaks.append(_break(Control.ERP, f"ERP document {documents[reference].document}", message))
     stale = [ln for ln in unjournaled if thresholds.stale_row(ln.created_at, now)]
     if stale:
         oldest = min(ln.created_at for ln in stale)
         entities = ", ".join(sorted({ln.legal_entity for ln in stale}))
-        breaks.append(
-            Break(
-                control=Control.JOURNAL,
-                subject=f"batch window ({entities})",
-                message=f"{len(stale)} subledger row(s) are in no journal after {age(oldest, now)}: "
-                "the batch window did not close",
-                event_keys=_keys(stale),
-            )
+        message = (
+            f"{len(stale)} subledger row(s) are in no journal after {age(oldest, now)}: "
+            "the batch window did not close"
         )
+        breaks.append(_break(Control.JOURNAL, f"batch window ({entities})", message, stale))
     return JournalsResult(checks=checks, unjournaled=tuple(unjournaled), breaks=tuple(breaks))
 
 
 def _keys(rows: Iterable[LineFact]) -> tuple[str, ...]:
     return tuple(sorted({r.event_key for r in rows}))
+
+
+def _break(
+    control: Control,
+    subject: str,
+    message: str,
+    rows: Iterable[LineFact] = (),
+    *,
+    expected: Money | None = None,
+    actual: Money | None = None,
+) -> Break:
+    """A break named by the event keys of the subledger rows behind it."""
+    return Break(
+        control=control,
+        subject=subject,
+        message=message,
+        expected=expected,
+        actual=actual,
+        event_keys=_keys(rows),
+    )
 
 
 def _check_one(
@@ -161,63 +165,11 @@ def _check_one(
     thresholds: Thresholds,
 ) -> JournalCheck:
     subject = f"journal {journal.id}"
-    breaks = _integrity(journal, rows, subject)
     comparison: erp.ErpComparison | None = None
-    status = journal.status
-    if status == JournalStatus.POSTED:
-        if not journal.erp_document:
-            delivery = Delivery.MISSING
-            breaks.append(
-                Break(
-                    control=Control.ERP,
-                    subject=subject,
-                    message="posted, but no ERP document number was recorded",
-                    event_keys=_keys(rows),
-                )
-            )
-        elif journal.connector in read_back or journal.id in documents:
-            comparison = erp.compare(journal, documents.get(journal.id))
-            delivery = (
-                Delivery.ACKNOWLEDGED
-                if comparison.matches
-                else Delivery.MISSING
-                if comparison.missing
-                else Delivery.MISMATCH
-            )
-            breaks.extend(_erp_breaks(journal, comparison, rows, subject))
-        else:
-            delivery = Delivery.RECEIPTED
-    elif status == JournalStatus.FAILED:
-        delivery = Delivery.FAILED
-        reason = f": {journal.last_error}" if journal.last_error else ""
-        breaks.append(
-            Break(
-                control=Control.JOURNAL,
-                subject=subject,
-                message=f"the {journal.connector} connector failed it{reason}",
-                expected=_debits(journal),
-                event_keys=_keys(rows),
-            )
-        )
-    elif status in (JournalStatus.STAGED, JournalStatus.SUBMITTING):
-        if thresholds.stale(journal.created_at, now):
-            delivery = Delivery.STALE
-            breaks.append(
-                Break(
-                    control=Control.JOURNAL,
-                    subject=subject,
-                    message=f"still {status} {age(journal.created_at, now)} after it was staged",
-                    expected=_debits(journal),
-                    event_keys=_keys(rows),
-                )
-            )
-        else:
-            delivery = Delivery.IN_FLIGHT
+    if journal.status == JournalStatus.POSTED:
+        delivery, comparison, delivered = _posted(journal, rows, documents, read_back, subject)
     else:
-        delivery = Delivery.FAILED
-        breaks.append(
-            Break(control=Control.JOURNAL, subject=subject, message=f"unknown journal status {status!r}")
-        )
+        delivery, delivered = _unposted(journal, rows, now, thresholds, subject)
     unmatched: frozenset[int] = frozenset()
     if comparison is not None and comparison.differences:
         groups = comparison.unmatched()
@@ -228,9 +180,47 @@ def _check_one(
         journal=journal,
         delivery=delivery,
         comparison=comparison,
-        breaks=tuple(breaks),
+        breaks=(*_integrity(journal, rows, subject), *delivered),
         unmatched_lines=unmatched,
     )
+
+
+def _posted(
+    journal: JournalFact,
+    rows: list[LineFact],
+    documents: Mapping[str, ErpDocument],
+    read_back: frozenset[str],
+    subject: str,
+) -> tuple[Delivery, erp.ErpComparison | None, list[Break]]:
+    """A posted journal against the ERP's read-back, or its receipt when that ERP is not read back."""
+    if not journal.erp_document:
+        message = "posted, but no ERP document number was recorded"
+        return Delivery.MISSING, None, [_break(Control.ERP, subject, message, rows)]
+    if journal.connector not in read_back and journal.id not in documents:
+        return Delivery.RECEIPTED, None, []
+    comparison = erp.compare(journal, documents.get(journal.id))
+    if comparison.matches:
+        delivery = Delivery.ACKNOWLEDGED
+    else:
+        delivery = Delivery.MISSING if comparison.missing else Delivery.MISMATCH
+    return delivery, comparison, _erp_breaks(journal, comparison, rows, subject)
+
+
+def _unposted(
+    journal: JournalFact, rows: list[LineFact], now: datetime, thresholds: Thresholds, subject: str
+) -> tuple[Delivery, list[Break]]:
+    """A failed journal is a break; a staged or submitting one is in flight until it is stale."""
+    status = journal.status
+    if status == JournalStatus.FAILED:
+        reason = f": {journal.last_error}" if journal.last_error else ""
+        message = f"the {journal.connector} connector failed it{reason}"
+        return Delivery.FAILED, [_break(Control.JOURNAL, subject, message, rows, expected=_debits(journal))]
+    if status not in (JournalStatus.STAGED, JournalStatus.SUBMITTING):
+        return Delivery.FAILED, [_break(Control.JOURNAL, subject, f"unknown journal status {status!r}")]
+    if not thresholds.stale(journal.created_at, now):
+        return Delivery.IN_FLIGHT, []
+    message = f"still {status} {age(journal.created_at, now)} after it was staged"
+    return Delivery.STALE, [_break(Control.JOURNAL, subject, message, rows, expected=_debits(journal))]
 
 
 def _debits(journal: JournalFact) -> Money | None:
@@ -244,66 +234,56 @@ def _debits(journal: JournalFact) -> Money | None:
 
 
 def _integrity(journal: JournalFact, rows: list[LineFact], subject: str) -> list[Break]:
-    breaks: list[Break] = []
+    """The journal balances per currency, and each of its lines is the sum of the subledger rows
+    linked to it (no row in it unlinked, none linked to a line it does not have)."""
+    return [*_unbalanced(journal, rows, subject), *_unlinked(journal, rows, subject)]
+
+
+def _unbalanced(journal: JournalFact, rows: list[LineFact], subject: str) -> list[Break]:
     nets: dict[str, Money] = {}
     for line in journal.lines:
         currency = line.debit.currency
         nets[currency] = nets.get(currency, Money.zero(currency)) + line.net
-    for currency, net in sorted(nets.items()):
-        if not net.is_zero():
-            breaks.append(
-                Break(
-                    control=Control.JOURNAL,
-                    subject=subject,
-                    message=f"debits and credits differ by {net.amount} {currency}",
-                    expected=Money.zero(currency),
-                    actual=net,
-                    event_keys=_keys(rows),
-                )
-            )
+    return [
+        _break(
+            Control.JOURNAL,
+            subject,
+            f"debits and credits differ by {net.amount} {currency}",
+            rows,
+            expected=Money.zero(currency),
+            actual=net,
+        )
+        for currency, net in sorted(nets.items())
+        if not net.is_zero()
+    ]
+
+
+def _unlinked(journal: JournalFact, rows: list[LineFact], subject: str) -> list[Break]:
+    breaks: list[Break] = []
     linked: dict[int, list[LineFact]] = defaultdict(list)
     for row in rows:
-        if row.journal_line_id is None:
-            breaks.append(
-                Break(
-                    control=Control.JOURNAL,
-                    subject=subject,
-                    message=f"subledger row {row.id} is in this journal but linked to none of its lines",
-                    actual=row.net,
-                    event_keys=(row.event_key,),
-                )
-            )
-        else:
+        if row.journal_line_id is not None:
             linked[row.journal_line_id].append(row)
-    ids = {jl.id for jl in journal.lines}
+            continue
+        message = f"subledger row {row.id} is in this journal but linked to none of its lines"
+        breaks.append(_break(Control.JOURNAL, subject, message, [row], actual=row.net))
     for line in journal.lines:
         members = linked.get(line.id, [])
         total = Money.zero(line.debit.currency)
         for row in members:
             total = total + row.net
         if total != line.net:
-            breaks.append(
-                Break(
-                    control=Control.JOURNAL,
-                    subject=subject,
-                    message=f"line {line.account} ({line.role.value}) is {_signed(line.net)}, "
-                    f"its subledger rows sum to {_signed(total)}",
-                    expected=total,
-                    actual=line.net,
-                    event_keys=_keys(members),
-                )
+            message = (
+                f"line {line.account} ({line.role.value}) is {_signed(line.net)}, "
+                f"its subledger rows sum to {_signed(total)}"
             )
-    for line_id in sorted(set(linked) - ids):
+            breaks.append(_break(Control.JOURNAL, subject, message, members, expected=total, actual=line.net))
+    for line_id in sorted(set(linked) - {jl.id for jl in journal.lines}):
         members = linked[line_id]
-        breaks.append(
-            Break(
-                control=Control.JOURNAL,
-                subject=subject,
-                message=f"{len(members)} subledger row(s) are linked to line {line_id}, "
-                "which is not in this journal",
-                event_keys=_keys(members),
-            )
+        message = (
+            f"{len(members)} subledger row(s) are linked to line {line_id}, which is not in this journal"
         )
+        breaks.append(_break(Control.JOURNAL, subject, message, members))
     return breaks
 
 
@@ -316,16 +296,11 @@ def _erp_breaks(
     journal: JournalFact, comparison: erp.ErpComparison, rows: list[LineFact], subject: str
 ) -> list[Break]:
     if comparison.missing:
-        return [
-            Break(
-                control=Control.ERP,
-                subject=subject,
-                message=f"posted as {journal.erp_document}, but the {journal.connector} ledger holds "
-                "no document under this reference",
-                expected=_debits(journal),
-                event_keys=_keys(rows),
-            )
-        ]
+        message = (
+            f"posted as {journal.erp_document}, but the {journal.connector} ledger holds "
+            "no document under this reference"
+        )
+        return [_break(Control.ERP, subject, message, rows, expected=_debits(journal))]
     document = comparison.document
     assert document is not None
     keys = {jl.id: erp.line_key(document, jl) for jl in journal.lines}
@@ -335,13 +310,13 @@ def _erp_breaks(
             r for r in rows if r.journal_line_id is not None and keys.get(r.journal_line_id) == difference.key
         ]
         found.append(
-            Break(
-                control=Control.ERP,
-                subject=subject,
-                message=f"ERP document {document.document}: {difference.describe()}",
+            _break(
+                Control.ERP,
+                subject,
+                f"ERP document {document.document}: {difference.describe()}",
+                members,
                 expected=difference.ours_net,
                 actual=difference.erp_net,
-                event_keys=_keys(members),
             )
         )
     return found

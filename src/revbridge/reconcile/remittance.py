@@ -83,103 +83,135 @@ def check(
     rows: list[RemittanceRow] = []
     breaks: list[Break] = []
     for r in sorted(remittances, key=lambda r: (r.occurred_on, r.key)):
-        row, found = _one(r, events, lines, journals, codes, now, thresholds)
-        rows.append(row)
-        breaks.extend(found)
+        cash = _cash_booked(r, lines, journals)
+        header = events.get(r.key)
+        how = disposition(header) if header is not None else "held"
+        held = tuple(sorted({c for key in (*cash.keys, r.message_id) for c in codes.get(key, ())}))
+        verdict = _verdict(r, how, cash, held, now, thresholds)
+        rows.append(_row(r, cash, verdict.status, held if verdict.status == Status.HELD else ()))
+        if verdict.reason is not None:
+            breaks.append(_break(r, cash.keys, verdict.reason, verdict.actual))
     return RemittanceResult(rows=tuple(rows), breaks=tuple(breaks))
 
 
-def _one(
-    r: RemittanceFact,
-    events: Mapping[str, EventFact],
-    lines: Mapping[str, Sequence[LineFact]],
-    journals: JournalsResult,
-    codes: Mapping[str, Sequence[str]],
-    now: datetime,
-    thresholds: Thresholds,
-) -> tuple[RemittanceRow, list[Break]]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Cash:
+    """The cash_clearing rows a remittance and its members booked, and the ERP's part of them."""
+
+    keys: tuple[str, ...]  # the remittance's event key and its members'
+    lines: tuple[LineFact, ...]
+    booked: Money
+    acknowledged: Money
+    journals: tuple[tuple[str, str], ...]  # (journal id, delivery)
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    status: str
+    reason: str | None = None  # what does not tie, for a break
+    actual: Money | None = None  # the cash that stands against BPR02, for a break
+
+
+def _cash_booked(
+    r: RemittanceFact, lines: Mapping[str, Sequence[LineFact]], journals: JournalsResult
+) -> _Cash:
     currency = r.amount.currency
-    zero = Money.zero(currency)
     keys = (r.key, *r.member_keys)
-    cash = [
+    cash = tuple(
         ln
         for key in keys
         for ln in lines.get(key, ())
         if ln.role is AccountRole.CASH_CLEARING and ln.net.currency == currency
-    ]
-    booked = _sum((ln.net for ln in cash), zero)
-    acknowledged = _sum((ln.net for ln in cash if journals.acknowledged(ln)), zero)
-    ids = sorted({ln.journal_id for ln in cash if ln.journal_id is not None})
-    deliveries = tuple(
-        (j, journals.checks[j].delivery.value if j in journals.checks else "unknown") for j in ids
     )
-    subject = f"remittance {r.remittance_id}"
-    header = events.get(r.key)
-    how = disposition(header) if header is not None else "held"
-    held = tuple(sorted({c for key in keys for c in codes.get(key, ())} | set(codes.get(r.message_id, ()))))
+    zero = Money.zero(currency)
+    ids = sorted({ln.journal_id for ln in cash if ln.journal_id is not None})
+    return _Cash(
+        keys=keys,
+        lines=cash,
+        booked=_sum((ln.net for ln in cash), zero),
+        acknowledged=_sum((ln.net for ln in cash if journals.acknowledged(ln)), zero),
+        journals=tuple(
+            (j, journals.checks[j].delivery.value if j in journals.checks else "unknown") for j in ids
+        ),
+    )
 
-    def row(status: str) -> RemittanceRow:
-        return RemittanceRow(
-            key=r.key,
-            remittance_id=r.remittance_id,
-            payer_id=r.payer_id,
-            trace=r.trace,
-            occurred_on=r.occurred_on,
-            amount=r.amount,
-            booked=booked,
-            acknowledged=acknowledged,
-            journals=deliveries,
-            status=status,
-            held_codes=held if status == Status.HELD else (),
-        )
 
-    def broken(message: str, actual: Money) -> tuple[RemittanceRow, list[Break]]:
-        return row(Status.BREAK), [
-            Break(
-                control=Control.REMITTANCE,
-                subject=subject,
-                message=f"BPR02 {r.amount.amount} {currency} (trace {r.trace or '?'}, "
-                f"paid {r.occurred_on}): {message}",
-                expected=r.amount,
-                actual=actual,
-                event_keys=keys,
-            )
-        ]
-
+def _verdict(
+    r: RemittanceFact, how: str, cash: _Cash, held: tuple[str, ...], now: datetime, thresholds: Thresholds
+) -> _Verdict:
+    """Whether the cash booked is BPR02 and reached the ERP; ``how``: the header's disposition."""
+    booked, acknowledged = cash.booked, cash.acknowledged
     if not r.carries_cash:
-        return row(Status.NOTIFICATION), []
+        return _Verdict(Status.NOTIFICATION)
     if how == "held":
-        if not booked.is_zero():
-            return broken(
-                f"held by {', '.join(held) or 'the work queue'}, yet {booked.amount} cash is booked", booked
-            )
-        return row(Status.HELD), []
-    if not cash and r.amount.is_zero():
-        return row(Status.TIES), []  # a zero payment books no cash line, whatever else it posts
+        if booked.is_zero():
+            return _Verdict(Status.HELD)
+        return _Verdict(
+            Status.BREAK,
+            f"held by {', '.join(held) or 'the work queue'}, yet {booked.amount} cash is booked",
+            booked,
+        )
+    if not cash.lines and r.amount.is_zero():
+        return _Verdict(Status.TIES)  # a zero payment books no cash line, whatever else it posts
     if how == "by_rule":
-        return broken("it carries cash, but the rules posted nothing for it", booked)
-    if not cash:
-        return broken("no cash line was booked: the remittance has no journal", booked)
+        return _Verdict(Status.BREAK, "it carries cash, but the rules posted nothing for it", booked)
+    if not cash.lines:
+        return _Verdict(Status.BREAK, "no cash line was booked: the remittance has no journal", booked)
     if booked != r.amount:
-        return broken(f"the cash booked is {booked.amount}", booked)
+        return _Verdict(Status.BREAK, f"the cash booked is {booked.amount}", booked)
     if acknowledged == r.amount:
-        return row(Status.TIES), []
+        return _Verdict(Status.TIES)
+    undelivered = _undelivered(cash.journals)
+    if undelivered is not None:
+        return _Verdict(Status.BREAK, undelivered, acknowledged)
+    if any(ln.journal_id is None and thresholds.stale_row(ln.created_at, now) for ln in cash.lines):
+        return _Verdict(Status.BREAK, "its cash is still in no journal", acknowledged)
+    return _Verdict(Status.IN_FLIGHT)
+
+
+def _undelivered(deliveries: Iterable[tuple[str, str]]) -> str | None:
+    """Why the first journal that will not bring the cash to the ERP by itself does not."""
     for journal_id, delivery in deliveries:
         match delivery:
             case Delivery.FAILED.value:
-                return broken(f"its journal {journal_id} failed", acknowledged)
+                return f"its journal {journal_id} failed"
             case Delivery.MISSING.value:
-                return broken(f"its journal {journal_id} is missing from the ERP", acknowledged)
+                return f"its journal {journal_id} is missing from the ERP"
             case Delivery.MISMATCH.value:
-                return broken(f"the ERP holds other cash than its journal {journal_id}", acknowledged)
+                return f"the ERP holds other cash than its journal {journal_id}"
             case Delivery.STALE.value:
-                return broken(f"its journal {journal_id} has not reached the ERP in time", acknowledged)
+                return f"its journal {journal_id} has not reached the ERP in time"
             case "unknown":
-                return broken(f"its journal {journal_id} does not exist", acknowledged)
-    unjournaled = [ln for ln in cash if ln.journal_id is None]
-    if any(thresholds.stale_row(ln.created_at, now) for ln in unjournaled):
-        return broken("its cash is still in no journal", acknowledged)
-    return row(Status.IN_FLIGHT), []
+                return f"its journal {journal_id} does not exist"
+    return None
+
+
+def _row(r: RemittanceFact, cash: _Cash, status: str, held: tuple[str, ...]) -> RemittanceRow:
+    return RemittanceRow(
+        key=r.key,
+        remittance_id=r.remittance_id,
+        payer_id=r.payer_id,
+        trace=r.trace,
+        occurred_on=r.occurred_on,
+        amount=r.amount,
+        booked=cash.booked,
+        acknowledged=cash.acknowledged,
+        journals=cash.journals,
+        status=status,
+        held_codes=held,
+    )
+
+
+def _break(r: RemittanceFact, keys: tuple[str, ...], reason: str, actual: Money | None) -> Break:
+    return Break(
+        control=Control.REMITTANCE,
+        subject=f"remittance {r.remittance_id}",
+        message=f"BPR02 {r.amount.amount} {r.amount.currency} (trace {r.trace or '?'}, "
+        f"paid {r.occurred_on}): {reason}",
+        expected=r.amount,
+        actual=actual,
+        event_keys=keys,
+    )
 
 
 def _sum(amounts: Iterable[Money], start: Money) -> Money:

@@ -1,6 +1,6 @@
 """``reconcile(inputs) -> Report``: every control of DESIGN.md section 8 over one set of facts.
 
-The store (store/reporting.py) gathers the facts for a day or for everything; this runs the
+The store (store/facts/) gathers the facts for a day or for everything; this runs the
 controls in dependency order (journals first, because the daily tie-out and the remittance check
 ask which lines the ERP acknowledged) and collects their breaks. A report ties when no control
 found a break; held and in-flight items are listed, not counted against it.

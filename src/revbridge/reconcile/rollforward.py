@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
@@ -165,39 +165,54 @@ def roll_forward(
     dated ``start``..``end`` (all roles: the counterparts classify the movement); ``closing``:
     subledger receivables through ``end`` with their ``journaled`` flag; ``journals``: the
     receivables of the journals through ``end``; ``kinds``: event kind by event key."""
-    figures: dict[Row, dict[str, Money]] = defaultdict(dict)
-    keys: dict[Row, dict[Movement, set[str]]] = defaultdict(lambda: defaultdict(set))
-    by_role: dict[Row, dict[str, Money]] = defaultdict(dict)
+    figures = _Figures()
+    figures.add_balances(opening=opening, closing=closing, journals=journals)
+    figures.add_movements(movements, kinds)
+    rows = tuple(figures.row(row) for row in sorted(figures.columns))
+    return RollForward(start=start, end=end, rows=rows, breaks=tuple(b for row in rows for b in _breaks(row)))
 
-    def add(row: Row, column: str, amount: Money) -> None:
-        column_of = figures[row]
-        column_of[column] = column_of.get(column, Money.zero(row[2])) + amount
 
-    for b in opening:
-        add((b.legal_entity, b.payer_class, b.amount.currency), "opening", b.amount)
-    for b in closing:
-        row = (b.legal_entity, b.payer_class, b.amount.currency)
-        add(row, "closing", b.amount)
-        if not b.journaled:
-            add(row, "unjournaled", b.amount)
-        roles = by_role[row]
-        roles[b.role.value] = roles.get(b.role.value, Money.zero(row[2])) + b.amount
-    for b in journals:
-        add((b.legal_entity, b.payer_class, b.amount.currency), "journaled", b.amount)
-    drafts: dict[tuple[str, str, str, date], list[LineFact]] = defaultdict(list)
-    for ln in movements:
-        drafts[(ln.event_key, ln.document_key, ln.revision, ln.posting_date)].append(ln)
-    for (event_key, *_rest), members in drafts.items():
-        for (row, movement), amount in classify(members, kinds.get(event_key, "")).items():
-            add(row, movement.value, amount)
-            keys[row][movement].add(event_key)
-    rows = []
-    breaks = []
-    for row in sorted(figures):
+@dataclass(slots=True)
+class _Figures:
+    """The roll-forward's columns per row (legal entity, payer class, currency) while balances
+    and movements are added, with the event keys behind each movement."""
+
+    columns: dict[Row, dict[str, Money]] = field(default_factory=lambda: defaultdict(dict))
+    keys: dict[Row, dict[Movement, set[str]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(set))
+    )
+    by_role: dict[Row, dict[str, Money]] = field(default_factory=lambda: defaultdict(dict))
+
+    def add_balances(
+        self, *, opening: Iterable[ArBalance], closing: Iterable[ArBalance], journals: Iterable[ArBalance]
+    ) -> None:
+        for b in opening:
+            _add(self.columns, _row_of(b), "opening", b.amount)
+        for b in closing:
+            row = _row_of(b)
+            _add(self.columns, row, "closing", b.amount)
+            if not b.journaled:
+                _add(self.columns, row, "unjournaled", b.amount)
+            _add(self.by_role, row, b.role.value, b.amount)
+        for b in journals:
+            _add(self.columns, _row_of(b), "journaled", b.amount)
+
+    def add_movements(self, movements: Iterable[LineFact], kinds: Mapping[str, str]) -> None:
+        """Each event's lines in one draft are one movement (a replay's revision is its own draft)."""
+        drafts: dict[tuple[str, str, str, date], list[LineFact]] = defaultdict(list)
+        for ln in movements:
+            drafts[(ln.event_key, ln.document_key, ln.revision, ln.posting_date)].append(ln)
+        for (event_key, *_rest), members in drafts.items():
+            for (row, movement), amount in classify(members, kinds.get(event_key, "")).items():
+                _add(self.columns, row, movement.value, amount)
+                self.keys[row][movement].add(event_key)
+
+    def row(self, row: Row) -> RollForwardRow:
         legal_entity, payer_class, currency = row
-        get = figures[row].get
+        get = self.columns[row].get
         zero = Money.zero(currency)
-        result = RollForwardRow(
+        keys = self.keys[row]
+        return RollForwardRow(
             legal_entity=legal_entity,
             payer_class=payer_class,
             currency=currency,
@@ -209,12 +224,18 @@ def roll_forward(
             closing=get("closing", zero),
             journaled=get("journaled", zero),
             unjournaled=get("unjournaled", zero),
-            closing_by_role=tuple(sorted(by_role[row].items())),
-            event_keys=tuple((m.value, tuple(sorted(keys[row][m]))) for m in Movement if keys[row].get(m)),
+            closing_by_role=tuple(sorted(self.by_role[row].items())),
+            event_keys=tuple((m.value, tuple(sorted(keys[m]))) for m in Movement if keys.get(m)),
         )
-        rows.append(result)
-        breaks.extend(_breaks(result))
-    return RollForward(start=start, end=end, rows=tuple(rows), breaks=tuple(breaks))
+
+
+def _add(table: dict[Row, dict[str, Money]], row: Row, column: str, amount: Money) -> None:
+    cells = table[row]
+    cells[column] = cells.get(column, Money.zero(row[2])) + amount
+
+
+def _row_of(balance: ArBalance) -> Row:
+    return (balance.legal_entity, balance.payer_class, balance.amount.currency)
 
 
 def _breaks(row: RollForwardRow) -> list[Break]:

@@ -4,30 +4,30 @@ The figures are ``revbridge.reconcile``'s report (the same one ``revbridge recon
 the daily tie-out per facility and event kind (source = subledger = journals = ERP), cash per
 remittance, the AR roll-forward per legal entity and payer class, completeness, and every break
 by name. Drill-down goes from a roll-forward figure to the events behind it
-(``/reconciliation/ar``, the store's ``ar_events``) and from an event key to the lineage of the
-message that brought it (``/events``).
+(``/reconciliation/ar``, the store's ``facts.ar_events``) and from an event key to the lineage of
+the message that brought it (``/events``, ``facts.message_id_of``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from revbridge.core.money import Money
 from revbridge.http.permissions import requires
 from revbridge.http.state import runtime_of
+from revbridge.pipeline.reconciliation import report
 from revbridge.reconcile import Report
 from revbridge.security.roles import Permission
-from revbridge.store import reporting
-from revbridge.store.schema import events
+from revbridge.store import facts
 from revbridge.web import page_cache
 from revbridge.web.rendering import render
 
@@ -47,10 +47,10 @@ class FacilityStatus:
         return "balanced" if not self.breaks else "unbalanced"
 
 
-def by_facility(report: Report) -> list[FacilityStatus]:
+def by_facility(found: Report) -> list[FacilityStatus]:
     """Per facility: how many day/kind rows the tie-out has and how many of them do not tie."""
     rows: dict[str, list[bool]] = defaultdict(list)
-    for row in report.daily.rows:
+    for row in found.daily.rows:
         rows[row.facility].append(row.ties)
     return [
         FacilityStatus(facility=f, days=len(ties), breaks=sum(1 for t in ties if not t))
@@ -60,11 +60,11 @@ def by_facility(report: Report) -> list[FacilityStatus]:
 
 def report_for(request: Request, day: date | None) -> page_cache.Kept[Report]:
     """The reconciliation report for ``day``, kept between views (``page_cache.remembered``)."""
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     return page_cache.remembered(
         request,
         ("reconciliation", day),
-        lambda: reporting.report(rt.db, day=day, now=rt.clock.now(), in_flight=timedelta(minutes=30)),
+        lambda: report(runtime.db, day=day, now=runtime.clock.now(), in_flight=timedelta(minutes=30)),
     )
 
 
@@ -102,9 +102,8 @@ def ar_page(
     since: str = Query("", pattern=DAY),
     through: str = Query("", pattern=DAY),
 ) -> Response:
-    rt = runtime_of(request)
-    found = reporting.ar_events(
-        rt.db,
+    found = facts.ar_events(
+        runtime_of(request).db,
         legal_entity=legal_entity,
         payer_class=payer_class,
         since=date.fromisoformat(since) if since else None,
@@ -123,7 +122,7 @@ def ar_page(
     return render(request, "reconciliation_ar.html", context, title=title, active="reconciliation")
 
 
-def _totals(found: list[tuple[str, Money]]) -> dict[str, Decimal]:
+def _totals(found: Sequence[tuple[str, Money]]) -> dict[str, Decimal]:
     totals: dict[str, Decimal] = {}
     for _key, money in found:
         totals[money.currency] = totals.get(money.currency, Decimal(0)) + money.amount
@@ -134,9 +133,7 @@ def _totals(found: list[tuple[str, Money]]) -> dict[str, Decimal]:
 @requires(Permission.READ)
 def event_page(request: Request, key: str = Query(..., min_length=1, max_length=512)) -> Response:
     """An event key -> the lineage of the message that brought it, with the event in focus."""
-    rt = runtime_of(request)
-    with rt.db.reading() as conn:
-        message_id = conn.execute(select(events.c.message_id).where(events.c.key == key)).scalar_one_or_none()
+    message_id = facts.message_id_of(runtime_of(request).db, key)
     if message_id is None:
         context = {"back": "/reconciliation"}
         return render(request, "message.html", context, title="Event", status=404, error=f"No event {key}.")

@@ -16,8 +16,9 @@ from starlette.requests import Request
 
 from revbridge.http.permissions import requires
 from revbridge.http.state import runtime_of
+from revbridge.pipeline.reconciliation import report
 from revbridge.security.roles import Permission
-from revbridge.store import reporting
+from revbridge.store import facts
 
 router = APIRouter(prefix="/api/v1/reconcile", tags=["reconciliation"])
 
@@ -30,15 +31,15 @@ async def reconcile(
     events: bool = Query(False, description="List the event keys behind held amounts and AR movements."),
     stale_after: int = Query(30, ge=1, le=7 * 24 * 60, description="Minutes work may be in flight."),
 ) -> dict[str, object]:
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
 
     def run() -> dict[str, object]:
-        found = reporting.report(
-            rt.db,
+        found = report(
+            runtime.db,
             day=day,
-            now=rt.clock.now(),
+            now=runtime.clock.now(),
             in_flight=timedelta(minutes=stale_after),
-            connector_for=rt.connector_for,
+            connector_for=runtime.connector_for,
         )
         return found.as_json(keys=events)
 
@@ -55,10 +56,10 @@ async def ar_events(
     through: date | None = Query(None, description="Last posting date; default: everything."),
     limit: int = Query(10_000, ge=1, le=100_000),
 ) -> dict[str, object]:
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     found = await anyio.to_thread.run_sync(
-        lambda: reporting.ar_events(
-            rt.db, legal_entity=legal_entity, payer_class=payer_class, since=since, through=through
+        lambda: facts.ar_events(
+            runtime.db, legal_entity=legal_entity, payer_class=payer_class, since=since, through=through
         )
     )
     total: dict[str, Decimal] = {}

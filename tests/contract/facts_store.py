@@ -1,20 +1,17 @@
-"""The reconciliation queries (store/reporting.py) on SQLite and PostgreSQL.
+"""A store filled for the contract tests of reconciliation's fact readers (test_facts.py).
 
-The store is filled with the pipeline's own writers (events.record, subledger.insert_lines,
-journals.stage_journal, the embedded ledger's submit), with messages and work items as rows, so
-each query is checked against data shaped exactly as production writes it: scoping to a day,
-remittance members, journals reached from another day's events, embedded read-back and stray
-ERP documents, message day bounds, work item codes, and the AR balances and movements.
+The pipeline's own writers fill it (events.record, subledger.insert_lines, journals.stage_journal,
+the embedded ledger's submit), with messages and work items as rows, so each reader meets data
+shaped exactly as production writes it: one day's ERA posted to the embedded ledger, a batch of
+charges from this day and the day before (one moved onto this day), context, messages around the
+day's bounds, work items, and ERP documents no journal of ours has.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from sqlalchemy import update
 
 from revbridge.canonical.events import (
@@ -32,6 +29,7 @@ from revbridge.core.locator import SourceRef
 from revbridge.core.money import Money
 from revbridge.ledger.journal import (
     Dimensions,
+    Journal,
     JournalDraft,
     JournalLine,
     Lane,
@@ -40,8 +38,9 @@ from revbridge.ledger.journal import (
 )
 from revbridge.ledger.role import AccountRole as R
 from revbridge.masterdata import load
-from revbridge.store import Database, configs, journals, reporting, subledger
+from revbridge.store import Database, configs, journals
 from revbridge.store import events as event_store
+from revbridge.store import subledger as subledger_writer
 from revbridge.store.schema import events, gl_documents, messages, work_items
 from revbridge.store.schema import journals as journal_table
 
@@ -50,13 +49,6 @@ NOW = datetime(2026, 6, 16, 9, 0, tzinfo=UTC)
 AT = datetime.combine(DAY, time(10), tzinfo=UTC)
 REFERENCE = Path(__file__).resolve().parents[2] / "examples" / "config"
 ERA = "x12:835:00301:T1"
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Database]:
-    engine = Database.open(db_url, null_pool=True)
-    yield engine
-    engine.close()
 
 
 def _message(engine: Database, message_id: str, status: str, received_at: datetime, **extra: object) -> None:
@@ -196,10 +188,9 @@ def _charge(key: str, day: date, amount: str) -> ChargeCaptured:
     )
 
 
-@pytest.fixture
-def filled(engine: Database) -> Database:
-    """One day's ERA (posted to the embedded ledger), a batch of charges from this day and the day
-    before (one moved onto this day), context, messages around the day's bounds and work items."""
+def fill(engine: Database) -> Database:
+    """The reference configuration, then the sources' messages, work items and events, then
+    their subledger rows, journals and what the embedded ledger holds."""
     config, errors = load(REFERENCE)
     assert config is not None, errors
     configs.propose(
@@ -213,6 +204,13 @@ def filled(engine: Database) -> Database:
         approve=True,
         anchor=None,
     )
+    _sources(engine)
+    realtime = _subledger_and_journals(engine)
+    _embedded_ledger(engine, realtime)
+    return engine
+
+
+def _sources(engine: Database) -> None:
     _message(engine, "M-ERA", "processed", AT)
     _message(engine, "M-DFT", "processed", AT - timedelta(days=1))
     _message(engine, "M-LATE", "excepted", datetime.combine(DAY, time(23, 59, 59), tzinfo=UTC))
@@ -237,6 +235,11 @@ def filled(engine: Database) -> Database:
         patient=PatientToken("tok"),
     )
     _events(engine, "M-DFT", [encounter])
+
+
+def _subledger_and_journals(engine: Database) -> Journal:
+    """The ERA's rows in its realtime journal; the charges' rows in window W1, those of this day
+    in a staged batch journal and c-old (three days before) still in no journal."""
     era = _draft(
         ERA,
         [
@@ -265,15 +268,19 @@ def filled(engine: Database) -> Database:
     ]
     realtime = realtime_journal(era)
     with engine.transaction() as conn:
-        subledger.insert_lines(conn, era, journal_id=realtime.id, window=None, received_at=AT, now=AT)
+        subledger_writer.insert_lines(conn, era, journal_id=realtime.id, window=None, received_at=AT, now=AT)
         journals.stage_journal(conn, realtime, connector="embedded", first_received_at=AT, now=AT)
         for draft in charges:
-            subledger.insert_lines(conn, draft, journal_id=None, window="W1", received_at=AT, now=AT)
+            subledger_writer.insert_lines(conn, draft, journal_id=None, window="W1", received_at=AT, now=AT)
         for batch in batch_journals(charges[:2], "W1"):
-            subledger.assign_window(conn, "W1", batch)
+            subledger_writer.assign_window(conn, "W1", batch)
             journals.stage_journal(conn, batch, connector="embedded", first_received_at=AT, now=AT)
-    ledger = EmbeddedLedger(engine, clock=FixedClock(AT))
-    ledger.submit(realtime)
+    return realtime
+
+
+def _embedded_ledger(engine: Database, realtime: Journal) -> None:
+    """The realtime journal posted to the embedded ledger, and two documents no journal has."""
+    EmbeddedLedger(engine, clock=FixedClock(AT)).submit(realtime)
     with engine.transaction() as conn:
         conn.execute(
             update(journal_table)
@@ -286,133 +293,3 @@ def filled(engine: Database) -> Database:
                     reference=reference, legal_entity="MHN", posting_date=day, period="2026-06", posted_at=AT
                 )
             )
-    return engine
-
-
-def test_a_day_gathers_its_posting_events_with_their_messages_states(filled: Database) -> None:
-    found = reporting.gather(filled, day=DAY, today=NOW.date())
-    assert sorted((e.key, e.kind, e.state, e.message_state) for e in found.events) == sorted(
-        [
-            (ERA, "RemittanceReceived", "staged", "processed"),
-            (f"{ERA}:A", "ClaimAdjudicated", "staged", "processed"),
-            (f"{ERA}:PLB", "ProviderAdjustment", "staged", "processed"),
-            ("c-today", "ChargeCaptured", "recorded", "processed"),
-            ("x12:835:00301:T2:B", "ClaimAdjudicated", "staged", "processed"),
-        ]
-    )
-    charge = next(e for e in found.events if e.key == "c-today")
-    assert charge.amount == Money.of("40.00") and charge.facility == "HOPE" and charge.occurred_on == DAY
-    assert found.facilities == {"HOPE": "MHN-HOPE", "6543210903": "MHN-HOPE"}
-
-
-def test_a_remittance_header_with_exactly_its_own_members(filled: Database) -> None:
-    (r,) = reporting.gather(filled, day=DAY, today=NOW.date()).remittances
-    assert (r.key, r.remittance_id, r.payer_id, r.trace, r.occurred_on) == (
-        ERA,
-        "00301:T1",
-        "00301",
-        "T1",
-        DAY,
-    )
-    assert r.amount == Money.of("95.00") and r.carries_cash
-    assert r.member_keys == (f"{ERA}:A", f"{ERA}:PLB")
-
-
-def test_lines_of_the_days_events_and_of_every_journal_they_reached(filled: Database) -> None:
-    found = reporting.gather(filled, day=DAY, today=NOW.date())
-    keys = sorted({ln.event_key for ln in found.lines})
-    # c-before happened the day before, but its row is in this day's batch journal; c-old is not
-    assert keys == sorted([ERA, f"{ERA}:A", f"{ERA}:PLB", "c-before", "c-today"])
-    cash = next(ln for ln in found.lines if ln.role is R.CASH_CLEARING)
-    assert cash.net == Money.of("95.00") and cash.journal_id is not None and cash.journal_line_id is not None
-    relief = next(ln for ln in found.lines if ln.role is R.AR_PAYER and ln.event_key == f"{ERA}:A")
-    assert relief.net == Money.of("-130.00") and relief.payer_class == "MEDICARE"
-    assert {j.status for j in found.journals} == {"posted", "staged"}
-    batch = next(j for j in found.journals if j.status == "staged")
-    assert sum((jl.debit.amount for jl in batch.lines), Decimal(0)) == Decimal("100.00")
-
-
-def test_the_embedded_ledgers_documents_and_strays_dated_that_day(filled: Database) -> None:
-    found = reporting.gather(filled, day=DAY, today=NOW.date())
-    posted = next(j for j in found.journals if j.status == "posted")
-    assert set(found.documents) == {posted.id, "J-STRAY"}
-    document = found.documents[posted.id]
-    assert document.document.startswith("GL-")
-    assert sorted((ln.account, ln.debit.amount, ln.credit.amount) for ln in document.lines) == sorted(
-        (jl.account, jl.debit.amount, jl.credit.amount) for jl in posted.lines
-    )
-    assert found.documents["J-STRAY"].lines == ()
-    assert "embedded" in found.read_back
-
-
-def test_messages_received_that_utc_day_or_carrying_its_events_with_their_evidence(filled: Database) -> None:
-    found = reporting.gather(filled, day=DAY, today=NOW.date())
-    by_id = {m.id: m for m in found.messages}
-    # M-DFT arrived the day before but carries a charge of this day; M-NEXT arrived at midnight after
-    assert set(by_id) == {"M-ERA", "M-LATE", "M-DUP", "M-DUP2", "M-DFT"}
-    assert by_id["M-DFT"].received_at.date() == DAY - timedelta(days=1)
-    assert by_id["M-LATE"].work_items == ("UNMAPPED_PAYER",)
-    assert by_id["M-DUP"].duplicate_found and not by_id["M-DUP2"].duplicate_found
-    assert (by_id["M-DUP"].source, by_id["M-DUP2"].source) == ("mllp", "http")
-    assert by_id["M-ERA"].received_at == AT
-
-
-def test_open_work_item_codes_by_event_and_by_message(filled: Database) -> None:
-    codes = reporting.gather(filled, day=DAY, today=NOW.date()).codes
-    assert codes["c-today"] == ("UNMAPPED_DEPARTMENT",)
-    assert codes["M-DFT"] == ("UNMAPPED_DEPARTMENT",)  # the resolved EVENT_CONFLICT is no reason
-
-
-def test_ar_opening_closing_journals_and_movements(filled: Database) -> None:
-    found = reporting.gather(filled, day=DAY, today=NOW.date())
-    assert (found.ar_start, found.ar_end) == (DAY, DAY)
-    assert [(b.payer_class, b.role.value, b.amount, b.journaled) for b in found.ar_opening] == [
-        ("COMMERCIAL", "ar_payer", Money.of("7.00"), False)
-    ]
-    closing = sorted((b.payer_class, b.amount.amount, b.journaled) for b in found.ar_closing)
-    assert closing == sorted(
-        [
-            ("COMMERCIAL", Money.of("100.00").amount, True),
-            ("COMMERCIAL", Money.of("7.00").amount, False),
-            ("MEDICARE", Money.of("-130.00").amount, True),
-        ]
-    )
-    assert sorted((b.payer_class, b.amount.amount) for b in found.ar_journals) == [
-        ("COMMERCIAL", Money.of("100.00").amount),
-        ("MEDICARE", Money.of("-130.00").amount),
-    ]
-    moved = {(ln.event_key, ln.role.value) for ln in found.ar_movements}
-    assert moved == {
-        (f"{ERA}:A", "ar_payer"),
-        (f"{ERA}:A", "contractual_allowance"),
-        ("c-today", "ar_payer"),
-        ("c-today", "gross_revenue"),
-        ("c-before", "ar_payer"),
-        ("c-before", "gross_revenue"),
-    }
-    assert found.kinds[f"{ERA}:A"] == "ClaimAdjudicated" and found.kinds["c-before"] == "ChargeCaptured"
-
-
-def test_everything_when_no_day_is_given(filled: Database) -> None:
-    found = reporting.gather(filled, day=None, today=NOW.date())
-    assert {e.key for e in found.events} >= {"c-before", "c-today", ERA}
-    assert "c-old" in {ln.event_key for ln in found.lines}
-    assert len(found.messages) == 6
-    assert set(found.documents) >= {"J-STRAY", "J-STRAY-OLD"}
-    assert found.ar_start is None and found.ar_end == NOW.date()
-    assert found.ar_opening == ()
-
-
-def test_drill_down_of_one_receivable_balance(filled: Database) -> None:
-    found = reporting.ar_events(filled, legal_entity="MHN", payer_class="COMMERCIAL", through=DAY)
-    assert found == [
-        ("c-before", Money.of("60.00")),
-        ("c-today", Money.of("40.00")),
-        ("c-old", Money.of("7.00")),
-    ]
-    assert reporting.ar_events(
-        filled, legal_entity="MHN", payer_class="COMMERCIAL", since=DAY, through=DAY
-    ) == [
-        ("c-before", Money.of("60.00")),
-        ("c-today", Money.of("40.00")),
-    ]
