@@ -18,8 +18,8 @@ from revbridge.connectors.base import Connector
 from revbridge.connectors.registry import Connectors, thaw
 from revbridge.connectors.registry import Environment as ConnectorEnvironment
 from revbridge.core.clock import Clock, SystemClock
-from revbridge.core.doorbell import Doorbell
 from revbridge.core.errors import InputError
+from revbridge.core.wakeup import Wakeup
 from revbridge.formats.base import Format
 from revbridge.formats.registry import FORMATS
 from revbridge.masterdata.loader import load
@@ -84,8 +84,8 @@ class Runtime:
     notices: list[str] = field(default_factory=list)
     connectors: Connectors | None = None
     # In-process wake-ups: intake -> workers (a message arrived), workers -> outbox (journals).
-    arrivals: Doorbell = field(default_factory=Doorbell)
-    staged: Doorbell = field(default_factory=Doorbell)
+    arrivals: Wakeup = field(default_factory=Wakeup)
+    staged: Wakeup = field(default_factory=Wakeup)
 
     def worker(self, owner: str | None = None) -> Worker:
         s = self.settings
@@ -217,8 +217,8 @@ def build(
         apply_reference_config(db, clock, settings)
     metrics = Metrics()
     chosen = FORMATS if formats is None else formats
-    arrivals = Doorbell()
-    store = MessageStore(db, keyring, clock, doorbell=arrivals)
+    arrivals = Wakeup()
+    store = MessageStore(db, keyring, clock, wakeup=arrivals)
     intake = Intake(store, chosen, metrics)
     return Runtime(
         settings=settings,

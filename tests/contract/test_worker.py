@@ -162,6 +162,6 @@ def test_an_idle_worker_wakes_when_a_message_arrives(db_url: str, tmp_path: Path
         assert _status(rt, mid)[0] == "processed"
     finally:
         stop.set()
-        rt.arrivals.ring()
+        rt.arrivals.notify()
         worker.join(timeout=5)
         rt.close()

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, event, func, select
 from revbridge.bootstrap import Runtime, reference_config_dir
 from revbridge.cli.config import load_dir
 from revbridge.core.clock import FixedClock
-from revbridge.core.doorbell import Doorbell
+from revbridge.core.wakeup import Wakeup
 from revbridge.demo import Kind, generate
 from revbridge.ledger.period import PeriodStatus
 from revbridge.pipeline.worker import LARGE_MESSAGE_EVENTS
@@ -88,7 +88,7 @@ def test_an_era_commits_one_remittance_per_transaction(db_url: str, tmp_path: Pa
         rt.close()
 
 
-class _TakenOver(Doorbell):
+class _TakenOver(Wakeup):
     """Rung by the worker after each committed part: after ``parts`` of them, another worker
     takes the message over, as happens when the first one stalls past its lease."""
 
@@ -97,7 +97,7 @@ class _TakenOver(Doorbell):
         self.rt, self.clock, self.taken, self.rung, self.parts = rt, clock, list[queue.Claimed](), 0, parts
 
     def ring(self) -> None:
-        super().ring()
+        super().notify()
         self.rung += 1
         if self.rung == self.parts:
             later = self.clock.now() + LEASE + timedelta(seconds=1)

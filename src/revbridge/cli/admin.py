@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, print_json, runtime
+from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, open_runtime, print_json
 from revbridge.core.errors import InputError
 from revbridge.security.roles import parse_roles
 from revbridge.store import apikeys, audit, migrate
@@ -20,8 +20,8 @@ audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None, settings: SettingsOption = None) -> None:
     """Create or migrate the schema to the current version."""
-    with runtime(db, settings, upgrade=True) as rt:
-        console.print(f"database at revision {migrate.current(rt.db)} ({rt.db.url})")
+    with open_runtime(db, settings, upgrade=True) as runtime:
+        console.print(f"database at revision {migrate.current(runtime.db)} ({runtime.db.url})")
 
 
 @apikey_app.command("create")
@@ -37,14 +37,14 @@ def apikey_create(
         roles = parse_roles(role)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    with runtime(db, settings) as rt:
+    with open_runtime(db, settings) as runtime:
         key, token = apikeys.create(
-            rt.db,
+            runtime.db,
             name=name or role,
             roles=roles,
-            now=rt.clock.now(),
+            now=runtime.clock.now(),
             actor=f"cli:{getpass.getuser()}",
-            anchor=rt.settings.resolved_audit_anchor,
+            anchor=runtime.settings.resolved_audit_anchor,
         )
     if json_out:
         print_json({"id": key.id, "name": key.name, "roles": [r.value for r in key.roles], "key": token})
@@ -56,8 +56,8 @@ def apikey_create(
 @apikey_app.command("list")
 def apikey_list(json_out: JsonOption = False, db: DbOption = None, settings: SettingsOption = None) -> None:
     """List API keys (never their secrets)."""
-    with runtime(db, settings) as rt:
-        keys = apikeys.list_keys(rt.db)
+    with open_runtime(db, settings) as runtime:
+        keys = apikeys.list_keys(runtime.db)
     if json_out:
         print_json(keys)
         return
@@ -69,8 +69,8 @@ def apikey_list(json_out: JsonOption = False, db: DbOption = None, settings: Set
 @apikey_app.command("revoke")
 def apikey_revoke(key_id: str, db: DbOption = None, settings: SettingsOption = None) -> None:
     """Revoke an API key at once."""
-    with runtime(db, settings) as rt:
-        if not apikeys.revoke(rt.db, key_id, now=rt.clock.now()):
+    with open_runtime(db, settings) as runtime:
+        if not apikeys.revoke(runtime.db, key_id, now=runtime.clock.now()):
             raise InputError(f"no active API key {key_id!r}")
     console.print(f"revoked {key_id}")
 
@@ -78,8 +78,8 @@ def apikey_revoke(key_id: str, db: DbOption = None, settings: SettingsOption = N
 @audit_app.command("verify")
 def audit_verify(json_out: JsonOption = False, db: DbOption = None, settings: SettingsOption = None) -> None:
     """Check the audit chain: exits non-zero on any edit, deletion, reordering or truncation."""
-    with runtime(db, settings) as rt:
-        count, findings = audit.check(rt.db, anchor=rt.settings.resolved_audit_anchor)
+    with open_runtime(db, settings) as runtime:
+        count, findings = audit.check(runtime.db, anchor=runtime.settings.resolved_audit_anchor)
     if json_out:
         print_json({"entries": count, "intact": not findings, "findings": [str(f) for f in findings]})
     elif findings:

@@ -38,7 +38,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 
 
 @contextmanager
-def runtime(
+def open_runtime(
     db: str | None, settings_file: Path | None, *, upgrade: bool | None = None, **overrides: Any
 ) -> Iterator[Runtime]:
     """Build the runtime for one command. The embedded default store upgrades itself; an explicit
@@ -46,11 +46,11 @@ def runtime(
     settings = load_settings(settings_file, db=db, **overrides)
     if upgrade is None:
         upgrade = settings.db is None
-    rt = build(settings, upgrade=upgrade)
+    runtime = build(settings, upgrade=upgrade)
     try:
-        yield rt
+        yield runtime
     finally:
-        rt.close()
+        runtime.close()
 
 
 def print_json(value: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from revbridge.bootstrap import Runtime, reference_config_dir
-from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, print_json, runtime
+from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, open_runtime, print_json
 from revbridge.core.errors import InputError
 from revbridge.masterdata.canonical import diff
 from revbridge.masterdata.configuration import Configuration
@@ -39,12 +39,12 @@ def load_dir(directory: Path) -> Configuration:
     return config
 
 
-def _actor(rt: Runtime, api_key: str | None, needed: Permission | None) -> str:
+def _actor(runtime: Runtime, api_key: str | None, needed: Permission | None) -> str:
     if api_key is None:
         if needed is Permission.CONFIG_APPROVE:
             raise InputError("approving needs --api-key of a key with the approver role")
         return f"cli:{getpass.getuser()}"
-    key = apikeys.verify(rt.db, api_key)
+    key = apikeys.verify(runtime.db, api_key)
     if key is None:
         raise InputError("the API key is not valid")
     if needed is not None and not allows(key.roles, needed):
@@ -98,18 +98,18 @@ def apply(
         effective = date.fromisoformat(effective_from) if effective_from else None
     except ValueError:
         raise InputError(f"--effective-from must be YYYY-MM-DD, not {effective_from!r}") from None
-    with runtime(db, settings) as rt:
-        actor = _actor(rt, api_key, Permission.CONFIG_PROPOSE if api_key else None)
+    with open_runtime(db, settings) as runtime:
+        actor = _actor(runtime, api_key, Permission.CONFIG_PROPOSE if api_key else None)
         version = configs.propose(
-            rt.db,
+            runtime.db,
             config,
-            effective_from=effective or rt.clock.now().date(),
+            effective_from=effective or runtime.clock.now().date(),
             actor=actor,
             note=note,
             source=str(target.resolve()),
-            now=rt.clock.now(),
-            approve=not rt.settings.require_approval,
-            anchor=rt.settings.resolved_audit_anchor,
+            now=runtime.clock.now(),
+            approve=not runtime.settings.require_approval,
+            anchor=runtime.settings.resolved_audit_anchor,
         )
     if json_out:
         print_json(version.as_json())
@@ -133,16 +133,16 @@ def _decide(
     db: str | None,
     settings: Path | None,
 ) -> None:
-    with runtime(db, settings) as rt:
-        actor = _actor(rt, api_key, Permission.CONFIG_APPROVE)
+    with open_runtime(db, settings) as runtime:
+        actor = _actor(runtime, api_key, Permission.CONFIG_APPROVE)
         version = configs.decide(
-            rt.db,
+            runtime.db,
             number,
             approve=approve,
             actor=actor,
-            now=rt.clock.now(),
+            now=runtime.clock.now(),
             reason=reason,
-            anchor=rt.settings.resolved_audit_anchor,
+            anchor=runtime.settings.resolved_audit_anchor,
         )
     if json_out:
         print_json(version.as_json())
@@ -179,8 +179,8 @@ def reject(
 @config_app.command("list")
 def list_versions(json_out: JsonOption = False, db: DbOption = None, settings: SettingsOption = None) -> None:
     """Configuration versions, newest last."""
-    with runtime(db, settings) as rt:
-        found = configs.versions(rt.db)
+    with open_runtime(db, settings) as runtime:
+        found = configs.versions(runtime.db)
     if json_out:
         print_json([v.as_json() for v in found])
         return
@@ -197,8 +197,8 @@ def diff_versions(
     settings: SettingsOption = None,
 ) -> None:
     """What changed between two stored versions."""
-    with runtime(db, settings) as rt:
-        changes = diff(configs.load_version(rt.db, old), configs.load_version(rt.db, new))
+    with open_runtime(db, settings) as runtime:
+        changes = diff(configs.load_version(runtime.db, old), configs.load_version(runtime.db, new))
     if json_out:
         print_json(list(changes))
         return

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from revbridge import workqueue
-from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, print_json, runtime
+from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, open_runtime, print_json
 from revbridge.core.errors import InputError
 
 exceptions_app = typer.Typer(
@@ -45,8 +45,8 @@ def exceptions(
         _groups(code, json_out, db, settings)
         return
     selection = workqueue.Selection(status=None if status_filter == "all" else status_filter, code=code)
-    with runtime(db, settings) as rt:
-        items = workqueue.find(rt.db, selection, now=rt.clock.now())
+    with open_runtime(db, settings) as runtime:
+        items = workqueue.find(runtime.db, selection, now=runtime.clock.now())
     if json_out:
         print_json([i.as_json() for i in items])
         return
@@ -59,8 +59,8 @@ def exceptions(
 
 
 def _groups(code: str | None, json_out: bool, db: str | None, settings: Path | None) -> None:
-    with runtime(db, settings) as rt:
-        found = workqueue.groups(rt.db, now=rt.clock.now(), code=code)
+    with open_runtime(db, settings) as runtime:
+        found = workqueue.groups(runtime.db, now=runtime.clock.now(), code=code)
     if json_out:
         print_json([g.as_json() for g in found])
         return
@@ -88,9 +88,14 @@ Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the audit lo
 
 def _close(item_ids: list[int], status: str, reason: str, db: str | None, settings: Path | None) -> None:
     close = workqueue.resolve if status == workqueue.RESOLVED else workqueue.ignore
-    with runtime(db, settings) as rt:
+    with open_runtime(db, settings) as runtime:
         n = close(
-            rt.db, rt.clock, item_ids, reason=reason, actor=_actor(), anchor=rt.settings.resolved_audit_anchor
+            runtime.db,
+            runtime.clock,
+            item_ids,
+            reason=reason,
+            actor=_actor(),
+            anchor=runtime.settings.resolved_audit_anchor,
         )
     console.print(f"{status} {n} work item(s)")
 
@@ -119,14 +124,14 @@ def exceptions_assign(
     settings: SettingsOption = None,
 ) -> None:
     """Assign open work items to somebody."""
-    with runtime(db, settings) as rt:
+    with open_runtime(db, settings) as runtime:
         n = workqueue.assign(
-            rt.db,
-            rt.clock,
+            runtime.db,
+            runtime.clock,
             item_ids,
             assignee=to or None,
             actor=_actor(),
-            anchor=rt.settings.resolved_audit_anchor,
+            anchor=runtime.settings.resolved_audit_anchor,
         )
     console.print(f"assigned {n} work item(s)")
 
@@ -134,9 +139,9 @@ def exceptions_assign(
 @exceptions_app.command("retry")
 def exceptions_retry(item_ids: ItemIds, db: DbOption = None, settings: SettingsOption = None) -> None:
     """After a fix, put back the failed journals and messages behind work items to run again."""
-    with runtime(db, settings) as rt:
+    with open_runtime(db, settings) as runtime:
         done = workqueue.retry(
-            rt.db, rt.clock, item_ids, actor=_actor(), anchor=rt.settings.resolved_audit_anchor
+            runtime.db, runtime.clock, item_ids, actor=_actor(), anchor=runtime.settings.resolved_audit_anchor
         )
     console.print(
         f"put back {len(done.journals)} journal(s) and {len(done.messages)} message(s); "

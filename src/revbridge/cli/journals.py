@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, print_json, runtime
+from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, open_runtime, print_json
 from revbridge.core.errors import InputError
 from revbridge.store import journals
 from revbridge.workqueue import ReplayChoice, messages_to_replay
@@ -39,8 +39,8 @@ def journals_command(
     """Journals with their lines, ERP reference and state (DESIGN.md section 10 shape)."""
     if status is not None and status not in journals.STATES:
         raise InputError(f"unknown journal status {status!r}: use one of {', '.join(journals.STATES)}")
-    with runtime(db, settings) as rt:
-        found = journals.list_journals(rt.db, status=status, legal_entity=legal_entity, limit=limit)
+    with open_runtime(db, settings) as runtime:
+        found = journals.list_journals(runtime.db, status=status, legal_entity=legal_entity, limit=limit)
         rows = [journals.journal_json(j) for j in found]
     if json_out:
         print_json(rows)
@@ -85,18 +85,18 @@ def replay(
     settings: SettingsOption = None,
 ) -> None:
     """Reprocess messages with today's configuration and post only the difference."""
-    with runtime(db, settings) as rt:
+    with open_runtime(db, settings) as runtime:
         choice = ReplayChoice(
             message_ids=tuple(message or ()),
             code=exception_code,
             since=_when(since, "--since"),
             until=_when(until, "--until"),
         )
-        ids = messages_to_replay(rt.db, choice)
-        replayer = rt.replayer()
+        ids = messages_to_replay(runtime.db, choice)
+        replayer = runtime.replayer()
         actor = f"cli:{getpass.getuser()}"
         results = [replayer.replay(mid, actor=actor) for mid in ids]
-        rt.settle(close_windows=True)  # post what the replay staged, as ingest --process does
+        runtime.settle(close_windows=True)  # post what the replay staged, as ingest --process does
     if json_out:
         print_json([r.as_json() for r in results])
         return

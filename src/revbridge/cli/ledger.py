@@ -12,7 +12,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, print_json, runtime
+from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, open_runtime, print_json
 from revbridge.connectors import registry
 from revbridge.connectors.exports import FbdiSettings
 from revbridge.connectors.file import FileSettings, publish, render
@@ -39,8 +39,8 @@ def trial_balance_command(
     settings: SettingsOption = None,
 ) -> None:
     """The embedded ledger's debits, credits and balance per legal entity, account and currency."""
-    with runtime(db, settings) as rt:
-        rows = trial_balance(rt.db, legal_entity=legal_entity, period=period, account=account)
+    with open_runtime(db, settings) as runtime:
+        rows = trial_balance(runtime.db, legal_entity=legal_entity, period=period, account=account)
     if json_out:
         print_json([row.as_json() for row in rows])
         return
@@ -127,8 +127,8 @@ def export_command(
         raise InputError(f"--status must be posted or staged, not {status!r}")
     first, last = _date(date_from, "--from"), _date(date_to, "--to")
     fbdi = _fbdi(ledger_id or [], connector_settings) if file_format == "fbdi" else None
-    with runtime(db, settings) as rt:
-        selected = _selected(rt.db, status=status, legal_entity=legal_entity, first=first, last=last)
+    with open_runtime(db, settings) as runtime:
+        selected = _selected(runtime.db, status=status, legal_entity=legal_entity, first=first, last=last)
     summary: dict[str, object] = {"format": file_format, "status": status, "journals": len(selected)}
     if not selected:
         summary |= {"file": None, "lines": 0}

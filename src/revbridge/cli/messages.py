@@ -20,8 +20,8 @@ from revbridge.cli.common import (
     SettingsOption,
     console,
     err_console,
+    open_runtime,
     print_json,
-    runtime,
 )
 from revbridge.core.errors import InputError
 from revbridge.pipeline.intake import AUTO, Received
@@ -65,7 +65,7 @@ class Rejected:
 
 
 def ingest_files(
-    rt: Runtime, files: list[Path], fmt: str, *, quiet: bool, named: set[Path] | None = None
+    runtime: Runtime, files: list[Path], fmt: str, *, quiet: bool, named: set[Path] | None = None
 ) -> tuple[list[Received], list[Rejected]]:
     """Store every file. A file named on the command line that cannot be read is an error; a file
     met inside a directory that is not a message (a README) is reported and skipped."""
@@ -78,7 +78,7 @@ def ingest_files(
                 data = path.read_bytes()
                 if not data.strip():
                     raise InputError("the file is empty")
-                received.extend(rt.intake.receive(data, channel=f"file:{path.name}"[:64], format=fmt))
+                received.extend(runtime.intake.receive(data, channel=f"file:{path.name}"[:64], format=fmt))
             except OSError as exc:
                 raise InputError(f"{path}: cannot read ({exc.strerror})") from None
             except InputError as exc:
@@ -89,17 +89,17 @@ def ingest_files(
     return received, rejected
 
 
-def process_all(rt: Runtime, *, quiet: bool, close_windows: bool = True) -> int:
-    total = queue.pending_count(rt.db)
+def process_all(runtime: Runtime, *, quiet: bool, close_windows: bool = True) -> int:
+    total = queue.pending_count(runtime.db)
     with _progress(total, quiet) as progress:
         task = progress.add_task("processing", total=total)
-        return rt.settle(close_windows=close_windows, on_result=lambda _r: progress.advance(task))
+        return runtime.settle(close_windows=close_windows, on_result=lambda _r: progress.advance(task))
 
 
-def _ingest_report(rt: Runtime, received: list[Received], processed: bool) -> list[dict[str, Any]]:
+def _ingest_report(runtime: Runtime, received: list[Received], processed: bool) -> list[dict[str, Any]]:
     accepted = (r.accepted for r in received)
     stored = [a.message_id for a in accepted if a.status != "duplicate" and a.message_id]
-    status_of = lineage.statuses(rt.db, stored)
+    status_of = lineage.statuses(runtime.db, stored)
     report = []
     for rec in received:
         acc = rec.accepted
@@ -110,7 +110,7 @@ def _ingest_report(rt: Runtime, received: list[Received], processed: bool) -> li
         if processed and acc.status != "duplicate":
             problems = [
                 {"code": w.code, "severity": w.severity, "locator": w.locator, "message": w.message}
-                for w in workitems.list_items(rt.db, status=None, message_id=acc.message_id)
+                for w in workitems.list_items(runtime.db, status=None, message_id=acc.message_id)
             ]
         report.append(
             {
@@ -139,11 +139,11 @@ def ingest(
     """Store messages from files durably; with --process, also run them through the pipeline."""
     files = expand(paths)
     named = {p for p in paths if p.is_file()}
-    with runtime(db, settings) as rt:
-        received, rejected = ingest_files(rt, files, format, quiet=json_out, named=named)
+    with open_runtime(db, settings) as runtime:
+        received, rejected = ingest_files(runtime, files, format, quiet=json_out, named=named)
         if process:
-            process_all(rt, quiet=json_out)
-        report = _ingest_report(rt, received, process)
+            process_all(runtime, quiet=json_out)
+        report = _ingest_report(runtime, received, process)
     report.extend(
         {
             "file": str(r.path),
@@ -181,23 +181,23 @@ def worker(
     settings: SettingsOption = None,
 ) -> None:
     """Claim stored messages and process them (until interrupted, or once with --once)."""
-    with runtime(db, settings) as rt:
+    with open_runtime(db, settings) as runtime:
         if once:
-            n = process_all(rt, quiet=False)
+            n = process_all(runtime, quiet=False)
             console.print(f"processed {n} message(s)")
             return
         stop = threading.Event()
-        console.print(f"worker {rt.worker().config.owner} running; Ctrl-C to stop")
+        console.print(f"worker {runtime.worker().config.owner} running; Ctrl-C to stop")
         try:
-            rt.worker().run(stop)
+            runtime.worker().run(stop)
         except KeyboardInterrupt:
             stop.set()
 
 
 def status(json_out: JsonOption = False, db: DbOption = None, settings: SettingsOption = None) -> None:
     """Counts of messages by state (terminal and not), journals by state, open work items."""
-    with runtime(db, settings) as rt:
-        data = rt.status()
+    with open_runtime(db, settings) as runtime:
+        data = runtime.status()
     if json_out:
         print_json(data)
         return

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, print_json, runtime
+from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, open_runtime, print_json
 from revbridge.ledger.period import PeriodStatus
 from revbridge.store import periods
 
@@ -18,15 +18,15 @@ PeriodArg = Annotated[str, typer.Argument(help="The month, YYYY-MM.")]
 
 
 def _set(legal_entity: str, period: str, status: PeriodStatus, db: str | None, settings: object) -> None:
-    with runtime(db, settings) as rt:  # type: ignore[arg-type]
+    with open_runtime(db, settings) as runtime:  # type: ignore[arg-type]
         periods.set_status(
-            rt.db,
+            runtime.db,
             legal_entity,
             period,
             status,
             actor=f"cli:{getpass.getuser()}",
-            now=rt.clock.now(),
-            anchor=rt.settings.resolved_audit_anchor,
+            now=runtime.clock.now(),
+            anchor=runtime.settings.resolved_audit_anchor,
         )
     console.print(f"{legal_entity} {period} is {status.value}")
 
@@ -50,8 +50,8 @@ def reopen(
 @period_app.command("list")
 def list_command(json_out: JsonOption = False, db: DbOption = None, settings: SettingsOption = None) -> None:
     """Periods that have been closed or reopened (any other month is open)."""
-    with runtime(db, settings) as rt:
-        found = periods.list_periods(rt.db)
+    with open_runtime(db, settings) as runtime:
+        found = periods.list_periods(runtime.db)
     if json_out:
         print_json(found)
         return

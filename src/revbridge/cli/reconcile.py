@@ -18,8 +18,8 @@ from revbridge.cli.common import (
     SettingsOption,
     console,
     err_console,
+    open_runtime,
     print_json,
-    runtime,
 )
 from revbridge.core.errors import InputError
 from revbridge.core.money import Money
@@ -59,13 +59,13 @@ def reconcile_command(
     """Remittance cash = BPR02; source = subledger = journals = ERP per day, facility and event kind;
     the AR roll-forward; every message in a terminal state. Exit 1 naming every break."""
     chosen = _day(day)
-    with runtime(db, settings) as rt:
+    with open_runtime(db, settings) as runtime:
         found = report(
-            rt.db,
+            runtime.db,
             day=chosen,
-            now=rt.clock.now(),
+            now=runtime.clock.now(),
             in_flight=timedelta(minutes=stale_after),
-            connector_for=rt.connector_for,
+            connector_for=runtime.connector_for,
         )
     if json_out:
         print_json(found.as_json(keys=events))

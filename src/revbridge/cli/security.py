@@ -18,8 +18,8 @@ from revbridge.cli.common import (
     SettingsOption,
     console,
     err_console,
+    open_runtime,
     print_json,
-    runtime,
 )
 from revbridge.core.errors import InputError
 from revbridge.security.keys import KEY_ID
@@ -45,17 +45,17 @@ def _progress(quiet: bool) -> Progress:
     )
 
 
-def _from_environment(rt: Runtime) -> bool:
-    return rt.settings.keys is not None
+def _from_environment(runtime: Runtime) -> bool:
+    return runtime.settings.keys is not None
 
 
 @keys_app.command("status")
 def keys_status(json_out: JsonOption = False, db: DbOption = None, settings: SettingsOption = None) -> None:
     """Which keys exist, which one seals new payloads, and how many stored payloads each one holds."""
-    with runtime(db, settings) as rt:
-        ring = rt.keyring.latest()
-        rows = rekey.rows_by_key(rt.db)
-        source = "REVBRIDGE_KEYS" if _from_environment(rt) else str(rt.settings.resolved_key_file)
+    with open_runtime(db, settings) as runtime:
+        ring = runtime.keyring.latest()
+        rows = rekey.rows_by_key(runtime.db)
+        source = "REVBRIDGE_KEYS" if _from_environment(runtime) else str(runtime.settings.resolved_key_file)
     listed = [{"id": kid, "active": kid == ring.active, "payloads": rows.get(kid, 0)} for kid in ring.keys]
     missing = sorted(set(rows) - set(ring.keys))
     if json_out:
@@ -83,11 +83,11 @@ def keys_rotate(
     With a key file, the file is updated (running services pick the new key up by themselves).
     With REVBRIDGE_KEYS, the new key is printed once, to be added to the environment of every node.
     """
-    with runtime(db, settings) as rt:
-        if not _from_environment(rt):
-            _rotate_key_file(rt, key_id, json_out=json_out)
+    with open_runtime(db, settings) as runtime:
+        if not _from_environment(runtime):
+            _rotate_key_file(runtime, key_id, json_out=json_out)
             return
-        new_id, entry = _new_environment_key(rt, key_id)
+        new_id, entry = _new_environment_key(runtime, key_id)
     steps = (
         f"append ',{entry}' to REVBRIDGE_KEYS and set REVBRIDGE_ACTIVE_KEY={new_id} on every node, "
         "restart them, then run `revbridge keys reencrypt`"
@@ -99,16 +99,16 @@ def keys_rotate(
     console.print(f"It is shown once. Next: {steps}.")
 
 
-def _rotate_key_file(rt: Runtime, key_id: str | None, *, json_out: bool) -> None:
+def _rotate_key_file(runtime: Runtime, key_id: str | None, *, json_out: bool) -> None:
     """Add the key to the key file and make it active there; running services reread the file."""
-    key_file = rt.settings.resolved_key_file
+    key_file = runtime.settings.resolved_key_file
     ring = rekey.rotate(
-        rt.db,
+        runtime.db,
         key_file=key_file,
         key_id=key_id,
         actor=_actor(),
-        now=rt.clock.now(),
-        anchor=rt.settings.resolved_audit_anchor,
+        now=runtime.clock.now(),
+        anchor=runtime.settings.resolved_audit_anchor,
     )
     if json_out:
         print_json({"mode": "file", "active": ring.active, "key_file": str(key_file)})
@@ -117,22 +117,22 @@ def _rotate_key_file(rt: Runtime, key_id: str | None, *, json_out: bool) -> None
     console.print("Run `revbridge keys reencrypt` to move stored payloads to it.")
 
 
-def _new_environment_key(rt: Runtime, key_id: str | None) -> tuple[str, str]:
+def _new_environment_key(runtime: Runtime, key_id: str | None) -> tuple[str, str]:
     """A new key for REVBRIDGE_KEYS as ``(id, "id:material")``, its handing out audited. Nothing
     is stored: the operator adds it to every node's environment."""
-    current = rt.keyring.latest()
+    current = runtime.keyring.latest()
     new_id = key_id or current.next_key_id()
     if new_id in current.keys or not KEY_ID.fullmatch(new_id):
         raise InputError(f"key id {new_id!r} is taken or not a valid key id")
     material = base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
     trail.record(
-        rt.db,
-        at=rt.clock.now(),
+        runtime.db,
+        at=runtime.clock.now(),
         actor=_actor(),
         action="key.rotate",
         target=f"key/{new_id}",
         details={"previous": current.active, "mode": "environment", "keys": str(len(current.keys) + 1)},
-        anchor=rt.settings.resolved_audit_anchor,
+        anchor=runtime.settings.resolved_audit_anchor,
     )
     return new_id, f"{new_id}:{material}"
 
@@ -147,16 +147,23 @@ def keys_reencrypt(
     settings: SettingsOption = None,
 ) -> None:
     """Re-seal payloads still under old keys with the active key. Resumable; safe beside intake."""
-    with runtime(db, settings) as rt:
-        active = rt.keyring.latest().active
-        total = sum(n for kid, n in rekey.rows_by_key(rt.db).items() if kid != active)
+    with open_runtime(db, settings) as runtime:
+        active = runtime.keyring.latest().active
+        total = sum(n for kid, n in rekey.rows_by_key(runtime.db).items() if kid != active)
         with _progress(json_out or total == 0) as progress:
             task = progress.add_task(f"re-encrypting to {active}", total=total)
             report = rekey.reencrypt(
-                rt.db, rt.keyring, batch_size=batch_size, progress=lambda n: progress.advance(task, n)
+                runtime.db,
+                runtime.keyring,
+                batch_size=batch_size,
+                progress=lambda n: progress.advance(task, n),
             )
         rekey.record_run(
-            rt.db, report, actor=_actor(), now=rt.clock.now(), anchor=rt.settings.resolved_audit_anchor
+            runtime.db,
+            report,
+            actor=_actor(),
+            now=runtime.clock.now(),
+            anchor=runtime.settings.resolved_audit_anchor,
         )
     if json_out:
         print_json(report.as_json())
@@ -179,16 +186,16 @@ def keys_reencrypt(
 @keys_app.command("retire")
 def keys_retire(key_id: str, db: DbOption = None, settings: SettingsOption = None) -> None:
     """Remove a key from the key file once no stored payload uses it."""
-    with runtime(db, settings) as rt:
-        if _from_environment(rt):
+    with open_runtime(db, settings) as runtime:
+        if _from_environment(runtime):
             raise InputError("keys come from REVBRIDGE_KEYS: remove the key there instead")
         rekey.retire(
-            rt.db,
-            key_file=rt.settings.resolved_key_file,
+            runtime.db,
+            key_file=runtime.settings.resolved_key_file,
             key_id=key_id,
             actor=_actor(),
-            now=rt.clock.now(),
-            anchor=rt.settings.resolved_audit_anchor,
+            now=runtime.clock.now(),
+            anchor=runtime.settings.resolved_audit_anchor,
         )
     console.print(f"retired {key_id}")
 
@@ -208,13 +215,13 @@ def purge(
     settings: SettingsOption = None,
 ) -> None:
     """Remove raw payloads of finished messages past retention; keep metadata, events, journals, audit."""
-    with runtime(db, settings) as rt:
-        days = older_than if older_than is not None else rt.settings.retention_days
+    with open_runtime(db, settings) as runtime:
+        days = older_than if older_than is not None else runtime.settings.retention_days
         if days is None:
             raise InputError("no retention period: pass --older-than DAYS or set REVBRIDGE_RETENTION_DAYS")
-        now = rt.clock.now()
+        now = runtime.clock.now()
         cutoff = now - timedelta(days=days)
-        count, size, held = retention.candidates(rt.db, cutoff)
+        count, size, held = retention.candidates(runtime.db, cutoff)
         if dry_run:
             found = {
                 "cutoff": cutoff.isoformat(),
@@ -233,11 +240,11 @@ def purge(
         with _progress(json_out or count == 0) as progress:
             task = progress.add_task("purging", total=count)
             report = retention.purge(
-                rt.db,
+                runtime.db,
                 cutoff=cutoff,
                 now=now,
                 actor=_actor(),
-                anchor=rt.settings.resolved_audit_anchor,
+                anchor=runtime.settings.resolved_audit_anchor,
                 vacuum=not no_vacuum,
                 full=full,
                 progress=lambda n: progress.advance(task, n),

@@ -66,7 +66,7 @@ class Outage:
             elif not inside and self.active and time.monotonic() - self._began >= self._at_least:
                 self.active = False
 
-    def end(self, rt: Runtime, *, patience: float = 15.0) -> None:
+    def end(self, runtime: Runtime, *, patience: float = 15.0) -> None:
         """Hold the outage until the outbox has met it: at least ``at_least`` seconds, and until an
         ERP call was refused (closing the open batch windows gives it journals to send). When the
         traffic ended before the window (a small run), the outage happens now, at the day's end."""
@@ -75,8 +75,8 @@ class Outage:
                 return
             if not self.active:
                 self.active, self._began = True, time.monotonic()
-        assert rt.posting is not None
-        rt.posting.tick(force_windows=True)
+        assert runtime.posting is not None
+        runtime.posting.tick(force_windows=True)
         deadline = time.monotonic() + patience
         while time.monotonic() < deadline and (
             not self.calls_refused or time.monotonic() - self._began < self._at_least
@@ -125,18 +125,18 @@ def _default_start(today: date) -> date:
     return today
 
 
-def _settled(rt: Runtime, inbox: Path, timeout: float) -> bool:
+def _settled(runtime: Runtime, inbox: Path, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(p.is_file() and not p.name.endswith(".ready") for p in inbox.iterdir()):
             time.sleep(0.5)  # the directory source has files still to store
             continue
-        status = rt.status()
+        status = runtime.status()
         busy = sum(status["messages"].get(s, 0) for s in ("pending", "processing"))
         if not busy:
-            assert rt.posting is not None
-            rt.posting.tick(force_windows=True)
-            journal_states = rt.status()["journals"]
+            assert runtime.posting is not None
+            runtime.posting.tick(force_windows=True)
+            journal_states = runtime.status()["journals"]
             if not journal_states.get("staged", 0) and not journal_states.get("submitting", 0):
                 return True
         time.sleep(0.5)
@@ -168,27 +168,29 @@ def demo(
     first_day = date.fromisoformat(start) if start else _default_start(date.today())
     console.print(f"generating {days} day(s) of traffic from {first_day} (seed {seed}, scale {scale}) ...")
     traffic = generate(start=first_day, days=days, seed=seed, scale=scale)
-    rt = build(cfg, upgrade=True)
+    runtime = build(cfg, upgrade=True)
     try:
-        _run(rt, traffic, serve=not no_serve)
+        _run(runtime, traffic, serve=not no_serve)
     finally:
-        rt.close()
+        runtime.close()
 
 
-def _run(rt: Runtime, traffic: Traffic, *, serve: bool) -> None:
-    now = rt.clock.now()
-    anchor = rt.settings.resolved_audit_anchor
+def _run(runtime: Runtime, traffic: Traffic, *, serve: bool) -> None:
+    now = runtime.clock.now()
+    anchor = runtime.settings.resolved_audit_anchor
     _key, system_key = apikeys.create(
-        rt.db, name="demo feeds", roles=(Role.SYSTEM,), now=now, actor="demo", anchor=anchor
+        runtime.db, name="demo feeds", roles=(Role.SYSTEM,), now=now, actor="demo", anchor=anchor
     )
     logins = {
         role: apikeys.create(
-            rt.db, name=f"demo {role.value}", roles=(role,), now=now, actor="demo", anchor=anchor
+            runtime.db, name=f"demo {role.value}", roles=(role,), now=now, actor="demo", anchor=anchor
         )[1]
         for role in (Role.ADMIN, Role.STEWARD, Role.APPROVER, Role.OPERATOR, Role.VIEWER)
     }
     outage = Outage(traffic.faults)
-    service = Service(rt, workers=2, connector_for=lambda le: OutageAware(rt.connector_for(le), outage))
+    service = Service(
+        runtime, workers=2, connector_for=lambda le: OutageAware(runtime.connector_for(le), outage)
+    )
     service.start()
     try:
         assert service.inbox is not None
@@ -197,24 +199,24 @@ def _run(rt: Runtime, traffic: Traffic, *, serve: bool) -> None:
         )
         started = time.monotonic()
         fed = _feed(traffic, targets, outage)
-        outage.end(rt)
+        outage.end(runtime)
         fed_in = time.monotonic() - started
-        settled = _settled(rt, service.inbox, timeout=300)
+        settled = _settled(runtime, service.inbox, timeout=300)
         elapsed = time.monotonic() - started
-        _summary(rt, traffic, fed, outage, elapsed, settled)
+        _summary(runtime, traffic, fed, outage, elapsed, settled)
         console.print(
             f"fed in {fed_in:.1f} s; all processed, posted and acknowledged by the ERP after {elapsed:.1f} s"
         )
         if not serve:
             return
         console.print(
-            f"\nworkbench: http://{rt.settings.http_host}:{service.http_port}/  "
-            f"(MLLP on {rt.settings.mllp_host}:{service.mllp_port})"
+            f"\nworkbench: http://{runtime.settings.http_host}:{service.http_port}/  "
+            f"(MLLP on {runtime.settings.mllp_host}:{service.mllp_port})"
         )
         console.print("demo logins (paste one at the sign-in page):")
         for role, key in logins.items():
             console.print(f"  {role.value:<9} {key}", highlight=False)
-        (rt.settings.home / "demo-logins.txt").write_text(
+        (runtime.settings.home / "demo-logins.txt").write_text(
             "".join(f"{role.value} {key}\n" for role, key in logins.items()), encoding="utf-8"
         )
         console.print("serving until Ctrl-C")
@@ -245,7 +247,9 @@ def _table(title: str, *columns: str) -> Table:
     return table
 
 
-def _summary(rt: Runtime, traffic: Traffic, fed: Fed, outage: Outage, elapsed: float, settled: bool) -> None:
+def _summary(
+    runtime: Runtime, traffic: Traffic, fed: Fed, outage: Outage, elapsed: float, settled: bool
+) -> None:
     sent = len(traffic.messages)
     console.rule(
         f"revbridge demo: {sent:,} messages in {elapsed:.1f} s ({sent / elapsed:,.0f} msg/s end to end)"
@@ -254,19 +258,19 @@ def _summary(rt: Runtime, traffic: Traffic, fed: Fed, outage: Outage, elapsed: f
         err_console.print(f"feeding failures: {fed.failures}")
     if not settled:
         err_console.print("[bold red]not everything settled within the time limit[/bold red]")
-    with rt.db.reading() as tx:
+    with runtime.db.reading() as tx:
         by_source = _by_source(dashboard.messages_by_channel(tx))
         latencies = dashboard.posting_latencies(tx, lane="realtime")
     _print_messages(by_source, traffic)
-    _print_journals(rt)
-    codes = workitems.counts_by_code(rt.db)
+    _print_journals(runtime)
+    codes = workitems.counts_by_code(runtime.db)
     _print_items(codes)
     faults = _table("deliberate faults", "fault", "where it should surface", "caught")
     for fault in traffic.faults:
-        faults.add_row(fault.kind.value, fault.surfaces, _caught(rt, fault, codes, by_source, outage))
+        faults.add_row(fault.kind.value, fault.surfaces, _caught(runtime, fault, codes, by_source, outage))
     console.print(faults)
     _print_latency(latencies)
-    _print_reconciliation(rt)
+    _print_reconciliation(runtime)
 
 
 def _by_source(tallies: tuple[dashboard.Tally, ...]) -> Counter[tuple[str, str]]:
@@ -287,10 +291,10 @@ def _print_messages(by_source: Counter[tuple[str, str]], traffic: Traffic) -> No
     console.print(f"ground truth: {', '.join(f'{n:,} {s}' for s, n in sorted(expected.items()))}")
 
 
-def _print_journals(rt: Runtime) -> None:
+def _print_journals(runtime: Runtime) -> None:
     journal_table = _table("journals by lane and state", "lane", "state", "count")
     for stored in Counter(
-        (j.journal.lane.value, j.status) for j in journals.list_journals(rt.db, limit=100000)
+        (j.journal.lane.value, j.status) for j in journals.list_journals(runtime.db, limit=100000)
     ).items():
         (lane, status), n = stored
         journal_table.add_row(lane, status, f"{n:,}")
@@ -315,8 +319,10 @@ def _print_latency(latencies: tuple[float, ...]) -> None:
     )
 
 
-def _print_reconciliation(rt: Runtime) -> None:
-    report = reconciliation.report(rt.db, day=None, now=rt.clock.now(), in_flight=timedelta(minutes=30))
+def _print_reconciliation(runtime: Runtime) -> None:
+    report = reconciliation.report(
+        runtime.db, day=None, now=runtime.clock.now(), in_flight=timedelta(minutes=30)
+    )
     print_report(report)
     verdict = (
         "[green]reconciliation ties[/green]"
@@ -327,7 +333,7 @@ def _print_reconciliation(rt: Runtime) -> None:
 
 
 def _caught(
-    rt: Runtime, fault: Fault, codes: dict[str, int], by_source: Counter[tuple[str, str]], outage: Outage
+    runtime: Runtime, fault: Fault, codes: dict[str, int], by_source: Counter[tuple[str, str]], outage: Outage
 ) -> str:
     match fault.kind:
         case FaultKind.ERP_OUTAGE:

@@ -50,10 +50,10 @@ def jwt_verifier(settings: Settings) -> JwtVerifier | None:
     return JwtVerifier(source, policy)
 
 
-def authenticator(rt: Runtime) -> Authenticator:
+def authenticator(runtime: Runtime) -> Authenticator:
     """API keys (``rb_...``) from the store, JWTs against the JWKS. A token's first use on this
     node is audited as a ``login``; later requests with the same token are not."""
-    verifier = jwt_verifier(rt.settings)
+    verifier = jwt_verifier(runtime.settings)
     seen: OrderedDict[str, None] = OrderedDict()
     seen_lock = threading.Lock()
 
@@ -69,8 +69,8 @@ def authenticator(rt: Runtime) -> Authenticator:
 
     def record_login(principal: Principal, token_id: str, issuer: str) -> None:
         trail.record(
-            rt.db,
-            at=rt.clock.now(),
+            runtime.db,
+            at=runtime.clock.now(),
             actor=principal.actor,
             action="login",
             target=f"token/{token_id}",
@@ -79,12 +79,12 @@ def authenticator(rt: Runtime) -> Authenticator:
                 "issuer": issuer,
                 "roles": ",".join(r.value for r in principal.roles),
             },
-            anchor=rt.settings.resolved_audit_anchor,
+            anchor=runtime.settings.resolved_audit_anchor,
         )
 
     async def authenticate(credential: str) -> Principal | None:
         if credential.startswith("rb_"):
-            key = await anyio.to_thread.run_sync(apikeys.verify, rt.db, credential)
+            key = await anyio.to_thread.run_sync(apikeys.verify, runtime.db, credential)
             if key is None:
                 return None
             return Principal(subject=key.id, name=key.name, roles=key.roles, method="api_key")

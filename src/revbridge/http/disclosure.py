@@ -24,19 +24,19 @@ MEDIA_TYPES = {
 }
 
 
-def disclose(rt: Runtime, principal: Principal, message_id: str, reason: str) -> tuple[bytes, str]:
+def disclose(runtime: Runtime, principal: Principal, message_id: str, reason: str) -> tuple[bytes, str]:
     """The raw bytes and media type of a message, audited as ``phi.view`` before they are returned.
     Raises HTTPException 404 (unknown), 410 (purged) or 500 (fails authentication; audited)."""
-    sealed = lineage.sealed_payload(rt.db, message_id)
+    sealed = lineage.sealed_payload(runtime.db, message_id)
     if sealed is None:
         raise HTTPException(404, f"no message {message_id}")
     if sealed.payload is None or sealed.key_id is None:
         raise HTTPException(410, f"the raw payload of {message_id} was purged under the retention policy")
     try:
-        data = rt.store.open_payload(message_id, sealed.key_id, sealed.payload)
+        data = runtime.store.open_payload(message_id, sealed.key_id, sealed.payload)
     except DecryptionError as exc:
         _audit(
-            rt,
+            runtime,
             principal,
             "integrity.failure",
             message_id,
@@ -44,17 +44,19 @@ def disclose(rt: Runtime, principal: Principal, message_id: str, reason: str) ->
         )
         raise HTTPException(500, str(exc)) from None
     details = {"method": principal.method, "format": sealed.format, "bytes": str(len(data)), "reason": reason}
-    _audit(rt, principal, "phi.view", message_id, details)
+    _audit(runtime, principal, "phi.view", message_id, details)
     return data, MEDIA_TYPES.get(sealed.format, "application/octet-stream")
 
 
-def _audit(rt: Runtime, principal: Principal, action: str, message_id: str, details: dict[str, str]) -> None:
+def _audit(
+    runtime: Runtime, principal: Principal, action: str, message_id: str, details: dict[str, str]
+) -> None:
     trail.record(
-        rt.db,
-        at=rt.clock.now(),
+        runtime.db,
+        at=runtime.clock.now(),
         actor=principal.actor,
         action=action,
         target=f"message/{message_id}",
         details=details,
-        anchor=rt.settings.resolved_audit_anchor,
+        anchor=runtime.settings.resolved_audit_anchor,
     )

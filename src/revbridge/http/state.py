@@ -11,8 +11,8 @@ from revbridge.http.auth import Principal
 
 
 def runtime_of(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
-    return rt
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 def principal_of(request: Request) -> Principal:

@@ -35,8 +35,8 @@ from revbridge.connectors.backoff import Backoff
 from revbridge.connectors.base import Connector, ConnectorRejected, ConnectorUnavailable, Limits, Receipt
 from revbridge.connectors.channel import Channel
 from revbridge.core.clock import Clock
-from revbridge.core.doorbell import Doorbell
 from revbridge.core.problem import ProblemCode
+from revbridge.core.wakeup import Wakeup
 from revbridge.ledger.journal import Journal
 from revbridge.observability.logging import get_logger
 from revbridge.observability.metrics import Metrics
@@ -77,9 +77,9 @@ class Dispatcher:
         metrics: Metrics,
         config: OutboxConfig,
         monotonic: Callable[[], float] = time.monotonic,
-        staged: Doorbell | None = None,
+        staged: Wakeup | None = None,
     ) -> None:
-        self._staged = staged  # rung when a worker of this process may have staged journals
+        self._staged = staged  # notified when a worker of this process may have staged journals
         self._db = db
         self._connector_for = connector_for
         self._clock = clock

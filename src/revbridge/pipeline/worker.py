@@ -21,11 +21,11 @@ from typing import Protocol
 
 from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.clock import Clock
-from revbridge.core.doorbell import Doorbell
 from revbridge.core.errors import StoreError
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
 from revbridge.core.tokens import Tokenizer
+from revbridge.core.wakeup import Wakeup
 from revbridge.formats.base import Format
 from revbridge.observability.logging import bind, get_logger
 from revbridge.observability.metrics import Metrics
@@ -86,11 +86,11 @@ class Worker:
         config: WorkerConfig,
         metrics: Metrics,
         posting: PostingStage | None = None,
-        arrivals: Doorbell | None = None,
-        staged: Doorbell | None = None,
+        arrivals: Wakeup | None = None,
+        staged: Wakeup | None = None,
     ) -> None:
-        self._arrivals = arrivals  # rung by intake: a message is waiting
-        self._staged = staged  # rung here after a commit: journals may be waiting for the outbox
+        self._arrivals = arrivals  # notified by intake: a message is waiting
+        self._staged = staged  # notified here after a commit: journals may be waiting for the outbox
         self._db = db
         self._parser = Parser(
             formats=formats, store=store, tokenizer=tokenizer, default_currency=config.default_currency
@@ -223,7 +223,7 @@ class Worker:
         opened.extend(codes)
         failed.extend(errors)
         if done and self._staged is not None:
-            self._staged.ring()
+            self._staged.notify()
 
     def _parse(self, message: queue.Claimed) -> Outcome[CanonicalEvent] | None:
         """The message's events and problems; None when the parser raised and the message was
@@ -324,7 +324,7 @@ class Worker:
                             raise _LeaseLost
                 codes.extend(done.opened)
                 if self._staged is not None:
-                    self._staged.ring()
+                    self._staged.notify()
         except _LeaseLost:
             # the next owner finds the parts committed so far as repeats and finishes the rest
             log.warning("message.lease_lost", message_id=message.id, parts_committed=n - 1)

@@ -23,7 +23,7 @@ from revbridge.http.ratelimit import RateLimitMiddleware, TokenBuckets
 from revbridge.web import site
 
 
-def create_app(rt: Runtime) -> FastAPI:
+def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(
         title="revbridge",
         version=__version__,
@@ -32,12 +32,12 @@ def create_app(rt: Runtime) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    app.state.runtime = rt
+    app.state.runtime = runtime
     routers = [*api.routers, *site.routers]
     for router in routers:
         app.include_router(router)
     app.state.all_routes = _every_route(app, routers)
-    _guard(app, rt)
+    _guard(app, runtime)
     return app
 
 
@@ -52,20 +52,22 @@ def _every_route(app: FastAPI, routers: list[APIRouter]) -> Callable[[], list[Ba
     return every_route
 
 
-def _guard(app: FastAPI, rt: Runtime) -> None:
+def _guard(app: FastAPI, runtime: Runtime) -> None:
     """Added innermost first: BodyLimit -> Auth -> RateLimit -> routes. A rate of 0 turns it off."""
-    authenticate = authenticator(rt)
+    authenticate = authenticator(runtime)
     app.state.authenticate = authenticate  # the workbench's sign-in page checks credentials with it
-    if rt.settings.ingest_rate_per_key > 0:
-        app.add_middleware(RateLimitMiddleware, buckets=TokenBuckets(rate=rt.settings.ingest_rate_per_key))
+    if runtime.settings.ingest_rate_per_key > 0:
+        app.add_middleware(
+            RateLimitMiddleware, buckets=TokenBuckets(rate=runtime.settings.ingest_rate_per_key)
+        )
     app.add_middleware(
         AuthMiddleware,
         routes=app.state.all_routes,
         authenticate=authenticate,
         on_denied=site.redirect_to_login,
-        idle_seconds=rt.settings.workbench_idle_minutes * 60,
-        now=lambda: rt.clock.now().timestamp(),
+        idle_seconds=runtime.settings.workbench_idle_minutes * 60,
+        now=lambda: runtime.clock.now().timestamp(),
     )
     app.add_middleware(
-        BodyLimitMiddleware, max_bytes=max(rt.settings.max_body_bytes, rt.settings.max_x12_bytes)
+        BodyLimitMiddleware, max_bytes=max(runtime.settings.max_body_bytes, runtime.settings.max_x12_bytes)
     )

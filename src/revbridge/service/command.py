@@ -7,17 +7,17 @@ from typing import Annotated
 import typer
 
 from revbridge.bootstrap import Runtime
-from revbridge.cli.common import DbOption, SettingsOption, console, runtime
+from revbridge.cli.common import DbOption, SettingsOption, console, open_runtime
 from revbridge.service.runner import Service
 
 
-def run_server(rt: Runtime, *, workers: int) -> None:
+def run_server(runtime: Runtime, *, workers: int) -> None:
     """Serve HTTP and MLLP and run the workers until interrupted."""
-    service = Service(rt, mllp=rt.settings.mllp_port != 0, workers=workers)
+    service = Service(runtime, mllp=runtime.settings.mllp_port != 0, workers=workers)
     service.start()
-    mllp = f", MLLP on {rt.settings.mllp_host}:{service.mllp_port}" if service.mllp else ""
+    mllp = f", MLLP on {runtime.settings.mllp_host}:{service.mllp_port}" if service.mllp else ""
     console.print(
-        f"revbridge serving http://{rt.settings.http_host}:{service.http_port}{mllp}; Ctrl-C to stop"
+        f"revbridge serving http://{runtime.settings.http_host}:{service.http_port}{mllp}; Ctrl-C to stop"
     )
     service.wait()
 
@@ -31,5 +31,7 @@ def serve(
     settings: SettingsOption = None,
 ) -> None:
     """Serve the HTTP API and process messages until interrupted (upgrades the schema first)."""
-    with runtime(db, settings, upgrade=True, http_host=host, http_port=port, mllp_port=mllp_port) as rt:
-        run_server(rt, workers=workers)
+    with open_runtime(
+        db, settings, upgrade=True, http_host=host, http_port=port, mllp_port=mllp_port
+    ) as runtime:
+        run_server(runtime, workers=workers)

@@ -29,7 +29,7 @@ log = get_logger("revbridge.service")
 
 @dataclass
 class Service:
-    rt: Runtime
+    runtime: Runtime
     http: bool = True
     mllp: bool = True
     workers: int = 1
@@ -57,12 +57,12 @@ class Service:
     def _start_background(self) -> None:
         """The threads: workers, the posting loop, the ERP outbox, the drop folder, extra loops."""
         for n in range(self.workers):
-            worker = self.rt.worker(owner=f"{self.rt.worker().config.owner}:{n}")
+            worker = self.runtime.worker(owner=f"{self.runtime.worker().config.owner}:{n}")
             self._spawn(f"worker-{n}", worker.run)
-        if self.rt.posting is not None and self.workers:
-            self._spawn("posting", self.rt.posting.run)
+        if self.runtime.posting is not None and self.workers:
+            self._spawn("posting", self.runtime.posting.run)
         if self.post:
-            self._dispatcher = self.rt.dispatcher(connector_for=self.connector_for)
+            self._dispatcher = self.runtime.dispatcher(connector_for=self.connector_for)
             self._spawn("outbox", self._dispatcher.run)
         if self.directory:
             self._start_directory()
@@ -70,10 +70,10 @@ class Service:
             self._spawn(f"loop-{n}", loop)
 
     def _start_directory(self) -> None:
-        s = self.rt.settings
+        s = self.runtime.settings
         source = DirectorySource(
             inbox=s.resolved_inbox,
-            handler=lambda data, name: self.rt.intake.receive(data, channel=f"file:{name}"[:64]),
+            handler=lambda data, name: self.runtime.intake.receive(data, channel=f"file:{name}"[:64]),
             stable_seconds=s.inbox_stable_seconds,
             poll_seconds=s.inbox_poll_seconds,
         )
@@ -120,7 +120,7 @@ class Service:
             await self._mllp.stop()
 
     async def _open_mllp(self) -> None:
-        s = self.rt.settings
+        s = self.runtime.settings
         self._mllp = MllpServer(
             MllpSettings(
                 host=s.mllp_host,
@@ -133,18 +133,18 @@ class Service:
                 tls_client_ca=s.tls_client_ca,
                 tls_client_allow=tuple(s.tls_client_allow),
             ),
-            self.rt.hl7.mllp_frame,
-            self.rt.hl7.oversized,
-            self.rt.metrics,
+            self.runtime.hl7.mllp_frame,
+            self.runtime.hl7.oversized,
+            self.runtime.metrics,
         )
         await self._mllp.start()
         self.mllp_port = self._mllp.port
 
     async def _open_http(self) -> asyncio.Future[None]:
         """Serve the application; the returned future ends when the server has shut down."""
-        s = self.rt.settings
+        s = self.runtime.settings
         config = uvicorn.Config(
-            create_app(self.rt),
+            create_app(self.runtime),
             host=s.http_host,
             port=s.http_port,
             log_level="warning",
@@ -169,8 +169,8 @@ class Service:
 
     def stop(self) -> None:
         self._stop.set()
-        self.rt.arrivals.ring()  # the loops waiting on them look at the stop flag now
-        self.rt.staged.ring()
+        self.runtime.arrivals.notify()  # the loops waiting on them look at the stop flag now
+        self.runtime.staged.notify()
         for thread in self._threads:
             thread.join(timeout=15)
         if self._dispatcher is not None:

@@ -22,10 +22,10 @@ from datetime import datetime
 from sqlalchemy import Connection, insert
 
 from revbridge.core.clock import Clock
-from revbridge.core.doorbell import Doorbell
 from revbridge.core.errors import StoreConflict, StoreError
 from revbridge.core.ids import content_hash, uuid7
 from revbridge.core.problem import ProblemCode, Severity
+from revbridge.core.wakeup import Wakeup
 from revbridge.security.keys import Keyring
 from revbridge.store import bulk
 from revbridge.store.database import Database
@@ -76,10 +76,10 @@ class MessageStore:
         clock: Clock,
         *,
         max_group: int = 512,
-        doorbell: Doorbell | None = None,
+        wakeup: Wakeup | None = None,
     ) -> None:
         self._db = db
-        self._doorbell = doorbell  # rung after each commit: the workers of this process wake
+        self._wakeup = wakeup  # notified after each commit: the workers of this process wake
         self._keyring = keyring
         self._clock = clock
         self._max_group = max_group
@@ -166,8 +166,8 @@ class MessageStore:
             for item in group:
                 item.future.set_exception(_store_error(exc))
             return
-        if self._doorbell is not None:
-            self._doorbell.ring()
+        if self._wakeup is not None:
+            self._wakeup.notify()
         for item, result in zip(group, results, strict=True):
             if result is not None:
                 item.future.set_result(result)

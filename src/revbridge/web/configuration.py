@@ -43,9 +43,9 @@ NOTICES = {
 }
 
 
-def _current(rt: Runtime) -> int | None:
-    with rt.db.reading() as conn:
-        return configs.current_number(conn, rt.clock.now().date())
+def _current(runtime: Runtime) -> int | None:
+    with runtime.db.reading() as conn:
+        return configs.current_number(conn, runtime.clock.now().date())
 
 
 def file_text(config: Configuration, name: str) -> str:
@@ -53,8 +53,8 @@ def file_text(config: Configuration, name: str) -> str:
     return yaml.safe_dump(to_documents(config)[name], sort_keys=False, allow_unicode=True, width=100)
 
 
-def _versions(rt: Runtime) -> list[configs.Version]:
-    return list(reversed(configs.versions(rt.db)))
+def _versions(runtime: Runtime) -> list[configs.Version]:
+    return list(reversed(configs.versions(runtime.db)))
 
 
 @router.get("/config")
@@ -64,9 +64,9 @@ def config_page(
     a: int | None = Query(None, ge=1),
     b: int | None = Query(None, ge=1),
 ) -> Response:
-    rt = runtime_of(request)
-    versions = _versions(rt)
-    current = _current(rt)
+    runtime = runtime_of(request)
+    versions = _versions(runtime)
+    current = _current(runtime)
     changes: tuple[str, ...] | None = None
     error = ""
     if a is not None and b is not None:
@@ -105,11 +105,11 @@ def _propose_form(
 @router.get("/config/propose")
 @requires(Permission.CONFIG_PROPOSE)
 def propose_page(request: Request, file: str = Query("payers.yaml", max_length=64)) -> Response:
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     name = file if file in FILES else FILES[0]
-    current = _current(rt)
+    current = _current(runtime)
     text = file_text(page_cache.configuration(request, current), name) if current is not None else ""
-    today = rt.clock.now().date().isoformat()
+    today = runtime.clock.now().date().isoformat()
     return _propose_form(request, file=name, text=text, errors=[], note="", effective=today, status=200)
 
 
@@ -149,7 +149,7 @@ async def propose(
 
 
 def _submit(request: Request, *, file: str, text: str, effective_from: str, note: str) -> Response:
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
 
     def refuse(*errors: str) -> Response:
         return _propose_form(
@@ -165,10 +165,10 @@ def _submit(request: Request, *, file: str, text: str, effective_from: str, note
     if file not in FILES:
         return refuse(f"{file}: not a configuration file (one of {', '.join(FILES)})")
     try:
-        effective = date.fromisoformat(effective_from) if effective_from else rt.clock.now().date()
+        effective = date.fromisoformat(effective_from) if effective_from else runtime.clock.now().date()
     except ValueError:
         return refuse(f"effective from: {effective_from!r} is not a date (YYYY-MM-DD)")
-    number = _current(rt)
+    number = _current(runtime)
     if number is None:
         return refuse(
             "there is no configuration in effect to change: apply one with `revbridge config apply`"
@@ -181,15 +181,15 @@ def _submit(request: Request, *, file: str, text: str, effective_from: str, note
     if not diff(base, config):
         return refuse(f"{file}: no change from version {number}")
     version = configs.propose(
-        rt.db,
+        runtime.db,
         config,
         effective_from=effective,
         actor=session.actor(principal_of(request)),
         note=note,
         source=f"workbench: {file}",
-        now=rt.clock.now(),
+        now=runtime.clock.now(),
         approve=False,
-        anchor=rt.settings.resolved_audit_anchor,
+        anchor=runtime.settings.resolved_audit_anchor,
     )
     return RedirectResponse(f"/config/versions/{version.version}?notice=proposed", status_code=303)
 
@@ -202,15 +202,15 @@ def version_page(
     days: int = Query(30, ge=1, le=366),
     notice: str = Query("", max_length=16),
 ) -> Response:
-    rt = runtime_of(request)
-    found = {v.version: v for v in configs.versions(rt.db)}
+    runtime = runtime_of(request)
+    found = {v.version: v for v in configs.versions(runtime.db)}
     version = found.get(number)
     if version is None:
         back = {"back": "/config"}
         return render(
             request, "message.html", back, title="Configuration", status=404, error=f"No version {number}."
         )
-    current = _current(rt)
+    current = _current(runtime)
     context: dict[str, Any] = {
         "version": version,
         "current": current,
@@ -222,11 +222,11 @@ def version_page(
         base, proposed = page_cache.configuration(request, current), page_cache.configuration(request, number)
         context["changes"] = diff(base, proposed)
         if version.status == configs.PROPOSED:
-            since = rt.clock.now() - timedelta(days=days)
+            since = runtime.clock.now() - timedelta(days=days)
             kept = page_cache.remembered(
                 request,
                 ("whatif", current, number, days),
-                lambda: whatif.preview(rt.db, current=base, proposed=proposed, since=since),
+                lambda: whatif.preview(runtime.db, current=base, proposed=proposed, since=since),
             )
             context["preview"], context["preview_at"] = kept.value, kept.at
             context["preview_current"] = kept.current
@@ -255,16 +255,16 @@ def decide(
     if not session.csrf_ok(request, csrf):
         message = "The form had expired or did not come from this site. Please try again."
         return render(request, "message.html", back, title="Configuration", status=400, error=message)
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     try:
         configs.decide(
-            rt.db,
+            runtime.db,
             number,
             approve=decision == "approve",
             actor=session.actor(principal_of(request)),
-            now=rt.clock.now(),
+            now=runtime.clock.now(),
             reason=reason,
-            anchor=rt.settings.resolved_audit_anchor,
+            anchor=runtime.settings.resolved_audit_anchor,
         )
     except InputError as exc:
         return render(request, "message.html", back, title="Configuration", status=409, error=str(exc))

@@ -48,7 +48,7 @@ def journals_page(
     account: str = Query("", max_length=64),
     page: int = Query(1, ge=1, le=10_000),
 ) -> Response:
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     filters = {
         "status": status,
         "legal_entity": legal_entity,
@@ -59,11 +59,11 @@ def journals_page(
     }
     error = ""
     found: list[journals.StoredJournal] = []
-    entities = journal_views.legal_entities(rt.db)
-    ids = list(journal_views.with_account(rt.db, account)) if account else None
+    entities = journal_views.legal_entities(runtime.db)
+    ids = list(journal_views.with_account(runtime.db, account)) if account else None
     try:
         found = journals.list_journals(
-            rt.db,
+            runtime.db,
             status=status or None,
             legal_entity=legal_entity or None,
             lane=lane or None,
@@ -98,8 +98,8 @@ def journals_page(
 @router.get("/journals/{journal_id}")
 @requires(Permission.READ)
 def journal_page(request: Request, journal_id: str = JournalId) -> Response:
-    rt = runtime_of(request)
-    stored = journals.get(rt.db, journal_id)
+    runtime = runtime_of(request)
+    stored = journals.get(runtime.db, journal_id)
     if stored is None:
         return render(
             request,
@@ -109,15 +109,15 @@ def journal_page(request: Request, journal_id: str = JournalId) -> Response:
             status=404,
             error=f"No journal {journal_id}.",
         )
-    context = {"stored": stored, "lines": journal_views.lines(rt.db, journal_id)}
+    context = {"stored": stored, "lines": journal_views.lines(runtime.db, journal_id)}
     return render(request, "journal.html", context, title=f"Journal {journal_id}", active="journals")
 
 
 @router.get("/journals/{journal_id}/lines/{line_id}")
 @requires(Permission.READ)
 def journal_line_page(request: Request, line_id: int, journal_id: str = JournalId) -> Response:
-    rt = runtime_of(request)
-    found = journal_views.line_behind(rt.db, journal_id, line_id)
+    runtime = runtime_of(request)
+    found = journal_views.line_behind(runtime.db, journal_id, line_id)
     if found is None:
         return render(
             request,

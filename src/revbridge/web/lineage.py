@@ -59,8 +59,8 @@ class Lineage:
     locators: tuple[str, ...]  # every place in the message something points at, items first
 
 
-def _lineage(rt: Runtime, message_id: str) -> Lineage | None:
-    with rt.db.reading() as tx:
+def _lineage(runtime: Runtime, message_id: str) -> Lineage | None:
+    with runtime.db.reading() as tx:
         found = lineage.produced(tx, message_id)
         if found is None:
             return None
@@ -69,8 +69,10 @@ def _lineage(rt: Runtime, message_id: str) -> Lineage | None:
     for line in lines:
         booked.setdefault(line.event_key, []).append(line)
     journal_ids = sorted({line.journal_id for line in lines if line.journal_id})
-    shown = {j.journal.id: j for j in journals.list_journals(rt.db, ids=journal_ids)} if journal_ids else {}
-    items = tuple(workitems.list_items(rt.db, status=None, message_id=message_id))
+    shown = (
+        {j.journal.id: j for j in journals.list_journals(runtime.db, ids=journal_ids)} if journal_ids else {}
+    )
+    items = tuple(workitems.list_items(runtime.db, status=None, message_id=message_id))
     views = tuple(
         EventView(
             key=e.key,
@@ -98,8 +100,8 @@ def lineage_page(
     item: int | None = Query(None),
     event: str = Query("", max_length=512),
 ) -> Response:
-    rt = runtime_of(request)
-    found = _lineage(rt, message_id)
+    runtime = runtime_of(request)
+    found = _lineage(runtime, message_id)
     if found is None:
         return _missing(request, message_id)
     context = {"lineage": found, "focus_item": item, "focus_event": event}
@@ -122,12 +124,14 @@ async def raw_page(
     reason: str = Query("", max_length=200),
 ) -> Response:
     """The raw message with ``at`` marked. Contains PHI: the disclosure is audited first."""
-    rt = runtime_of(request)
-    found = await anyio.to_thread.run_sync(_lineage, rt, message_id)
+    runtime = runtime_of(request)
+    found = await anyio.to_thread.run_sync(_lineage, runtime, message_id)
     if found is None:
         return _missing(request, message_id)
     try:
-        data, _media = await anyio.to_thread.run_sync(disclose, rt, principal_of(request), message_id, reason)
+        data, _media = await anyio.to_thread.run_sync(
+            disclose, runtime, principal_of(request), message_id, reason
+        )
     except HTTPException as exc:
         back = {"back": f"/messages/{message_id}"}
         return render(

@@ -74,9 +74,9 @@ def _charts(view: dashboard.Overview) -> dict[str, Markup]:
 @router.get("/")
 @requires(Permission.READ)
 def overview_page(request: Request) -> Response:
-    rt = runtime_of(request)
-    now = rt.clock.now()
-    view = dashboard.overview(rt.db, now)
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
+    view = dashboard.overview(runtime.db, now)
     tie_out = reconciliation.report_for(request, None)
     context = {
         "view": view,

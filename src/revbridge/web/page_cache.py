@@ -73,14 +73,14 @@ def remembered(request: Request, key: Hashable, compute: Callable[[], T]) -> Kep
     """``compute()``'s result for ``key``: the kept one while the store is unchanged and it is
     younger than ``FRESH``; else the kept one marked not current while a thread recomputes it;
     computed here only when nothing is kept yet."""
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     results = _results(request)
 
     def state() -> Fingerprint:
-        return changes.fingerprint(rt.db)
+        return changes.fingerprint(runtime.db)
 
     seen = state()
-    now = rt.clock.now()
+    now = runtime.clock.now()
     with results.lock:
         found = results.entries.get(key)
         fresh = found is not None and found.state == seen and now - found.at < FRESH
@@ -92,7 +92,7 @@ def remembered(request: Request, key: Hashable, compute: Callable[[], T]) -> Kep
     if found is not None:
         if start:
             threading.Thread(
-                target=_refresh, args=(results, key, compute, state, rt.clock.now), daemon=True
+                target=_refresh, args=(results, key, compute, state, runtime.clock.now), daemon=True
             ).start()
         return Kept(found.value, found.at, False)
     value = compute()
@@ -120,13 +120,13 @@ def _refresh(
 def configuration(request: Request, number: int) -> Configuration:
     """A stored configuration version, parsed once per application: a version's body never
     changes once stored, and parsing one (YAML validation of every file) takes ~100 ms."""
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     kept: dict[int, Configuration] | None = getattr(request.app.state, "workbench_versions", None)
     if kept is None:
         kept = request.app.state.workbench_versions = {}
     found = kept.get(number)
     if found is None:
-        found = configs.load_version(rt.db, number)
+        found = configs.load_version(runtime.db, number)
         if len(kept) >= KEEP:
             kept.clear()
         kept[number] = found

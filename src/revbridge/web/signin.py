@@ -29,10 +29,10 @@ router = APIRouter(tags=["workbench"], include_in_schema=False)
 
 
 def _record(request: Request, who: Principal, action: str, sid: str) -> None:
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     trail.record(
-        rt.db,
-        at=rt.clock.now(),
+        runtime.db,
+        at=runtime.clock.now(),
         actor=session.actor(who),
         action=action,
         target=f"session/{hashlib.sha256(sid.encode()).hexdigest()[:16]}",
@@ -41,7 +41,7 @@ def _record(request: Request, who: Principal, action: str, sid: str) -> None:
             "method": who.method,
             "roles": ",".join(r.value for r in who.roles),
         },
-        anchor=rt.settings.resolved_audit_anchor,
+        anchor=runtime.settings.resolved_audit_anchor,
     )
 
 

@@ -83,16 +83,16 @@ def workqueue_page(
     n: int = Query(0, ge=0),
     cleared: int = Query(0, ge=0),
 ) -> Response:
-    rt = runtime_of(request)
-    now = rt.clock.now()
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
     f = Filters(status=status, code=code, facility=facility, age=age, assignee=assignee)
-    items = workqueue.find(rt.db, f.selection(), now=now, limit=LIMIT + 1)
+    items = workqueue.find(runtime.db, f.selection(), now=now, limit=LIMIT + 1)
     context = {
         "filters": f,
         "items": items[:LIMIT],
         "more": len(items) > LIMIT,
         "ages": {i.id: time_since(i.created_at, now) for i in items[:LIMIT]},
-        "choices": workqueue.choices(rt.db),
+        "choices": workqueue.choices(runtime.db),
         "unassigned": UNASSIGNED,
         "back": f"/workqueue?{f.query()}",
     }
@@ -116,15 +116,15 @@ def _refuse(request: Request, message: str, status: int) -> Response:
 
 
 def _replay(
-    rt: Runtime, actor: str, *, items: list[int] | None = None, code: str = ""
+    runtime: Runtime, actor: str, *, items: list[int] | None = None, code: str = ""
 ) -> workqueue.ReplayReport:
-    replayer = rt.replayer()
+    replayer = runtime.replayer()
     if items is not None:
-        report = workqueue.replay_items(rt.db, replayer, items, actor=actor)
+        report = workqueue.replay_items(runtime.db, replayer, items, actor=actor)
     else:
-        report = workqueue.replay_code(rt.db, replayer, code, actor=actor)
-    if rt.posting is not None:  # what the replays left waiting or in due windows goes on now
-        rt.posting.tick()
+        report = workqueue.replay_code(runtime.db, replayer, code, actor=actor)
+    if runtime.posting is not None:  # what the replays left waiting or in due windows goes on now
+        runtime.posting.tick()
     return report
 
 
@@ -143,25 +143,27 @@ def workqueue_action(
         return _refuse(request, EXPIRED, 400)
     if not item:
         return _refuse(request, "Select at least one work item first.", 422)
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     who = principal_of(request)
     actor = session.actor(who)
-    anchor = rt.settings.resolved_audit_anchor
+    anchor = runtime.settings.resolved_audit_anchor
     try:
         match action:
             case "assign" | "assign_me":
                 name = who.name if action == "assign_me" else assignee.strip()
-                n = workqueue.assign(rt.db, rt.clock, item, assignee=name or None, actor=actor, anchor=anchor)
+                n = workqueue.assign(
+                    runtime.db, runtime.clock, item, assignee=name or None, actor=actor, anchor=anchor
+                )
                 notice = {"notice": "assigned", "n": n}
             case "resolve" | "ignore":
                 close = workqueue.resolve if action == "resolve" else workqueue.ignore
-                n = close(rt.db, rt.clock, item, reason=reason, actor=actor, anchor=anchor)
+                n = close(runtime.db, runtime.clock, item, reason=reason, actor=actor, anchor=anchor)
                 notice = {"notice": f"{action}d", "n": n}
             case "retry":
-                retried = workqueue.retry(rt.db, rt.clock, item, actor=actor, anchor=anchor)
+                retried = workqueue.retry(runtime.db, runtime.clock, item, actor=actor, anchor=anchor)
                 notice = {"notice": "retried", "n": len(retried.items)}
             case _:
-                report = _replay(rt, actor, items=item)
+                report = _replay(runtime, actor, items=item)
                 if not report.messages:
                     return _refuse(request, "The selected work items name no message to replay.", 422)
                 notice = {"notice": "replayed", "n": report.messages, "cleared": report.cleared}
@@ -180,9 +182,9 @@ def workqueue_replay_code(
 ) -> Response:
     if not session.csrf_ok(request, csrf):
         return _refuse(request, EXPIRED, 400)
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     try:
-        report = _replay(rt, session.actor(principal_of(request)), code=code)
+        report = _replay(runtime, session.actor(principal_of(request)), code=code)
     except InputError as exc:
         return _refuse(request, str(exc), 409)
     return RedirectResponse(

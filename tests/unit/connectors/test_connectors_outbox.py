@@ -16,8 +16,8 @@ from revbridge.connectors.base import ConnectorRejected, ConnectorUnavailable, L
 from revbridge.connectors.breaker import BreakerState
 from revbridge.connectors.rest import RestConnector, RestSettings
 from revbridge.core.clock import FixedClock, SystemClock
-from revbridge.core.doorbell import Doorbell
 from revbridge.core.money import Money
+from revbridge.core.wakeup import Wakeup
 from revbridge.ledger.journal import Dimensions, Journal, JournalDraft, JournalLine, Lane, realtime_journal
 from revbridge.ledger.role import AccountRole as R
 from revbridge.observability.metrics import Metrics
@@ -295,7 +295,7 @@ def test_run_posts_continuously_until_stopped(engine: Database, erp: FaultyErp) 
 
 def test_an_idle_outbox_wakes_when_a_worker_rings(engine: Database, erp: FaultyErp) -> None:
     connector = rest(erp)
-    bell = Doorbell()
+    bell = Wakeup()
     d = Dispatcher(
         engine,
         lambda _le: connector,
@@ -310,14 +310,14 @@ def test_an_idle_outbox_wakes_when_a_worker_rings(engine: Database, erp: FaultyE
     try:
         time.sleep(0.3)  # nothing staged: the outbox sleeps for up to a minute
         stage(engine, 3)
-        bell.ring()
+        bell.notify()
         deadline = time.monotonic() + 10
         while store.counts(engine)["posted"] < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert store.counts(engine)["posted"] == 3
     finally:
         stop.set()
-        bell.ring()
+        bell.notify()
         runner.join(timeout=5)
         d.close()
         connector.close()

@@ -167,11 +167,11 @@ def scoped_key(kind: str, request: Request, key: str | None) -> str | None:
 
 async def store(request: Request, data: bytes, *, kind: str, idempotency_key: str | None) -> Received:
     """Commit the posted body as one message; returns after the commit."""
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
 
     def run() -> Received:
-        envelopes = rt.intake.split(data, format=kind)
-        received = rt.intake.store_envelopes(
+        envelopes = runtime.intake.split(data, format=kind)
+        received = runtime.intake.store_envelopes(
             envelopes,
             channel=f"http:{kind}:{sender(request)}"[:64],
             correlation_id=request.headers.get("x-correlation-id", "")[:64],
@@ -207,11 +207,11 @@ def answered_headers(received: Received) -> dict[str, str]:
 @requires(Permission.INGEST)  # not public: the public routes are a short, deliberate list
 async def capability_statement(request: Request) -> Response:
     """What this endpoint takes: create for the financial resources, transaction and batch."""
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     body = {
         "resourceType": "CapabilityStatement",
         "status": "active",
-        "date": rt.clock.now().date().isoformat(),
+        "date": runtime.clock.now().date().isoformat(),
         "kind": "instance",
         "software": {"name": "revbridge", "version": __version__},
         "implementation": {"description": "revbridge FHIR intake (write only)"},
@@ -256,14 +256,14 @@ async def post_resource(
 async def _post(
     request: Request, expected: str, idempotency_key: str | None, *, prefer: str | None
 ) -> Response:
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     if not media_type_ok(request, ACCEPTED_MEDIA_TYPES):
         message = f"send {FHIR_JSON} or application/json"
         return refuse([problem(ProblemCode.UNSUPPORTED_FORMAT, message, "Content-Type")], 415)
     bad_key = idempotency_problem(idempotency_key)
     if bad_key is not None:
         return refuse([bad_key], 400)
-    limit = rt.settings.max_body_bytes
+    limit = runtime.settings.max_body_bytes
     data = await read_limited(request, limit)
     if data is None:
         return refuse([problem(ProblemCode.LIMIT_EXCEEDED, f"body larger than {limit} bytes")], 413)

@@ -61,9 +61,9 @@ def received_json(received: list[Received]) -> list[dict[str, object]]:
 @requires(Permission.INGEST)
 async def ingest_hl7v2(request: Request) -> Response:
     """One or more HL7 v2 messages (a batch file is fine); the ACK comes back after the commit."""
-    rt = runtime_of(request)
-    data = await read_body(request, rt.settings.max_body_bytes)
-    answers = await rt.hl7.receive_async(
+    runtime = runtime_of(request)
+    data = await read_body(request, runtime.settings.max_body_bytes)
+    answers = await runtime.hl7.receive_async(
         data,
         channel=_principal_channel(request, "hl7v2"),
         correlation_id=request.headers.get("x-correlation-id", "")[:64],
@@ -89,11 +89,11 @@ async def ingest_hl7v2(request: Request) -> Response:
 @requires(Permission.INGEST)
 async def ingest_x12(request: Request) -> JSONResponse:
     """An X12 file (one or more interchanges), streamed, up to the configured size."""
-    rt = runtime_of(request)
-    data = await read_body(request, rt.settings.max_x12_bytes)
+    runtime = runtime_of(request)
+    data = await read_body(request, runtime.settings.max_x12_bytes)
     try:
         received = await anyio.to_thread.run_sync(
-            lambda: rt.intake.receive(
+            lambda: runtime.intake.receive(
                 data,
                 channel=_principal_channel(request, "x12"),
                 format="x12",

@@ -32,13 +32,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _metadata(rt: Runtime, message_id: str) -> dict[str, object] | None:
-    with rt.db.reading() as tx:
+def _metadata(runtime: Runtime, message_id: str) -> dict[str, object] | None:
+    with runtime.db.reading() as tx:
         found = lineage.produced(tx, message_id)
     if found is None:
         return None
     m = found.message
-    items = workitems.list_items(rt.db, status=None, message_id=message_id)
+    items = workitems.list_items(runtime.db, status=None, message_id=message_id)
     return {
         "id": m.id,
         "channel": m.channel,
@@ -75,8 +75,8 @@ def _metadata(rt: Runtime, message_id: str) -> dict[str, object] | None:
 @requires(Permission.READ)
 async def get_message(request: Request, message_id: str = MessageId) -> dict[str, object]:
     """A message's metadata, state and lineage (events and work items); never its payload."""
-    rt = runtime_of(request)
-    found = await anyio.to_thread.run_sync(_metadata, rt, message_id)
+    runtime = runtime_of(request)
+    found = await anyio.to_thread.run_sync(_metadata, runtime, message_id)
     if found is None:
         raise HTTPException(404, f"no message {message_id}")
     return found
@@ -96,9 +96,9 @@ async def get_raw_message(
     reason: str = Query("", max_length=200, description="Why the raw message is viewed (audited)."),
 ) -> Response:
     """The decrypted raw message as received. Contains PHI: every view is audited first."""
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     principal = principal_of(request)
-    data, media_type = await anyio.to_thread.run_sync(disclose, rt, principal, message_id, reason)
+    data, media_type = await anyio.to_thread.run_sync(disclose, runtime, principal, message_id, reason)
     return Response(
         data,
         media_type=media_type,

@@ -25,9 +25,9 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _ready(rt: Runtime) -> bool:
-    rt.db.check_reachable()
-    return migrate.is_current(rt.db)
+def _ready(runtime: Runtime) -> bool:
+    runtime.db.check_reachable()
+    return migrate.is_current(runtime.db)
 
 
 @router.get("/readyz")

@@ -24,9 +24,9 @@ router = APIRouter(prefix="/api/v1", tags=["operations"])
 @router.get("/status")
 @requires(Permission.READ)
 async def status(request: Request) -> dict[str, Any]:
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
 
-    return await anyio.to_thread.run_sync(rt.status)
+    return await anyio.to_thread.run_sync(runtime.status)
 
 
 @router.get("/exceptions")
@@ -37,10 +37,10 @@ async def list_exceptions(
     code: str | None = Query(None, max_length=64),
     limit: int = Query(500, ge=1, le=5000),
 ) -> list[dict[str, object]]:
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     selection = workqueue.Selection(status=None if status == "all" else status, code=code)
     items = await anyio.to_thread.run_sync(
-        lambda: workqueue.find(rt.db, selection, now=rt.clock.now(), limit=limit)
+        lambda: workqueue.find(runtime.db, selection, now=runtime.clock.now(), limit=limit)
     )
     return [i.as_json() for i in items]
 
@@ -48,8 +48,8 @@ async def list_exceptions(
 @router.get("/exceptions/{item_id}")
 @requires(Permission.READ)
 async def get_exception(request: Request, item_id: ItemId) -> dict[str, object]:
-    rt = runtime_of(request)
-    item = await anyio.to_thread.run_sync(workqueue.get, rt.db, item_id)
+    runtime = runtime_of(request)
+    item = await anyio.to_thread.run_sync(workqueue.get, runtime.db, item_id)
     if item is None:
         raise HTTPException(404, f"no work item {item_id}")
     return item.as_json()
@@ -64,16 +64,21 @@ class Assignment(BaseModel):
 
 
 def _close(request: Request, item_id: ItemId, status: str, reason: str) -> dict[str, object]:
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     actor = principal_of(request).actor
     close = workqueue.resolve if status == workqueue.RESOLVED else workqueue.ignore
     try:
         close(
-            rt.db, rt.clock, [item_id], reason=reason, actor=actor, anchor=rt.settings.resolved_audit_anchor
+            runtime.db,
+            runtime.clock,
+            [item_id],
+            reason=reason,
+            actor=actor,
+            anchor=runtime.settings.resolved_audit_anchor,
         )
     except InputError as exc:
         raise HTTPException(409, str(exc)) from None
-    item = workqueue.get(rt.db, item_id)
+    item = workqueue.get(runtime.db, item_id)
     assert item is not None
     return item.as_json()
 
@@ -93,17 +98,19 @@ async def ignore_exception(request: Request, item_id: ItemId, body: Resolution) 
 @router.post("/exceptions/{item_id}/assign")
 @requires(Permission.OPERATE)
 async def assign_exception(request: Request, item_id: ItemId, body: Assignment) -> dict[str, object]:
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     actor = principal_of(request).actor
 
     def run() -> dict[str, object]:
-        anchor = rt.settings.resolved_audit_anchor
+        anchor = runtime.settings.resolved_audit_anchor
         if (
-            workqueue.assign(rt.db, rt.clock, [item_id], assignee=body.assignee, actor=actor, anchor=anchor)
+            workqueue.assign(
+                runtime.db, runtime.clock, [item_id], assignee=body.assignee, actor=actor, anchor=anchor
+            )
             != 1
         ):
             raise HTTPException(409, f"work item {item_id} is not open")
-        item = workqueue.get(rt.db, item_id)
+        item = workqueue.get(runtime.db, item_id)
         assert item is not None
         return item.as_json()
 

@@ -151,7 +151,7 @@ async def post_payments(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     """Self-pay payments, refunds and payment plans; 202 with one result per item after the commit."""
-    rt = runtime_of(request)
+    runtime = runtime_of(request)
     if not media_type_ok(request, frozenset({"application/json"})):
         return _refused(
             [problem(ProblemCode.UNSUPPORTED_FORMAT, "send application/json", "Content-Type")], 415
@@ -159,7 +159,7 @@ async def post_payments(
     bad_key = idempotency_problem(idempotency_key)
     if bad_key is not None:
         return _refused([bad_key], 400)
-    limit = rt.settings.max_body_bytes
+    limit = runtime.settings.max_body_bytes
     data = await read_limited(request, limit)
     if data is None:
         return _refused([problem(ProblemCode.LIMIT_EXCEEDED, f"body larger than {limit} bytes", "$")], 413)

@@ -1,0 +1,24 @@
+"""Wake-ups inside one process: a producer says "there is work" after its commit (intake for the
+workers, a worker for the outbox), and a polling loop wakes at once instead of at its next poll.
+Loops still poll, because work also comes from other processes, so a lost wake-up costs one poll
+interval, never a message."""
+
+from __future__ import annotations
+
+import threading
+
+
+class Wakeup:
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep until notified or ``timeout`` seconds pass; True if notified. A notice between
+        the caller's last look for work and this call is not lost: it stays set until a wait
+        takes it."""
+        notified = self._event.wait(timeout)
+        self._event.clear()
+        return notified
