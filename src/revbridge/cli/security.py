@@ -23,8 +23,7 @@ from revbridge.cli.common import (
 )
 from revbridge.core.errors import InputError
 from revbridge.security.keys import KEY_ID
-from revbridge.store import rekey, retention
-from revbridge.store.views import trail
+from revbridge.store import audit, rekey, retention
 
 keys_app = typer.Typer(help="Encryption keys of stored raw messages.", no_args_is_help=True)
 
@@ -125,7 +124,7 @@ def _new_environment_key(runtime: Runtime, key_id: str | None) -> tuple[str, str
     if new_id in current.keys or not KEY_ID.fullmatch(new_id):
         raise InputError(f"key id {new_id!r} is taken or not a valid key id")
     material = base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
-    trail.record(
+    audit.record(
         runtime.db,
         at=runtime.clock.now(),
         actor=_actor(),

@@ -27,8 +27,7 @@ from revbridge.security.jwt import (
     looks_like_jwt,
 )
 from revbridge.settings import Settings
-from revbridge.store import apikeys
-from revbridge.store.views import trail
+from revbridge.store import apikeys, audit
 
 log = get_logger("revbridge.auth")
 
@@ -68,7 +67,7 @@ def authenticator(runtime: Runtime) -> Authenticator:
             return True
 
     def record_login(principal: Principal, token_id: str, issuer: str) -> None:
-        trail.record(
+        audit.record(
             runtime.db,
             at=runtime.clock.now(),
             actor=principal.actor,

@@ -14,7 +14,8 @@ from fastapi import HTTPException
 from revbridge.bootstrap import Runtime
 from revbridge.core.errors import DecryptionError
 from revbridge.http.auth import Principal
-from revbridge.store.views import lineage, trail
+from revbridge.store import audit
+from revbridge.store.views import lineage
 
 MEDIA_TYPES = {
     "hl7v2": "x-application/hl7-v2+er7",
@@ -51,7 +52,7 @@ def disclose(runtime: Runtime, principal: Principal, message_id: str, reason: st
 def _audit(
     runtime: Runtime, principal: Principal, action: str, message_id: str, details: dict[str, str]
 ) -> None:
-    trail.record(
+    audit.record(
         runtime.db,
         at=runtime.clock.now(),
         actor=principal.actor,

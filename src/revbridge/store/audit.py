@@ -65,6 +65,24 @@ def append(
     )
 
 
+def record(
+    db: Database,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    target: str,
+    details: Mapping[str, str],
+    anchor: Path | None,
+) -> AuditEntry:
+    """One entry in a transaction of its own, committed before this returns: what the faces
+    record as it happens (a sign-in, a token's first use, a view of raw PHI), so a face can
+    refuse to go on when the record could not be written. An entry that must commit with other
+    writes is appended with ``append`` inside the caller's transaction."""
+    with db.transaction() as tx:
+        return append(tx, at=at, actor=actor, action=action, target=target, details=details, anchor=anchor)
+
+
 def _write_anchor(path: Path, count: int, digest: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

@@ -21,7 +21,7 @@ from revbridge.http.auth import SID_COOKIE, Principal
 from revbridge.http.permissions import requires
 from revbridge.http.state import runtime_of
 from revbridge.security.roles import Permission, allows
-from revbridge.store.views import trail
+from revbridge.store import audit
 from revbridge.web import session
 from revbridge.web.rendering import render
 
@@ -30,7 +30,7 @@ router = APIRouter(tags=["workbench"], include_in_schema=False)
 
 def _record(request: Request, who: Principal, action: str, sid: str) -> None:
     runtime = runtime_of(request)
-    trail.record(
+    audit.record(
         runtime.db,
         at=runtime.clock.now(),
         actor=session.actor(who),
