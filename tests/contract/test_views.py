@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from revbridge.store import Database, audit
 from revbridge.store.schema import event_lines, events, journal_lines, journals, messages, work_items
-from revbridge.store.views import changes, dashboard, lineage, trail
+from revbridge.store.views import changes, dashboard, lineage
 from revbridge.store.views import journals as journal_views
 
 NOW = datetime(2026, 6, 16, 9, 0, tzinfo=UTC)
@@ -419,8 +419,8 @@ def test_the_fingerprint_changes_with_what_kept_results_read(db: Database) -> No
     assert changes.fingerprint(db) != moved
 
 
-def test_a_trail_entry_commits_on_its_own(db: Database) -> None:
-    entry = trail.record(
+def test_an_audit_entry_recorded_on_its_own_commits_and_chains(db: Database) -> None:
+    entry = audit.record(
         db,
         at=NOW,
         actor="apikey:k",
@@ -430,7 +430,7 @@ def test_a_trail_entry_commits_on_its_own(db: Database) -> None:
         anchor=None,
     )
     assert entry.seq == 1 and entry.details == {"bytes": "9"}
-    trail.record(db, at=NOW, actor="apikey:k", action="login", target="token/t", details={}, anchor=None)
+    audit.record(db, at=NOW, actor="apikey:k", action="login", target="token/t", details={}, anchor=None)
     count, findings = audit.check(db)
     assert (count, findings) == (2, [])
     with db.reading() as tx:
