@@ -36,8 +36,8 @@ from revbridge.formats.fhir.adjustments import (
     negate,
     negate_line,
 )
+from revbridge.formats.fhir.bundle import Entry
 from revbridge.formats.fhir.claim import WITHDRAWN, Insurance, payer, read_insurance
-from revbridge.formats.fhir.document import Entry
 from revbridge.formats.fhir.reader import Amount, Concept, Head, JsonObject, Reader, Ref, code_of
 from revbridge.formats.fhir.scope import Scope
 

@@ -35,7 +35,7 @@ from revbridge.canonical.events import (
 )
 from revbridge.core.ids import PatientToken
 from revbridge.core.problem import ProblemCode
-from revbridge.formats.fhir.document import Entry
+from revbridge.formats.fhir.bundle import Entry
 from revbridge.formats.fhir.reader import Concept, Head, JsonObject, Reader, Ref, code_of
 from revbridge.formats.fhir.scope import Scope
 

@@ -26,8 +26,8 @@ from datetime import date
 from revbridge.canonical.events import CanonicalEvent, ProviderAdjustment, RemittanceReceived
 from revbridge.core.money import Money
 from revbridge.core.problem import ProblemCode
+from revbridge.formats.fhir.bundle import Entry
 from revbridge.formats.fhir.claim import WITHDRAWN
-from revbridge.formats.fhir.document import Entry
 from revbridge.formats.fhir.reader import Amount, Head, Reader, Ref, code_of
 from revbridge.formats.fhir.scope import Scope
 

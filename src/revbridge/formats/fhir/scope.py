@@ -23,7 +23,7 @@ from revbridge.core.ids import PatientToken
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import ProblemCode, Severity
 from revbridge.formats.base import ParseContext
-from revbridge.formats.fhir.document import Entry
+from revbridge.formats.fhir.bundle import Entry
 from revbridge.formats.fhir.reader import Head, JsonObject, Reader, Ref
 
 
