@@ -12,7 +12,6 @@ from __future__ import annotations
 from yaml.nodes import Node
 
 from revbridge.ledger.role import AccountRole
-from revbridge.masterdata.document import Reader
 from revbridge.masterdata.model import (
     CAS_GROUPS,
     AccountMapping,
@@ -22,6 +21,7 @@ from revbridge.masterdata.model import (
     TransactionCode,
 )
 from revbridge.masterdata.organisation import Known, in_charts, unique
+from revbridge.masterdata.yaml_reader import Reader
 
 
 def read_mappings(r: Reader, node: Node, known: Known) -> list[AccountMapping] | None:
