@@ -220,11 +220,8 @@ def _transaction_codes(
         if m is None:
             ok = False
             continue
-        code, category = r.text(m["code"], "code"), r.text(m["category"], "category")
+        code, category = r.text(m["code"], "code"), _category_ref(r, m["category"], categories)
         name = r.text(m["name"], "name") if "name" in m else ""
-        if category is not None and categories is not None and category not in categories:
-            r.error(m["category"], f"unknown category '{category}'")
-            category = None
         if (
             code is None
             or category is None
