@@ -9,6 +9,7 @@ BAR trigger (A31 demographics, A02 transfer, merges, purges) is ignored by the r
 from __future__ import annotations
 
 from datetime import date
+from typing import TypedDict
 
 from revbridge.canonical.events import (
     CanonicalEvent,
@@ -17,6 +18,7 @@ from revbridge.canonical.events import (
     EncounterRegistered,
     EncounterUpdated,
 )
+from revbridge.core.ids import PatientToken
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
 from revbridge.formats.base import ParseContext
@@ -29,6 +31,18 @@ REGISTERED = frozenset({("ADT", "A01"), ("ADT", "A04"), ("ADT", "A05"), ("BAR", 
 UPDATED = frozenset({("ADT", "A08"), ("ADT", "A03"), ("ADT", "A13"), ("BAR", "P05"), ("BAR", "P06")})
 CANCELLED = frozenset({("ADT", "A11")})
 FINANCIAL = REGISTERED | UPDATED | CANCELLED
+
+
+class _Visit(TypedDict):
+    """What every encounter event of one message carries, whatever its trigger."""
+
+    key: str
+    source: SourceRef
+    occurred_on: date
+    facility: str
+    encounter: str
+    patient: PatientToken
+    trigger: str
 
 
 def to_encounter_events(message: Message, header: Header, ctx: ParseContext) -> Outcome[CanonicalEvent]:
@@ -58,40 +72,45 @@ def to_encounter_events(message: Message, header: Header, ctx: ParseContext) -> 
     ):
         return Outcome.of((), _keyed(problems, key))
     pv1 = message.first("PV1")
-    source = SourceRef(ctx.message_id, pv1.where if pv1 is not None else "PID[1]")
+    visit = _Visit(
+        key=key,
+        source=SourceRef(ctx.message_id, pv1.where if pv1 is not None else "PID[1]"),
+        occurred_on=occurred,
+        facility=header.facility,
+        encounter=encounter,
+        patient=patient,
+        trigger=header.trigger,
+    )
     if (header.message_type, header.trigger) in CANCELLED:
-        cancelled = EncounterCancelled(
-            key=key,
-            source=source,
-            occurred_on=occurred,
-            facility=header.facility,
-            encounter=encounter,
-            patient=patient,
-            trigger=header.trigger,
-        )
-        return Outcome.of((cancelled,), problems)
+        return Outcome.of((EncounterCancelled(**visit),), problems)
+    event = _registration(message, header, pv1, visit, ctx, problems)
+    return Outcome.of((event,), problems)
+
+
+def _registration(
+    message: Message,
+    header: Header,
+    pv1: Segment | None,
+    visit: _Visit,
+    ctx: ParseContext,
+    problems: list[Problem],
+) -> EncounterRegistered | EncounterUpdated:
+    """What a registration or an update adds: PV1 class, service and dates, GT1, the IN1s."""
     coverages = _coverages(message, ctx, problems)
     admitted = _optional_date(pv1, 44, ctx, problems)
     discharged = _optional_date(pv1, 45, ctx, problems)
     event_type = (
         EncounterRegistered if (header.message_type, header.trigger) in REGISTERED else EncounterUpdated
     )
-    event = event_type(
-        key=key,
-        source=source,
-        occurred_on=occurred,
-        facility=header.facility,
-        encounter=encounter,
-        patient=patient,
+    return event_type(
+        **visit,
         guarantor=guarantor_token(message, ctx),
         patient_class=pv1.get(2, 1).strip() if pv1 is not None else "",
         department=_department(pv1),
         admitted_on=admitted,
         discharged_on=discharged,
         coverages=coverages,
-        trigger=header.trigger,
     )
-    return Outcome.of((event,), problems)
 
 
 def _keyed(problems: list[Problem], key: str) -> list[Problem]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TypedDict
 
 from revbridge.canonical.events import (
     AdjustmentPosted,
@@ -48,6 +49,17 @@ class _Common:
     encounter: str
     patient: PatientToken | None
     fallback_date: Callable[[], date | Problem]
+
+
+class _Posted(TypedDict):
+    """What every event of one FT1 carries, whichever event table 0017 makes it."""
+
+    key: str
+    source: SourceRef
+    occurred_on: date
+    facility: str
+    encounter: str
+    patient: PatientToken | None
 
 
 def to_transaction_events(message: Message, header: Header, ctx: ParseContext) -> Outcome[CanonicalEvent]:
@@ -94,15 +106,7 @@ def to_transaction_events(message: Message, header: Header, ctx: ParseContext) -
 def _transaction(
     ft1: Segment, kind: str, common: _Common, ctx: ParseContext, keys: set[str]
 ) -> tuple[CanonicalEvent | None, list[Problem]]:
-    transaction_id = ft1.get(2, 1).strip()
-    if not transaction_id:
-        set_id = ft1.get(1).strip()
-        transaction_id = f"{common.control_id}#{set_id or ft1.occurrence}"
-    # A credit (CD) often repeats the FT1-2 of the charge it reverses, and a payment or
-    # adjustment may share a sender's id sequence with charges: only CG keeps the bare id.
-    key = f"hl7v2:{common.facility}:{transaction_id}"
-    if kind in TRANSACTION_TYPES and kind != CHARGE:
-        key = f"{key}:{kind}"
+    transaction_id, key = _identity(ft1, kind, common)
     problems: list[Problem] = []
 
     def report(code: ProblemCode, text: str, locator: str) -> None:
@@ -124,53 +128,57 @@ def _transaction(
     amount = _amount(ft1, Decimal(1) if quantity is None else quantity, ctx.default_currency, report)
     if problems or quantity is None or amount is None or isinstance(occurred, Problem):
         return None, problems
-    negative = amount.is_negative() or quantity < 0
-    source = SourceRef(ctx.message_id, ft1.where)
+    posted = _Posted(
+        key=key,
+        source=SourceRef(ctx.message_id, ft1.where),
+        occurred_on=occurred,
+        facility=common.facility,
+        encounter=common.encounter,
+        patient=common.patient,
+    )
+    return _event(ft1, kind, posted, transaction_id, quantity, amount), problems
+
+
+def _identity(ft1: Segment, kind: str, common: _Common) -> tuple[str, str]:
+    """The transaction id (FT1-2, else the control id and FT1-1) and the event key it gives."""
+    transaction_id = ft1.get(2, 1).strip()
+    if not transaction_id:
+        set_id = ft1.get(1).strip()
+        transaction_id = f"{common.control_id}#{set_id or ft1.occurrence}"
+    # A credit (CD) often repeats the FT1-2 of the charge it reverses, and a payment or
+    # adjustment may share a sender's id sequence with charges: only CG keeps the bare id.
+    key = f"hl7v2:{common.facility}:{transaction_id}"
+    if kind in TRANSACTION_TYPES and kind != CHARGE:
+        key = f"{key}:{kind}"
+    return transaction_id, key
+
+
+def _event(
+    ft1: Segment, kind: str, posted: _Posted, transaction_id: str, quantity: Decimal, amount: Money
+) -> CanonicalEvent:
+    """The event table 0017 names; every amount a positive magnitude."""
     magnitude = abs(amount)
     department = ft1.get(13, 1).strip()
-    procedure = ft1.get(25, 1).strip() or ft1.get(7, 1).strip()
-    event: CanonicalEvent
     if kind == PAYMENT:
-        event = PatientPaymentReceived(
-            key=key,
-            source=source,
-            occurred_on=occurred,
-            facility=common.facility,
-            payment_id=transaction_id,
-            encounter=common.encounter,
-            patient=common.patient,
-            amount=magnitude,
-        )
-    elif kind == ADJUSTMENT:
-        event = AdjustmentPosted(
-            key=key,
-            source=source,
-            occurred_on=occurred,
-            facility=common.facility,
+        return PatientPaymentReceived(**posted, payment_id=transaction_id, amount=magnitude)
+    if kind == ADJUSTMENT:
+        return AdjustmentPosted(
+            **posted,
             adjustment_id=transaction_id,
-            encounter=common.encounter,
-            patient=common.patient,
             code=ft1.get(7, 1).strip(),
             department=department,
             amount=magnitude,
         )
-    else:
-        # A credit, or a charge with a negative amount or quantity, reverses revenue.
-        kind_of = ChargeReversed if kind == CREDIT or negative else ChargeCaptured
-        event = kind_of(
-            key=key,
-            source=source,
-            occurred_on=occurred,
-            facility=common.facility,
-            charge_id=transaction_id,
-            encounter=common.encounter,
-            patient=common.patient,
-            department=department,
-            procedure=procedure,
-            quantity=abs(quantity),
-            amount=magnitude,
-        )
-    return event, problems
+    # A credit, or a charge with a negative amount or quantity, reverses revenue.
+    kind_of = ChargeReversed if kind == CREDIT or amount.is_negative() or quantity < 0 else ChargeCaptured
+    return kind_of(
+        **posted,
+        charge_id=transaction_id,
+        department=department,
+        procedure=ft1.get(25, 1).strip() or ft1.get(7, 1).strip(),
+        quantity=abs(quantity),
+        amount=magnitude,
+    )
 
 
 def _with_key(found: Problem, key: str) -> Problem:
