@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import TypedDict
 
 from revbridge.canonical.events import (
     CanonicalEvent,
@@ -35,11 +34,11 @@ from revbridge.canonical.events import (
     EncounterUpdated,
 )
 from revbridge.core.ids import PatientToken
-from revbridge.core.locator import SourceRef
 from revbridge.core.problem import ProblemCode
 from revbridge.formats.fhir.bundle import Entry
 from revbridge.formats.fhir.reader import Concept, Head, JsonObject, Reader, Ref, code_of
 from revbridge.formats.fhir.scope import Scope
+from revbridge.formats.visit import Visit
 
 ENCOUNTER_STATUS = frozenset(
     {
@@ -193,31 +192,11 @@ def patient_events(patient: Patient, scope: Scope, key: str) -> list[CanonicalEv
     return []
 
 
-class _Visit(TypedDict):
-    """What Encounter and Account both say of the visit, whatever their status."""
-
-    key: str
-    source: SourceRef
-    occurred_on: date
-    facility: str
-    encounter: str
-    patient: PatientToken
-    trigger: str
-
-
 def encounter_events(enc: Encounter, scope: Scope, key: str) -> list[CanonicalEvent]:
     patient = scope.patient(enc.subject)
     if patient is None:
         return _without_patient("an Encounter", enc.head, scope, key)
-    visit = _Visit(
-        key=key,
-        source=scope.source(enc.head.path),
-        occurred_on=scope.occurred(enc.start),
-        facility=scope.text(enc.service_provider),
-        encounter=enc.head.id or enc.head.full_url,
-        patient=patient,
-        trigger="Encounter",
-    )
+    visit = _visit(enc.head, patient, enc.start, enc.service_provider, scope, key)
     if enc.status in _CANCELLING:
         return [EncounterCancelled(**visit)]
     kind = EncounterRegistered if enc.status in _REGISTERING else EncounterUpdated
@@ -236,15 +215,7 @@ def account_events(acc: Account, scope: Scope, key: str) -> list[CanonicalEvent]
     patient = next((t for t in (scope.patient(s) for s in acc.subjects if _may_be_patient(s)) if t), None)
     if patient is None:
         return _without_patient("an Account", acc.head, scope, key)
-    visit = _Visit(
-        key=key,
-        source=scope.source(acc.head.path),
-        occurred_on=scope.occurred(acc.start),
-        facility=scope.text(acc.owner),
-        encounter=acc.head.id or acc.head.full_url,
-        patient=patient,
-        trigger="Account",
-    )
+    visit = _visit(acc.head, patient, acc.start, acc.owner, scope, key)
     if acc.status in _CANCELLING:
         return [EncounterCancelled(**visit)]
     coverages = []
@@ -254,6 +225,21 @@ def account_events(acc: Account, scope: Scope, key: str) -> list[CanonicalEvent]
             coverages.append(_coverage_of(target.raw, part.priority, scope, part.coverage))
     kind = EncounterRegistered if acc.status in _REGISTERING else EncounterUpdated
     return [kind(**visit, admitted_on=acc.start, discharged_on=acc.end, coverages=tuple(coverages))]
+
+
+def _visit(
+    head: Head, patient: PatientToken, start: date | None, facility: Ref | None, scope: Scope, key: str
+) -> Visit:
+    """The visit an Encounter or an Account is about: its id names the encounter, its type the trigger."""
+    return Visit(
+        key=key,
+        source=scope.source(head.path),
+        occurred_on=scope.occurred(start),
+        facility=scope.text(facility),
+        encounter=head.id or head.full_url,
+        patient=patient,
+        trigger=head.resource_type,
+    )
 
 
 def _without_patient(what: str, head: Head, scope: Scope, key: str) -> list[CanonicalEvent]:

@@ -9,7 +9,6 @@ BAR trigger (A31 demographics, A02 transfer, merges, purges) is ignored by the r
 from __future__ import annotations
 
 from datetime import date
-from typing import TypedDict
 
 from revbridge.canonical.events import (
     CanonicalEvent,
@@ -18,7 +17,6 @@ from revbridge.canonical.events import (
     EncounterRegistered,
     EncounterUpdated,
 )
-from revbridge.core.ids import PatientToken
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
 from revbridge.formats.base import ParseContext
@@ -26,23 +24,12 @@ from revbridge.formats.hl7v2.header import Header, event_date, problem, require_
 from revbridge.formats.hl7v2.identity import encounter_id, guarantor_token, member_token, patient_token
 from revbridge.formats.hl7v2.message import Message, Segment
 from revbridge.formats.hl7v2.values import read_date, shown
+from revbridge.formats.visit import Visit
 
 REGISTERED = frozenset({("ADT", "A01"), ("ADT", "A04"), ("ADT", "A05"), ("BAR", "P01")})
 UPDATED = frozenset({("ADT", "A08"), ("ADT", "A03"), ("ADT", "A13"), ("BAR", "P05"), ("BAR", "P06")})
 CANCELLED = frozenset({("ADT", "A11")})
 FINANCIAL = REGISTERED | UPDATED | CANCELLED
-
-
-class _Visit(TypedDict):
-    """What every encounter event of one message carries, whatever its trigger."""
-
-    key: str
-    source: SourceRef
-    occurred_on: date
-    facility: str
-    encounter: str
-    patient: PatientToken
-    trigger: str
 
 
 def to_encounter_events(message: Message, header: Header, ctx: ParseContext) -> Outcome[CanonicalEvent]:
@@ -72,7 +59,7 @@ def to_encounter_events(message: Message, header: Header, ctx: ParseContext) -> 
     ):
         return Outcome.of((), _keyed(problems, key))
     pv1 = message.first("PV1")
-    visit = _Visit(
+    visit = Visit(
         key=key,
         source=SourceRef(ctx.message_id, pv1.where if pv1 is not None else "PID[1]"),
         occurred_on=occurred,
@@ -91,7 +78,7 @@ def _registration(
     message: Message,
     header: Header,
     pv1: Segment | None,
-    visit: _Visit,
+    visit: Visit,
     ctx: ParseContext,
     problems: list[Problem],
 ) -> EncounterRegistered | EncounterUpdated:
