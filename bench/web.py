@@ -25,8 +25,8 @@ from fastapi.testclient import TestClient
 
 from revbridge.bootstrap import build
 from revbridge.demo import generate
-from revbridge.masterdata.canonical import to_documents
 from revbridge.masterdata.loader import FILES, load_texts
+from revbridge.masterdata.serialisation import to_documents
 from revbridge.pipeline import reconciliation, whatif
 from revbridge.security.roles import Role
 from revbridge.service.app import create_app

@@ -23,6 +23,8 @@ FAST = settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCh
 CENTS = st.integers(min_value=-500_000, max_value=500_000)
 GROUPS = st.sampled_from(["CO", "PR", "OA", "PI", "CR"])
 REASONS = st.sampled_from(["45", "1", "2", "3", "23", "42", "97", "253", "A2"])
+Cas = list[tuple[str, list[tuple[str, int]]]]  # CAS segments: group, then (reason, cents) triples
+Claim = tuple[Cas, list[tuple[int, Cas]], int, str]  # claim CAS, lines, charge without lines, CLP02
 
 
 @dataclass
@@ -62,7 +64,7 @@ def written(draw: st.DrawFn, cents: int) -> str:
 
 
 @st.composite
-def cas_segments(draw: st.DrawFn) -> list[tuple[str, list[tuple[str, int]]]]:
+def cas_segments(draw: st.DrawFn) -> Cas:
     return draw(
         st.lists(
             st.tuples(GROUPS, st.lists(st.tuples(REASONS, CENTS), min_size=1, max_size=6)),
@@ -71,98 +73,88 @@ def cas_segments(draw: st.DrawFn) -> list[tuple[str, list[tuple[str, int]]]]:
     )
 
 
-@st.composite
-def eras(draw: st.DrawFn) -> Era:
-    segments: list[list[str]] = []
-    amounts: list[tuple[int, int]] = []
+CLAIMS = st.lists(
+    st.tuples(
+        cas_segments(),
+        st.lists(st.tuples(CENTS, cas_segments()), max_size=3),
+        CENTS,
+        st.sampled_from(["1", "2", "4", "22"]),
+    ),
+    max_size=5,
+)
+PLB = st.lists(st.tuples(st.sampled_from(["L6", "WO", "FB", "72", "CS"]), CENTS), max_size=6)
 
-    def add(elements: list[str], *amount_at: int) -> None:
-        amounts.extend((len(segments), n) for n in amount_at)
-        segments.append(elements)
 
-    def add_cas(groups: list[tuple[str, list[tuple[str, int]]]]) -> int:
+class _Writer:
+    """Appends an 835's segments in order and notes where each balancing amount was written."""
+
+    def __init__(self, draw: st.DrawFn) -> None:
+        self.draw = draw
+        self.segments: list[list[str]] = []
+        self.amounts: list[tuple[int, int]] = []
+
+    def add(self, elements: list[str], *amount_at: int) -> None:
+        self.amounts.extend((len(self.segments), n) for n in amount_at)
+        self.segments.append(elements)
+
+    def placeholder(self) -> int:
+        """A segment written once what follows it is known; its index."""
+        self.segments.append([])
+        return len(self.segments) - 1
+
+    def fill(self, at: int, elements: list[str], *amount_at: int) -> None:
+        self.segments[at] = elements
+        self.amounts.extend((at, n) for n in amount_at)
+
+    def cas(self, groups: Cas) -> int:
         total = 0
         for group, triples in groups:
             elements = ["CAS", group]
             for reason, cents in triples:
-                elements += [reason, draw(written(cents)), ""]
+                elements += [reason, self.draw(written(cents)), ""]
                 total += cents
-            add(elements[:-1], *range(3, len(elements), 3))
+            self.add(elements[:-1], *range(3, len(elements), 3))
         return total
 
-    claims = draw(
-        st.lists(
-            st.tuples(
-                cas_segments(),
-                st.lists(st.tuples(CENTS, cas_segments()), max_size=3),
-                CENTS,
-                st.sampled_from(["1", "2", "4", "22"]),
-            ),
-            max_size=5,
-        )
-    )
-    plb = draw(st.lists(st.tuples(st.sampled_from(["L6", "WO", "FB", "72", "CS"]), CENTS), max_size=6))
-    paid_total = 0
-    header = len(segments)
-    segments += [["BPR"], ["TRN", "1", "EFT1", "1512345678"], ["N1", "PR", "PLAN", "XV", "P1"]]
-    segments.append(["N1", "PE", "HOSPITAL", "XX", "1234567893"])
-    segments.append(["LX", "1"])
-    for n, (claim_cas, lines, extra_charge, status) in enumerate(claims, start=1):
-        clp_at = len(segments)
-        segments.append([])  # the CLP, written once its lines are known
-        claim_adjustments = add_cas(claim_cas)
-        segments.append(["NM1", "QC", "1", "DOE", "JANE", "", "", "", "MI", f"M{n}"])
+    def claim(self, n: int, claim: Claim) -> int:
+        """Loop 2100 with its 2110 service lines; returns CLP04."""
+        claim_cas, lines, extra_charge, status = claim
+        clp_at = self.placeholder()
+        claim_adjustments = self.cas(claim_cas)
+        self.add(["NM1", "QC", "1", "DOE", "JANE", "", "", "", "MI", f"M{n}"])
         charges = 0
         for line_n, (charge, line_cas) in enumerate(lines, start=1):
-            svc_at = len(segments)
-            segments.append([])
-            adjusted = add_cas(line_cas)
+            svc_at = self.placeholder()
+            adjusted = self.cas(line_cas)
             paid = charge - adjusted
-            segments[svc_at] = ["SVC", f"HC:9921{line_n}", draw(written(charge)), draw(written(paid))]
-            amounts.extend([(svc_at, 2), (svc_at, 3)])
+            written_charge, written_paid = self.draw(written(charge)), self.draw(written(paid))
+            self.fill(svc_at, ["SVC", f"HC:9921{line_n}", written_charge, written_paid], 2, 3)
             charges += charge
             claim_adjustments += adjusted
         charge = charges if lines else extra_charge
         claim_paid = charge - claim_adjustments
-        paid_total += claim_paid
-        segments[clp_at] = [
-            "CLP",
-            f"PCN{n}",
-            status,
-            draw(written(charge)),
-            draw(written(claim_paid)),
-            "",
-            "12",
-            f"I{n}",
-        ]
-        amounts.extend([(clp_at, 3), (clp_at, 4)])
+        written_charge, written_paid = self.draw(written(charge)), self.draw(written(claim_paid))
+        self.fill(clp_at, ["CLP", f"PCN{n}", status, written_charge, written_paid, "", "12", f"I{n}"], 3, 4)
+        return claim_paid
+
+
+@st.composite
+def eras(draw: st.DrawFn) -> Era:
+    claims = draw(CLAIMS)
+    plb = draw(PLB)
+    era = _Writer(draw)
+    header = era.placeholder()  # the BPR, written once the claims are paid
+    era.segments += [["TRN", "1", "EFT1", "1512345678"], ["N1", "PR", "PLAN", "XV", "P1"]]
+    era.segments += [["N1", "PE", "HOSPITAL", "XX", "1234567893"], ["LX", "1"]]
+    paid_total = sum(era.claim(n, claim) for n, claim in enumerate(claims, start=1))
     if plb:
         elements = ["PLB", "1234567893", "20241231"]
         for reason, cents in plb:
             elements += [reason, draw(written(cents))]
-        add(elements, *range(4, len(elements), 2))
+        era.add(elements, *range(4, len(elements), 2))
     bpr = paid_total - sum(cents for _, cents in plb)
-    segments[header] = [
-        "BPR",
-        "I",
-        draw(written(bpr)),
-        "C",
-        "ACH",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "20240105",
-    ]
-    amounts.append((header, 2))
-    return Era(segments, amounts, len(claims), len(plb))
+    era.fill(header, ["BPR", "I", draw(written(bpr)), "C", "ACH", *[""] * 11, "20240105"], 2)
+    return Era(era.segments, era.amounts, len(claims), len(plb))
 
 
 @FAST

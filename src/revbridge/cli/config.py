@@ -12,7 +12,7 @@ import typer
 from revbridge.bootstrap import Runtime, reference_config_dir
 from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, open_runtime, print_json
 from revbridge.core.errors import InputError
-from revbridge.masterdata.canonical import diff
+from revbridge.masterdata.changes import diff
 from revbridge.masterdata.configuration import Configuration
 from revbridge.masterdata.loader import load
 from revbridge.security.roles import Permission, allows

@@ -46,71 +46,87 @@ def _method(rng: Draw) -> str:
 def patient_money(rng: Draw, visit: Visit, adjudication: Adjudication | None) -> list[PatientMoney]:
     line = visit.timeline
     found: list[PatientMoney] = []
-    number = visit.number
-    paid_before = ZERO
-    pos_id = f"P{number}-0"
-    if line.point_of_service and line.payer is not None:
-        paid_before = line.payer.copay if line.patient_class == "O" else max(line.payer.copay, Decimal(150))
-        at = line.registered_at + timedelta(minutes=rng.between(5, 25))
-        found.append(
-            PatientMoney(kind="payment", id=pos_id, visit=visit, at=at, amount=paid_before, method="card")
-        )
+    copay = _point_of_service(rng, visit)
+    if copay is not None:
+        found.append(copay)
     if line.statement_on is None:
         return found
     if line.payer is None:
         owed = sum((c.amount for c in visit.charges if c.transaction_id not in visit.credited), ZERO)
     elif adjudication is not None:
-        owed = adjudication.patient_share - paid_before
+        owed = adjudication.patient_share - (copay.amount if copay is not None else ZERO)
     else:
         return found
+    return found + _statement(rng, visit, line.statement_on, owed)
+
+
+def _point_of_service(rng: Draw, visit: Visit) -> PatientMoney | None:
+    """The estimated copay collected at registration, by card."""
+    line = visit.timeline
+    if not line.point_of_service or line.payer is None:
+        return None
+    copay = line.payer.copay if line.patient_class == "O" else max(line.payer.copay, Decimal(150))
+    at = line.registered_at + timedelta(minutes=rng.between(5, 25))
+    return PatientMoney(kind="payment", id=_pos_id(visit), visit=visit, at=at, amount=copay, method="card")
+
+
+def _pos_id(visit: Visit) -> str:
+    return f"P{visit.number}-0"
+
+
+def _statement(rng: Draw, visit: Visit, statement_on: date, owed: Decimal) -> list[PatientMoney]:
+    """What follows the first statement: a refund of a copay above the patient's share, or the
+    balance paid in full, in part, through a plan, or not at all within the horizon."""
+    line, number = visit.timeline, visit.number
     pay_lag, plan_lag, refund_lag = line.patient_lags
+    # Drawn before the balance is looked at: moving it would change every later draw, and so
+    # the traffic a seed gives.
     draw = rng.fraction()
     if owed < 0:
-        at = _when(rng, line.statement_on + timedelta(days=refund_lag))
-        found.append(
-            PatientMoney(
-                kind="refund", id=f"R{number}-1", visit=visit, at=at, amount=-owed, original_payment_id=pos_id
-            )
+        at = _when(rng, statement_on + timedelta(days=refund_lag))
+        refund = PatientMoney(
+            kind="refund",
+            id=f"R{number}-1",
+            visit=visit,
+            at=at,
+            amount=-owed,
+            original_payment_id=_pos_id(visit),
         )
-        return found
+        return [refund]
     if owed == 0:
-        return found
+        return []
     full, plan, part = (0.30, 0.35, 0.15) if line.payer is None else (0.60, 0.10, 0.15)
     if owed < 300:
         plan = 0.0  # nobody sets up a plan for a small balance
     if draw < plan:
-        at = _when(rng, line.statement_on + timedelta(days=plan_lag))
-        installments = rng.between(3, 12) if line.payer is not None else rng.between(6, 24)
-        first = round_cents(owed / installments)
-        found.append(
-            PatientMoney(
-                kind="payment_plan",
-                id=f"L{number}",
-                visit=visit,
-                at=at,
-                amount=owed,
-                installments=installments,
-            )
-        )
-        found.append(
-            PatientMoney(
-                kind="payment", id=f"P{number}-1", visit=visit, at=at + timedelta(minutes=1), amount=first,
-                method=_method(rng),
-            )
-        )  # fmt: skip
-    elif draw < plan + full:
-        at = _when(rng, line.statement_on + timedelta(days=pay_lag))
-        found.append(
-            PatientMoney(
-                kind="payment", id=f"P{number}-1", visit=visit, at=at, amount=owed, method=_method(rng)
-            )
-        )
+        return _payment_plan(rng, visit, _when(rng, statement_on + timedelta(days=plan_lag)), owed)
+    if draw < plan + full:
+        amount = owed
     elif draw < plan + full + part:
-        at = _when(rng, line.statement_on + timedelta(days=pay_lag))
-        half = round_cents(owed / 2)
-        found.append(
-            PatientMoney(
-                kind="payment", id=f"P{number}-1", visit=visit, at=at, amount=half, method=_method(rng)
-            )
+        amount = round_cents(owed / 2)
+    else:
+        return []
+    at = _when(rng, statement_on + timedelta(days=pay_lag))
+    return [
+        PatientMoney(
+            kind="payment", id=f"P{number}-1", visit=visit, at=at, amount=amount, method=_method(rng)
         )
-    return found
+    ]
+
+
+def _payment_plan(rng: Draw, visit: Visit, at: datetime, owed: Decimal) -> list[PatientMoney]:
+    """The plan and its first installment, which arrives with it."""
+    installments = rng.between(3, 12) if visit.timeline.payer is not None else rng.between(6, 24)
+    first = round_cents(owed / installments)
+    plan = PatientMoney(
+        kind="payment_plan", id=f"L{visit.number}", visit=visit, at=at, amount=owed, installments=installments
+    )
+    payment = PatientMoney(
+        kind="payment",
+        id=f"P{visit.number}-1",
+        visit=visit,
+        at=at + timedelta(minutes=1),
+        amount=first,
+        method=_method(rng),
+    )
+    return [plan, payment]

@@ -7,9 +7,8 @@ identifier, payer by alias, department by facility and code, account by role and
 a value or a located problem, never a guess. Pure: no I/O beyond reading the directory it is given.
 """
 
-from revbridge.masterdata.canonical import diff, from_json, to_documents, to_json
+from revbridge.masterdata.changes import diff
 from revbridge.masterdata.configuration import Configuration
-from revbridge.masterdata.document import ConfigError
 from revbridge.masterdata.loader import FILES, load, load_texts
 from revbridge.masterdata.model import (
     AccountMapping,
@@ -30,6 +29,8 @@ from revbridge.masterdata.model import (
     TransactionCode,
 )
 from revbridge.masterdata.rulebook import Dimension, EventKind, EventRule, LineSpec, Rulebook
+from revbridge.masterdata.serialisation import from_json, to_documents, to_json
+from revbridge.masterdata.yaml_reader import ConfigError
 
 __all__ = [
     "FILES",

@@ -12,7 +12,6 @@ from __future__ import annotations
 from yaml.nodes import Node
 
 from revbridge.ledger.role import AccountRole
-from revbridge.masterdata.document import Reader
 from revbridge.masterdata.model import (
     CAS_GROUPS,
     AccountMapping,
@@ -22,6 +21,7 @@ from revbridge.masterdata.model import (
     TransactionCode,
 )
 from revbridge.masterdata.organisation import Known, in_charts, unique
+from revbridge.masterdata.yaml_reader import Reader
 
 
 def read_mappings(r: Reader, node: Node, known: Known) -> list[AccountMapping] | None:
@@ -220,11 +220,8 @@ def _transaction_codes(
         if m is None:
             ok = False
             continue
-        code, category = r.text(m["code"], "code"), r.text(m["category"], "category")
+        code, category = r.text(m["code"], "code"), _category_ref(r, m["category"], categories)
         name = r.text(m["name"], "name") if "name" in m else ""
-        if category is not None and categories is not None and category not in categories:
-            r.error(m["category"], f"unknown category '{category}'")
-            category = None
         if (
             code is None
             or category is None

@@ -5,7 +5,7 @@ are read in dependency order (charts before the legal entities that name them, p
 before the mappings that use them, mappings before the maps that need accounts), every error is
 collected with its file and line, and a Configuration is returned only when there are none.
 ``load_texts`` does the same for in-memory texts; the canonical JSON form is read back through it
-(see ``canonical.py``), so a stored configuration version is validated exactly like a directory.
+(see ``serialisation.py``), so a stored configuration version is validated exactly like a directory.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from revbridge.ledger.role import AccountRole
 from revbridge.ledger.window import WindowPolicy
 from revbridge.masterdata.codes import read_adjustments, read_mappings, require_accounts
 from revbridge.masterdata.configuration import Configuration
-from revbridge.masterdata.document import ConfigError, Reader, compose
 from revbridge.masterdata.model import CarcRule, MasterData, PlbRule, PostingSettings, TransactionCode
 from revbridge.masterdata.organisation import (
     Known,
@@ -33,6 +32,7 @@ from revbridge.masterdata.organisation import (
     read_payers,
 )
 from revbridge.masterdata.rulebook import SLOTS, Dimension, EventKind, EventRule, LineSpec, Rulebook
+from revbridge.masterdata.yaml_reader import ConfigError, Reader, compose
 
 FILES = (
     "legal_entities.yaml",

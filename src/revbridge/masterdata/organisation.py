@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from yaml.nodes import MappingNode, Node
 
 from revbridge.core.money import CURRENCY_EXPONENT
-from revbridge.masterdata.document import Reader, plain
 from revbridge.masterdata.model import (
     KNOWN_CONNECTORS,
     AccountKind,
@@ -29,6 +28,7 @@ from revbridge.masterdata.model import (
     PayerClass,
     SettingValue,
 )
+from revbridge.masterdata.yaml_reader import Reader, plain
 
 
 @dataclass

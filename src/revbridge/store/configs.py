@@ -16,8 +16,8 @@ from pathlib import Path
 from sqlalchemy import Connection, func, select, update
 
 from revbridge.core.errors import InputError
-from revbridge.masterdata.canonical import from_json, to_json
 from revbridge.masterdata.configuration import Configuration
+from revbridge.masterdata.serialisation import from_json, to_json
 from revbridge.store import audit
 from revbridge.store.database import Database
 from revbridge.store.schema import config_versions

@@ -24,9 +24,10 @@ from revbridge.bootstrap import Runtime
 from revbridge.core.errors import InputError
 from revbridge.http.permissions import requires
 from revbridge.http.state import principal_of, runtime_of
-from revbridge.masterdata.canonical import diff, to_documents
+from revbridge.masterdata.changes import diff
 from revbridge.masterdata.configuration import Configuration
 from revbridge.masterdata.loader import FILES, load_texts
+from revbridge.masterdata.serialisation import to_documents
 from revbridge.pipeline import whatif
 from revbridge.security.roles import Permission
 from revbridge.store import configs

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from workbench import MEDICARE_A, RUSHMORE, ingest
 
 from revbridge.bootstrap import Runtime
-from revbridge.masterdata.canonical import to_documents
 from revbridge.masterdata.configuration import Configuration
 from revbridge.masterdata.loader import FILES, load_texts
+from revbridge.masterdata.serialisation import to_documents
 from revbridge.pipeline import whatif
 from revbridge.store import configs, workitems
 from revbridge.store.schema import audit_log, event_lines, events, journals, messages, work_items

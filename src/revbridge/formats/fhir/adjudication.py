@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from revbridge.canonical.events import CanonicalEvent, ClaimAdjudicated
+from revbridge.canonical.events import CanonicalEvent, CasAdjustment, ClaimAdjudicated
 from revbridge.core.money import Money
 from revbridge.core.problem import ProblemCode
 from revbridge.formats.fhir.adjustments import (
@@ -36,8 +36,8 @@ from revbridge.formats.fhir.adjustments import (
     negate,
     negate_line,
 )
+from revbridge.formats.fhir.bundle import Entry
 from revbridge.formats.fhir.claim import WITHDRAWN, Insurance, payer, read_insurance
-from revbridge.formats.fhir.document import Entry
 from revbridge.formats.fhir.reader import Amount, Concept, Head, JsonObject, Reader, Ref, code_of
 from revbridge.formats.fhir.scope import Scope
 
@@ -207,19 +207,8 @@ def to_events(res: Adjudicated, scope: Scope, key: str) -> list[CanonicalEvent]:
     currency = res.payment.amount.currency
     sums = Sums(scope, key, currency)
     paid = sums.money(res.payment.amount)
-    benefit = res.total(BENEFIT)
-    if benefit is not None and paid is not None:
-        expected = sums.money(benefit.amount)
-        adjustment = sums.money(res.payment.adjustment) if res.payment.adjustment else Money.zero(currency)
-        if expected is not None and adjustment is not None and expected + adjustment != paid:
-            scope.reader.problem(
-                ProblemCode.TOTAL_MISMATCH,
-                f"{res.payment.amount.path}.value",
-                f"payment.amount {paid} differs from total benefit {expected} plus payment.adjustment "
-                f"{adjustment}",
-                event_key=key,
-                details=(("payment", str(paid.amount)), ("benefit", str(expected.amount))),
-            )
+    if paid is not None:
+        _check_benefit(res, res.payment, paid, sums)
     for total in res.totals:
         sums.check_total(total, res.items)
     charge = charge_of(res, sums)
@@ -228,11 +217,6 @@ def to_events(res: Adjudicated, scope: Scope, key: str) -> list[CanonicalEvent]:
         return []
     sign = -1 if reversal else 1
     adjustments = [negate(a, sign) for a in adjustments]
-    lines = [negate_line(line, sign) for line in lines]
-    patient_share = Money.zero(currency)
-    for adj in adjustments:
-        if adj.group == "PR":
-            patient_share = patient_share + adj.amount
     payer_id = payer(res.insurer, res.insurance, res.raw, scope)
     reference = res.payment.identifier or f"{name}/{res.head.id or res.head.full_url}"
     return [
@@ -249,11 +233,38 @@ def to_events(res: Adjudicated, scope: Scope, key: str) -> list[CanonicalEvent]:
             patient=scope.patient(res.patient),
             charge=charge * sign,
             paid=paid * sign,
-            patient_responsibility=patient_share,
+            patient_responsibility=_patient_share(adjustments, currency),
             adjustments=tuple(adjustments),
-            lines=tuple(lines),
+            lines=tuple(negate_line(line, sign) for line in lines),
         )
     ]
+
+
+def _check_benefit(res: Adjudicated, payment: Payment, paid: Money, sums: Sums) -> None:
+    """FHIR's invariant: payment.amount = total[benefit] + payment.adjustment."""
+    benefit = res.total(BENEFIT)
+    if benefit is None or payment.amount is None:
+        return
+    expected = sums.money(benefit.amount)
+    adjustment = sums.money(payment.adjustment) if payment.adjustment else Money.zero(sums.currency)
+    if expected is not None and adjustment is not None and expected + adjustment != paid:
+        sums.scope.reader.problem(
+            ProblemCode.TOTAL_MISMATCH,
+            f"{payment.amount.path}.value",
+            f"payment.amount {paid} differs from total benefit {expected} plus payment.adjustment "
+            f"{adjustment}",
+            event_key=sums.key,
+            details=(("payment", str(paid.amount)), ("benefit", str(expected.amount))),
+        )
+
+
+def _patient_share(adjustments: list[CasAdjustment], currency: str) -> Money:
+    """What the patient owes: the sum of the PR adjustments, as CLP05 would state it."""
+    share = Money.zero(currency)
+    for adj in adjustments:
+        if adj.group == "PR":
+            share = share + adj.amount
+    return share
 
 
 def _facility(res: Adjudicated, scope: Scope) -> str:

@@ -35,9 +35,10 @@ from revbridge.canonical.events import (
 )
 from revbridge.core.ids import PatientToken
 from revbridge.core.problem import ProblemCode
-from revbridge.formats.fhir.document import Entry
+from revbridge.formats.fhir.bundle import Entry
 from revbridge.formats.fhir.reader import Concept, Head, JsonObject, Reader, Ref, code_of
 from revbridge.formats.fhir.scope import Scope
+from revbridge.formats.visit import Visit
 
 ENCOUNTER_STATUS = frozenset(
     {
@@ -193,94 +194,62 @@ def patient_events(patient: Patient, scope: Scope, key: str) -> list[CanonicalEv
 
 def encounter_events(enc: Encounter, scope: Scope, key: str) -> list[CanonicalEvent]:
     patient = scope.patient(enc.subject)
-    head = enc.head
     if patient is None:
-        scope.reader.problem(
-            ProblemCode.MISSING_FIELD,
-            f"{head.path}.subject",
-            "an Encounter needs a patient subject",
-            event_key=key,
-        )
-        return []
-    occurred = scope.occurred(enc.start)
-    facility = scope.text(enc.service_provider)
-    encounter = head.id or head.full_url
+        return _without_patient("an Encounter", enc.head, scope, key)
+    visit = _visit(enc.head, patient, enc.start, enc.service_provider, scope, key)
     if enc.status in _CANCELLING:
-        return [
-            EncounterCancelled(
-                key=key,
-                source=scope.source(head.path),
-                occurred_on=occurred,
-                facility=facility,
-                encounter=encounter,
-                patient=patient,
-                trigger="Encounter",
-            )
-        ]
+        return [EncounterCancelled(**visit)]
     kind = EncounterRegistered if enc.status in _REGISTERING else EncounterUpdated
     return [
         kind(
-            key=key,
-            source=scope.source(head.path),
-            occurred_on=occurred,
-            facility=facility,
-            encounter=encounter,
-            patient=patient,
+            **visit,
             patient_class=PATIENT_CLASS.get(enc.class_code, enc.class_code),
             department=code_of(enc.service_type),
             admitted_on=enc.start,
             discharged_on=enc.end,
-            trigger="Encounter",
         )
     ]
 
 
 def account_events(acc: Account, scope: Scope, key: str) -> list[CanonicalEvent]:
-    head = acc.head
     patient = next((t for t in (scope.patient(s) for s in acc.subjects if _may_be_patient(s)) if t), None)
     if patient is None:
-        scope.reader.problem(
-            ProblemCode.MISSING_FIELD,
-            f"{head.path}.subject",
-            "an Account needs a patient subject",
-            event_key=key,
-        )
-        return []
-    occurred = scope.occurred(acc.start)
-    facility = scope.text(acc.owner)
-    account = head.id or head.full_url
+        return _without_patient("an Account", acc.head, scope, key)
+    visit = _visit(acc.head, patient, acc.start, acc.owner, scope, key)
     if acc.status in _CANCELLING:
-        return [
-            EncounterCancelled(
-                key=key,
-                source=scope.source(head.path),
-                occurred_on=occurred,
-                facility=facility,
-                encounter=account,
-                patient=patient,
-                trigger="Account",
-            )
-        ]
+        return [EncounterCancelled(**visit)]
     coverages = []
     for part in acc.coverages:
         target = scope.resolve(part.coverage)
         if target is not None and target.resource_type == "Coverage":
             coverages.append(_coverage_of(target.raw, part.priority, scope, part.coverage))
     kind = EncounterRegistered if acc.status in _REGISTERING else EncounterUpdated
-    return [
-        kind(
-            key=key,
-            source=scope.source(head.path),
-            occurred_on=occurred,
-            facility=facility,
-            encounter=account,
-            patient=patient,
-            admitted_on=acc.start,
-            discharged_on=acc.end,
-            coverages=tuple(coverages),
-            trigger="Account",
-        )
-    ]
+    return [kind(**visit, admitted_on=acc.start, discharged_on=acc.end, coverages=tuple(coverages))]
+
+
+def _visit(
+    head: Head, patient: PatientToken, start: date | None, facility: Ref | None, scope: Scope, key: str
+) -> Visit:
+    """The visit an Encounter or an Account is about: its id names the encounter, its type the trigger."""
+    return Visit(
+        key=key,
+        source=scope.source(head.path),
+        occurred_on=scope.occurred(start),
+        facility=scope.text(facility),
+        encounter=head.id or head.full_url,
+        patient=patient,
+        trigger=head.resource_type,
+    )
+
+
+def _without_patient(what: str, head: Head, scope: Scope, key: str) -> list[CanonicalEvent]:
+    scope.reader.problem(
+        ProblemCode.MISSING_FIELD,
+        f"{head.path}.subject",
+        f"{what} needs a patient subject",
+        event_key=key,
+    )
+    return []
 
 
 def _may_be_patient(ref: Ref) -> bool:

@@ -26,7 +26,7 @@ from decimal import Decimal
 from revbridge.canonical.events import CanonicalEvent, ChargeCaptured, ChargeReversed
 from revbridge.core.money import Money
 from revbridge.core.problem import ProblemCode, Severity
-from revbridge.formats.fhir.document import Entry
+from revbridge.formats.fhir.bundle import Entry
 from revbridge.formats.fhir.reader import Amount, Concept, Head, Reader, Ref, code_of
 from revbridge.formats.fhir.scope import Scope
 

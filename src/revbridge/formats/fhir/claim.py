@@ -23,7 +23,7 @@ from decimal import Decimal
 from revbridge.canonical.events import CanonicalEvent, ClaimLine, ClaimSubmitted
 from revbridge.core.money import Money
 from revbridge.core.problem import ProblemCode, Severity
-from revbridge.formats.fhir.document import Entry
+from revbridge.formats.fhir.bundle import Entry
 from revbridge.formats.fhir.reader import Amount, Concept, Head, JsonObject, Reader, Ref, code_of
 from revbridge.formats.fhir.scope import Scope
 
@@ -145,45 +145,11 @@ def to_events(claim: Claim, scope: Scope, key: str) -> list[CanonicalEvent]:
         return []
     if claim.status in WITHDRAWN:
         key += "#void"
-    lines: list[ClaimLine] = []
-    for item in claim.items:
-        charge = item_charge(item, scope, key)
-        if charge is None:
-            continue
-        lines.append(
-            ClaimLine(
-                line_number=item.sequence,
-                procedure=":".join((code_of(item.product), *item.modifiers)).strip(":"),
-                revenue_code=code_of(item.revenue),
-                charge=charge,
-                units=item.quantity if item.quantity is not None else Decimal(1),
-                service_date=item.serviced,
-            )
-        )
-    line_sum = _sum(lines, claim, scope)
-    all_priced = bool(claim.items) and len(lines) == len(claim.items)
-    head = claim.head
-    if claim.total is not None:
-        total = claim.total.money()
-        if all_priced and line_sum is not None and line_sum != total:
-            scope.reader.problem(
-                ProblemCode.TOTAL_MISMATCH,
-                f"{claim.total.path}.value",
-                f"Claim.total {total} differs from the sum of its items {line_sum}",
-                event_key=key,
-                details=(("total", str(total.amount)), ("items", str(line_sum.amount))),
-            )
-    elif all_priced and line_sum is not None:
-        # No Claim.total: R4 leaves it optional, so the claim totals its items.
-        total = line_sum
-    else:
-        scope.reader.problem(
-            ProblemCode.MISSING_AMOUNT,
-            f"{head.path}.total",
-            "Claim has no total and not every item has an amount to derive it from",
-            event_key=key,
-        )
+    lines = _lines(claim, scope, key)
+    total = _total(claim, lines, scope, key)
+    if total is None:
         return []
+    head = claim.head
     return [
         ClaimSubmitted(
             key=key,
@@ -199,6 +165,53 @@ def to_events(claim: Claim, scope: Scope, key: str) -> list[CanonicalEvent]:
             lines=tuple(lines),
         )
     ]
+
+
+def _lines(claim: Claim, scope: Scope, key: str) -> list[ClaimLine]:
+    """The priced items; an item without any amount is no line (see the module docstring)."""
+    lines: list[ClaimLine] = []
+    for item in claim.items:
+        charge = item_charge(item, scope, key)
+        if charge is None:
+            continue
+        lines.append(
+            ClaimLine(
+                line_number=item.sequence,
+                procedure=":".join((code_of(item.product), *item.modifiers)).strip(":"),
+                revenue_code=code_of(item.revenue),
+                charge=charge,
+                units=item.quantity if item.quantity is not None else Decimal(1),
+                service_date=item.serviced,
+            )
+        )
+    return lines
+
+
+def _total(claim: Claim, lines: list[ClaimLine], scope: Scope, key: str) -> Money | None:
+    """Claim.total as sent (checked against its items when all are priced), else their sum."""
+    line_sum = _sum(lines, claim, scope)
+    all_priced = bool(claim.items) and len(lines) == len(claim.items)
+    if claim.total is not None:
+        total = claim.total.money()
+        if all_priced and line_sum is not None and line_sum != total:
+            scope.reader.problem(
+                ProblemCode.TOTAL_MISMATCH,
+                f"{claim.total.path}.value",
+                f"Claim.total {total} differs from the sum of its items {line_sum}",
+                event_key=key,
+                details=(("total", str(total.amount)), ("items", str(line_sum.amount))),
+            )
+        return total
+    if all_priced and line_sum is not None:
+        # No Claim.total: R4 leaves it optional, so the claim totals its items.
+        return line_sum
+    scope.reader.problem(
+        ProblemCode.MISSING_AMOUNT,
+        f"{claim.head.path}.total",
+        "Claim has no total and not every item has an amount to derive it from",
+        event_key=key,
+    )
+    return None
 
 
 def item_charge(item: ClaimItem, scope: Scope, key: str) -> Money | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from revbridge.core.ids import PatientToken
 from revbridge.core.problem import Problem, ProblemCode, Severity
 from revbridge.formats.base import Limits
-from revbridge.formats.fhir.document import Entry, read_document
+from revbridge.formats.fhir.bundle import Entry, read_document
 from revbridge.formats.fhir.mapping import HANDLERS
 from revbridge.formats.fhir.reader import Reader
 

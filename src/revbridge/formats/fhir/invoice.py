@@ -17,7 +17,7 @@ from datetime import date
 from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.money import Money
 from revbridge.core.problem import ProblemCode
-from revbridge.formats.fhir.document import Entry
+from revbridge.formats.fhir.bundle import Entry
 from revbridge.formats.fhir.reader import Amount, Head, JsonObject, Reader, Ref
 from revbridge.formats.fhir.scope import Scope
 

@@ -23,7 +23,7 @@ from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
 from revbridge.formats.base import ParseContext
 from revbridge.formats.fhir import adjudication, administration, charge, claim, invoice, payment
-from revbridge.formats.fhir.document import Document, Entry, read_document
+from revbridge.formats.fhir.bundle import Document, Entry, read_document
 from revbridge.formats.fhir.reader import Head, Reader
 from revbridge.formats.fhir.scope import Scope
 

@@ -26,8 +26,8 @@ from datetime import date
 from revbridge.canonical.events import CanonicalEvent, ProviderAdjustment, RemittanceReceived
 from revbridge.core.money import Money
 from revbridge.core.problem import ProblemCode
+from revbridge.formats.fhir.bundle import Entry
 from revbridge.formats.fhir.claim import WITHDRAWN
-from revbridge.formats.fhir.document import Entry
 from revbridge.formats.fhir.reader import Amount, Head, Reader, Ref, code_of
 from revbridge.formats.fhir.scope import Scope
 
@@ -127,10 +127,32 @@ def to_events(rec: PaymentReconciliation, scope: Scope, key: str) -> list[Canoni
     if reversal:
         key += "#reversal"
     amount = rec.amount.money()
+    _check_details(rec.details, rec.amount, amount, scope, key)
+    sign = -1 if reversal else 1
+    payer_id = scope.text(rec.issuer)
+    remittance = RemittanceReceived(
+        key=key,
+        source=scope.source(head.path),
+        occurred_on=scope.occurred(rec.payment_date, rec.created),
+        facility=scope.text(rec.requestor),
+        remittance_id=f"{payer_id}:{rec.identifier or f'PaymentReconciliation/{head.id or head.full_url}'}",
+        payer_id=payer_id,
+        payer_name=rec.issuer.display if rec.issuer is not None else "",
+        trace=rec.identifier,
+        amount=amount * sign,
+        claim_count=sum(1 for d in rec.details if d.type == "payment"),
+    )
+    return [remittance, *_provider_adjustments(rec, remittance, scope, sign)]
+
+
+def _check_details(
+    details: tuple[Detail, ...], stated: Amount, amount: Money, scope: Scope, key: str
+) -> None:
+    """The details must add up to paymentAmount (``stated``, read as ``amount``), in its currency."""
     currency = amount.currency
     detail_sum = Money.zero(currency)
-    summable = bool(rec.details)
-    for detail in rec.details:
+    summable = bool(details)
+    for detail in details:
         if detail.amount is None or detail.amount.currency != currency:
             if detail.amount is not None:
                 scope.reader.problem(
@@ -145,44 +167,33 @@ def to_events(rec: PaymentReconciliation, scope: Scope, key: str) -> list[Canoni
     if summable and detail_sum != amount:
         scope.reader.problem(
             ProblemCode.TOTAL_MISMATCH,
-            f"{rec.amount.path}.value",
+            f"{stated.path}.value",
             f"paymentAmount {amount} differs from the sum of its details {detail_sum}",
             event_key=key,
             details=(("paymentAmount", str(amount.amount)), ("details", str(detail_sum.amount))),
         )
-    sign = -1 if reversal else 1
-    payer_id = scope.text(rec.issuer)
-    remittance_id = f"{payer_id}:{rec.identifier or f'PaymentReconciliation/{head.id or head.full_url}'}"
-    occurred = scope.occurred(rec.payment_date, rec.created)
-    source = scope.source(head.path)
-    events: list[CanonicalEvent] = [
-        RemittanceReceived(
-            key=key,
-            source=source,
-            occurred_on=occurred,
-            facility=scope.text(rec.requestor),
-            remittance_id=remittance_id,
-            payer_id=payer_id,
-            payer_name=rec.issuer.display if rec.issuer is not None else "",
-            trace=rec.identifier,
-            amount=amount * sign,
-            claim_count=sum(1 for d in rec.details if d.type == "payment"),
-        )
-    ]
+
+
+def _provider_adjustments(
+    rec: PaymentReconciliation, remittance: RemittanceReceived, scope: Scope, sign: int
+) -> list[CanonicalEvent]:
+    """Every detail that is not a claim payment, as a PLB would carry it (positive reduces)."""
+    currency = remittance.amount.currency
+    found: list[CanonicalEvent] = []
     for n, detail in enumerate(rec.details):
         if detail.type in ("payment", "") or detail.amount is None or detail.amount.currency != currency:
             continue
-        events.append(
+        found.append(
             ProviderAdjustment(
-                key=f"{key}#detail[{n}]",
+                key=f"{remittance.key}#detail[{n}]",
                 source=scope.source(detail.path),
-                occurred_on=scope.occurred(detail.date, occurred),
+                occurred_on=scope.occurred(detail.date, remittance.occurred_on),
                 facility=scope.text(rec.requestor),
-                remittance_id=remittance_id,
-                payer_id=payer_id,
+                remittance_id=remittance.remittance_id,
+                payer_id=remittance.payer_id,
                 reason=detail.type,
                 reference=detail.identifier,
                 amount=-detail.amount.money() * sign,
             )
         )
-    return events
+    return found

@@ -23,7 +23,7 @@ from revbridge.core.ids import PatientToken
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import ProblemCode, Severity
 from revbridge.formats.base import ParseContext
-from revbridge.formats.fhir.document import Entry
+from revbridge.formats.fhir.bundle import Entry
 from revbridge.formats.fhir.reader import Head, JsonObject, Reader, Ref
 
 
@@ -172,12 +172,7 @@ class Scope:
             target = self.resolve(ref)
             if target is not None:
                 if target.resource_type != "Patient":
-                    reader.problem(
-                        ProblemCode.INVALID_VALUE,
-                        f"{ref.path}.reference",
-                        "the reference does not name a Patient",
-                        severity=Severity.WARNING,
-                    )
+                    self._not_a_patient(ref)
                     return None
                 if target.id:
                     return reader.token("fhir:Patient", f"Patient/{target.id}")
@@ -189,17 +184,20 @@ class Scope:
             if kind == "Patient":
                 return reader.token("fhir:Patient", f"Patient/{lid}")
             if kind:
-                reader.problem(
-                    ProblemCode.INVALID_VALUE,
-                    f"{ref.path}.reference",
-                    "the reference does not name a Patient",
-                    severity=Severity.WARNING,
-                )
+                self._not_a_patient(ref)
                 return None
             return reader.token("fhir:Patient", ref.reference)
         if ref.value:
             return reader.token("fhir:identifier", f"{ref.system}|{ref.value}")
         return None  # display only: a name, never read
+
+    def _not_a_patient(self, ref: Ref) -> None:
+        self.reader.problem(
+            ProblemCode.INVALID_VALUE,
+            f"{ref.path}.reference",
+            "the reference does not name a Patient",
+            severity=Severity.WARNING,
+        )
 
     def payer_of_coverage(self, ref: Ref | None, container: JsonObject | None) -> str:
         """The payor of a referenced Coverage (in the Bundle or contained), else its display."""

@@ -87,20 +87,24 @@ def build_ack(
     error: AckError | None = None,
 ) -> bytes:
     """The ACK answering a parsed message, in the message's delimiters and charset."""
-    header = message.header
-    echo = _Echo(
-        d=message.delimiters,
-        charset=message.charset,
-        sending_application=header.raw_field(3),
-        sending_facility=header.raw_field(4),
-        receiving_application=header.raw_field(5),
-        receiving_facility=header.raw_field(6),
-        trigger=header.get(9, 2),
-        control_id=header.raw_field(10),
-        processing_id=header.raw_field(11) or DEFAULT_PROCESSING_ID,
-        version=header.raw_field(12) or DEFAULT_VERSION,
-    )
+    echo = _echo(message.header, message.delimiters, message.charset)
     return _encode(echo, code, control_ids(), now, error)
+
+
+def _echo(msh: Segment, d: Delimiters, charset: str) -> _Echo:
+    """What an ACK echoes of an MSH: MSH-3 to MSH-6 (swapped when written), MSH-9.2 and MSH-10 to 12."""
+    return _Echo(
+        d=d,
+        charset=charset,
+        sending_application=msh.raw_field(3),
+        sending_facility=msh.raw_field(4),
+        receiving_application=msh.raw_field(5),
+        receiving_facility=msh.raw_field(6),
+        trigger=msh.get(9, 2),
+        control_id=msh.raw_field(10),
+        processing_id=msh.raw_field(11) or DEFAULT_PROCESSING_ID,
+        version=msh.raw_field(12) or DEFAULT_VERSION,
+    )
 
 
 def build_reject(
@@ -118,19 +122,7 @@ def build_reject(
     if first.startswith("MSH") and len(first) > 3:
         found = read_delimiters(first)
         if isinstance(found, Delimiters):
-            seg = Segment("MSH", 1, 1, first, found)
-            echo = _Echo(
-                d=found,
-                charset=charset,
-                sending_application=seg.raw_field(3),
-                sending_facility=seg.raw_field(4),
-                receiving_application=seg.raw_field(5),
-                receiving_facility=seg.raw_field(6),
-                trigger=seg.get(9, 2),
-                control_id=seg.raw_field(10),
-                processing_id=seg.raw_field(11) or DEFAULT_PROCESSING_ID,
-                version=seg.raw_field(12) or DEFAULT_VERSION,
-            )
+            echo = _echo(Segment("MSH", 1, 1, first, found), found, charset)
         elif not first[3].isalnum() and not first[3].isspace():
             # The encoding characters are broken but the fields can still be told apart: echo
             # them as text, escaped for the standard delimiters the ACK is written in.

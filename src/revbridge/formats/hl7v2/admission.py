@@ -24,6 +24,7 @@ from revbridge.formats.hl7v2.header import Header, event_date, problem, require_
 from revbridge.formats.hl7v2.identity import encounter_id, guarantor_token, member_token, patient_token
 from revbridge.formats.hl7v2.message import Message, Segment
 from revbridge.formats.hl7v2.values import read_date, shown
+from revbridge.formats.visit import Visit
 
 REGISTERED = frozenset({("ADT", "A01"), ("ADT", "A04"), ("ADT", "A05"), ("BAR", "P01")})
 UPDATED = frozenset({("ADT", "A08"), ("ADT", "A03"), ("ADT", "A13"), ("BAR", "P05"), ("BAR", "P06")})
@@ -58,40 +59,45 @@ def to_encounter_events(message: Message, header: Header, ctx: ParseContext) -> 
     ):
         return Outcome.of((), _keyed(problems, key))
     pv1 = message.first("PV1")
-    source = SourceRef(ctx.message_id, pv1.where if pv1 is not None else "PID[1]")
+    visit = Visit(
+        key=key,
+        source=SourceRef(ctx.message_id, pv1.where if pv1 is not None else "PID[1]"),
+        occurred_on=occurred,
+        facility=header.facility,
+        encounter=encounter,
+        patient=patient,
+        trigger=header.trigger,
+    )
     if (header.message_type, header.trigger) in CANCELLED:
-        cancelled = EncounterCancelled(
-            key=key,
-            source=source,
-            occurred_on=occurred,
-            facility=header.facility,
-            encounter=encounter,
-            patient=patient,
-            trigger=header.trigger,
-        )
-        return Outcome.of((cancelled,), problems)
+        return Outcome.of((EncounterCancelled(**visit),), problems)
+    event = _registration(message, header, pv1, visit, ctx, problems)
+    return Outcome.of((event,), problems)
+
+
+def _registration(
+    message: Message,
+    header: Header,
+    pv1: Segment | None,
+    visit: Visit,
+    ctx: ParseContext,
+    problems: list[Problem],
+) -> EncounterRegistered | EncounterUpdated:
+    """What a registration or an update adds: PV1 class, service and dates, GT1, the IN1s."""
     coverages = _coverages(message, ctx, problems)
     admitted = _optional_date(pv1, 44, ctx, problems)
     discharged = _optional_date(pv1, 45, ctx, problems)
     event_type = (
         EncounterRegistered if (header.message_type, header.trigger) in REGISTERED else EncounterUpdated
     )
-    event = event_type(
-        key=key,
-        source=source,
-        occurred_on=occurred,
-        facility=header.facility,
-        encounter=encounter,
-        patient=patient,
+    return event_type(
+        **visit,
         guarantor=guarantor_token(message, ctx),
         patient_class=pv1.get(2, 1).strip() if pv1 is not None else "",
         department=_department(pv1),
         admitted_on=admitted,
         discharged_on=discharged,
         coverages=coverages,
-        trigger=header.trigger,
     )
-    return Outcome.of((event,), problems)
 
 
 def _keyed(problems: list[Problem], key: str) -> list[Problem]:

@@ -71,18 +71,7 @@ def split(data: bytes) -> Iterator[Envelope]:
         if is_message:
             yield _message(payload, n)
         else:
-            yield Envelope(
-                format=FORMAT_NAME,
-                payload=payload,
-                locator=f"message[{n}]",
-                problems=(
-                    Problem(
-                        code=ProblemCode.MALFORMED_MESSAGE,
-                        message="bytes that belong to no MSH segment",
-                        where=SourceRef("", "segment[1]"),
-                    ),
-                ),
-            )
+            yield _malformed(payload, n, "bytes that belong to no MSH segment", "segment[1]")
 
 
 def _after_terminator(data: bytes, end: int) -> int:
@@ -102,18 +91,7 @@ def _message(payload: bytes, n: int) -> Envelope:
         header = header_bytes.decode("latin-1")
     delimiters = read_delimiters(header)
     if isinstance(delimiters, str):
-        return Envelope(
-            format=FORMAT_NAME,
-            payload=payload,
-            locator=f"message[{n}]",
-            problems=(
-                Problem(
-                    code=ProblemCode.MALFORMED_MESSAGE,
-                    message=f"no usable MSH segment: {delimiters}",
-                    where=SourceRef("", "MSH[1]-2"),
-                ),
-            ),
-        )
+        return _malformed(payload, n, f"no usable MSH segment: {delimiters}", "MSH[1]-2")
     fields = header.split(delimiters.field)
     # fields[n] is MSH-(n+1): MSH-1 is the separator the split consumed.
     sender = fields[3] if len(fields) > 3 else ""
@@ -124,3 +102,9 @@ def _message(payload: bytes, n: int) -> Envelope:
         dedupe_key=f"{sender}|{control_id}" if control_id else "",
         locator=f"message[{n}]",
     )
+
+
+def _malformed(payload: bytes, n: int, message: str, locator: str) -> Envelope:
+    """Stored all the same, so that the message ends excepted with this problem."""
+    problem = Problem(code=ProblemCode.MALFORMED_MESSAGE, message=message, where=SourceRef("", locator))
+    return Envelope(format=FORMAT_NAME, payload=payload, locator=f"message[{n}]", problems=(problem,))

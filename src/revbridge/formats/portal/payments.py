@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypedDict
 
 from revbridge.canonical.events import (
     CanonicalEvent,
@@ -182,14 +182,20 @@ class ItemReader:
         return self.ctx.tokenizer(kind, str(value))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Common:
+class Stamp(TypedDict):
+    """What every event of an item carries, whichever its type."""
+
     key: str
     source: SourceRef
     occurred_on: date
     facility: str
-    id: str
     encounter: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Common:
+    stamp: Stamp
+    id: str
     patient: PatientToken | None
     currency: str
     valid: bool  # id, facility and currency are usable; otherwise fields are checked, nothing posts
@@ -216,12 +222,14 @@ def to_events(item: object, path: str, ctx: ParseContext, problems: list[Problem
         r.key = f"portal:{facility}/{kind}/{item_id}"
     currency = r.currency()
     common = Common(
-        key=r.key,
-        source=SourceRef(ctx.message_id, path),
-        occurred_on=r.business_date(TIMESTAMP[str(kind)]),
-        facility=facility,
+        stamp=Stamp(
+            key=r.key,
+            source=SourceRef(ctx.message_id, path),
+            occurred_on=r.business_date(TIMESTAMP[str(kind)]),
+            facility=facility,
+            encounter=r.text("encounter", _IDENT),
+        ),
         id=item_id,
-        encounter=r.text("encounter", _IDENT),
         patient=r.patient(),
         currency=currency or ctx.default_currency,
         valid=bool(r.key and currency),
@@ -241,17 +249,7 @@ def _payment(r: ItemReader, c: Common) -> list[CanonicalEvent]:
     if amount is None or not c.valid:
         return []
     return [
-        PatientPaymentReceived(
-            key=c.key,
-            source=c.source,
-            occurred_on=c.occurred_on,
-            facility=c.facility,
-            payment_id=c.id,
-            encounter=c.encounter,
-            patient=c.patient,
-            method=method,
-            amount=amount,
-        )
+        PatientPaymentReceived(**c.stamp, payment_id=c.id, patient=c.patient, method=method, amount=amount)
     ]
 
 
@@ -264,14 +262,10 @@ def _refund(r: ItemReader, c: Common) -> list[CanonicalEvent]:
         return []
     return [
         RefundIssued(
-            key=c.key,
-            source=c.source,
-            occurred_on=c.occurred_on,
-            facility=c.facility,
+            **c.stamp,
             refund_id=c.id,
             recipient=recipient,
             payer_id=payer_id,
-            encounter=c.encounter,
             patient=c.patient,
             original_payment_id=original,
             amount=amount,
@@ -294,13 +288,9 @@ def _plan(r: ItemReader, c: Common) -> list[CanonicalEvent]:
         return []
     return [
         PaymentPlanUpdated(
-            key=c.key,
-            source=c.source,
-            occurred_on=c.occurred_on,
-            facility=c.facility,
+            **c.stamp,
             plan_id=c.id,
             patient=c.patient,
-            encounter=c.encounter,
             total=total,
             installments=installments,
             status=status,

@@ -159,70 +159,69 @@ class _Walker:
             pos = source.skip_between(reader.end)
 
     def _interchange(self, segments: SegmentReader, delimiters: Delimiters) -> None:
-        isa = f"ISA[{self.isa_n}]"
-        groups = 0
-        isa13 = sender = ""
-        group: _Group | None = None
+        isa = _Interchange(delimiters)
         tx: _Transaction | None = None
-        ended = False
         stream = iter(segments)
         while True:
             if tx is not None:
                 found = self._body(stream, tx)
                 if found is None:
                     break
-                elements, sid = found, found[0]
-                if sid == "SE":
-                    self._close_transaction(tx, elements)
+                if found[0] == "SE":
+                    self._close_transaction(tx, found)
                     tx = None
                     continue
                 self._abandon_transaction(tx)
-                tx = None
             else:
                 found = next(stream, None)
                 if found is None:
                     break
                 self.ordinal += 1
-                elements, sid = found, found[0]
-            if sid == "ISA":
-                if len(elements) < 17:
-                    message = "the ISA has fewer than 16 elements"
-                    self.problem(ProblemCode.MALFORMED_SEGMENT, message, isa, Severity.ERROR)
-                sender, isa13 = element(elements, 6).strip(), element(elements, 13).strip()
-            elif sid == "GS":
-                if group is not None:
-                    self._close_group(group, None)
-                groups += 1
-                self.gs_n += 1
-                group = _Group(self.gs_n, element(elements, 6), element(elements, 8))
-            elif sid == "ST":
-                if group is None:
-                    message = "transaction set outside a functional group"
-                    self.problem(ProblemCode.ENVELOPE_MISMATCH, message, f"ST[{self.st_n + 1}]")
-                tx = self._open_transaction(elements, group, sender, delimiters)
-            elif sid == "GE":
-                if group is None:
-                    self.problem(ProblemCode.ENVELOPE_MISMATCH, "GE without a GS", f"GE[{self.gs_n}]")
-                else:
-                    self._close_group(group, elements)
-                    group = None
-            elif sid == "IEA":
-                if group is not None:
-                    self._close_group(group, None)
-                    group = None
-                self._close_interchange(elements, groups, isa13)
-                ended = True
-            elif sid == "SE":
-                self.problem(ProblemCode.ENVELOPE_MISMATCH, "SE without an ST", f"SE[{self.st_n}]")
-            else:
-                message = f"segment {_shown(sid, _SEGMENT_ID)} outside a transaction set"
-                self.problem(ProblemCode.MALFORMED_SEGMENT, message, self.segment_locator(self.ordinal))
+            tx = self._envelope(found, isa)
         if tx is not None:
             self._abandon_transaction(tx)
-        if group is not None:
-            self._close_group(group, None)
-        if not ended:
+        if isa.group is not None:
+            self._close_group(isa.group, None)
+        if not isa.ended:
             self.problem(ProblemCode.ENVELOPE_MISMATCH, "the interchange has no IEA", f"IEA[{self.isa_n}]")
+
+    def _envelope(self, elements: list[str], isa: _Interchange) -> _Transaction | None:
+        """One segment outside a transaction set; an ST returns the transaction it opens."""
+        match elements[0]:
+            case "ISA":
+                if len(elements) < 17:
+                    message = "the ISA has fewer than 16 elements"
+                    self.problem(ProblemCode.MALFORMED_SEGMENT, message, f"ISA[{self.isa_n}]", ERROR)
+                isa.sender, isa.isa13 = element(elements, 6).strip(), element(elements, 13).strip()
+            case "GS":
+                if isa.group is not None:
+                    self._close_group(isa.group, None)
+                isa.groups += 1
+                self.gs_n += 1
+                isa.group = _Group(self.gs_n, element(elements, 6), element(elements, 8))
+            case "ST":
+                if isa.group is None:
+                    message = "transaction set outside a functional group"
+                    self.problem(ProblemCode.ENVELOPE_MISMATCH, message, f"ST[{self.st_n + 1}]")
+                return self._open_transaction(elements, isa.group, isa.sender, isa.delimiters)
+            case "GE":
+                if isa.group is None:
+                    self.problem(ProblemCode.ENVELOPE_MISMATCH, "GE without a GS", f"GE[{self.gs_n}]")
+                else:
+                    self._close_group(isa.group, elements)
+                    isa.group = None
+            case "IEA":
+                if isa.group is not None:
+                    self._close_group(isa.group, None)
+                    isa.group = None
+                self._close_interchange(elements, isa.groups, isa.isa13)
+                isa.ended = True
+            case "SE":
+                self.problem(ProblemCode.ENVELOPE_MISMATCH, "SE without an ST", f"SE[{self.st_n}]")
+            case sid:
+                message = f"segment {_shown(sid, _SEGMENT_ID)} outside a transaction set"
+                self.problem(ProblemCode.MALFORMED_SEGMENT, message, self.segment_locator(self.ordinal))
+        return None
 
     @staticmethod
     def _body(stream: Iterator[list[str]], tx: _Transaction) -> list[str] | None:
@@ -335,6 +334,20 @@ class _Walker:
             self.problem(ProblemCode.ENVELOPE_MISMATCH, message, f"{where}-1")
         if element(iea, 2).strip() != isa13:
             self.problem(ProblemCode.ENVELOPE_MISMATCH, "IEA02 does not match ISA13", f"{where}-2")
+
+
+class _Interchange:
+    """What the walker remembers between the ISA and the IEA of one interchange."""
+
+    __slots__ = ("delimiters", "ended", "group", "groups", "isa13", "sender")
+
+    def __init__(self, delimiters: Delimiters) -> None:
+        self.delimiters = delimiters
+        self.sender = ""  # ISA06, trimmed
+        self.isa13 = ""
+        self.groups = 0  # GS segments so far, for IEA01
+        self.group: _Group | None = None  # the open functional group
+        self.ended = False  # an IEA was read
 
 
 class _Group:

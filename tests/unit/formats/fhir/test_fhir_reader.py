@@ -13,7 +13,7 @@ from revbridge.core.problem import ProblemCode, Severity
 from revbridge.core.tokens import fixed_tokenizer
 from revbridge.formats.base import Limits
 from revbridge.formats.fhir import parse
-from revbridge.formats.fhir.document import read_document
+from revbridge.formats.fhir.bundle import read_document
 from revbridge.formats.fhir.reader import Reader
 
 
