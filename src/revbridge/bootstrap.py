@@ -176,6 +176,10 @@ class Runtime:
         }
 
     def close(self) -> None:
+        """Release what the runtime opened: the ERP clients it built, the committer, the pool."""
+        if self.connectors is not None:
+            self.connectors.close()
+            self.connectors = None
         self.store.close()
         self.db.close()
 

@@ -96,7 +96,7 @@ class _TakenOver(Wakeup):
         super().__init__()
         self.rt, self.clock, self.taken, self.rung, self.parts = rt, clock, list[queue.Claimed](), 0, parts
 
-    def ring(self) -> None:
+    def notify(self) -> None:
         super().notify()
         self.rung += 1
         if self.rung == self.parts:

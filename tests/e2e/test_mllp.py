@@ -109,7 +109,7 @@ def test_garbage_before_the_frame_is_skipped_and_several_frames_share_a_connecti
         while data.count(EB) < 2:
             data += sock.recv(65536)
     assert [msa(part)[1] for part in data.split(EB)[:2]] == ["AA", "AA"]
-    metrics = service.rt.metrics.mllp_skipped_bytes._value.get()
+    metrics = service.runtime.metrics.mllp_skipped_bytes._value.get()
     assert metrics == len(b"\r\nkeepalive\r\n") + 2
 
 

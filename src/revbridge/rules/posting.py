@@ -28,7 +28,14 @@ from enum import StrEnum
 
 from revbridge.canonical.events import CanonicalEvent, ChargeCaptured
 from revbridge.core.problem import Problem, Severity
-from revbridge.ledger.journal import Journal, JournalDraft, Lane, batch_journals, realtime_journal
+from revbridge.ledger.journal import (
+    Journal,
+    JournalDraft,
+    JournalLine,
+    Lane,
+    batch_journals,
+    realtime_journal,
+)
 from revbridge.ledger.period import ClosedPeriodPolicy, PeriodCalendar, place
 from revbridge.ledger.replay import diff
 from revbridge.ledger.role import AccountRole
@@ -192,20 +199,16 @@ def _states(
 def _charges(documents: Sequence[CanonicalEvent], drafts: Sequence[JournalDraft]) -> tuple[ChargeMemory, ...]:
     """What a later reversal of each charge with lines must mirror: its department as sent and
     the facility and payer class of its receivable line."""
+    receivable: dict[str, JournalLine] = {}
+    for draft in drafts:
+        for ar in draft.lines:
+            if ar.role in AR_ROLES:
+                for key in ar.event_keys:
+                    receivable.setdefault(key, ar)
     found = []
     for event in documents:
-        if not isinstance(event, ChargeCaptured):
-            continue
-        line = next(
-            (
-                ln
-                for draft in drafts
-                for ln in draft.lines
-                if event.key in ln.event_keys and ln.role in AR_ROLES
-            ),
-            None,
-        )
-        if line is not None:
+        line = receivable.get(event.key) if isinstance(event, ChargeCaptured) else None
+        if isinstance(event, ChargeCaptured) and line is not None:
             found.append(
                 ChargeMemory(
                     facility=line.dimensions.facility,
