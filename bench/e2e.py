@@ -89,7 +89,7 @@ def run(traffic: Traffic, home: Path, *, minutes: float | None) -> tuple[float, 
                 break
         time.sleep(0.2)
     elapsed = time.monotonic() - started
-    with rt.db.connect() as conn:
+    with rt.db.reading() as conn:
         rows = conn.execute(
             select(journals.c.first_received_at, journals.c.posted_at, journals.c.id).where(
                 journals.c.lane == "realtime", journals.c.posted_at.is_not(None)

@@ -3,7 +3,7 @@ outbox to the embedded ledger and to Tryton.
 
 1. Calls. 10,000 charges (two lines each) arrive over ten minutes across two legal entities;
    windows open and close by the reference configuration's policy (300 s or 5,000 lines, the
-   default), each closed with the ledger's ``batch_journals``, and the journals go through the
+   default), each closed with the posting stage's ``close_window``, and the journals go through the
    outbox to the embedded ledger. Target: at most one ERP call per legal entity per window. The
    floor is one call per charge, what a naive integration makes.
 2. Embedded. 2,000 five-line journals staged, then posted by the dispatcher (claim, load,
@@ -45,16 +45,15 @@ from revbridge.ledger.journal import (
     JournalDraft,
     JournalLine,
     Lane,
-    batch_journals,
     realtime_journal,
 )
 from revbridge.ledger.role import AccountRole as R
 from revbridge.ledger.window import WindowPolicy, is_due, window_key
 from revbridge.observability.metrics import Metrics
 from revbridge.pipeline.dispatcher import Dispatcher, OutboxConfig
+from revbridge.rules import close_window
+from revbridge.store import Database, migrate
 from revbridge.store import journals as store
-from revbridge.store import migrate
-from revbridge.store.engine import make_engine
 from revbridge.store.general_ledger import period_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
@@ -103,13 +102,13 @@ def windows(count: int, policy: WindowPolicy) -> list[Journal]:
         now = T0 + step * n
         for le, (opened, drafts) in list(open_windows.items()):
             if is_due(policy, opened_at=opened, line_count=2 * len(drafts), now=now):
-                journals += batch_journals(drafts, window_key(le, opened))
+                journals += close_window(drafts, window_key(le, opened))
                 del open_windows[le]
         draft = charge(n)
         opened, drafts = open_windows.setdefault(draft.legal_entity, (now, []))
         drafts.append(draft)
     for le, (opened, drafts) in open_windows.items():
-        journals += batch_journals(drafts, window_key(le, opened))
+        journals += close_window(drafts, window_key(le, opened))
     return journals
 
 
@@ -132,15 +131,15 @@ def remittance(n: int, le: str = "MHN") -> Journal:
     return realtime_journal(draft)
 
 
-def _engine(tmp: Path, name: str):  # type: ignore[no-untyped-def]
-    engine = make_engine(f"sqlite:///{tmp / name}")
+def _engine(tmp: Path, name: str) -> Database:
+    engine = Database.open(f"sqlite:///{tmp / name}")
     migrate.upgrade(engine)
     return engine
 
 
 def post(engine, journals: list[Journal], connector: Connector, *, limit: int = 200) -> tuple[float, Metrics]:  # type: ignore[no-untyped-def]
     now = datetime.now(UTC)
-    with engine.begin() as conn:
+    with engine.transaction() as conn:
         for journal in journals:
             store.stage_journal(conn, journal, connector=connector.name, first_received_at=now, now=now)
     metrics = Metrics()
@@ -163,9 +162,8 @@ def post(engine, journals: list[Journal], connector: Connector, *, limit: int = 
     return elapsed, metrics
 
 
-def bench_calls(tmp: Path) -> None:
+def bench_calls(tmp: Path, charges: int) -> None:
     policy = load_dir(reference_config_dir()).master.posting.batch_window
-    charges = 10_000
     journals = windows(charges, policy)
     engine = _engine(tmp, "calls.db")
     _elapsed, metrics = post(engine, journals, EmbeddedLedger(engine, clock=SystemClock()))
@@ -183,7 +181,7 @@ def bench_calls(tmp: Path) -> None:
         f"  ERP calls: {calls:.0f}; per legal entity per window: {calls / windows_opened:.2f} (target <= 1)"
     )
     print(f"  floor (one call per charge): {charges:,} calls; ratio {calls / charges:.4f}")
-    engine.dispose()
+    engine.close()
 
 
 def floor_embedded(path: Path, journals: list[Journal]) -> float:
@@ -213,8 +211,8 @@ def floor_embedded(path: Path, journals: list[Journal]) -> float:
     return len(journals) / elapsed
 
 
-def bench_embedded(tmp: Path) -> None:
-    journals = [remittance(n) for n in range(2000)]
+def bench_embedded(tmp: Path, count: int) -> None:
+    journals = [remittance(n) for n in range(count)]
     floor = floor_embedded(tmp / "floor.db", journals)
     engine = _engine(tmp, "embedded.db")
     elapsed, _metrics = post(engine, journals, EmbeddedLedger(engine, clock=SystemClock()))
@@ -224,7 +222,7 @@ def bench_embedded(tmp: Path) -> None:
         f"  outbox -> embedded: {rate:,.0f} journals/s;"
         f" floor (bare insert per journal): {floor:,.0f}/s; ratio {rate / floor:.2f}"
     )
-    engine.dispose()
+    engine.close()
 
 
 def floor_tryton(connector: TrytonConnector, journals: list[Journal]) -> float:
@@ -282,7 +280,7 @@ def bench_tryton(tmp: Path) -> None:
                 f" retried {retried:.0f}"
             )
             connector.close()
-            engine.dispose()
+            engine.close()
     finally:
         tryton_support.stop(server)
 
@@ -290,10 +288,12 @@ def bench_tryton(tmp: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-tryton", action="store_true", help="skip the Tryton part")
+    parser.add_argument("--charges", type=int, default=10_000, help="charges for the ERP-call count")
+    parser.add_argument("--journals", type=int, default=2_000, help="journals for the embedded ledger")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rb-bench-posting-") as tmp:
-        bench_calls(Path(tmp))
-        bench_embedded(Path(tmp))
+        bench_calls(Path(tmp), args.charges)
+        bench_embedded(Path(tmp), args.journals)
         if not args.no_tryton:
             bench_tryton(Path(tmp))
 

@@ -104,7 +104,7 @@ def main() -> None:
         print(f"  floor: both in sequence             {bound:>10,.0f} rows/s")
         print(f"  keys reencrypt                      {ours:>10,.0f} rows/s  ratio {ours / bound:.2f}")
 
-        with rt.db.begin() as conn:
+        with rt.db.transaction() as conn:
             conn.exec_driver_sql("UPDATE messages SET status = 'processed'")
         cutoff = rt.clock.now() + timedelta(seconds=1)
         start = time.perf_counter()
