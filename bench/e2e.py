@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from intake import PAYLOAD, floor_sqlite
-from revbridge.bootstrap import build
+from revbridge.bootstrap import Runtime, build
 from revbridge.demo import generate
 from revbridge.demo.feed import Targets, feed
 from revbridge.demo.truth import Message, Traffic
@@ -40,6 +40,11 @@ START = date(2026, 11, 2)  # a Monday: payers remit on weekdays
 
 
 def run(traffic: Traffic, home: Path, *, minutes: float | None) -> tuple[float, list[float], int]:
+    """Feed the day into a fresh service in ``home``; wait until every journal is posted.
+
+    Prints each format's cash-journal latency and returns the seconds from the first send to the
+    last acknowledgement, every cash journal's receipt-to-posted seconds, and the messages sent.
+    """
     settings = Settings(
         home=home,
         db=f"sqlite:///{home / 'e2e.db'}",
@@ -55,8 +60,20 @@ def run(traffic: Traffic, home: Path, *, minutes: float | None) -> tuple[float, 
     service = Service(rt, workers=2)
     service.start()
     assert service.inbox is not None
-    day_start = datetime.combine(traffic.days[0].day, datetime.min.time())
     started = time.monotonic()
+    sent = send(traffic, Targets(service.mllp_port, service.http_port, service.inbox, key), started, minutes)
+    wait_until_posted(rt, service.inbox)
+    elapsed = time.monotonic() - started
+    latencies = cash_latencies(rt)
+    service.stop()
+    rt.close()
+    return elapsed, latencies, sent
+
+
+def send(traffic: Traffic, targets: Targets, started: float, minutes: float | None) -> int:
+    """Send every message, each at its place in the day compressed into ``minutes`` (None: at once);
+    return how many were sent."""
+    day_start = datetime.combine(traffic.days[0].day, datetime.min.time())
 
     def pace(message: Message) -> None:
         if minutes:
@@ -72,15 +89,16 @@ def run(traffic: Traffic, home: Path, *, minutes: float | None) -> tuple[float, 
         with lock:
             sent[0] += 1
 
-    feed(
-        traffic.messages,
-        Targets(service.mllp_port, service.http_port, service.inbox, key),
-        on_sent=count,
-        before_send=pace,
-    )
+    feed(traffic.messages, targets, on_sent=count, before_send=pace)
+    return sent[0]
+
+
+def wait_until_posted(rt: Runtime, inbox: Path) -> None:
+    """Wait until the inbox and the message queue are empty and no journal is staged or being sent
+    (closing the batch windows once the messages are done, as the end of the day would)."""
     while True:
         status = rt.status()
-        inbox_busy = any(p.suffix != ".ready" for p in service.inbox.iterdir())
+        inbox_busy = any(p.suffix != ".ready" for p in inbox.iterdir())
         if not inbox_busy and not status["messages"]["pending"] and not status["messages"]["processing"]:
             assert rt.posting is not None
             rt.posting.tick(force_windows=True)
@@ -88,7 +106,10 @@ def run(traffic: Traffic, home: Path, *, minutes: float | None) -> tuple[float, 
             if not states["staged"] and not states["submitting"]:
                 break
         time.sleep(0.2)
-    elapsed = time.monotonic() - started
+
+
+def cash_latencies(rt: Runtime) -> list[float]:
+    """Every posted realtime (cash) journal's receipt-to-posted seconds; prints them per format."""
     with rt.db.reading() as conn:
         rows = conn.execute(
             select(journals.c.first_received_at, journals.c.posted_at, journals.c.id).where(
@@ -111,9 +132,7 @@ def run(traffic: Traffic, home: Path, *, minutes: float | None) -> tuple[float, 
         print(
             f"  {fmt}: {len(values):,} cash journals p50 {pct(values, 50):.2f} s, p99 {pct(values, 99):.2f} s"
         )
-    service.stop()
-    rt.close()
-    return elapsed, [(posted - received).total_seconds() for received, posted, _ in rows], sent[0]
+    return [(posted - received).total_seconds() for received, posted, _ in rows]
 
 
 def pct(values: list[float], q: int) -> float:

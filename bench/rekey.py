@@ -21,7 +21,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from revbridge.bootstrap import build
+from revbridge.bootstrap import Runtime, build
 from revbridge.settings import Settings
 from revbridge.store import rekey, retention
 from revbridge.store.messages import Arrival
@@ -76,60 +76,71 @@ def main() -> None:
     n, batch = args.messages, args.batch_size
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        rt = build(Settings(home=home, db=f"sqlite:///{home / 'bench.db'}"), upgrade=True)
-        rt.store.accept_many(
-            [Arrival(channel="bench", format="hl7v2", payload=PAYLOAD.format(n=i).encode()) for i in range(n)]
-        )
-        stored = rows(home / "bench.db")
-        old_key = rt.keyring.keys[rt.keyring.active]
-        ring = rekey.rotate(
-            rt.db,
-            key_file=rt.settings.resolved_key_file,
-            key_id=None,
-            actor="bench",
-            now=rt.clock.now(),
-            anchor=None,
-        )
-        crypto = crypto_floor(stored, old_key, ring.keys[ring.active])
-        update = update_floor(home / "bench.db", stored, batch, value=True)  # rewrites the same bytes
-        start = time.perf_counter()
-        report = rekey.reencrypt(rt.db, rt.keyring, batch_size=batch)
-        ours = n / (time.perf_counter() - start)
-        assert report.moved == n, report
-        assert report.remaining == {}, report
-        bound = 1 / (1 / crypto + 1 / update)
-        print(f"re-encryption of {n} payloads of {len(PAYLOAD)} bytes, batches of {batch}")
-        print(f"  floor: AES-GCM open+seal in memory  {crypto:>10,.0f} rows/s")
-        print(f"  floor: bare batched UPDATE          {update:>10,.0f} rows/s")
-        print(f"  floor: both in sequence             {bound:>10,.0f} rows/s")
-        print(f"  keys reencrypt                      {ours:>10,.0f} rows/s  ratio {ours / bound:.2f}")
+        rt = stored_runtime(home, home / "bench.db", n)
+        reencryption(rt, home / "bench.db", n, batch)
+        purge(rt, home, n)
 
-        with rt.db.transaction() as conn:
-            conn.exec_driver_sql("UPDATE messages SET status = 'processed'")
-        cutoff = rt.clock.now() + timedelta(seconds=1)
-        start = time.perf_counter()
-        purged = retention.purge(
-            rt.db, cutoff=cutoff, now=rt.clock.now(), actor="bench", anchor=None, vacuum=False
-        )
-        purge_rate = n / (time.perf_counter() - start)
-        assert purged.purged == n, purged
-        start = time.perf_counter()
-        how = retention.reclaim(rt.db)
-        vacuum_s = time.perf_counter() - start
-        after = retention.database_bytes(rt.db)
-        rt.close()
-        # The floor runs on a fresh copy of the same rows (the purged ones have nothing left to null).
-        again = build(Settings(home=home / "floor", db=f"sqlite:///{home / 'floor.db'}"), upgrade=True)
-        again.store.accept_many(
-            [Arrival(channel="bench", format="hl7v2", payload=PAYLOAD.format(n=i).encode()) for i in range(n)]
-        )
-        again.close()
-        null_floor = update_floor(home / "floor.db", rows(home / "floor.db"), 1000, value=False)
-        print(f"purge of {n} payloads, batches of 1000")
-        print(f"  floor: bare batched UPDATE to NULL  {null_floor:>10,.0f} rows/s")
-        ratio = purge_rate / null_floor
-        print(f"  purge (audited per batch)           {purge_rate:>10,.0f} rows/s  ratio {ratio:.2f}")
-        print(f"  reclaim ({how} vacuum) {vacuum_s:.2f} s: {purged.bytes_before:,} -> {after:,} bytes")
+
+def stored_runtime(home: Path, db: Path, n: int) -> Runtime:
+    """A fresh store at ``db`` holding ``n`` sealed HL7 v2 messages."""
+    rt = build(Settings(home=home, db=f"sqlite:///{db}"), upgrade=True)
+    rt.store.accept_many(
+        [Arrival(channel="bench", format="hl7v2", payload=PAYLOAD.format(n=i).encode()) for i in range(n)]
+    )
+    return rt
+
+
+def reencryption(rt: Runtime, db: Path, n: int, batch: int) -> None:
+    """Rotate the key, measure both floors over the stored rows, then `keys reencrypt`; print all four."""
+    stored = rows(db)
+    old_key = rt.keyring.keys[rt.keyring.active]
+    ring = rekey.rotate(
+        rt.db,
+        key_file=rt.settings.resolved_key_file,
+        key_id=None,
+        actor="bench",
+        now=rt.clock.now(),
+        anchor=None,
+    )
+    crypto = crypto_floor(stored, old_key, ring.keys[ring.active])
+    update = update_floor(db, stored, batch, value=True)  # rewrites the same bytes
+    start = time.perf_counter()
+    report = rekey.reencrypt(rt.db, rt.keyring, batch_size=batch)
+    ours = n / (time.perf_counter() - start)
+    assert report.moved == n, report
+    assert report.remaining == {}, report
+    bound = 1 / (1 / crypto + 1 / update)
+    print(f"re-encryption of {n} payloads of {len(PAYLOAD)} bytes, batches of {batch}")
+    print(f"  floor: AES-GCM open+seal in memory  {crypto:>10,.0f} rows/s")
+    print(f"  floor: bare batched UPDATE          {update:>10,.0f} rows/s")
+    print(f"  floor: both in sequence             {bound:>10,.0f} rows/s")
+    print(f"  keys reencrypt                      {ours:>10,.0f} rows/s  ratio {ours / bound:.2f}")
+
+
+def purge(rt: Runtime, home: Path, n: int) -> None:
+    """Purge every payload and reclaim the space, against a bare UPDATE to NULL; closes ``rt``."""
+    with rt.db.transaction() as conn:
+        conn.exec_driver_sql("UPDATE messages SET status = 'processed'")
+    cutoff = rt.clock.now() + timedelta(seconds=1)
+    start = time.perf_counter()
+    purged = retention.purge(
+        rt.db, cutoff=cutoff, now=rt.clock.now(), actor="bench", anchor=None, vacuum=False
+    )
+    purge_rate = n / (time.perf_counter() - start)
+    assert purged.purged == n, purged
+    start = time.perf_counter()
+    how = retention.reclaim(rt.db)
+    vacuum_s = time.perf_counter() - start
+    after = retention.database_bytes(rt.db)
+    rt.close()
+    # The floor runs on a fresh copy of the same rows (the purged ones have nothing left to null).
+    stored_runtime(home / "floor", home / "floor.db", n).close()
+    null_floor = update_floor(home / "floor.db", rows(home / "floor.db"), 1000, value=False)
+    print(f"purge of {n} payloads, batches of 1000")
+    print(f"  floor: bare batched UPDATE to NULL  {null_floor:>10,.0f} rows/s")
+    ratio = purge_rate / null_floor
+    print(f"  purge (audited per batch)           {purge_rate:>10,.0f} rows/s  ratio {ratio:.2f}")
+    print(f"  reclaim ({how} vacuum) {vacuum_s:.2f} s: {purged.bytes_before:,} -> {after:,} bytes")
 
 
 if __name__ == "__main__":

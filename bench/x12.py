@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -48,9 +49,7 @@ def generate(claims: int, *, unique: bool = False, seed: int = 835) -> bytes:
     amount at random (a worst case for anything that shares repeated values).
     """
     rng = random.Random(seed)
-    codes = [f"{99000 + n}" for n in range(150)]
-    price = {c: Decimal(rng.randint(4000, 250000)) / 100 for c in codes}
-    allowed = {c: (price[c] * Decimal(rng.randint(35, 80)) / 100).quantize(Decimal("0.01")) for c in codes}
+    schedule = _FeeSchedule.drawn(rng)
     body: list[str] = [
         "BPR*I*{bpr}*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*20240105",
         "TRN*1*EFT0000001*1512345678",
@@ -64,43 +63,80 @@ def generate(claims: int, *, unique: bool = False, seed: int = 835) -> bytes:
     ]
     total_paid = Decimal(0)
     for n in range(1, claims + 1):
-        sign = -1 if n % 50 == 0 else 1
-        lines: list[str] = []
-        charge_sum = paid_sum = Decimal(0)
-        for _ in range(rng.randint(1, 3)):
-            code = rng.choice(codes)
-            if unique:
-                charge = Decimal(rng.randint(5000, 250000)) / 100
-                allow = (charge * Decimal(rng.randint(35, 80)) / 100).quantize(Decimal("0.01"))
-            else:
-                charge, allow = price[code], allowed[code]
-            roll = rng.random()
-            patient = (
-                rng.choice(COPAYS) if roll < 0.3 else rng.choice(DEDUCTIBLES) if roll < 0.4 else Decimal(0)
-            )
-            patient = min(patient, allow)
-            paid = allow - patient
-            charge_sum += charge
-            paid_sum += paid
-            cas = f"CAS*CO*45*{sign * (charge - allow)}"
-            if patient:
-                cas += f"**{'3' if roll < 0.3 else '1'}*{sign * patient}"  # CAS04 quantity left empty
-            lines += [
-                f"SVC*HC:{code}*{sign * charge}*{sign * paid}**1",
-                "DTM*472*20231215",
-                cas,
-                f"AMT*B6*{sign * allow}",
-            ]
-        claim_cas = (paid_sum * Decimal("0.02")).quantize(Decimal("0.01")) if n % 5 == 0 else Decimal(0)
-        paid_claim = paid_sum - claim_cas
-        total_paid += sign * paid_claim
-        status = 22 if sign < 0 else 1
-        body.append(f"CLP*PCN{n:07d}*{status}*{sign * charge_sum}*{sign * paid_claim}*0*12*ICN{n:09d}*11*1")
-        if claim_cas:
-            body.append(f"CAS*CO*253*{sign * claim_cas}")
-        body += [f"NM1*QC*1*DOE*JANE****MI*MBR{n:08d}", "DTM*232*20231215", *lines]
+        segments, paid = _claim(n, rng, schedule, unique=unique)
+        body += segments
+        total_paid += paid
     body.append("PLB*1234567893*20241231*L6:INTEREST*-12.34*WO:RECOUP1*50.00")
     body[0] = body[0].format(bpr=total_paid - Decimal("37.66"))
+    return _enveloped(body)
+
+
+@dataclass(frozen=True)
+class _FeeSchedule:
+    """The 150-code chargemaster: each code's price and what the plan allows for it."""
+
+    codes: list[str]
+    price: dict[str, Decimal]
+    allowed: dict[str, Decimal]
+
+    @classmethod
+    def drawn(cls, rng: random.Random) -> _FeeSchedule:
+        codes = [f"{99000 + n}" for n in range(150)]
+        price = {c: Decimal(rng.randint(4000, 250000)) / 100 for c in codes}
+        allowed = {
+            c: (price[c] * Decimal(rng.randint(35, 80)) / 100).quantize(Decimal("0.01")) for c in codes
+        }
+        return cls(codes, price, allowed)
+
+
+def _claim(n: int, rng: random.Random, schedule: _FeeSchedule, *, unique: bool) -> tuple[list[str], Decimal]:
+    """Claim ``n``'s segments (CLP, its CAS, NM1, DTM and service lines) and its signed payment."""
+    sign = -1 if n % 50 == 0 else 1
+    lines: list[str] = []
+    charge_sum = paid_sum = Decimal(0)
+    for _ in range(rng.randint(1, 3)):
+        segments, charge, paid = _service_line(rng, schedule, sign, unique=unique)
+        lines += segments
+        charge_sum += charge
+        paid_sum += paid
+    claim_cas = (paid_sum * Decimal("0.02")).quantize(Decimal("0.01")) if n % 5 == 0 else Decimal(0)
+    paid_claim = paid_sum - claim_cas
+    status = 22 if sign < 0 else 1
+    segments = [f"CLP*PCN{n:07d}*{status}*{sign * charge_sum}*{sign * paid_claim}*0*12*ICN{n:09d}*11*1"]
+    if claim_cas:
+        segments.append(f"CAS*CO*253*{sign * claim_cas}")
+    segments += [f"NM1*QC*1*DOE*JANE****MI*MBR{n:08d}", "DTM*232*20231215", *lines]
+    return segments, sign * paid_claim
+
+
+def _service_line(
+    rng: random.Random, schedule: _FeeSchedule, sign: int, *, unique: bool
+) -> tuple[list[str], Decimal, Decimal]:
+    """One SVC loop (SVC, DTM, CAS, AMT) with its unsigned charge and payment."""
+    code = rng.choice(schedule.codes)
+    if unique:
+        charge = Decimal(rng.randint(5000, 250000)) / 100
+        allow = (charge * Decimal(rng.randint(35, 80)) / 100).quantize(Decimal("0.01"))
+    else:
+        charge, allow = schedule.price[code], schedule.allowed[code]
+    roll = rng.random()
+    patient = rng.choice(COPAYS) if roll < 0.3 else rng.choice(DEDUCTIBLES) if roll < 0.4 else Decimal(0)
+    patient = min(patient, allow)
+    paid = allow - patient
+    cas = f"CAS*CO*45*{sign * (charge - allow)}"
+    if patient:
+        cas += f"**{'3' if roll < 0.3 else '1'}*{sign * patient}"  # CAS04 quantity left empty
+    segments = [
+        f"SVC*HC:{code}*{sign * charge}*{sign * paid}**1",
+        "DTM*472*20231215",
+        cas,
+        f"AMT*B6*{sign * allow}",
+    ]
+    return segments, charge, paid
+
+
+def _enveloped(body: list[str]) -> bytes:
+    """The transaction's segments inside ST/SE, GS/GE and ISA/IEA, one segment a line."""
     segments = ["ST*835*0001", *body]
     segments.append(f"SE*{len(segments) + 1}*0001")
     isa = (
