@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import yaml
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from workbench import RUSHMORE, People, csrf_of, ingest
 
@@ -86,9 +87,15 @@ def test_propose_preview_approve_replay(rt: Runtime, people: People, corpus: Pat
     status, location, _page = _propose(people, Role.STEWARD, text, upload=True)
     assert (status, location) == (303, "/config/versions/2?notice=proposed")
     assert configs.versions(rt.db)[-1].status == "proposed"
-
-    # The approver reads the difference and the what-if before deciding.
     approver = people.browser(Role.APPROVER)
+    _check_the_approver_sees_the_difference_and_the_whatif(people, approver)
+    _check_the_maker_may_not_approve(people, approver, text)
+    _check_the_approver_approves(rt, people, approver)
+    _check_the_replay_clears_the_item(rt, people, message_id)
+
+
+def _check_the_approver_sees_the_difference_and_the_whatif(people: People, approver: TestClient) -> None:
+    """The approver reads the difference and the what-if before deciding."""
     page = approver.get("/config/versions/2?days=7").text
     assert "payers.yaml: payers[RUSHMORE]: added" in page
     whatif = page[page.index('<table id="whatif">') :]
@@ -96,9 +103,12 @@ def test_propose_preview_approve_replay(rt: Runtime, people: People, corpus: Pat
     assert re.search(r"<td>cash_clearing</td>.*?<td class=\"num\">945\.00</td>", whatif, re.S)
     assert people.browser(Role.VIEWER).get("/config?a=1&b=2").text.count("payers[RUSHMORE]: added") == 1
 
-    # Maker-checker: whoever proposed may not approve, whatever their roles.
+
+def _check_the_maker_may_not_approve(people: People, approver: TestClient, text: str) -> None:
+    """Maker-checker: whoever proposed may not approve, whatever their roles. The approver then
+    rejects that second proposal."""
     admin = people.browser(Role.ADMIN)
-    status, location, _page = _propose(people, Role.ADMIN, text.replace("Rushmore Life", "Rushmore"))
+    _status, location, _page = _propose(people, Role.ADMIN, text.replace("Rushmore Life", "Rushmore"))
     own = int(location.split("/")[3].split("?")[0])
     own_page = admin.get(f"/config/versions/{own}").text
     assert "You proposed this version" in own_page and 'value="approve"' not in own_page
@@ -110,6 +120,8 @@ def test_propose_preview_approve_replay(rt: Runtime, people: People, corpus: Pat
         f"/config/versions/{own}/decide", data={"csrf": token, "decision": "reject", "reason": "dup"}
     )
 
+
+def _check_the_approver_approves(rt: Runtime, people: People, approver: TestClient) -> None:
     token = csrf_of(approver.get("/config/versions/2").text)
     decided = approver.post(
         "/config/versions/2/decide",
@@ -121,7 +133,9 @@ def test_propose_preview_approve_replay(rt: Runtime, people: People, corpus: Pat
     assert ("config.approve", f"apikey:{people.ids[Role.APPROVER]}") in _actions(rt, "config.")
     assert ("config.propose", f"apikey:{people.ids[Role.STEWARD]}") in _actions(rt, "config.")
 
-    # The operator replays the messages with open UNMAPPED_PAYER items: the item clears.
+
+def _check_the_replay_clears_the_item(rt: Runtime, people: People, message_id: str) -> None:
+    """The operator replays the messages with open UNMAPPED_PAYER items: the item clears."""
     operator = people.browser(Role.OPERATOR)
     queue = operator.get("/workqueue?code=UNMAPPED_PAYER").text
     answer = operator.post(
