@@ -72,20 +72,7 @@ def test_ten_thousand_journals_survive_an_outage_exactly_once(tmp_path: Path) ->
     engine = Database.open(f"sqlite:///{tmp_path / 'store.db'}")
     migrate.upgrade(engine)
     erp = FaultyErp(enforce_idempotency=False)
-    limits = Limits(
-        rate_per_second=RATE,
-        burst=BURST,
-        concurrency=4,
-        max_attempts=8,
-        backoff_base=0.05,
-        backoff_cap=1.0,
-        breaker_failures=5,
-        breaker_reset=0.5,
-    )
-    settings = RestSettings(
-        base_url=erp.url, token_url="/oauth/token", client_id="revbridge", client_secret="s3cret"
-    )
-    connector = RestConnector(settings, limits=limits)
+    connector = _connector(erp)
     metrics = Metrics()
     dispatcher = Dispatcher(
         engine,
@@ -100,11 +87,7 @@ def test_ten_thousand_journals_survive_an_outage_exactly_once(tmp_path: Path) ->
         erp.go_down()
         runner.start()
         journals = [_journal(n) for n in range(COUNT)]
-        now = datetime.now(UTC)
-        for start in range(0, COUNT, 1000):
-            with engine.transaction() as conn:
-                for journal in journals[start : start + 1000]:
-                    store.stage_journal(conn, journal, connector="rest", first_received_at=now, now=now)
+        _stage(engine, journals)
         time.sleep(3.0)  # the dispatcher keeps trying against a dead ERP
         channel = dispatcher.channel(connector)
         assert BreakerState.OPEN in channel.breaker.transitions
@@ -124,6 +107,47 @@ def test_ten_thousand_journals_survive_an_outage_exactly_once(tmp_path: Path) ->
         erp.close()
 
     assert not runner.is_alive()
+    _check_each_journal_posted_exactly_once(engine, erp, journals)
+    # the faults happened and were survived: lookups after the lost answers found the documents
+    assert [r.status for r in erp.journal_requests("GET")].count(200) >= 2
+    assert channel.breaker.state is BreakerState.CLOSED
+    _check_the_rate_never_beat_the_bucket(erp)
+    calls = metrics.erp_calls
+    assert calls.labels("rest", "found")._value.get() == 2  # the two answers dropped after commit
+    assert calls.labels("rest", "posted")._value.get() == COUNT - 2
+    engine.close()
+
+
+def _connector(erp: FaultyErp) -> RestConnector:
+    """A REST connector to ``erp`` throttled to RATE/BURST, with quick backoff and breaker reset."""
+    limits = Limits(
+        rate_per_second=RATE,
+        burst=BURST,
+        concurrency=4,
+        max_attempts=8,
+        backoff_base=0.05,
+        backoff_cap=1.0,
+        breaker_failures=5,
+        breaker_reset=0.5,
+    )
+    settings = RestSettings(
+        base_url=erp.url, token_url="/oauth/token", client_id="revbridge", client_secret="s3cret"
+    )
+    return RestConnector(settings, limits=limits)
+
+
+def _stage(engine: Database, journals: list[Journal]) -> None:
+    """Stage the journals in the outbox, a thousand per transaction."""
+    now = datetime.now(UTC)
+    for start in range(0, COUNT, 1000):
+        with engine.transaction() as conn:
+            for journal in journals[start : start + 1000]:
+                store.stage_journal(conn, journal, connector="rest", first_received_at=now, now=now)
+
+
+def _check_each_journal_posted_exactly_once(
+    engine: Database, erp: FaultyErp, journals: list[Journal]
+) -> None:
     assert store.counts(engine) == {"staged": 0, "submitting": 0, "posted": COUNT, "failed": 0}
     assert workitems.list_items(engine) == []
     # the ERP holds exactly our journals, one document each, and we recorded its document ids
@@ -133,14 +157,10 @@ def test_ten_thousand_journals_survive_an_outage_exactly_once(tmp_path: Path) ->
     assert set(by_key) == {j.id for j in journals}
     recorded = {s.journal.id: s.erp_document for s in store.list_journals(engine, limit=COUNT)}
     assert recorded == by_key
-    # the faults happened and were survived: lookups after the lost answers found the documents
-    assert [r.status for r in erp.journal_requests("GET")].count(200) >= 2
-    assert channel.breaker.state is BreakerState.CLOSED
-    # the outbound rate never beat the bucket, allowing for arrival jitter at the server
+
+
+def _check_the_rate_never_beat_the_bucket(erp: FaultyErp) -> None:
+    """The outbound rate never beat the bucket, allowing for arrival jitter at the server."""
     times = [r.at for r in erp.journal_requests()]
     assert max_excess(times, RATE) <= BURST + RATE * JITTER
     assert (max(times) - min(times)) >= (len(times) - BURST) / RATE * 0.98
-    calls = metrics.erp_calls
-    assert calls.labels("rest", "found")._value.get() == 2  # the two answers dropped after commit
-    assert calls.labels("rest", "posted")._value.get() == COUNT - 2
-    engine.close()
