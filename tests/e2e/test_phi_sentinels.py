@@ -23,7 +23,7 @@ import pytest
 from faulty_erp import FaultyErp
 from runtime import build_runtime
 
-from revbridge.bootstrap import reference_config_dir
+from revbridge.bootstrap import Runtime, reference_config_dir
 from revbridge.cli.config import load_dir
 from revbridge.observability import logging as rblog
 from revbridge.pipeline.reconciliation import report
@@ -133,95 +133,19 @@ def _mllp(port: int, payload: str) -> bytes:
 def test_no_sentinel_leaves_the_raw_payloads(
     tmp_path: Path, corpus: Path, erp: FaultyErp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The reference configuration, with Mercy Health North posting to a REST ERP.
-    config_dir = tmp_path / "config"
-    shutil.copytree(reference_config_dir(), config_dir)
-    entities = config_dir / "legal_entities.yaml"
-    entities.write_text(
-        entities.read_text().replace(
-            "name: embedded        # revbridge's own general ledger; file, tryton and rest also exist",
-            f"name: rest\n      settings: {{base_url: '{erp.url}', token_url: '{erp.url}/oauth/token', "
-            f"client_id: demo, client_secret_env: PHI_TEST_ERP_SECRET}}",
-            1,
-        )
-    )
+    config_dir = _reference_config_posting_to(erp, tmp_path / "config")
     monkeypatch.setenv("PHI_TEST_ERP_SECRET", "erp-secret")
     log_stream = io.StringIO()
     rblog.configure("INFO", json_lines=True, stream=log_stream)
     rt = build_runtime(f"sqlite:///{tmp_path / 'phi.db'}", tmp_path, posting=True, http_port=0, mllp_port=0)
     service = None
     try:
-        configs.propose(
-            rt.db,
-            load_dir(config_dir),
-            effective_from=rt.clock.now().date(),
-            actor="test",
-            note="REST ERP for MHN",
-            source=str(config_dir),
-            now=rt.clock.now(),
-            approve=True,
-            anchor=rt.settings.resolved_audit_anchor,
-        )
-        system = apikeys.create(
-            rt.db,
-            name="feeds",
-            roles=(Role.SYSTEM,),
-            now=rt.clock.now(),
-            actor="t",
-            anchor=rt.settings.resolved_audit_anchor,
-        )[1]
-        admin = apikeys.create(
-            rt.db,
-            name="admin",
-            roles=(Role.ADMIN,),
-            now=rt.clock.now(),
-            actor="t",
-            anchor=rt.settings.resolved_audit_anchor,
-        )[1]
+        system, admin = _approve_and_issue_keys(rt, config_dir)
         service = Service(rt, workers=1)
         service.start()
-        assert b"|AA|" in _mllp(service.mllp_port, ADT)
-        assert b"|AA|" in _mllp(service.mllp_port, DFT)
-        assert service.inbox is not None
-        (service.inbox / "era.835").write_bytes(_era(corpus))
-        (service.inbox / "era.835.ready").write_text("")
-        base = f"http://127.0.0.1:{service.http_port}"
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {system}"}, timeout=30) as client:
-            assert (
-                client.post(
-                    "/api/v1/fhir/Patient",
-                    content=_fhir_patient(),
-                    headers={"Content-Type": "application/fhir+json"},
-                ).status_code
-                == 201
-            )
-            assert (
-                client.post(
-                    "/api/v1/ingest/portal/payments",
-                    content=_portal_payment(),
-                    headers={"Content-Type": "application/json"},
-                ).status_code
-                == 202
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            status = rt.status()
-            if (
-                not status["messages"]["pending"]
-                and not status["messages"]["processing"]
-                and not any(p.suffix != ".ready" for p in service.inbox.iterdir())
-            ):
-                rt.posting.tick(force_windows=True)  # type: ignore[union-attr]
-                if not rt.status()["journals"]["staged"] and not rt.status()["journals"]["submitting"]:
-                    break
-            time.sleep(0.3)
-        with httpx.Client(base_url=base, timeout=30) as client:
-            metrics_text = client.get("/metrics").text
-            admin_headers = {"Authorization": f"Bearer {admin}"}
-            api_texts = [
-                client.get("/api/v1/status", headers=admin_headers).text,
-                client.get("/api/v1/exceptions?status=all", headers=admin_headers).text,
-            ]
+        _send_through_every_source(service, corpus, system)
+        _wait_until_posted(rt, service)
+        metrics_text, api_texts = _scrape_metrics_and_api(service, admin)
     finally:
         if service is not None:
             service.stop()
@@ -232,33 +156,7 @@ def test_no_sentinel_leaves_the_raw_payloads(
         assert posted, "nothing posted: the test would prove nothing"
         assert erp.documents, "the REST ERP received nothing"
         assert {j.status for j in posted} == {"posted"}
-        exports = tmp_path / "exports"
-        for fmt in ("csv", "fbdi", "beancount"):
-            result = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "revbridge",
-                    "export",
-                    "--format",
-                    fmt,
-                    "--out",
-                    str(exports / fmt),
-                    "--db",
-                    f"sqlite:///{tmp_path / 'phi.db'}",
-                    *(
-                        ["--ledger-id", "MHN=300000001", "--ledger-id", "MHS=300000002"]
-                        if fmt == "fbdi"
-                        else []
-                    ),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                env={"REVBRIDGE_HOME": str(tmp_path), "PATH": ""},
-            )
-            assert result.returncode == 0, result.stderr
-        export_bytes = b"".join(p.read_bytes() for p in exports.rglob("*") if p.is_file())
+        export_bytes = _export_every_format(tmp_path)
         assert export_bytes
 
         with rt.db.reading() as conn:
@@ -290,3 +188,134 @@ def test_no_sentinel_leaves_the_raw_payloads(
         assert audit.check(rt.db, anchor=rt.settings.resolved_audit_anchor)[1] == []
     finally:
         rt.close()
+
+
+def _reference_config_posting_to(erp: FaultyErp, config_dir: Path) -> Path:
+    """The reference configuration, with Mercy Health North posting to a REST ERP."""
+    shutil.copytree(reference_config_dir(), config_dir)
+    entities = config_dir / "legal_entities.yaml"
+    entities.write_text(
+        entities.read_text().replace(
+            "name: embedded        # revbridge's own general ledger; file, tryton and rest also exist",
+            f"name: rest\n      settings: {{base_url: '{erp.url}', token_url: '{erp.url}/oauth/token', "
+            f"client_id: demo, client_secret_env: PHI_TEST_ERP_SECRET}}",
+            1,
+        )
+    )
+    return config_dir
+
+
+def _approve_and_issue_keys(rt: Runtime, config_dir: Path) -> tuple[str, str]:
+    """Put the configuration in effect; return a SYSTEM key for the feeds and an ADMIN key."""
+    configs.propose(
+        rt.db,
+        load_dir(config_dir),
+        effective_from=rt.clock.now().date(),
+        actor="test",
+        note="REST ERP for MHN",
+        source=str(config_dir),
+        now=rt.clock.now(),
+        approve=True,
+        anchor=rt.settings.resolved_audit_anchor,
+    )
+    system = apikeys.create(
+        rt.db,
+        name="feeds",
+        roles=(Role.SYSTEM,),
+        now=rt.clock.now(),
+        actor="t",
+        anchor=rt.settings.resolved_audit_anchor,
+    )[1]
+    admin = apikeys.create(
+        rt.db,
+        name="admin",
+        roles=(Role.ADMIN,),
+        now=rt.clock.now(),
+        actor="t",
+        anchor=rt.settings.resolved_audit_anchor,
+    )[1]
+    return system, admin
+
+
+def _send_through_every_source(service: Service, corpus: Path, system: str) -> None:
+    """HL7 v2 over MLLP, an 835 through the directory source, FHIR and a portal payment over HTTP."""
+    assert b"|AA|" in _mllp(service.mllp_port, ADT)
+    assert b"|AA|" in _mllp(service.mllp_port, DFT)
+    assert service.inbox is not None
+    (service.inbox / "era.835").write_bytes(_era(corpus))
+    (service.inbox / "era.835.ready").write_text("")
+    base = f"http://127.0.0.1:{service.http_port}"
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {system}"}, timeout=30) as client:
+        assert (
+            client.post(
+                "/api/v1/fhir/Patient",
+                content=_fhir_patient(),
+                headers={"Content-Type": "application/fhir+json"},
+            ).status_code
+            == 201
+        )
+        assert (
+            client.post(
+                "/api/v1/ingest/portal/payments",
+                content=_portal_payment(),
+                headers={"Content-Type": "application/json"},
+            ).status_code
+            == 202
+        )
+
+
+def _wait_until_posted(rt: Runtime, service: Service) -> None:
+    """Up to a minute: until every message is processed and no journal is staged or being sent."""
+    assert service.inbox is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = rt.status()
+        if (
+            not status["messages"]["pending"]
+            and not status["messages"]["processing"]
+            and not any(p.suffix != ".ready" for p in service.inbox.iterdir())
+        ):
+            rt.posting.tick(force_windows=True)  # type: ignore[union-attr]
+            if not rt.status()["journals"]["staged"] and not rt.status()["journals"]["submitting"]:
+                break
+        time.sleep(0.3)
+
+
+def _scrape_metrics_and_api(service: Service, admin: str) -> tuple[str, list[str]]:
+    """The /metrics text, and what the status and exceptions API answer an admin."""
+    base = f"http://127.0.0.1:{service.http_port}"
+    with httpx.Client(base_url=base, timeout=30) as client:
+        metrics_text = client.get("/metrics").text
+        admin_headers = {"Authorization": f"Bearer {admin}"}
+        api_texts = [
+            client.get("/api/v1/status", headers=admin_headers).text,
+            client.get("/api/v1/exceptions?status=all", headers=admin_headers).text,
+        ]
+    return metrics_text, api_texts
+
+
+def _export_every_format(tmp_path: Path) -> bytes:
+    """Run `revbridge export` in each file format, as a user would; return every file's bytes."""
+    exports = tmp_path / "exports"
+    for fmt in ("csv", "fbdi", "beancount"):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "revbridge",
+                "export",
+                "--format",
+                fmt,
+                "--out",
+                str(exports / fmt),
+                "--db",
+                f"sqlite:///{tmp_path / 'phi.db'}",
+                *(["--ledger-id", "MHN=300000001", "--ledger-id", "MHS=300000002"] if fmt == "fbdi" else []),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"REVBRIDGE_HOME": str(tmp_path), "PATH": ""},
+        )
+        assert result.returncode == 0, result.stderr
+    return b"".join(p.read_bytes() for p in exports.rglob("*") if p.is_file())
