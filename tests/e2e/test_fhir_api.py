@@ -1,144 +1,46 @@
-"""The FHIR routes against a real server (``Service`` on a free port), as a FHIR client meets them.
+"""The FHIR routes against a real server (``Service`` on a free port), as a FHIR client meets them:
+single resources, refusals and Bundles.
 
 Every answer is checked the way a FHIR client reads it: status, Location, content type, the
 OperationOutcome's severity/code/expression, and per-entry statuses of a Bundle response. What was
 accepted is checked in the store (messages, events after processing, work items), and so is what
-was refused: nothing.
+was refused: nothing. Every corpus file, the CLI and schemathesis are in test_fhir_api_corpus.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import requests
-import schemathesis
-from hypothesis import HealthCheck, given
-from hypothesis import settings as examples
-from runtime import build_runtime
-from schemathesis import Case, GenerationMode
+from fhir_served import (
+    FHIR,
+    FHIR_JSON,
+    MAX_BODY,
+    SYNTHEA,
+    Served,
+    api_key,
+    claim,
+    codes,
+    event_kinds,
+    issues,
+    raw,
+    serve,
+)
 from sqlalchemy import select
 
-from revbridge.bootstrap import Runtime
 from revbridge.security.roles import Role
-from revbridge.service import Service
-from revbridge.store import apikeys, workitems
+from revbridge.store import workitems
 from revbridge.store.schema import events, messages
-
-FHIR = "fhir/fhir_models_r4__{}-example.json"
-SYNTHEA = "fhir/inferno_refserver__synthea_v2.4_Emmie273_Kovacek682_transaction_bundle_claims_eobs.json"
-FHIR_JSON = "application/fhir+json"
-MAX_BODY = 1_000_000  # above the Synthea bundle (748 KB), far below the X12 limit the middleware holds
-
-
-@dataclass
-class Served:
-    rt: Runtime
-    service: Service
-    http: httpx.Client
-
-    def post(self, path: str, body: bytes | dict[str, Any], **headers: str) -> httpx.Response:
-        content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        merged = {"Content-Type": FHIR_JSON} | {k.replace("_", "-"): v for k, v in headers.items()}
-        return self.http.post(path, content=content, headers=merged)
-
-    def message_count(self) -> int:
-        return sum(self.rt.status()["messages"].values())
-
-
-def api_key(rt: Runtime, *roles: Role) -> str:
-    _, token = apikeys.create(
-        rt.db, name="fhir-test", roles=roles, now=rt.clock.now(), actor="test", anchor=None
-    )
-    return token
-
-
-def serve(tmp_path: Path, **settings: Any) -> Iterator[Served]:
-    rt = build_runtime(
-        f"sqlite:///{tmp_path / 'fhir.db'}",
-        tmp_path,
-        posting=True,
-        http_port=0,
-        max_body_bytes=MAX_BODY,
-        **settings,
-    )
-    # No workers: the tests settle the pipeline themselves, so counts are exact when they look.
-    service = Service(rt, http=True, mllp=False, workers=0, directory=False)
-    service.start()
-    token = api_key(rt, Role.SYSTEM)
-    client = httpx.Client(
-        base_url=f"http://127.0.0.1:{service.http_port}",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=60,
-    )
-    try:
-        yield Served(rt, service, client)
-    finally:
-        client.close()
-        service.stop()
-        rt.close()
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     yield from serve(tmp_path)
-
-
-def issues(response: httpx.Response) -> list[dict[str, Any]]:
-    assert response.headers["content-type"].startswith(FHIR_JSON)
-    body = response.json()
-    assert body["resourceType"] == "OperationOutcome"
-    found: list[dict[str, Any]] = body["issue"]
-    return found
-
-
-def codes(response: httpx.Response) -> set[str]:
-    return {i["details"]["coding"][0]["code"] for i in issues(response) if "details" in i}
-
-
-def event_kinds(rt: Runtime, message_id: str) -> Counter[str]:
-    with rt.db.reading() as conn:
-        rows = conn.execute(select(events.c.kind).where(events.c.message_id == message_id))
-        return Counter(kind for (kind,) in rows)
-
-
-def claim(claim_id: str | None = "C-1", **extra: Any) -> dict[str, Any]:
-    """A Claim modelled on the official example; its item net is spliced in by ``raw``."""
-    body: dict[str, Any] = {
-        "resourceType": "Claim",
-        "status": "active",
-        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "oral"}]},
-        "use": "claim",
-        "patient": {"reference": "Patient/1"},
-        "created": "2014-08-16",
-        "provider": {"reference": "Organization/1"},
-        "priority": {"coding": [{"code": "normal"}]},
-        "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": "Coverage/9876B1"}}],
-        "item": [
-            {
-                "sequence": 1,
-                "productOrService": {"coding": [{"code": "1200"}]},
-                "net": {"value": "NET", "currency": "USD"},
-            }
-        ],
-    } | extra
-    if claim_id is not None:
-        body["id"] = claim_id
-    return body
-
-
-def raw(body: dict[str, Any], net: str = "135.57") -> bytes:
-    # The amount is spliced in as a JSON number with every digit: json.dumps would go through float.
-    return json.dumps(body).replace('"NET"', net).encode()
 
 
 # -- single resources --------------------------------------------------------------------------------
@@ -376,107 +278,3 @@ def test_a_batch_answers_each_entry_and_a_transaction_falls_whole(served: Served
     replay = served.post("/api/v1/fhir", batch_body)
     assert (replay.status_code, replay.content) == (200, batch.content)
     assert served.rt.status()["messages"]["duplicate"] == 1
-
-
-# -- the corpus and the CLI ----------------------------------------------------------------------------
-
-
-def test_every_corpus_file_is_accepted_by_its_route_and_ends_terminal(served: Served, corpus: Path) -> None:
-    ids: dict[str, str] = {}
-    for path in sorted((corpus / "fhir").iterdir()):
-        kind = json.loads(path.read_bytes())["resourceType"]
-        response = served.post(
-            "/api/v1/fhir" if kind == "Bundle" else f"/api/v1/fhir/{kind}", path.read_bytes()
-        )
-        assert response.status_code == (200 if kind == "Bundle" else 201), (path.name, response.text[:300])
-        ids[path.name] = response.headers["x-revbridge-message-id"]
-    assert len(ids) == 10
-    served.rt.settle(close_windows=True)
-    status = served.rt.status()["messages"]
-    assert status["pending"] == status["processing"] == status["waiting"] == 0
-    assert status["processed"] + status["excepted"] + status["ignored"] == 10
-    claim_response = ids["fhir_models_r4__claimresponse-example.json"]
-    codes_found = {w.code for w in workitems.list_items(served.rt.db, message_id=claim_response)}
-    assert "TOTAL_MISMATCH" in codes_found  # payment 100.47 against benefit 90.47
-
-
-def test_the_cli_ingests_a_corpus_resource_and_the_synthea_bundle(tmp_path: Path, corpus: Path) -> None:
-    env = {**os.environ, "REVBRIDGE_HOME": str(tmp_path), "COLUMNS": "200"}
-    env.pop("REVBRIDGE_DB", None)
-    files = [str(corpus / FHIR.format("claim")), str(corpus / SYNTHEA)]
-    result = subprocess.run(
-        [sys.executable, "-m", "revbridge", "ingest", "--process", "--json", *files],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
-    assert [r["format"] for r in report] == ["fhir", "fhir"]
-    assert report[0]["status"] == "processed"
-    assert report[1]["status"] in ("processed", "excepted")
-    rt = build_runtime(f"sqlite:///{tmp_path / 'revbridge.db'}", tmp_path)  # the embedded default
-    try:
-        assert event_kinds(rt, report[0]["message_id"]) == Counter({"ClaimSubmitted": 1})
-        kinds = event_kinds(rt, report[1]["message_id"])
-        assert (kinds["ClaimSubmitted"], kinds["ClaimAdjudicated"]) == (39, 33)
-    finally:
-        rt.close()
-
-
-# -- schemathesis --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def fuzzed(tmp_path: Path) -> Iterator[Served]:
-    # The per-key rate limit would answer 429 long before the examples run out; it is not under test.
-    yield from serve(tmp_path, ingest_rate_per_key=1_000_000.0)
-
-
-# schemathesis' negative generation sometimes draws from `random` inside a strategy, which Hypothesis
-# reports as a deprecation: the library's, not ours.
-@pytest.mark.filterwarnings(
-    "ignore:Do not use the `random` module inside strategies:hypothesis.errors.HypothesisDeprecationWarning"
-)
-def test_schemathesis_finds_no_server_error_on_the_fhir_and_portal_routes(fuzzed: Served) -> None:
-    base = f"http://127.0.0.1:{fuzzed.service.http_port}"
-    schema = schemathesis.openapi.from_url(f"{base}/openapi.json").include(
-        path_regex=r"^/api/v1/(fhir|ingest/portal)"
-    )
-    labels = sorted(op.ok().label for op in schema.get_all_operations())  # type: ignore[union-attr]
-    assert labels == [
-        "GET /api/v1/fhir/metadata",
-        "POST /api/v1/fhir",
-        "POST /api/v1/fhir/{resource_type}",
-        "POST /api/v1/ingest/portal/payments",
-    ]
-    auth = {"Authorization": fuzzed.http.headers["Authorization"]}
-    seen: Counter[int] = Counter()
-    session = requests.Session()
-
-    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-        strategy = schema.as_strategy(generation_mode=mode, headers=auth)
-
-        @given(case=strategy)
-        @examples(
-            max_examples=150,
-            derandomize=True,  # the same examples on every run: a CI failure reproduces locally
-            database=None,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def no_server_error(case: Case[Any]) -> None:
-            response = case.call(base_url=base, session=session, timeout=30)
-            seen[response.status_code] += 1
-            assert response.status_code < 500, (
-                case.operation.label,
-                response.status_code,
-                response.text[:500],
-            )
-
-        no_server_error()
-    session.close()
-    print(seen)
-    assert sum(seen.values()) >= 300
-    assert seen[201] + seen[200] + seen[202] > 0, seen  # some generated bodies got through
