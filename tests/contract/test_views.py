@@ -1,313 +1,33 @@
-"""The queries behind the faces (store/views) on SQLite and PostgreSQL.
+"""The journal and lineage queries behind the faces (store/views) on SQLite and PostgreSQL.
 
-The store is filled with rows of known values (messages in three states and channels, events
-with and without a located source, subledger lines on three posting dates and two currencies,
-journals in both lanes, work items of every age), so each view is checked against exact
-figures: grouping, filtering by time, role, currency and lane, ordering, the opening balance
-before a window of days, lines and the events behind them, sealed payloads and purged ones.
+Over the rows ``views_store.fill`` writes (messages in three states and channels, events with and
+without a located source, subledger lines, journals in both lanes, work items), each view is
+checked against exact figures: journal search, lines in order and the events behind them, what a
+message produced and the lines each event booked, sealed payloads and purged ones, message
+statuses, the fingerprint kept results are checked against, and an audit entry recorded on its
+own. The dashboard's queries are in test_views_dashboard.py.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
+from views_store import DAY, NOW, fill, item_row
 
 from revbridge.store import Database, audit
-from revbridge.store.schema import event_lines, events, journal_lines, journals, messages, work_items
-from revbridge.store.views import changes, dashboard, lineage
+from revbridge.store.schema import journals, work_items
+from revbridge.store.views import changes, lineage
 from revbridge.store.views import journals as journal_views
-
-NOW = datetime(2026, 6, 16, 9, 0, tzinfo=UTC)
-TODAY = datetime(2026, 6, 16, tzinfo=UTC)
-DAY = date(2026, 6, 15)
-
-
-def _message(message_id: str, **values: object) -> dict[str, object]:
-    return {
-        "id": message_id,
-        "channel": "mllp:adt",
-        "format": "hl7v2",
-        "dedupe_key": None,
-        "content_hash": f"hash-{message_id}",
-        "key_id": "k1",
-        "payload": f"sealed {message_id}".encode(),
-        "size": 100,
-        "locator": "message[1]",
-        "received_at": NOW - timedelta(hours=1),
-        "correlation_id": f"corr-{message_id}",
-        "status": "processed",
-        "attempts": 1,
-        "completed_at": NOW - timedelta(minutes=59),
-        "duplicate_of": None,
-        "purged_at": None,
-    } | values
-
-
-def _event(key: str, message_id: str, **values: object) -> dict[str, object]:
-    return {
-        "key": key,
-        "kind": "ChargeCaptured",
-        "message_id": message_id,
-        "facility": "NCA",
-        "occurred_on": DAY,
-        "amount_minor": 12500,
-        "currency": "USD",
-        "body": json.dumps({"source": {"message_id": message_id, "locator": "FT1[1]-11"}, "charge_id": key}),
-        "content_hash": f"hash-{key}",
-        "state": "staged",
-        "created_at": NOW,
-    } | values
-
-
-def _line(event_key: str, role: str, side: str, amount: int, **values: object) -> dict[str, object]:
-    return {
-        "event_key": event_key,
-        "document_key": event_key,
-        "revision": "r1",
-        "lane": "realtime",
-        "legal_entity": "LE1",
-        "posting_date": DAY,
-        "account": role.upper(),
-        "role": role,
-        "side": side,
-        "amount_minor": amount,
-        "currency": "USD",
-        "facility": "NCA",
-        "cost_center": "CC1",
-        "payer_class": "medicare",
-        "service_line": "SL1",
-        "journal_id": None,
-        "journal_line_id": None,
-        "received_at": NOW - timedelta(hours=1),
-        "created_at": NOW,
-    } | values
-
-
-def _journal(journal_id: str, **values: object) -> dict[str, object]:
-    return {
-        "id": journal_id,
-        "lane": "realtime",
-        "legal_entity": "LE1",
-        "posting_date": DAY,
-        "reference": journal_id,
-        "moved_from": "[]",
-        "status": "posted",
-        "connector": "embedded",
-        "attempts": 1,
-        "uncertain": 0,
-        "first_received_at": NOW - timedelta(hours=1),
-        "created_at": NOW - timedelta(hours=1),
-        "posted_at": NOW - timedelta(hours=1) + timedelta(seconds=5),
-    } | values
-
-
-def _journal_line(journal_id: str, line_no: int, account: str, debit: int, credit: int) -> dict[str, object]:
-    return {
-        "journal_id": journal_id,
-        "line_no": line_no,
-        "account": account,
-        "role": "ar_payer" if debit else "gross_revenue",
-        "debit_minor": debit,
-        "credit_minor": credit,
-        "currency": "USD",
-        "facility": "NCA",
-        "cost_center": "CC1",
-        "payer_class": "medicare",
-        "service_line": "SL1",
-    }
-
-
-def _item(code: str, created: datetime, status: str = "open", **values: object) -> dict[str, object]:
-    return {
-        "code": code,
-        "severity": "error",
-        "status": status,
-        "locator": "FT1[1]-13",
-        "message": "test problem",
-        "message_id": "m2",
-        "details": "{}",
-        "fingerprint": f"{code}-{created.isoformat()}",
-        "created_at": created,
-        "updated_at": created,
-    } | values
 
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
-    database = Database.open(db_url, null_pool=True)
-    with database.engine.begin() as conn:
-        conn.execute(
-            messages.insert(),
-            [
-                _message("m1", dedupe_key="NCA|1"),
-                _message(
-                    "m2",
-                    channel="file:era.835",
-                    format="x12",
-                    status="excepted",
-                    payload=None,
-                    key_id=None,
-                    received_at=NOW - timedelta(hours=2),
-                    purged_at=NOW,
-                ),
-                _message(
-                    "m3",
-                    channel="mllp:dft",
-                    status="duplicate",
-                    duplicate_of="m1",
-                    received_at=TODAY - timedelta(hours=3),
-                ),
-            ],
-        )
-        conn.execute(
-            events.insert(),
-            [
-                _event("F1|2", "m1"),
-                _event(
-                    "F1|1",
-                    "m1",
-                    kind="EncounterRegistered",
-                    state="context",
-                    amount_minor=None,
-                    currency=None,
-                    body=json.dumps({"source": {"message_id": "m1"}}),
-                ),
-                _event("F9|1", "m2", state="excepted"),
-            ],
-        )
-        conn.execute(
-            journals.insert(),
-            [
-                _journal("J1"),
-                _journal("J2", lane="batch", legal_entity="LE2", status="staged", posted_at=None),
-                _journal(
-                    "J0",
-                    posted_at=NOW - timedelta(days=40),
-                    first_received_at=NOW - timedelta(days=40, seconds=30),
-                ),
-            ],
-        )
-        conn.execute(
-            journal_lines.insert(),
-            [
-                _journal_line("J1", 2, "4000", 0, 12500),
-                _journal_line("J1", 1, "1200", 12500, 0),
-                _journal_line("J2", 1, "1300", 700, 0),
-            ],
-        )
-        ids = {
-            (j, n): i
-            for i, j, n in conn.execute(
-                select(journal_lines.c.id, journal_lines.c.journal_id, journal_lines.c.line_no)
-            )
-        }
-        conn.execute(
-            event_lines.insert(),
-            [
-                _line("F1|2", "ar_payer", "debit", 12500, journal_id="J1", journal_line_id=ids[("J1", 1)]),
-                _line(
-                    "F1|2", "gross_revenue", "credit", 12500, journal_id="J1", journal_line_id=ids[("J1", 2)]
-                ),
-                _line("F9|1", "ar_payer", "debit", 300, lane="batch", posting_date=DAY - timedelta(days=1)),
-                _line("F9|1", "ar_payer", "credit", 100, lane="batch", posting_date=DAY - timedelta(days=2)),
-                _line("F9|1", "ar_patient", "debit", 1000, posting_date=DAY - timedelta(days=3)),
-                _line("F9|1", "ar_payer", "debit", 999, currency="EUR"),
-            ],
-        )
-        conn.execute(
-            work_items.insert(),
-            [
-                _item("MISSING_AMOUNT", NOW - timedelta(hours=2)),
-                _item("MISSING_AMOUNT", NOW - timedelta(days=2)),
-                _item("UNMAPPED_DEPARTMENT", NOW - timedelta(days=10)),
-                _item(
-                    "MISSING_AMOUNT", NOW - timedelta(days=5), "resolved", updated_at=NOW - timedelta(days=1)
-                ),
-            ],
-        )
+    database = fill(Database.open(db_url, null_pool=True))
     yield database
     database.close()
-
-
-AGES = (("< 1 day", NOW - timedelta(days=1)), ("1-3 days", NOW - timedelta(days=3)))
-
-
-def _tallies(found: tuple[dashboard.Tally, ...]) -> set[tuple[str, str, int]]:
-    return {(t.group, t.state, t.count) for t in found}
-
-
-def test_message_and_journal_counts_are_grouped_by_what_the_page_shows(db: Database) -> None:
-    with db.reading() as tx:
-        today = dashboard.messages_by_format(tx, since=TODAY)
-        channels = dashboard.messages_by_channel(tx)
-        lanes = dashboard.journals_by_lane(tx)
-    assert _tallies(today) == {("hl7v2", "processed", 1), ("x12", "excepted", 1)}  # m3 came yesterday
-    assert _tallies(channels) == {
-        ("mllp:adt", "processed", 1),
-        ("file:era.835", "excepted", 1),
-        ("mllp:dft", "duplicate", 1),
-    }
-    assert _tallies(lanes) == {("realtime", "posted", 2), ("batch", "staged", 1)}
-
-
-def test_open_items_fall_into_the_age_buckets_given(db: Database) -> None:
-    with db.reading() as tx:
-        found = dashboard.open_items_by_age(tx, ages=AGES, oldest="> 3 days")
-    assert _tallies(found) == {
-        ("MISSING_AMOUNT", "< 1 day", 1),
-        ("MISSING_AMOUNT", "1-3 days", 1),
-        ("UNMAPPED_DEPARTMENT", "> 3 days", 1),
-    }
-
-
-def test_the_main_currency_is_the_one_most_lines_are_in(db: Database) -> None:
-    with db.reading() as tx:
-        assert dashboard.main_currency(tx) == "USD"
-    with db.engine.begin() as conn:
-        conn.execute(event_lines.delete())
-    with db.reading() as tx:
-        assert dashboard.main_currency(tx) is None
-
-
-def test_daily_flows_keep_the_last_days_and_the_balance_before_them(db: Database) -> None:
-    with db.reading() as tx:
-        ar = dashboard.daily_flows(tx, roles=("ar_payer", "ar_patient"), currency="USD", days=3)
-        payer = dashboard.daily_flows(tx, roles=("ar_payer",), currency="USD", days=30)
-        none = dashboard.daily_flows(tx, roles=("cash_clearing",), currency="USD", days=30)
-    assert ar.opening_minor == 1000  # the ar_patient debit three days back, before the window
-    assert [(d.day, d.debit_minor, d.credit_minor) for d in ar.days] == [
-        (DAY - timedelta(days=2), 0, 100),
-        (DAY - timedelta(days=1), 300, 0),
-        (DAY, 12500, 0),  # the EUR line is another currency
-    ]
-    assert payer.opening_minor == 0
-    assert [d.day for d in payer.days] == [DAY - timedelta(days=2), DAY - timedelta(days=1), DAY]
-    assert none == dashboard.Flows(opening_minor=0, days=())
-
-
-def test_item_spans_close_only_items_that_are_not_open(db: Database) -> None:
-    with db.reading() as tx:
-        spans = dashboard.item_spans(tx)
-    assert sorted((s.created_at, s.closed_at) for s in spans) == [
-        (NOW - timedelta(days=10), None),
-        (NOW - timedelta(days=5), NOW - timedelta(days=1)),
-        (NOW - timedelta(days=2), None),
-        (NOW - timedelta(hours=2), None),
-    ]
-
-
-def test_posting_latencies_by_time_and_lane(db: Database) -> None:
-    with db.engine.begin() as conn:
-        conn.execute(journals.insert(), [_journal("J3", lane="batch", posted_at=NOW - timedelta(minutes=58))])
-    with db.reading() as tx:
-        recent = dashboard.posting_latencies(tx, since=NOW - timedelta(days=30))
-        realtime = dashboard.posting_latencies(tx, lane="realtime")
-    assert sorted(recent) == [5.0, 120.0]  # J1 and J3; J0 was posted 40 days ago, J2 not at all
-    assert sorted(realtime) == [5.0, 30.0]  # J1 and J0
 
 
 def test_journal_search_choices(db: Database) -> None:
@@ -415,7 +135,7 @@ def test_the_fingerprint_changes_with_what_kept_results_read(db: Database) -> No
     moved = changes.fingerprint(db)
     assert moved != before
     with db.engine.begin() as conn:
-        conn.execute(work_items.insert(), [_item("NEW_CODE", NOW)])
+        conn.execute(work_items.insert(), [item_row("NEW_CODE", NOW)])
     assert changes.fingerprint(db) != moved
 
 
