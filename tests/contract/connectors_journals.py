@@ -115,3 +115,8 @@ def nets(journals: list[Journal], mapping: Mapping[str, str] | None = None) -> d
             account = (mapping or {}).get(line.account, line.account)
             result[account] = result.get(account, Decimal(0)) + line.net.amount
     return {account: net for account, net in result.items() if net != 0}
+
+
+def nonzero(values: dict[str, Decimal]) -> dict[str, Decimal]:
+    """The accounts whose balance is not zero: an ERP's balances compared with ``nets``."""
+    return {k: v for k, v in values.items() if v != 0}
