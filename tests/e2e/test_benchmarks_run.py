@@ -33,8 +33,9 @@ def test_every_benchmark_is_listed_here() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_the_benchmark_runs_at_a_small_size(name: str, tmp_path: Path) -> None:
-    env = dict(os.environ, REVBRIDGE_HOME=str(tmp_path / "home"))
+def test_the_benchmark_runs_at_a_small_size(name: str, tmp_path: Path, corpus: Path) -> None:
+    # a throw-away clone has no ../shared/corpus beside it: say where the corpus is
+    env = dict(os.environ, REVBRIDGE_HOME=str(tmp_path / "home"), REVBRIDGE_CORPUS=str(corpus))
     done = subprocess.run(
         [sys.executable, str(REPO / "bench" / f"{name}.py"), *SMALL[name]],
         cwd=tmp_path,
