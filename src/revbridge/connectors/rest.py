@@ -16,21 +16,27 @@ means the ERP already has the reference, which a lookup turns into the existing 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from revbridge.connectors.base import ConnectorRejected, ConnectorUnavailable, Limits, Receipt
+from revbridge.connectors.base import (
+    ACCEPTED,
+    Answer,
+    ConnectorRejected,
+    ConnectorUnavailable,
+    Limits,
+    Receipt,
+    Rejection,
+)
 from revbridge.connectors.exports import exact_lines
+from revbridge.connectors.http import ClientCredentials, failure, read_json, send
 from revbridge.core.clock import Clock, SystemClock
 from revbridge.core.money import exponent
 from revbridge.ledger.journal import Journal
@@ -69,6 +75,12 @@ class RestSettings:
     headers: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 10.0
     refresh_margin: float = 60.0
+    # An ERP that answers 202 is followed with the lookup path until ``status_field`` (a dotted
+    # path in the lookup answer) holds one of the posted or rejected values.
+    status_field: str = "status"
+    posted_values: tuple[str, ...] = ("posted",)
+    rejected_values: tuple[str, ...] = ("rejected", "failed", "error")
+    message_field: str = "message"
 
     def __post_init__(self) -> None:
         if self.client_auth not in ("basic", "body"):
@@ -81,20 +93,6 @@ def _dig(value: Any, path: str) -> Any:
             return None
         value = value[part]
     return value
-
-
-def retry_after(response: httpx.Response, now: Callable[[], datetime]) -> float | None:
-    """Retry-After as seconds (RFC 9110 10.2.3: delay-seconds or an HTTP date)."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - now()).total_seconds())
 
 
 def template_context(journal: Journal) -> dict[str, Any]:
@@ -155,17 +153,25 @@ class RestConnector:
             self._lookup_path = self._env.from_string(settings.lookup_path)
         except TemplateError as exc:
             raise ValueError(f"REST template does not compile: {exc}") from None
+        self.auth = None
+        if settings.token_url:
+            self.auth = ClientCredentials(
+                settings.token_url,
+                settings.client_id,
+                settings.client_secret,
+                scope=settings.scope,
+                client_auth=settings.client_auth,
+                refresh_margin=settings.refresh_margin,
+                monotonic=monotonic,
+            )
         self._client = httpx.Client(
             base_url=settings.base_url,
             timeout=settings.timeout,
             transport=transport,
             headers=dict(settings.headers),
+            auth=self.auth,
             limits=httpx.Limits(max_connections=max(1, limits.concurrency) * 2),
         )
-        self._token_lock = threading.Lock()
-        self._token: str | None = None
-        self._token_expires = 0.0
-        self.tokens_fetched = 0
 
     @property
     def name(self) -> str:
@@ -174,6 +180,10 @@ class RestConnector:
     @property
     def limits(self) -> Limits:
         return self._limits
+
+    @property
+    def tokens_fetched(self) -> int:
+        return self.auth.tokens_fetched if self.auth is not None else 0
 
     # -- the protocol ------------------------------------------------------------------------------
 
@@ -192,15 +202,12 @@ class RestConnector:
         response = self._send("POST", path, content=body.encode("utf-8"), headers=headers)
         status = response.status_code
         if status in (200, 201, 202):
-            document = _dig(self._json(response), self.settings.document_field)
+            document = _dig(read_json(response), self.settings.document_field)
             if document in (None, ""):
                 raise ConnectorUnavailable(f"ERP answered {status} without a document id", uncertain=True)
-            return Receipt(
-                reference=journal.id,
-                document=str(document),
-                status="pending" if status == 202 else "posted",
-                posted_at=self._clock.now(),
-            )
+            if status == 202:  # accepted, not posted: followed by ``check``
+                return Receipt(reference=journal.id, document=str(document), status=ACCEPTED)
+            return Receipt(reference=journal.id, document=str(document), posted_at=self._clock.now())
         if status == 409:
             found = self.lookup(journal.id)
             if found is not None:
@@ -209,16 +216,33 @@ class RestConnector:
         raise self._failure(response)
 
     def lookup(self, reference: str) -> Receipt | None:
+        answer = self._answer(reference)
+        if isinstance(answer, Rejection):  # refused earlier: this reference may go again
+            return None
+        return answer
+
+    def check(self, accepted: Sequence[Receipt]) -> dict[str, Answer]:
+        """The accepted journals the ERP has finished: posted or rejected, by their status field."""
+        done: dict[str, Answer] = {}
+        for receipt in accepted:
+            answer = self._answer(receipt.reference)
+            if answer is not None and not (isinstance(answer, Receipt) and answer.accepted):
+                done[receipt.reference] = answer
+        return done
+
+    def _answer(self, reference: str) -> Answer | None:
+        """The ERP's document for ``reference`` read by the lookup path: posted, still accepted
+        (its status field names neither end) or rejected; None if the ERP has none."""
         path = self._lookup_path.render(reference=reference)
         response = self._send("GET", path)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            failure = self._failure(response)
-            if isinstance(failure, ConnectorRejected):  # a lookup the ERP refuses is a setup problem
-                raise ConnectorUnavailable(f"lookup refused: {failure}")
-            raise failure
-        found = self._json(response)
+            refused = self._failure(response)
+            if isinstance(refused, ConnectorRejected):  # a lookup the ERP refuses is a setup problem
+                raise ConnectorUnavailable(f"lookup refused: {refused}")
+            raise refused
+        found = read_json(response)
         if self.settings.lookup_items_field:
             found = _dig(found, self.settings.lookup_items_field)
         if isinstance(found, list):
@@ -228,6 +252,12 @@ class RestConnector:
         document = _dig(found, self.settings.document_field)
         if document in (None, ""):
             return None
+        state = _dig(found, self.settings.status_field)
+        if state is not None and str(state) in self.settings.rejected_values:
+            message = _dig(found, self.settings.message_field) or f"status {state}"
+            return Rejection(reference=reference, message=str(message)[:500], document=str(document))
+        if state is not None and str(state) not in self.settings.posted_values:
+            return Receipt(reference=reference, document=str(document), status=ACCEPTED)
         return Receipt(reference=reference, document=str(document))
 
     def close(self) -> None:
@@ -236,88 +266,7 @@ class RestConnector:
     # -- HTTP --------------------------------------------------------------------------------------
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        token = self._bearer(force_after=None)
-        response = self._request(method, path, token, **kwargs)
-        if response.status_code == 401 and self.settings.token_url:
-            token = self._bearer(force_after=token)
-            response = self._request(method, path, token, **kwargs)
-        return response
-
-    def _request(self, method: str, path: str, token: str | None, **kwargs: Any) -> httpx.Response:
-        headers = dict(kwargs.pop("headers", {}))
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        try:
-            return self._client.request(method, path, headers=headers, **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise ConnectorUnavailable(f"ERP unreachable: {type(exc).__name__}") from None
-        except httpx.TransportError as exc:
-            # the request may have been read and committed before the answer was lost
-            raise ConnectorUnavailable(f"ERP answer lost: {type(exc).__name__}", uncertain=True) from None
-
-    def _bearer(self, *, force_after: str | None) -> str | None:
-        """The cached token; a new one when it is due, or when ``force_after`` (the token the ERP
-        just refused) is still the cached one."""
-        if not self.settings.token_url:
-            return None
-        with self._token_lock:
-            fresh = self._token is not None and self._monotonic() < self._token_expires
-            if fresh and (force_after is None or force_after != self._token):
-                return self._token
-            self._token, lifetime = self._fetch_token()
-            self._token_expires = self._monotonic() + max(0.0, lifetime - self.settings.refresh_margin)
-            self.tokens_fetched += 1
-            return self._token
-
-    def _fetch_token(self) -> tuple[str, float]:
-        s = self.settings
-        assert s.token_url is not None
-        form = {"grant_type": "client_credentials"}
-        if s.scope:
-            form["scope"] = s.scope
-        auth: httpx.Auth | None = httpx.BasicAuth(s.client_id, s.client_secret)
-        if s.client_auth == "body":
-            form |= {"client_id": s.client_id, "client_secret": s.client_secret}
-            auth = None
-        try:
-            if auth is None:
-                response = self._client.post(s.token_url, data=form)
-            else:
-                response = self._client.post(s.token_url, data=form, auth=auth)
-        except httpx.TransportError as exc:
-            raise ConnectorUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise ConnectorUnavailable(
-                f"token endpoint answered {response.status_code}",
-                retry_after=retry_after(response, self._clock.now),
-            )
-        body = self._json(response)
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise ConnectorUnavailable("token endpoint answered without an access_token")
-        try:
-            lifetime = float(body.get("expires_in", 3600))
-        except (TypeError, ValueError):
-            lifetime = 3600.0
-        return token, lifetime
-
-    @staticmethod
-    def _json(response: httpx.Response) -> Any:
-        try:
-            return json.loads(response.content or b"null", parse_float=Decimal)
-        except ValueError:
-            raise ConnectorUnavailable(
-                f"ERP answered {response.status_code} with a body that is not JSON", uncertain=True
-            ) from None
+        return send(self._client, method, path, **kwargs)
 
     def _failure(self, response: httpx.Response) -> ConnectorUnavailable | ConnectorRejected:
-        status = response.status_code
-        wait = retry_after(response, self._clock.now)
-        if status in (429, 503):
-            return ConnectorUnavailable(f"ERP answered {status}", retry_after=wait)
-        if status >= 500 or status == 408:
-            return ConnectorUnavailable(f"ERP answered {status}", retry_after=wait, uncertain=True)
-        if status in (401, 403):
-            return ConnectorUnavailable(f"ERP refused our credentials ({status})", retry_after=wait)
-        detail = response.text[:300].replace("\n", " ")
-        return ConnectorRejected(f"ERP rejected the journal ({status}): {detail}")
+        return failure(response, now=self._clock.now)
