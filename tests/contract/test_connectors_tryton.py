@@ -104,7 +104,13 @@ def test_tryton_end_to_end_through_the_outbox(
     before = _read_accounts(connector, codes)
     posted = [remittance(trn="E2E-1"), charge_batch(), remittance(DAY + timedelta(days=1), trn="E2E-2")]
     _stage_and_drain(engine, router, posted)
-    assert journal_store.counts(engine) == {"staged": 0, "submitting": 0, "posted": 3, "failed": 0}
+    assert journal_store.counts(engine) == {
+        "staged": 0,
+        "submitting": 0,
+        "accepted": 0,
+        "posted": 3,
+        "failed": 0,
+    }
     after = _read_accounts(connector, codes)
     delta = nonzero({c: after.get(c, Decimal(0)) - before.get(c, Decimal(0)) for c in codes})
     assert delta == nets(posted, tryton_support.ACCOUNT_MAP)

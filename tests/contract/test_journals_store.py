@@ -106,7 +106,7 @@ def test_stage_is_idempotent_and_stores_minor_units(engine) -> None:  # type: ig
         ("1010", 12025, 0),
         ("1210", 0, 12025),
     ]
-    assert store.counts(engine) == {"staged": 1, "submitting": 0, "posted": 0, "failed": 0}
+    assert store.counts(engine) == {"staged": 1, "submitting": 0, "accepted": 0, "posted": 0, "failed": 0}
     assert store.load(engine, journal.id) == journal
 
 
@@ -213,7 +213,7 @@ def test_claim_leases_and_the_owner_alone_finishes(engine) -> None:  # type: ign
         assert outbox.mark_failed(
             conn, b.id, owner="w1", attempts=2, uncertain=True, connector="x", error="gone"
         )
-    assert store.counts(engine) == {"staged": 0, "submitting": 0, "posted": 1, "failed": 1}
+    assert store.counts(engine) == {"staged": 0, "submitting": 0, "accepted": 0, "posted": 1, "failed": 1}
     with engine.transaction() as conn:
         assert outbox.requeue(conn, [a.id, b.id], now=T0) == 1  # only failed journals go back
     again = store.get(engine, b.id)

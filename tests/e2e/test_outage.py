@@ -148,7 +148,7 @@ def _stage(engine: Database, journals: list[Journal]) -> None:
 def _check_each_journal_posted_exactly_once(
     engine: Database, erp: FaultyErp, journals: list[Journal]
 ) -> None:
-    assert store.counts(engine) == {"staged": 0, "submitting": 0, "posted": COUNT, "failed": 0}
+    assert store.counts(engine) == {"staged": 0, "submitting": 0, "accepted": 0, "posted": COUNT, "failed": 0}
     assert workitems.list_items(engine) == []
     # the ERP holds exactly our journals, one document each, and we recorded its document ids
     assert len(erp.documents) == COUNT

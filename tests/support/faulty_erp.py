@@ -11,7 +11,9 @@ Faults, queued with ``fail_next``: ``429`` (with Retry-After), ``500``, ``503``,
 ``go_down()``/``come_up()`` close and reopen the listening socket on the same port (clients get
 connection refused) and cut open keep-alive connections. With ``enforce_idempotency=False`` a
 second POST of the same key creates a second document, as most ERPs do, so a test can count
-duplicates. Every request is recorded with its arrival time (``time.monotonic``).
+duplicates. With ``asynchronous=True`` the ERP answers 202 (accepted, working) and lookups show the
+document's ``status`` (``working`` until ``finish`` makes it ``posted`` or ``rejected`` with a
+message). Every request is recorded with its arrival time (``time.monotonic``).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class Document:
     id: str
     external_id: str
     body: dict[str, Any] = field(repr=False)
+    status: str = "posted"  # working | posted | rejected (asynchronous mode)
+    message: str = ""
 
 
 class _Server(ThreadingHTTPServer):
@@ -114,7 +118,9 @@ class FaultyErp:
         client_secret: str = "s3cret",
         token_lifetime: int = 3600,
         enforce_idempotency: bool = True,
+        asynchronous: bool = False,
     ) -> None:
+        self.asynchronous = asynchronous
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_lifetime = token_lifetime
@@ -144,6 +150,12 @@ class FaultyErp:
     ) -> None:
         with self._lock:
             self._faults.extend(Fault(kind, retry_after, on) for _ in range(count))
+
+    def finish(self, external_id: str, status: str = "posted", message: str = "") -> None:
+        """End an asynchronous document's work: ``posted`` or ``rejected`` with the ERP's message."""
+        with self._lock:
+            document = self._by_key[external_id]
+            document.status, document.message = status, message
 
     def revoke_tokens(self) -> None:
         with self._lock:
@@ -281,7 +293,8 @@ class FaultyErp:
         if not found:
             h._reply(404, {"error": "no such document"})
             return
-        h._reply(200, {"id": found[0].id, "externalId": external})
+        doc = found[0]
+        h._reply(200, {"id": doc.id, "externalId": external, "status": doc.status, "message": doc.message})
 
     def _create(self, h: _Handler, raw: bytes, key: str, at: float, *, drop: bool) -> None:
         try:
@@ -299,9 +312,11 @@ class FaultyErp:
             existing = self._by_key.get(key) if self.enforce_idempotency else None
             if existing is None:
                 existing = Document(id=f"DOC-{len(self.documents) + 1:06d}", external_id=key, body=body)
+                if self.asynchronous:
+                    existing.status = "working"
                 self.documents.append(existing)
                 self._by_key.setdefault(key, existing)
-                status = 201
+                status = 202 if self.asynchronous else 201
             else:
                 status = 200
         self._record(at, "POST", "/journals", 0 if drop else status, key)

@@ -28,7 +28,7 @@ def _when(text: str | None, option: str) -> datetime | None:
 
 def journals_command(
     status: Annotated[
-        str | None, typer.Option("--status", help="staged, submitting, posted or failed.")
+        str | None, typer.Option("--status", help="staged, submitting, accepted, posted or failed.")
     ] = None,
     legal_entity: Annotated[str | None, typer.Option("--legal-entity")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1)] = 1000,

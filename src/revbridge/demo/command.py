@@ -137,7 +137,7 @@ def _settled(runtime: Runtime, inbox: Path, timeout: float) -> bool:
             assert runtime.posting is not None
             runtime.posting.tick(force_windows=True)
             journal_states = runtime.status()["journals"]
-            if not journal_states.get("staged", 0) and not journal_states.get("submitting", 0):
+            if not any(journal_states.get(s, 0) for s in ("staged", "submitting", "accepted")):
                 return True
         time.sleep(0.5)
     return False

@@ -7,12 +7,17 @@ a token from the connector's bucket (the rate limit) and passes its circuit brea
 
 One attempt at one journal:
 - if its last attempt was uncertain (the ERP may have it), ``lookup`` first; found -> posted;
-- ``submit`` -> ``posted`` with the ERP's document;
-- ``ConnectorRejected`` -> ``failed`` and an ERP_REJECTED work item at once;
+- ``submit`` -> ``posted`` with the ERP's document, or ``accepted`` with the ERP's ticket when the
+  ERP is asynchronous (then pipeline/follow.py checks it until the ERP says posted or rejected);
+- ``ConnectorRejected`` -> ``failed`` and an ERP_REJECTED work item at once, naming the lines the
+  ERP named;
 - ``ConnectorUnavailable`` -> back to ``staged`` with a jittered exponential delay (never shorter
   than Retry-After, which also pauses the whole connector), still uncertain if this or an earlier
   failure was; after ``max_attempts`` -> ``failed`` and an ERP_UNAVAILABLE work item.
 A journal is therefore sent again only after a certain failure or a lookup that did not find it.
+A connector with a bulk path (``Bulk``) gets the round's journals of one legal entity in calls of
+up to ``batch_size``: one ``lookup_many`` for those that are uncertain, one ``submit_many`` for the
+rest, so an ERP that takes uploads sees one upload per legal entity per round.
 While a circuit is open, or a pause is longer than ``max_inline_wait``, claimed journals go back
 untouched. The breaker's half-open probe does not spend an attempt of the journal it carries: its
 failure says the ERP is still down, not that the journal is bad.
@@ -26,13 +31,23 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from revbridge.connectors.backoff import Backoff
-from revbridge.connectors.base import Connector, ConnectorRejected, ConnectorUnavailable, Limits, Receipt
+from revbridge.connectors.base import (
+    Answer,
+    Bulk,
+    Connector,
+    ConnectorRejected,
+    ConnectorUnavailable,
+    Limits,
+    Receipt,
+    Rejection,
+)
 from revbridge.connectors.channel import Channel
 from revbridge.core.clock import Clock
 from revbridge.core.problem import ProblemCode
@@ -40,8 +55,9 @@ from revbridge.core.wakeup import Wakeup
 from revbridge.ledger.journal import Journal
 from revbridge.observability.logging import get_logger
 from revbridge.observability.metrics import Metrics
-from revbridge.pipeline import attempts
-from revbridge.pipeline.attempts import Failed, Outcome, Posted, Released, Retry
+from revbridge.pipeline import attempts, calls
+from revbridge.pipeline.attempts import Accepted, Failed, Outcome, Posted, Released, Retry, Waiting
+from revbridge.pipeline.follow import Follower
 from revbridge.store import Database, journals, outbox
 
 log = get_logger("revbridge.outbox")
@@ -56,8 +72,20 @@ class OutboxConfig:
     max_inline_wait: float = 2.0  # shorter pauses are waited out; longer ones release the journal
 
 
-class _Stopping(Exception):
-    """The dispatcher is stopping while an attempt waited for a token: nothing was called."""
+def _found(result: Receipt | None) -> str:
+    return "found" if result is not None else "not_found"
+
+
+def _submitted(result: Receipt) -> str:
+    return "accepted" if result.accepted else "posted"
+
+
+def _found_many(result: Mapping[str, Answer]) -> str:
+    return "found" if result else "not_found"
+
+
+def _submitted_many(_result: Mapping[str, Answer]) -> str:
+    return "bulk"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +117,18 @@ class Dispatcher:
         self._stop = threading.Event()
         self._channels: dict[int, Channel] = {}
         self._channels_lock = threading.Lock()
+        self._follower = Follower(
+            db,
+            connector_for,
+            self.channel,
+            clock=clock,
+            metrics=metrics,
+            owner=config.owner,
+            lease=config.lease,
+            limit=config.claim_limit,
+            stop=self._stop,
+            max_inline_wait=config.max_inline_wait,
+        )
 
     def channel(self, connector: Connector) -> Channel:
         with self._channels_lock:
@@ -101,8 +141,17 @@ class Dispatcher:
     # -- loops -------------------------------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Claim one round of due journals, see each through one attempt, record the outcomes;
-        returns how many journals the round took."""
+        """One round: submit the due journals, then check the accepted ones whose check is due;
+        record the outcomes; returns how many journals the round took."""
+        outcomes = self._follower.round()
+        checked = sum(1 for o in outcomes if not isinstance(o, Released | Waiting))
+        try:
+            taken = self._submit_round(outcomes)
+        finally:
+            self._record(outcomes)
+        return taken + checked
+
+    def _submit_round(self, outcomes: list[Outcome]) -> int:
         claims = outbox.claim(
             self._db,
             owner=self.config.owner,
@@ -113,8 +162,7 @@ class Dispatcher:
         if not claims:
             return 0
         loaded = journals.load_many(self._db, [c.id for c in claims])
-        outcomes: list[Outcome] = []
-        futures: list[Future[Outcome]] = []
+        groups: dict[tuple[int, str], tuple[Channel, list[outbox.Claim]]] = {}
         routes: dict[str, Connector | str] = {}  # asked once per legal entity and round
         for c in claims:
             if c.legal_entity not in routes:
@@ -127,12 +175,20 @@ class Dispatcher:
                 outcomes.append(self._unroutable(c, connector))
                 continue
             channel = self.channel(connector)
-            futures.append(channel.pool.submit(self._attempt, channel, c, loaded[c.id]))
+            groups.setdefault((id(channel), c.legal_entity), (channel, []))[1].append(c)
+        futures: list[Future[list[Outcome]]] = []
+        for channel, group in groups.values():
+            if isinstance(channel.connector, Bulk):
+                size = max(1, channel.connector.batch_size)
+                for start in range(0, len(group), size):
+                    chunk = group[start : start + size]
+                    futures.append(channel.pool.submit(self._attempt_bulk, channel, chunk, loaded))
+            else:
+                for c in group:
+                    futures.append(channel.pool.submit(self._attempt_one, channel, c, loaded[c.id]))
         wait(futures)
-        try:
-            outcomes.extend(f.result() for f in futures)  # a dispatcher bug must not pass silently
-        finally:
-            self._record(outcomes)
+        for future in futures:  # a dispatcher bug must not pass silently
+            outcomes.extend(future.result())
         return len(claims)
 
     def drain(self, *, timeout: float = 60.0) -> int:
@@ -170,11 +226,21 @@ class Dispatcher:
 
     # -- one attempt -------------------------------------------------------------------------------
 
-    def _attempt(self, channel: Channel, claim: outbox.Claim, journal: Journal) -> Outcome:
+    def _attempt_one(self, channel: Channel, claim: outbox.Claim, journal: Journal) -> list[Outcome]:
+        return [self._attempt(channel, claim, journal)]
+
+    @staticmethod
+    def _moved(claim: outbox.Claim, channel: Channel) -> Failed | None:
+        """The ERP that may hold the journal is no longer the one configured: a person decides."""
         if claim.uncertain and claim.attempts > 0 and claim.connector != channel.name:
-            # the ERP that may hold the journal is no longer the one configured: a person decides
             reason = "connector changed while uncertain"
             return Failed(claim, channel.name, ProblemCode.ERP_UNAVAILABLE, reason, claim.attempts + 1, True)
+        return None
+
+    def _attempt(self, channel: Channel, claim: outbox.Claim, journal: Journal) -> Outcome:
+        moved = self._moved(claim, channel)
+        if moved is not None:
+            return moved
         probe = self._admit(channel)
         if isinstance(probe, float):
             return Released(claim, self._clock.now() + timedelta(seconds=probe))
@@ -182,18 +248,17 @@ class Dispatcher:
         try:
             receipt = None
             if uncertain:
-                receipt = self._call(channel, "lookup", lambda: channel.connector.lookup(journal.id))
+                receipt = self._call(channel, _found, lambda: channel.connector.lookup(journal.id))
                 uncertain = receipt is not None
             if receipt is None:
-                receipt = self._call(channel, "submit", lambda: channel.connector.submit(journal))
-        except _Stopping:
+                receipt = self._call(channel, _submitted, lambda: channel.connector.submit(journal))
+        except calls.Stopping:
             channel.breaker.release()
             return Released(claim, self._clock.now())
         except ConnectorRejected as exc:
             channel.breaker.success()  # the ERP answered
-            return Failed(
-                claim, channel.name, ProblemCode.ERP_REJECTED, str(exc), claim.attempts + 1, uncertain
-            )
+            code = ProblemCode.ERP_REJECTED
+            return Failed(claim, channel.name, code, str(exc), claim.attempts + 1, uncertain, exc.lines)
         except ConnectorUnavailable as exc:
             failure = _Failure(str(exc), uncertain or exc.uncertain, exc.retry_after)
         except Exception as exc:  # a connector bug: be as careful as with a lost answer
@@ -202,46 +267,81 @@ class Dispatcher:
         else:
             assert receipt is not None  # submit returns a receipt or raises
             channel.breaker.success()
-            return Posted(claim, channel.name, receipt.document, self._clock.now())
+            return self._answered(claim, channel, receipt)
         channel.breaker.failure()
         if failure.retry_after:
             channel.pause(failure.retry_after)
         return self._retry_or_fail(claim, channel, failure, probe=probe)
 
-    def _admit(self, channel: Channel) -> bool | float:
-        """Wait out a short pause or open circuit. True or False: go (True if this attempt is the
-        breaker's half-open probe); a float: give the journal back for that many seconds."""
-        while True:
-            paused = channel.paused_for()
-            if paused == 0:
-                admission = channel.breaker.allow()
-                if admission.wait == 0:
-                    return admission.probe
-                paused = admission.wait
-            if paused > self.config.max_inline_wait or self._stop.is_set():
-                return float(paused)
-            self._stop.wait(paused)
+    def _answered(self, claim: outbox.Claim, channel: Channel, answer: Answer) -> Outcome:
+        """The ERP's answer for one journal: posted, accepted (followed later) or rejected."""
+        now = self._clock.now()
+        if isinstance(answer, Rejection):
+            code = ProblemCode.ERP_REJECTED
+            return Failed(claim, channel.name, code, answer.message, claim.attempts + 1, False, answer.lines)
+        if answer.accepted:
+            check_at = now + timedelta(seconds=channel.limits.poll_interval)
+            return Accepted(claim, channel.name, answer.document, now, check_at)
+        return Posted(claim, channel.name, answer.document, now)
 
-    def _call(self, channel: Channel, what: str, call: Callable[[], Receipt | None]) -> Receipt | None:
-        if not channel.bucket.acquire(cancelled=self._stop.is_set):
-            raise _Stopping
-        calls = self._metrics.erp_calls
+    def _attempt_bulk(
+        self, channel: Channel, claims: list[outbox.Claim], loaded: dict[str, Journal]
+    ) -> list[Outcome]:
+        """One bulk call for journals of one legal entity: a lookup of the uncertain ones, then
+        one submission of those the ERP does not hold."""
+        moved = [m for m in (self._moved(c, channel) for c in claims) if m is not None]
+        claims = [c for c in claims if c.id not in {m.claim.id for m in moved}]
+        probe = self._admit(channel)
+        if isinstance(probe, float):
+            at = self._clock.now() + timedelta(seconds=probe)
+            return [*moved, *(Released(c, at) for c in claims)]
+        connector = channel.connector
+        assert isinstance(connector, Bulk)
+        answers: dict[str, Answer] = {}
+        failure: _Failure | None = None
         try:
-            result = call()
-        except ConnectorRejected:
-            calls.labels(channel.name, "rejected").inc()
-            raise
+            doubtful = [c.id for c in claims if c.uncertain]
+            if doubtful:
+                found = self._call(channel, _found_many, lambda: connector.lookup_many(doubtful))
+                answers.update({k: v for k, v in found.items() if isinstance(v, Receipt)})
+            send = [loaded[c.id] for c in claims if c.id not in answers]
+            if send:
+                answers.update(self._call(channel, _submitted_many, lambda: connector.submit_many(send)))
+        except calls.Stopping:
+            channel.breaker.release()
+            return [*moved, *(Released(c, self._clock.now()) for c in claims)]
+        except ConnectorRejected as exc:  # the upload as a whole was refused
+            answers.update(
+                {c.id: Rejection(reference=c.id, message=str(exc)) for c in claims if c.id not in answers}
+            )
         except ConnectorUnavailable as exc:
-            calls.labels(channel.name, "uncertain" if exc.uncertain else "unavailable").inc()
-            raise
-        except Exception:
-            calls.labels(channel.name, "error").inc()
-            raise
-        if what == "lookup":
-            calls.labels(channel.name, "found" if result is not None else "not_found").inc()
+            failure = _Failure(str(exc), exc.uncertain, exc.retry_after)
+        except Exception as exc:  # a connector bug: be as careful as with a lost answer
+            log.error("connector_error", connector=channel.name, error=type(exc).__name__)
+            failure = _Failure(f"connector error: {type(exc).__name__}", True, None)
+        if failure is None:
+            channel.breaker.success()
         else:
-            calls.labels(channel.name, "posted").inc()
-        return result
+            channel.breaker.failure()
+            if failure.retry_after:
+                channel.pause(failure.retry_after)
+        silent = _Failure("the ERP gave no answer for this journal", True, None)
+        outcomes: list[Outcome] = list(moved)
+        for c in claims:
+            answer = answers.get(c.id)
+            if answer is not None:
+                outcomes.append(self._answered(c, channel, answer))
+            else:
+                why = failure or silent
+                doubt = _Failure(why.message, why.uncertain or c.uncertain, why.retry_after)
+                outcomes.append(self._retry_or_fail(c, channel, doubt, probe=probe))
+        return outcomes
+
+    def _admit(self, channel: Channel) -> bool | float:
+        return calls.admit(channel, self._stop, self.config.max_inline_wait)
+
+    def _call(self, channel: Channel, label: Callable[[Any], str], call: Callable[[], Any]) -> Any:
+        return calls.call(channel, self._metrics, self._stop, label, call)
 
     def _retry_or_fail(
         self, claim: outbox.Claim, channel: Channel, failure: _Failure, *, probe: bool
@@ -289,30 +389,4 @@ class Dispatcher:
             self._metrics.work_items.labels(item_code).inc()
         for outcome in outcomes:
             if outcome.claim.id not in lost:
-                self._observe(outcome)
-
-    def _observe(self, outcome: Outcome) -> None:
-        lane = outcome.claim.lane
-        match outcome:
-            case Posted(claim, _connector, _document, at):
-                self._metrics.journals.labels(lane, journals.POSTED).inc()
-                waited = (at - claim.first_received_at).total_seconds()
-                self._metrics.receipt_to_posted.labels(lane).observe(max(0.0, waited))
-            case Retry(claim, connector, at, attempts, uncertain, error):
-                self._metrics.journals.labels(lane, "retry").inc()
-                log.info(
-                    "journal_retry",
-                    journal=claim.id,
-                    connector=connector,
-                    attempts=attempts,
-                    at=at.isoformat(),
-                    uncertain=uncertain,
-                    reason=error,
-                )
-            case Failed(claim, connector, code, error, _attempts, _uncertain):
-                self._metrics.journals.labels(lane, journals.FAILED).inc()
-                log.warning(
-                    "journal_failed", journal=claim.id, connector=connector, code=str(code), reason=error
-                )
-            case Released():
-                pass
+                attempts.observe(self._metrics, outcome)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from revbridge.core.money import Money
 from revbridge.reconcile.facts import ErpDocument, ErpLine, JournalFact, JournalLineFact
@@ -206,16 +207,54 @@ def balances_reader(
     return read
 
 
+def journals_reader(read_back: Callable[[Sequence[str]], Mapping[str, Any]], *, chunk: int = 500) -> Reader:
+    """A reader for an ERP that returns, per reference, the journal it holds with a debit and a
+    credit per line in our account numbers (a connector's ``read_back``: Oracle, Business
+    Central, F&O, NetSuite): compared group by group, debits and credits apart. A reference the
+    ERP does not hold is left out, so the journal is reported missing from the ERP."""
+
+    def read(posted: Sequence[JournalFact]) -> Mapping[str, ErpDocument]:
+        found: dict[str, ErpDocument] = {}
+        for start in range(0, len(posted), chunk):
+            part = posted[start : start + chunk]
+            held = read_back([j.id for j in part])
+            for journal in part:
+                erp = held.get(journal.id)
+                if erp is None:
+                    continue
+                lines = tuple(
+                    ErpLine(
+                        account=line.account,
+                        debit=Money(line.debit, line.currency),
+                        credit=Money(line.credit, line.currency),
+                    )
+                    for line in erp.lines
+                )
+                found[journal.id] = ErpDocument(
+                    reference=journal.id, document=str(erp.document), lines=lines, dimensions=frozenset()
+                )
+        return found
+
+    return read
+
+
 def readers_for(connectors: Iterable[object], *, skip: frozenset[str] = frozenset()) -> dict[str, Reader]:
     """Readers for those connectors that can read their ERP back per reference: a
-    ``balances(references)`` method (``TrytonConnector``), with the connector's account map in
+    ``read_back(references)`` method (journals with their lines), else a ``balances(references)``
+    method (``TrytonConnector``: nets per account), with the connector's account map in
     ``settings.accounts``. Keyed by connector name, the name journals record; ``skip`` names
     connectors read back otherwise (the embedded ledger, from the store)."""
     found: dict[str, Reader] = {}
     for connector in connectors:
         name = getattr(connector, "name", None)
+        if not isinstance(name, str) or name in skip or name in found:
+            continue
+        read_back = getattr(connector, "read_back", None)
+        if callable(read_back):
+            found[name] = journals_reader(read_back)
+            continue
         balances = getattr(connector, "balances", None)
-        if not isinstance(name, str) or name in skip or name in found or not callable(balances):
+        if not callable(balances):
             continue
         accounts = getattr(getattr(connector, "settings", None), "accounts", None)
         found[name] = balances_reader(

@@ -51,6 +51,7 @@ TERMINAL = frozenset(
 class JournalStatus(StrEnum):
     STAGED = "staged"
     SUBMITTING = "submitting"
+    ACCEPTED = "accepted"  # the ERP took it and is still working on it
     POSTED = "posted"
     FAILED = "failed"
 

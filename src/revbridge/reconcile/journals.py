@@ -209,13 +209,14 @@ def _posted(
 def _unposted(
     journal: JournalFact, rows: list[LineFact], now: datetime, thresholds: Thresholds, subject: str
 ) -> tuple[Delivery, list[Break]]:
-    """A failed journal is a break; a staged or submitting one is in flight until it is stale."""
+    """A failed journal is a break; a staged, submitting or accepted one (the ERP still working on
+    it) is in flight until it is stale."""
     status = journal.status
     if status == JournalStatus.FAILED:
         reason = f": {journal.last_error}" if journal.last_error else ""
         message = f"the {journal.connector} connector failed it{reason}"
         return Delivery.FAILED, [_break(Control.JOURNAL, subject, message, rows, expected=_debits(journal))]
-    if status not in (JournalStatus.STAGED, JournalStatus.SUBMITTING):
+    if status not in (JournalStatus.STAGED, JournalStatus.SUBMITTING, JournalStatus.ACCEPTED):
         return Delivery.FAILED, [_break(Control.JOURNAL, subject, f"unknown journal status {status!r}")]
     if not thresholds.stale(journal.created_at, now):
         return Delivery.IN_FLIGHT, []

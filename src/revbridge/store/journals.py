@@ -39,9 +39,10 @@ from revbridge.store.schema import event_lines, journal_lines, journals
 
 STAGED = "staged"
 SUBMITTING = "submitting"
+ACCEPTED = "accepted"  # an asynchronous ERP took it and is still working on it
 POSTED = "posted"
 FAILED = "failed"
-STATES = (STAGED, SUBMITTING, POSTED, FAILED)
+STATES = (STAGED, SUBMITTING, ACCEPTED, POSTED, FAILED)
 
 
 def stage_journal(

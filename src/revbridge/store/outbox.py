@@ -1,11 +1,17 @@
 """The journal outbox's transitions (DESIGN.md sections 6 and 7): ``staged -> submitting ->
-posted | failed``, each under a lease.
+[accepted ->] posted | failed``, each under a lease.
 
 ``claim`` takes due journals under a lease: staged ones whose time has come, and submitting ones
 whose owner's lease ran out; those are taken over as *uncertain* (their owner may have reached the
 ERP before dying), so the dispatcher looks them up before any re-send. The owner ends an attempt
 with ``mark_posted``, ``retry_later`` or ``mark_failed``, each only while it still holds the lease;
 ``release`` gives a journal back untouched and ``requeue`` puts failed ones back after a fix.
+
+An asynchronous ERP may answer "accepted, working on it": ``mark_accepted`` keeps the ERP's ticket
+and the journal waits, ``accepted``, until ``claim_checks`` hands it (under a lease, its status
+unchanged) to a dispatcher that asks the ERP; ``mark_posted`` and ``mark_failed`` end it as they
+end a submission, ``check_later`` sets the next check. An accepted journal is uncertain by
+definition (the ERP holds it), so one that fails after it is looked up before any re-send.
 Nothing here talks to an ERP (pipeline/dispatcher.py does).
 """
 
@@ -18,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, case, or_, select, update
 
 from revbridge.store.database import Database, Tx
-from revbridge.store.journals import FAILED, POSTED, STAGED, SUBMITTING
+from revbridge.store.journals import ACCEPTED, FAILED, POSTED, STAGED, SUBMITTING
 from revbridge.store.schema import journals
 
 
@@ -31,6 +37,8 @@ class Claim:
     attempts: int
     uncertain: bool
     first_received_at: datetime
+    ticket: str | None = None  # set when the claim is a check of an accepted journal
+    accepted_at: datetime | None = None
 
 
 def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
@@ -72,8 +80,89 @@ def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: i
     return claimed
 
 
+def claim_checks(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
+    """Take up to ``limit`` accepted journals whose next check is due (and nobody else's lease
+    runs on them) under a lease, their status unchanged: the ERP is asked, not sent anything."""
+    due = and_(
+        journals.c.status == ACCEPTED,
+        or_(journals.c.next_attempt_at.is_(None), journals.c.next_attempt_at <= now),
+        or_(journals.c.lease_expires_at.is_(None), journals.c.lease_expires_at < now),
+    )
+    candidates = (
+        select(journals.c.id).where(due).order_by(journals.c.next_attempt_at, journals.c.id).limit(limit)
+    )
+    if db.dialect == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    statement = (
+        update(journals)
+        .where(journals.c.id.in_(candidates.scalar_subquery()))
+        .values(lease_owner=owner, lease_expires_at=now + lease)
+        .returning(
+            journals.c.id,
+            journals.c.legal_entity,
+            journals.c.lane,
+            journals.c.connector,
+            journals.c.attempts,
+            journals.c.uncertain,
+            journals.c.first_received_at,
+            journals.c.erp_ticket,
+            journals.c.accepted_at,
+        )
+    )
+    with db.transaction() as tx:
+        rows = tx.execute(statement).all()
+    claimed = [
+        Claim(r[0], r[1], r[2], r[3], int(r[4]), bool(r[5]), r[6], r[7] or "", r[8] or now) for r in rows
+    ]
+    claimed.sort(key=lambda c: c.id)
+    return claimed
+
+
 def _mine(journal_id: str, owner: str) -> ColumnElement[bool]:
-    return and_(journals.c.id == journal_id, journals.c.lease_owner == owner, journals.c.status == SUBMITTING)
+    """The journal is under ``owner``'s lease: submitting, or accepted and being checked."""
+    return and_(
+        journals.c.id == journal_id,
+        journals.c.lease_owner == owner,
+        journals.c.status.in_((SUBMITTING, ACCEPTED)),
+    )
+
+
+def mark_accepted(
+    tx: Tx, journal_id: str, *, owner: str, ticket: str, connector: str, now: datetime, check_at: datetime
+) -> bool:
+    """The ERP took the journal and is working on it: keep its ticket, check again at ``check_at``."""
+    result = tx.execute(
+        update(journals)
+        .where(_mine(journal_id, owner))
+        .values(
+            status=ACCEPTED,
+            erp_ticket=ticket[:256],
+            accepted_at=now,
+            connector=connector,
+            uncertain=1,
+            next_attempt_at=check_at,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=None,
+        )
+    )
+    return result.rowcount == 1
+
+
+def check_later(tx: Tx, journal_id: str, *, owner: str, at: datetime, error: str | None) -> bool:
+    """An accepted journal the ERP is still working on (or could not be asked about): next check
+    at ``at``; ``error`` says why the ERP could not be asked, if it could not."""
+    result = tx.execute(
+        update(journals)
+        .where(_mine(journal_id, owner), journals.c.status == ACCEPTED)
+        .values(
+            next_attempt_at=at,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=error[:2000] if error else None,
+        )
+    )
+    return result.rowcount == 1
 
 
 def mark_posted(tx: Tx, journal_id: str, *, owner: str, document: str, connector: str, now: datetime) -> bool:

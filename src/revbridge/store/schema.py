@@ -200,6 +200,8 @@ journals = Table(
     Column("status", String(16), nullable=False, index=True),
     Column("connector", String(32), nullable=False),
     Column("erp_document", String(128)),
+    Column("erp_ticket", String(256)),  # an asynchronous ERP's job id while the journal is accepted
+    Column("accepted_at", UtcDateTime),
     Column("attempts", Integer, nullable=False),
     Column("uncertain", Integer, nullable=False),  # 1: the last attempt may have reached the ERP
     Column("next_attempt_at", UtcDateTime),

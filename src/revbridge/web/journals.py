@@ -40,7 +40,7 @@ def _date(text: str) -> date | None:
 @requires(Permission.READ)
 def journals_page(
     request: Request,
-    status: str = Query("", pattern="^(|staged|submitting|posted|failed)$"),
+    status: str = Query("", pattern="^(|staged|submitting|accepted|posted|failed)$"),
     legal_entity: str = Query("", max_length=32),
     lane: str = Query("", pattern="^(|realtime|batch)$"),
     date_from: str = Query("", max_length=10),

@@ -145,7 +145,7 @@ def test_a_down_window_opens_the_breaker_and_recovery_closes_it(engine: Database
     assert store.counts(engine)["posted"] == 0
     erp.come_up()
     settle(d, engine)
-    assert store.counts(engine) == {"staged": 0, "submitting": 0, "posted": 20, "failed": 0}
+    assert store.counts(engine) == {"staged": 0, "submitting": 0, "accepted": 0, "posted": 20, "failed": 0}
     assert channel.breaker.state is BreakerState.CLOSED
     assert channel.breaker.transitions[:2] == [BreakerState.OPEN, BreakerState.HALF_OPEN]
     assert channel.breaker.transitions[-1] is BreakerState.CLOSED

@@ -11,7 +11,8 @@ import pytest
 from faulty_erp import FaultyErp
 
 from revbridge.connectors.base import ConnectorRejected, ConnectorUnavailable
-from revbridge.connectors.rest import RestConnector, RestSettings, retry_after
+from revbridge.connectors.http import retry_after
+from revbridge.connectors.rest import RestConnector, RestSettings
 from revbridge.core.money import Money
 from revbridge.ledger.journal import Dimensions, Journal, JournalDraft, JournalLine, Lane, realtime_journal
 from revbridge.ledger.role import AccountRole as R

@@ -238,3 +238,45 @@ def test_readers_for_the_connectors_that_can_read_their_erp_back() -> None:
         ("7100", Decimal(0), Decimal("5.25")),
         ("1211", Decimal(0), Decimal("590.00")),
     }
+
+
+class _HeldLine:
+    def __init__(self, account: str, debit: str, credit: str) -> None:
+        self.account, self.debit, self.credit, self.currency = account, Decimal(debit), Decimal(credit), "USD"
+
+
+class _HeldJournal:
+    def __init__(self, reference: str, lines: list[_HeldLine]) -> None:
+        self.reference, self.document, self.lines = reference, "ERP-DOC-1", lines
+
+
+def test_an_erp_read_back_by_journal_compares_debits_and_credits_and_names_what_is_missing() -> None:
+    fact, rows = posted_era()
+    fact = replace(fact, connector="cloud")
+    other, other_rows = journal("J-OTHER", era_lines(journal=None), connector="cloud")
+    held = {
+        fact.id: _HeldJournal(
+            fact.id,
+            [_HeldLine(jl.account, str(jl.debit.amount), str(jl.credit.amount)) for jl in fact.lines],
+        )
+    }
+    asked: list[list[str]] = []
+
+    class Cloud:
+        name = "cloud"
+
+        def read_back(self, references: list[str]) -> dict[str, _HeldJournal]:
+            asked.append(list(references))
+            return {r: held[r] for r in references if r in held}
+
+    reader = readers_for([Cloud()])["cloud"]
+    documents = dict(reader([fact, other]))
+    assert asked == [[fact.id, other.id]] and set(documents) == {fact.id}
+    result = run([fact, other], rows + other_rows, documents, read_back=frozenset({"cloud"}))
+    assert result.checks[fact.id].delivery is Delivery.ACKNOWLEDGED
+    assert result.checks[other.id].delivery is Delivery.MISSING
+    # the ERP changed one line: named with both figures, debits and credits apart
+    held[fact.id].lines[0].debit += Decimal("1.00")
+    changed = run([fact], rows, dict(reader([fact])), read_back=frozenset({"cloud"}))
+    (brk,) = changed.breaks
+    assert "we sent Dr" in brk.message and "the ERP holds Dr" in brk.message
