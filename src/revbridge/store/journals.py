@@ -212,6 +212,8 @@ class StoredJournal:
     erp_document: str | None
     attempts: int
     uncertain: bool
+    erp_ticket: str | None = None  # the asynchronous ERP's job id, once it accepted the journal
+    accepted_at: datetime | None = None
     next_attempt_at: datetime | None
     last_error: str | None
     first_received_at: datetime
@@ -301,6 +303,8 @@ def _stored(row: object, journal: Journal) -> StoredJournal:
         first_received_at=m["first_received_at"],
         created_at=m["created_at"],
         posted_at=m["posted_at"],
+        erp_ticket=m["erp_ticket"],
+        accepted_at=m["accepted_at"],
     )
 
 
@@ -350,6 +354,8 @@ def journal_json(stored: StoredJournal) -> dict[str, object]:
     return journal_to_dict(stored.journal) | {
         "status": stored.status,
         "erp_reference": stored.erp_document,
+        "erp_ticket": stored.erp_ticket,
+        "accepted_at": stored.accepted_at.isoformat() if stored.accepted_at else None,
         "connector": stored.connector,
         "attempts": stored.attempts,
         "last_error": stored.last_error,

@@ -110,7 +110,11 @@ def test_an_accepted_journal_is_not_posted_until_the_erp_says_so(engine: Databas
     assert isinstance(erp, Follows)
     d = dispatcher(engine, erp, clock)
     d.run_once()
-    assert status(engine, j.id) == "accepted"
+    accepted = store.get(engine, j.id)
+    assert accepted is not None and accepted.status == "accepted"
+    shown = store.journal_json(accepted)
+    assert (shown["erp_ticket"], shown["erp_reference"]) == ("JOB-1", None)
+    assert shown["accepted_at"] == T0.isoformat()
     assert d.run_once() == 0  # the first check is not due yet: the ERP is not asked
     assert erp.calls == ["submit"]
     clock.set(T0 + timedelta(seconds=5))
