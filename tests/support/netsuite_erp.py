@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from erp_chart import Chart, reference
 from netsuite_erp_auth import M2mIssuer, TbaVerifier
-from netsuite_erp_books import Books, Job, detail
+from netsuite_erp_books import Books, detail
 from netsuite_erp_jobs import Jobs
 
 TOKEN_PATH = "/services/rest/auth/oauth2/v1/token"

@@ -20,6 +20,7 @@ No secret or key appears in a ``repr``, a log or an error.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Generator
@@ -31,7 +32,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, Client  # type: ignore[import-untyped]
 
-from revbridge.connectors.http import ClientCredentials
+from revbridge.connectors.base import ConnectorUnavailable
+from revbridge.connectors.http import ClientCredentials, read_json
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ALGORITHMS = ("PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
@@ -106,6 +108,21 @@ class ClientAssertion(ClientCredentials):
             "client_assertion": self.assertion(str(url)),
         }
         return httpx.Request("POST", url, data=form, headers={"Accept": "application/json"})
+
+    @staticmethod
+    def _parse(response: httpx.Response) -> tuple[str, float]:
+        """The token, or NetSuite's own reason for refusing the assertion (``error``, RFC 6749 5.2)."""
+        if response.status_code in (400, 401, 403):
+            response.read()
+            reason = ""
+            with contextlib.suppress(ValueError, ConnectorUnavailable):
+                body = read_json(response)
+                if isinstance(body, dict):
+                    reason = f": {body.get('error', '')} {body.get('error_description', '')}".rstrip()
+            raise ConnectorUnavailable(
+                f"NetSuite token endpoint refused our client assertion ({response.status_code}){reason}"
+            )
+        return ClientCredentials._parse(response)
 
     def assertion(self, audience: str) -> str:
         """A fresh signed assertion: each token request proves possession of the key anew."""
