@@ -170,6 +170,11 @@ class NetsuiteErp:
 
     # -- what happened -----------------------------------------------------------------------------
 
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
+
     def calls(self, method: str | None = None, prefix: str = "/services/rest/") -> list[Request]:
         with self._lock:
             return [r for r in self.requests if r.path.startswith(prefix) and method in (None, r.method)]
