@@ -20,7 +20,7 @@ from revbridge.connectors.netsuite import NetsuiteConnector
 from revbridge.ledger.journal import Journal
 
 sys.path.append(str(Path(__file__).resolve().parents[2] / "contract"))
-from connectors_journals import charge_batch, nets, remittance, small  # noqa: E402
+from connectors_journals import charge_batch, nets, remittance, small
 
 SENTINEL = "MRN-SENTINEL-60613"  # in event keys and the source document key: never sent
 
