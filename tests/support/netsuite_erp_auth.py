@@ -111,7 +111,7 @@ class M2mIssuer:
     ) -> None:
         self.client_id = client_id
         self.certificate_id = certificate_id
-        self._public_key = public_key
+        self.public_key = public_key
         self.lifetime = lifetime
         self._monotonic = monotonic
         self._lock = threading.Lock()
@@ -142,7 +142,7 @@ class M2mIssuer:
                 return "algorithm not allowed"
             claims = jwt.decode(
                 assertion,
-                self._public_key,
+                self.public_key,
                 algorithms=[header["alg"]],
                 audience=audience,
                 issuer=self.client_id,
