@@ -3,8 +3,8 @@
 Protocol, as NetSuite documents it (erp-apis.md A.6):
 - Write: ``PUT /services/rest/record/v1/journalentry/eid:{externalId}`` upserts by external id
   (https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156335203191.html) and
-  answers 204 with the record's ``Location``. The external id is our journal id (64 hex
-  characters), so a repeated PUT updates the same record and can never create a second one: a
+  answers 204 with the record's ``Location``. The external id is our journal id (a hex digest,
+  at most 64 characters), so a repeated PUT updates the same record and can never create a second one: a
   resend after a lost answer is harmless, and ``lookup`` still runs first. The body
   (https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_159886587653.html) has
   ``subsidiary``, ``currency``, ``trandate``, optionally ``postingperiod``, ``memo`` and
@@ -196,9 +196,9 @@ class NetsuiteConnector:
         headers = {"Content-Type": "application/json"}
         if self.settings.asynchronous:
             headers |= {"Prefer": "respond-async", IDEMPOTENCY_HEADER: idempotency_key(journal.id)}
-            response = self._http.send("PUT", _record(journal.id), content=body, headers=headers)
-            return self._jobs.accepted(journal.id, response)
         response = self._http.send("PUT", _record(journal.id), content=body, headers=headers)
+        if self.settings.asynchronous:
+            return self._jobs.accepted(journal.id, response)
         if response.status_code in (200, 204):
             return Receipt(
                 reference=journal.id, document=self._http.located(response), posted_at=self._clock.now()

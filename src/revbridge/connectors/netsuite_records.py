@@ -118,7 +118,8 @@ def read_back(reference: str, record: Any, settings: NetsuiteSettings) -> ErpJou
     currencies = _inverse(settings.currencies)
     currency_id = _id(record.get("currency"))
     currency = currencies.get(currency_id, currency_id)
-    items = (record.get("line") or {}).get("items") or []
+    sublist = record.get("line")
+    items = sublist.get("items") or [] if isinstance(sublist, dict) else []
     lines = tuple(
         ErpAmount(
             account=accounts.get(_id(item.get("account")), _id(item.get("account"))),
@@ -130,11 +131,17 @@ def read_back(reference: str, record: Any, settings: NetsuiteSettings) -> ErpJou
         if isinstance(item, dict)
     )
     subsidiary = _id(record.get("subsidiary"))
-    trandate = record.get("trandate")
     return ErpJournal(
         reference=reference,
         document=str(record.get("id", "")),
         legal_entity=_inverse(settings.subsidiaries).get(subsidiary, subsidiary),
-        posting_date=date.fromisoformat(trandate) if isinstance(trandate, str) and trandate else None,
+        posting_date=_date(record.get("trandate")),
         lines=lines,
     )
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 from erp_chart import reference
 from netsuite_erp import NetsuiteErp
@@ -192,7 +193,8 @@ def test_the_erp_refuses_an_unbalanced_journal_entry(ns: NetsuiteConnector, erp:
         b'{"subsidiary": {"id": "1"}, "currency": {"id": "1"}, "trandate": "2026-06-15", "line": {"items": ['
         b'{"account": {"id": "1015"}, "debit": 10.00}, {"account": {"id": "1220"}, "credit": 9.99}]}}'
     )
-    answer = ns._http.send("PUT", "/services/rest/record/v1/journalentry/eid:unbalanced", content=body)
+    with httpx.Client(base_url=erp.url, auth=ns.auth) as signed:
+        answer = signed.put("/services/rest/record/v1/journalentry/eid:unbalanced", content=body)
 
     assert answer.status_code == 400
     assert answer.json()["o:errorDetails"][0] == {
