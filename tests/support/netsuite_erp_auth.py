@@ -26,8 +26,8 @@ from urllib.parse import parse_qsl, urlsplit
 from urllib.request import parse_http_list, parse_keqv_list
 
 import jwt
-from authlib.oauth1.rfc5849.signature import construct_base_string
-from authlib.oauth1.rfc5849.util import escape, unescape
+from authlib.oauth1.rfc5849.signature import construct_base_string  # type: ignore[import-untyped]
+from authlib.oauth1.rfc5849.util import escape, unescape  # type: ignore[import-untyped]
 
 ALGORITHMS = ("PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
