@@ -110,7 +110,9 @@ class OracleErp:
 
     # -- control and what it holds -------------------------------------------------------------------
 
-    def fail_next(self, kind: str, count: int = 1, *, retry_after: str | None = None, on: str = "POST") -> None:
+    def fail_next(
+        self, kind: str, count: int = 1, *, retry_after: str | None = None, on: str = "POST"
+    ) -> None:
         with self._lock:
             if kind == "never":
                 self._never += count
@@ -162,7 +164,9 @@ class OracleErp:
         with self._lock:
             self.requests.append(Request(call.at, call.method, call.path, status))
 
-    def _reply(self, call: _Call, status: int, body: object | None = None, headers: dict[str, str] | None = None) -> None:
+    def _reply(
+        self, call: _Call, status: int, body: object | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         self._record(call, status)
         call.handler._reply(status, body, headers)
 
@@ -198,7 +202,9 @@ class OracleErp:
         elif resource.startswith("journalBatches") and call.method == "GET":
             self._journal_batches(call, resource)
         elif resource.startswith("journalBatches"):
-            self._reply(call, 405, {"title": "Method Not Allowed", "detail": "journalBatches cannot create journals"})
+            self._reply(
+                call, 405, {"title": "Method Not Allowed", "detail": "journalBatches cannot create journals"}
+            )
         else:
             self._reply(call, 404, {"title": "Not Found"})
 
@@ -225,14 +231,19 @@ class OracleErp:
         auth = call.handler.headers.get("Authorization", "")
         if auth.startswith("Basic "):
             ident, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
-        if form.get("grant_type") != "client_credentials" or (ident, secret) != (self.client_id, self.client_secret):
+        if form.get("grant_type") != "client_credentials" or (ident, secret) != (
+            self.client_id,
+            self.client_secret,
+        ):
             self._reply(call, 401, {"error": "invalid_client"})
             return
         with self._lock:
             self.tokens_issued += 1
             token = f"idcs-{self.tokens_issued}"
             self._tokens.add(token)
-        self._reply(call, 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime})
+        self._reply(
+            call, 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime}
+        )
 
     def _authorised(self, h: _Handler) -> bool:
         auth = h.headers.get("Authorization", "")
@@ -261,14 +272,22 @@ class OracleErp:
             upload.load_request = job.request_id
             self.jobs[job.request_id] = job
             self.uploads.append(upload)
-        answer = {"OperationName": "importBulkData", "DocumentId": str(job.request_id - 1), "ReqstId": str(job.request_id)}
+        answer = {
+            "OperationName": "importBulkData",
+            "DocumentId": str(job.request_id - 1),
+            "ReqstId": str(job.request_id),
+        }
         self._answer_after_commit(call, fault, answer)
 
     def _finder(self, call: _Call) -> None:
         finder, _, params = call.query.get("finder", "").partition(";")
         values = dict(p.split("=", 1) for p in params.split(",") if "=" in p)
         with self._lock:
-            job = self.jobs.get(int(values.get("requestId", "0") or 0)) if values.get("requestId", "").isdigit() else None
+            job = (
+                self.jobs.get(int(values.get("requestId", "0") or 0))
+                if values.get("requestId", "").isdigit()
+                else None
+            )
             if finder == "ESSJobStatusRF" and job is not None:
                 self._advance(job)
                 item = {"ReqstId": str(job.request_id), "RequestStatus": job.status}

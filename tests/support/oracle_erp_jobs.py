@@ -168,7 +168,10 @@ class Ledgers:
         log.append(f"{len(picked)} interface rows read; {rejected} rejected.")
         out = io.StringIO()
         csv.writer(out, lineterminator="\n").writerows([list(REPORT_COLUMNS), *report])
-        files = {f"{request_id}.log": "\n".join(log).encode(), f"ImportJournals_{request_id}.csv": out.getvalue().encode()}
+        files = {
+            f"{request_id}.log": "\n".join(log).encode(),
+            f"ImportJournals_{request_id}.csv": out.getvalue().encode(),
+        }
         return ("WARNING" if rejected else "SUCCEEDED"), files
 
     def _validate(self, rows: list[Row], legal_entity: str) -> None:
@@ -183,7 +186,9 @@ class Ledgers:
             if not self.chart.is_open(legal_entity, f"{when:%Y-%m}"):
                 row.codes.append("EP01")
                 row.description = "; ".join(
-                    filter(None, [row.description, f"The accounting date {values[2]} is not in an open period."])
+                    filter(
+                        None, [row.description, f"The accounting date {values[2]} is not in an open period."]
+                    )
                 )
             try:
                 debit = Decimal(values[ENTERED_DR] or "0")
@@ -195,7 +200,12 @@ class Ledgers:
             totals[values[5]] = totals.get(values[5], Decimal(0)) + debit - credit
         off = {currency: total for currency, total in totals.items() if total != 0}
         if off:
-            unbalanced = Row(0, rows[0].values, ["EU02"], f"This journal is unbalanced by {off} and suspense posting is not allowed.")
+            unbalanced = Row(
+                0,
+                rows[0].values,
+                ["EU02"],
+                f"This journal is unbalanced by {off} and suspense posting is not allowed.",
+            )
             rows.append(unbalanced)
 
     def _segment_problems(self, values: list[str], legal_entity: str) -> list[str]:
