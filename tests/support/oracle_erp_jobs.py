@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from erp_chart import Chart
 
@@ -253,3 +255,55 @@ class Ledgers:
         )
         self.batches.append(batch)
         return batch
+
+
+# -- journalBatches as the REST resource shows them -------------------------------------------------
+
+_LIKE = re.compile(r"^BatchName LIKE '([^'%]*)%'$")
+_ID = re.compile(r"^JeBatchId\s*=\s*(\d+)$")
+
+
+def matches(batch: Batch, q: str) -> bool:
+    for term in (t.strip().strip("()").strip() for t in q.split(" or ")):
+        like, ident = _LIKE.match(term), _ID.match(term)
+        if like and batch.name.startswith(like.group(1)):
+            return True
+        if ident and batch.je_batch_id == int(ident.group(1)):
+            return True
+    return False
+
+
+def batch_item(batch: Batch, expand: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "JeBatchId": batch.je_batch_id,
+        "BatchName": batch.name,
+        "Status": batch.status,
+        "AccountingPeriodName": batch.period,
+        "UserJeSourceName": batch.source,
+    }
+    if expand:
+        item["journalHeaders"] = [header_item(batch, lines=True)]
+    return item
+
+
+def header_item(batch: Batch, *, lines: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "JeHeaderId": batch.header_id,
+        "JournalName": batch.journal_name,
+        "LedgerId": int(batch.ledger_id),
+        "AccountingDate": batch.accounting_date,
+        "UserJeCategoryName": batch.category,
+        "CurrencyCode": batch.currency,
+    }
+    if lines:
+        item["journalLines"] = [
+            {
+                "JeLineNumber": line.number,
+                "AccountCombination": ".".join(line.segments),
+                "EnteredDebitAmount": float(line.debit) if line.debit else None,
+                "EnteredCreditAmount": float(line.credit) if line.credit else None,
+                "CurrencyCode": line.currency,
+            }
+            for line in batch.lines
+        ]
+    return item

@@ -30,7 +30,6 @@ Auth: HTTP Basic (integration user) over TLS, or OAuth2 client credentials (``to
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +57,7 @@ from revbridge.connectors.oracle_fusion_files import (
     child_request,
     erp_journal,
     execution_files,
+    import_bulk_data,
     import_report,
     log_excerpt,
     rejection,
@@ -69,8 +69,6 @@ from revbridge.ledger.journal import Journal
 DEFAULT_LIMITS = Limits(
     rate_per_second=5.0, burst=10, concurrency=2, poll_interval=30.0, poll_deadline=4 * 3600.0
 )
-DOCUMENT_ACCOUNT = "fin$/generalLedger$/import$"
-JOB_NAME = "/oracle/apps/ess/financials/generalLedger/programs/common,JournalImportLauncher"
 _CONFIRM_CHUNK = 40  # JeBatchId terms per journalBatches query
 
 
@@ -226,17 +224,8 @@ class OracleFusionConnector:
         group_id = group_id_of([j.id for j in journals])
         content = render_upload(journals, self._fbdi, self.settings.segment_maps(), group_id)
         s = self.settings
-        body = {
-            "OperationName": "importBulkData",
-            "DocumentContent": base64.b64encode(content).decode("ascii"),
-            "ContentType": "zip",
-            "FileName": f"GlInterface_{ledger}_{group_id}.zip",
-            "DocumentAccount": DOCUMENT_ACCOUNT,
-            "JobName": JOB_NAME,
-            "ParameterList": f"{s.data_access_set_id or '#NULL'},{s.journal_source},{ledger},{group_id},N,N,N",
-            "CallbackURL": "#NULL",
-            "NotificationCode": "10",
-        }
+        parameters = f"{s.data_access_set_id or '#NULL'},{s.journal_source},{ledger},{group_id},N,N,N"
+        body = import_bulk_data(content, f"GlInterface_{ledger}_{group_id}.zip", parameters)
         response = send(self._client, "POST", f"{s.api_root}/erpintegrations", json=body)
         if response.status_code not in (200, 201):
             refused = failure(response, now=self._clock.now, message=detail)

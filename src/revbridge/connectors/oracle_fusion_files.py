@@ -26,6 +26,8 @@ from revbridge.ledger.journal import Journal
 
 ENDED = frozenset({"SUCCEEDED", "WARNING", "ERROR", "CANCELED"})
 FAILED = frozenset({"ERROR", "CANCELED"})
+DOCUMENT_ACCOUNT = "fin$/generalLedger$/import$"
+JOB_NAME = "/oracle/apps/ess/financials/generalLedger/programs/common,JournalImportLauncher"
 _CHILD = re.compile(r"[Ss]ubmitted child request (\d+)")
 
 
@@ -63,6 +65,21 @@ def render_upload(
         info.compress_type = zipfile.ZIP_DEFLATED
         archive.writestr(info, out.getvalue().encode("utf-8"))
     return buffer.getvalue()
+
+
+def import_bulk_data(content: bytes, file_name: str, parameters: str) -> dict[str, str]:
+    """The importBulkData request body (op-erpintegrations-post); no callback, Oracle is polled."""
+    return {
+        "OperationName": "importBulkData",
+        "DocumentContent": base64.b64encode(content).decode("ascii"),
+        "ContentType": "zip",
+        "FileName": file_name,
+        "DocumentAccount": DOCUMENT_ACCOUNT,
+        "JobName": JOB_NAME,
+        "ParameterList": parameters,
+        "CallbackURL": "#NULL",
+        "NotificationCode": "10",
+    }
 
 
 def execution_files(document_content: Any) -> dict[str, str]:
