@@ -91,6 +91,7 @@ class OracleErp:
         self.jobs: dict[int, Job] = {}
         self.uploads: list[Upload] = []
         self.requests: list[Request] = []
+        self.bodies: list[bytes] = []  # every request body, for the PHI and secret checks
         self.tokens_issued = 0
         self._tokens: set[str] = set()
         self._faults: deque[Fault] = deque()
@@ -139,7 +140,9 @@ class OracleErp:
         """Let every job that can finish run to its end, as Oracle does unwatched (a lost answer)."""
         with self._lock:
             while True:
-                pending = [j for j in self.jobs.values() if j.status not in ENDED and j.polls_to_finish is not None]
+                pending = [
+                    j for j in self.jobs.values() if j.status not in ENDED and j.polls_to_finish is not None
+                ]
                 if not pending:
                     return
                 for job in pending:
@@ -185,6 +188,8 @@ class OracleErp:
         url = urlsplit(h.path)
         query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         call = _Call(h, method, url.path, query, h._body(), time.monotonic())
+        with self._lock:
+            self.bodies.append(call.body)
         if method == "POST" and url.path == TOKEN_PATH:
             self._token(call)
             return

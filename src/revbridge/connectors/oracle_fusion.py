@@ -191,10 +191,12 @@ class OracleFusionConnector:
 
     def submit_many(self, journals: Sequence[Journal]) -> dict[str, Answer]:
         """One importBulkData upload per ledger; every journal accepted under its upload's ticket,
-        or rejected before sending (no ledger, no category, not balanced in minor units)."""
-        answers: dict[str, Answer] = {}
+        or rejected before sending (no ledger, no category, not balanced in minor units). Journals
+        Oracle already holds, or that this process is still importing, are answered from there and
+        not sent again: Oracle itself would import them twice."""
+        answers: dict[str, Answer] = dict(self.lookup_many([j.id for j in journals]))
         per_ledger: dict[str, list[Journal]] = {}
-        for journal in journals:
+        for journal in (j for j in journals if j.id not in answers):
             try:
                 self._fbdi_ready(journal)
             except ConnectorRejected as exc:
@@ -261,11 +263,11 @@ class OracleFusionConnector:
         return done
 
     def _follow(self, ticket: Ticket, references: list[str]) -> dict[str, Answer]:
-        load_status = self._status(ticket.request_id)
-        if load_status not in ENDED:
-            return {}
-        child = self._children.get(ticket.request_id)
+        child = self._children.get(ticket.request_id)  # known: the load job has ended well
         if child is None:
+            load_status = self._status(ticket.request_id)
+            if load_status not in ENDED:
+                return {}
             files = self._details(ticket.request_id)
             child = child_request(files)
             if load_status in FAILED or child is None:
@@ -340,12 +342,11 @@ class OracleFusionConnector:
         """Journals Oracle holds (batch found by name: posted) or that this process uploaded and
         Oracle is still importing (accepted, under their ticket)."""
         found: dict[str, Answer] = {}
+        for reference, batches in self._batches(references, expand=False).items():
+            document = str(min(int(b.get("JeBatchId", 0)) for b in batches))
+            found[reference] = Receipt(reference=reference, document=document)
         for reference in references:
-            batches = self._batches(reference, expand=False)
-            if batches:
-                document = str(min(int(b.get("JeBatchId", 0)) for b in batches))
-                found[reference] = Receipt(reference=reference, document=document)
-            elif reference in self._in_flight:
+            if reference not in found and reference in self._in_flight:
                 found[reference] = Receipt(
                     reference=reference, document=self._in_flight[reference], status=ACCEPTED
                 )
@@ -355,27 +356,34 @@ class OracleFusionConnector:
         s = self.settings
         ledgers = {ledger: entity for entity, ledger in s.ledger_ids.items()}
         accounts = {erp: ours for ours, erp in s.account_map.items()}
-        held: dict[str, ErpJournal] = {}
-        for reference in references:
-            batches = self._batches(reference, expand=True)
-            if batches:
-                held[reference] = erp_journal(
-                    reference,
-                    batches,
-                    ledgers=ledgers,
-                    account_segment=s.segments.index("account"),
-                    delimiter=s.segment_delimiter,
-                    accounts=accounts,
-                )
-        return held
+        return {
+            reference: erp_journal(
+                reference,
+                batches,
+                ledgers=ledgers,
+                account_segment=s.segments.index("account"),
+                delimiter=s.segment_delimiter,
+                accounts=accounts,
+            )
+            for reference, batches in self._batches(references, expand=True).items()
+        }
 
-    def _batches(self, reference: str, *, expand: bool) -> list[dict[str, Any]]:
-        if not reference.isalnum():  # our ids are hex digests; nothing else goes into a query
-            return []
-        params = {"q": f"BatchName LIKE '{reference[:50]}%'", "limit": "50"}
-        if expand:
-            params["expand"] = "journalHeaders.journalLines"
-        return self._items("journalBatches", params)
+    def _batches(self, references: Sequence[str], *, expand: bool) -> dict[str, list[dict[str, Any]]]:
+        """Journal batches per reference, found by batch name (Journal Import keeps the first 50
+        characters of REFERENCE1 at its start), ``_CONFIRM_CHUNK`` references per query."""
+        prefixes = {r[:50]: r for r in dict.fromkeys(references) if r.isalnum()}  # hex ids only in a query
+        found: dict[str, list[dict[str, Any]]] = {}
+        names = list(prefixes)
+        for start in range(0, len(names), _CONFIRM_CHUNK):
+            q = " or ".join(f"(BatchName LIKE '{p}%')" for p in names[start : start + _CONFIRM_CHUNK])
+            params = {"q": q, "limit": "500"}
+            if expand:
+                params["expand"] = "journalHeaders.journalLines"
+            for batch in self._items("journalBatches", params):
+                name = str(batch.get("BatchName", ""))
+                for reference in (r for p, r in prefixes.items() if name.startswith(p)):
+                    found.setdefault(reference, []).append(batch)
+        return found
 
     def _items(self, resource: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
         response = send(self._client, "GET", f"{self.settings.api_root}/{resource}", params=params)
