@@ -93,7 +93,7 @@ class OracleErp:
         self.requests: list[Request] = []
         self.bodies: list[bytes] = []  # every request body, for the PHI and secret checks
         self.tokens_issued = 0
-        self._tokens: set[str] = set()
+        self._tokens: dict[str, float] = {}  # token -> when it expires (time.monotonic)
         self._faults: deque[Fault] = deque()
         self._never = 0
         self._lock = threading.RLock()
@@ -256,7 +256,7 @@ class OracleErp:
         with self._lock:
             self.tokens_issued += 1
             token = f"idcs-{self.tokens_issued}"
-            self._tokens.add(token)
+            self._tokens[token] = time.monotonic() + self.token_lifetime
         self._reply(
             call, 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime}
         )
@@ -270,7 +270,7 @@ class OracleErp:
                 return False
             return (user, password) == (self.username, self.password)
         with self._lock:
-            return auth.startswith("Bearer ") and auth[7:] in self._tokens
+            return auth.startswith("Bearer ") and self._tokens.get(auth[7:], 0.0) > time.monotonic()
 
     # -- erpintegrations ----------------------------------------------------------------------------
 

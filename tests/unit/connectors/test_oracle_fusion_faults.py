@@ -4,6 +4,7 @@ answer, a slow answer, refused credentials; the OAuth2 token's cache; no PHI or 
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 from collections.abc import Iterator
 
@@ -117,6 +118,19 @@ def test_the_token_is_cached_renewed_before_expiry_and_after_a_401(erp: OracleEr
     erp.revoke_tokens()
     assert oracle.lookup(small(1).id) is not None
     assert oracle.tokens_fetched == 3 and [r.status for r in erp.calls("GET")][-2:] == [401, 200]
+
+
+def test_an_expired_token_is_refused_and_renewed() -> None:
+    server = OracleErp(token_lifetime=1)  # expires at the ERP while the connector still holds it
+    try:
+        oracle = connector(server, oauth=True, refresh_margin=0.0, monotonic=Ticking())  # never due
+        assert oracle.lookup(small(1).id) is None
+        time.sleep(1.05)
+        assert oracle.lookup(small(1).id) is None
+        assert [r.status for r in server.calls("GET")] == [200, 401, 200] and oracle.tokens_fetched == 2
+    finally:
+        close_all()
+        server.close()
 
 
 def test_no_phi_or_secret_in_any_request_error_or_repr(erp: OracleErp) -> None:
