@@ -1,0 +1,399 @@
+"""Oracle Fusion Cloud ERP General Ledger: journals as an FBDI GlInterface.csv through the ERP
+Integrations REST resource, followed through Oracle's ESS jobs until Journal Import has spoken.
+
+The protocol as Oracle documents it (erp-apis.md A.1):
+1. ``POST /fscmRestApi/resources/11.13.18.05/erpintegrations`` with ``OperationName``
+   ``importBulkData``, the base64 zip (``DocumentContent``, ``ContentType`` zip, ``FileName``),
+   ``DocumentAccount`` ``fin$/generalLedger$/import$``, ``JobName`` JournalImportLauncher and
+   ``ParameterList`` ``<DataAccessSetId>,<JournalSourceName>,<LedgerId>,<GroupId>,N,N,N``; the
+   answer carries ``ReqstId``, the "Load Interface File for Import" ESS request
+   (https://docs.oracle.com/en/cloud/saas/financials/24c/farfa/op-erpintegrations-post.html,
+   https://docs.oracle.com/en/cloud/saas/financials/24d/farfa/Importing_Financials_Data.html).
+2. ``GET ...erpintegrations?finder=ESSJobStatusRF;requestId=N`` -> ``items[0].RequestStatus``
+   until SUCCEEDED, WARNING, ERROR or CANCELED; ``finder=ESSJobExecutionDetailsRF;requestId=N,
+   fileType=ALL`` -> ``DocumentContent``, a zip of the job's log and output. The load job's log
+   names the child Import Journals request; its output lists imported journals and rejected
+   GL_INTERFACE rows with their STATUS codes (EF04, EC03, EP01, EU02...).
+3. ``GET /fscmRestApi/resources/11.13.18.05/journalBatches?q=...`` (read only: the resource cannot
+   create journals, https://docs.oracle.com/en/cloud/saas/financials/23d/farfa/api-journal-batches.html)
+   confirms the batch exists; only then is a journal posted.
+
+Oracle has no idempotency key. REFERENCE1 (batch name) and REFERENCE4 (journal name) are our
+journal id and GROUP_ID is derived from the ids (exports.group_id_of), so ``lookup_many`` finds an
+imported journal by batch name (Journal Import keeps the first 50 characters of REFERENCE1 at the
+start of the batch name). An upload still loading cannot be found through REST: this process
+remembers its own uploads, but after a lost ``importBulkData`` answer the outbox's lookup finds
+nothing until Oracle has imported, and a re-send in that window imports twice (docs: residual risk).
+
+Auth: HTTP Basic (integration user) over TLS, or OAuth2 client credentials (``token_url``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from revbridge.connectors.base import (
+    ACCEPTED,
+    Answer,
+    ConnectorRejected,
+    ConnectorUnavailable,
+    ErpJournal,
+    Limits,
+    Receipt,
+    Rejection,
+)
+from revbridge.connectors.exports import FbdiSettings, exact_lines, group_id_of
+from revbridge.connectors.http import ClientCredentials, detail, failure, read_json, send
+from revbridge.connectors.oracle_fusion_files import (
+    ENDED,
+    FAILED,
+    ImportReport,
+    Ticket,
+    child_request,
+    erp_journal,
+    execution_files,
+    import_bulk_data,
+    import_report,
+    log_excerpt,
+    rejection,
+    render_upload,
+)
+from revbridge.core.clock import Clock, SystemClock
+from revbridge.ledger.journal import Journal
+
+DEFAULT_LIMITS = Limits(
+    rate_per_second=5.0, burst=10, concurrency=2, poll_interval=30.0, poll_deadline=4 * 3600.0
+)
+_CONFIRM_CHUNK = 40  # JeBatchId terms per journalBatches query
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OracleFusionSettings:
+    base_url: str  # https://<pod>.fa.<region>.oraclecloud.com
+    username: str = ""  # the integration user (HTTP Basic), when token_url is empty
+    password: str = field(default="", repr=False)
+    token_url: str = ""  # OAuth2 client credentials (Oracle IAM / IDCS) instead of Basic
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    scope: str = ""
+    ledger_ids: Mapping[str, str] = field(default_factory=dict)  # legal entity -> LedgerId
+    data_access_set_id: str = "#NULL"
+    journal_source: str = "Patient Accounting"  # USER_JE_SOURCE_NAME
+    categories: Mapping[str, str] = field(
+        default_factory=lambda: {"realtime": "Payments", "batch": "Charges"}
+    )
+    segments: tuple[str, ...] = ("legal_entity", "cost_center", "account", "payer_class", "service_line")
+    segment_delimiter: str = "."  # of AccountCombination in journalLines
+    account_map: Mapping[str, str] = field(default_factory=dict)  # our account -> ERP natural account
+    company_map: Mapping[str, str] = field(default_factory=dict)  # legal entity -> balancing segment value
+    facility_map: Mapping[str, str] = field(default_factory=dict)
+    cost_center_map: Mapping[str, str] = field(default_factory=dict)
+    payer_class_map: Mapping[str, str] = field(default_factory=dict)
+    service_line_map: Mapping[str, str] = field(default_factory=dict)
+    batch_size: int = 500
+    timeout: float = 60.0
+    refresh_margin: float = 60.0
+    api_root: str = "/fscmRestApi/resources/11.13.18.05"
+
+    def __post_init__(self) -> None:
+        if "account" not in self.segments:
+            raise ValueError("the segment layout must include the account")
+        if not self.token_url and not self.username:
+            raise ValueError("set username/password (Basic) or token_url/client_id/client_secret")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+
+    def fbdi(self) -> FbdiSettings:
+        return FbdiSettings(
+            ledger_ids=self.ledger_ids,
+            source=self.journal_source,
+            categories=self.categories,
+            segments=self.segments,
+        )
+
+    def segment_maps(self) -> dict[str, Mapping[str, str]]:
+        return {
+            "account": self.account_map,
+            "legal_entity": self.company_map,
+            "facility": self.facility_map,
+            "cost_center": self.cost_center_map,
+            "payer_class": self.payer_class_map,
+            "service_line": self.service_line_map,
+        }
+
+
+class OracleFusionConnector:
+    def __init__(
+        self,
+        settings: OracleFusionSettings,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        clock: Clock | None = None,
+        transport: httpx.BaseTransport | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        name: str = "oracle_fusion",
+    ) -> None:
+        self.settings = settings
+        self._name, self._limits = name, limits
+        self._clock: Clock = clock or SystemClock()
+        self._fbdi = settings.fbdi()
+        self.auth: ClientCredentials | None = None
+        auth: httpx.Auth
+        if settings.token_url:
+            self.auth = ClientCredentials(
+                settings.token_url,
+                settings.client_id,
+                settings.client_secret,
+                scope=settings.scope or None,
+                refresh_margin=settings.refresh_margin,
+                monotonic=monotonic,
+            )
+            auth = self.auth
+        else:
+            auth = httpx.BasicAuth(settings.username, settings.password)
+        self._client = httpx.Client(
+            base_url=settings.base_url, timeout=settings.timeout, transport=transport, auth=auth
+        )
+        self._children: dict[str, str] = {}  # load request -> its Import Journals request
+        self._in_flight: dict[str, str] = {}  # reference -> ticket, for this process's uploads
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    @property
+    def batch_size(self) -> int:
+        return self.settings.batch_size
+
+    @property
+    def tokens_fetched(self) -> int:
+        return self.auth.tokens_fetched if self.auth is not None else 0
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- posting --------------------------------------------------------------------------------------
+
+    def submit(self, journal: Journal) -> Receipt:
+        answer = self.submit_many([journal])[journal.id]
+        if isinstance(answer, Rejection):
+            raise ConnectorRejected(answer.message, lines=answer.lines)
+        return answer
+
+    def submit_many(self, journals: Sequence[Journal]) -> dict[str, Answer]:
+        """One importBulkData upload per ledger; every journal accepted under its upload's ticket,
+        or rejected before sending (no ledger, no category, not balanced in minor units). Journals
+        Oracle already holds, or that this process is still importing, are answered from there and
+        not sent again: Oracle itself would import them twice."""
+        answers: dict[str, Answer] = dict(self.lookup_many([j.id for j in journals]))
+        per_ledger: dict[str, list[Journal]] = {}
+        for journal in (j for j in journals if j.id not in answers):
+            try:
+                self._fbdi_ready(journal)
+            except ConnectorRejected as exc:
+                answers[journal.id] = Rejection(reference=journal.id, message=str(exc))
+                continue
+            per_ledger.setdefault(self.settings.ledger_ids[journal.legal_entity], []).append(journal)
+        uploaded = False
+        for ledger, group in per_ledger.items():
+            try:
+                answers |= self._upload(ledger, group)
+            except ConnectorUnavailable as exc:
+                # an earlier upload of this call went through: the outbox must look up before a re-send
+                raise ConnectorUnavailable(
+                    str(exc), retry_after=exc.retry_after, uncertain=exc.uncertain or uploaded
+                ) from None
+            uploaded = True
+        return answers
+
+    def _fbdi_ready(self, journal: Journal) -> None:
+        if not self.settings.ledger_ids.get(journal.legal_entity):
+            raise ConnectorRejected(f"no Oracle ledger id for legal entity {journal.legal_entity!r}")
+        if not self.settings.categories.get(journal.lane.value):
+            raise ConnectorRejected(f"no Oracle journal category for lane {journal.lane.value!r}")
+        exact_lines(journal)
+
+    def _upload(self, ledger: str, journals: list[Journal]) -> dict[str, Answer]:
+        group_id = group_id_of([j.id for j in journals])
+        content = render_upload(journals, self._fbdi, self.settings.segment_maps(), group_id)
+        s = self.settings
+        parameters = f"{s.data_access_set_id or '#NULL'},{s.journal_source},{ledger},{group_id},N,N,N"
+        body = import_bulk_data(content, f"GlInterface_{ledger}_{group_id}.zip", parameters)
+        response = send(self._client, "POST", f"{s.api_root}/erpintegrations", json=body)
+        if response.status_code not in (200, 201):
+            refused = failure(response, now=self._clock.now, message=detail)
+            if isinstance(refused, ConnectorRejected):
+                return {j.id: Rejection(reference=j.id, message=str(refused)) for j in journals}
+            raise refused
+        found = read_json(response)
+        request_id = str(found.get("ReqstId") or "") if isinstance(found, dict) else ""
+        if not request_id.isdigit():
+            raise ConnectorUnavailable("Oracle answered importBulkData without a ReqstId", uncertain=True)
+        ticket = str(Ticket(request_id, group_id))
+        self._in_flight |= {j.id: ticket for j in journals}
+        return {j.id: Receipt(reference=j.id, document=ticket, status=ACCEPTED) for j in journals}
+
+    # -- following the ESS jobs -----------------------------------------------------------------------
+
+    def check(self, accepted: Sequence[Receipt]) -> dict[str, Answer]:
+        """The accepted journals Oracle has finished with: posted (batch confirmed) or rejected."""
+        per_ticket: dict[str, list[str]] = {}
+        for receipt in accepted:
+            per_ticket.setdefault(receipt.document, []).append(receipt.reference)
+        done: dict[str, Answer] = {}
+        for text, references in per_ticket.items():
+            ticket = Ticket.parse(text)
+            if ticket is None:
+                done |= {
+                    r: Rejection(reference=r, message=f"not an Oracle ticket: {text}") for r in references
+                }
+                continue
+            done |= self._follow(ticket, references)
+        for reference in done:
+            self._in_flight.pop(reference, None)
+        return done
+
+    def _follow(self, ticket: Ticket, references: list[str]) -> dict[str, Answer]:
+        child = self._children.get(ticket.request_id)  # known: the load job has ended well
+        if child is None:
+            load_status = self._status(ticket.request_id)
+            if load_status not in ENDED:
+                return {}
+            files = self._details(ticket.request_id)
+            child = child_request(files)
+            if load_status in FAILED or child is None:
+                words = log_excerpt(files) or "no log"
+                message = f"Oracle load request {ticket.request_id} ended {load_status}: {words}"
+                return {r: Rejection(reference=r, message=message, document=str(ticket)) for r in references}
+            self._children[ticket.request_id] = child
+        status = self._status(child)
+        if status not in ENDED:
+            return {}
+        files = self._details(child)
+        report = import_report(files)
+        if report is None:
+            words = log_excerpt(files) or "no output"
+            message = f"Oracle Import Journals request {child} ended {status}: {words}"
+            return {r: Rejection(reference=r, message=message, document=str(ticket)) for r in references}
+        return self._answers(ticket, child, status, report, references)
+
+    def _answers(
+        self, ticket: Ticket, child: str, status: str, report: ImportReport, references: list[str]
+    ) -> dict[str, Answer]:
+        confirmed = self._existing_batches([report.imported[r] for r in references if r in report.imported])
+        answers: dict[str, Answer] = {}
+        for reference in references:
+            batch = report.imported.get(reference)
+            if batch is not None and batch in confirmed:
+                answers[reference] = Receipt(reference=reference, document=batch, posted_at=self._clock.now())
+            elif batch is not None:
+                continue  # imported but not yet readable: ask again at the next check
+            elif reference in report.rejected:
+                answers[reference] = rejection(reference, report.rejected[reference], str(ticket))
+            else:
+                message = (
+                    f"Oracle Import Journals request {child} ended {status} without importing this journal"
+                )
+                answers[reference] = Rejection(reference=reference, message=message, document=str(ticket))
+        return answers
+
+    def _status(self, request_id: str) -> str:
+        items = self._items("erpintegrations", {"finder": f"ESSJobStatusRF;requestId={request_id}"})
+        return str(items[0].get("RequestStatus", "")).upper() if items else ""
+
+    def _details(self, request_id: str) -> dict[str, str]:
+        finder = f"ESSJobExecutionDetailsRF;requestId={request_id},fileType=ALL"
+        items = self._items("erpintegrations", {"finder": finder})
+        if not items:
+            return {}
+        try:
+            return execution_files(items[0].get("DocumentContent"))
+        except ValueError as exc:
+            raise ConnectorUnavailable(
+                f"Oracle execution details for {request_id}: {exc}", uncertain=True
+            ) from None
+
+    def _existing_batches(self, batch_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(batch_ids), _CONFIRM_CHUNK):
+            chunk = batch_ids[start : start + _CONFIRM_CHUNK]
+            q = " or ".join(f"(JeBatchId={b})" for b in chunk if b.isdigit())
+            if q:
+                items = self._items("journalBatches", {"q": q, "fields": "JeBatchId", "limit": "500"})
+                found |= {str(item.get("JeBatchId")) for item in items}
+        return found
+
+    # -- finding and reading back ---------------------------------------------------------------------
+
+    def lookup(self, reference: str) -> Receipt | None:
+        answer = self.lookup_many([reference]).get(reference)
+        return answer if isinstance(answer, Receipt) else None
+
+    def lookup_many(self, references: Sequence[str]) -> dict[str, Answer]:
+        """Journals Oracle holds (batch found by name: posted) or that this process uploaded and
+        Oracle is still importing (accepted, under their ticket)."""
+        found: dict[str, Answer] = {}
+        for reference, batches in self._batches(references, expand=False).items():
+            document = str(min(int(b.get("JeBatchId", 0)) for b in batches))
+            found[reference] = Receipt(reference=reference, document=document)
+        for reference in references:
+            if reference not in found and reference in self._in_flight:
+                found[reference] = Receipt(
+                    reference=reference, document=self._in_flight[reference], status=ACCEPTED
+                )
+        return found
+
+    def read_back(self, references: Sequence[str]) -> dict[str, ErpJournal]:
+        s = self.settings
+        ledgers = {ledger: entity for entity, ledger in s.ledger_ids.items()}
+        accounts = {erp: ours for ours, erp in s.account_map.items()}
+        return {
+            reference: erp_journal(
+                reference,
+                batches,
+                ledgers=ledgers,
+                account_segment=s.segments.index("account"),
+                delimiter=s.segment_delimiter,
+                accounts=accounts,
+            )
+            for reference, batches in self._batches(references, expand=True).items()
+        }
+
+    def _batches(self, references: Sequence[str], *, expand: bool) -> dict[str, list[dict[str, Any]]]:
+        """Journal batches per reference, found by batch name (Journal Import keeps the first 50
+        characters of REFERENCE1 at its start), ``_CONFIRM_CHUNK`` references per query."""
+        prefixes = {r[:50]: r for r in dict.fromkeys(references) if r.isalnum()}  # hex ids only in a query
+        found: dict[str, list[dict[str, Any]]] = {}
+        names = list(prefixes)
+        for start in range(0, len(names), _CONFIRM_CHUNK):
+            q = " or ".join(f"(BatchName LIKE '{p}%')" for p in names[start : start + _CONFIRM_CHUNK])
+            params = {"q": q, "limit": "500"}
+            if expand:
+                params["expand"] = "journalHeaders.journalLines"
+            for batch in self._items("journalBatches", params):
+                name = str(batch.get("BatchName", ""))
+                for reference in (r for p, r in prefixes.items() if name.startswith(p)):
+                    found.setdefault(reference, []).append(batch)
+        return found
+
+    def _items(self, resource: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        response = send(self._client, "GET", f"{self.settings.api_root}/{resource}", params=params)
+        if response.status_code != 200:
+            refused = failure(response, now=self._clock.now)
+            if isinstance(refused, ConnectorRejected):  # a query Oracle refuses is a setup problem
+                raise ConnectorUnavailable(f"Oracle refused a {resource} query: {refused}")
+            raise refused
+        body = read_json(response)
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise ConnectorUnavailable(f"Oracle answered a {resource} query without items", uncertain=True)
+        return [item for item in items if isinstance(item, dict)]
