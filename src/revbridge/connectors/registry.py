@@ -30,7 +30,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from revbridge.connectors import embedded, file, rest, tryton
+from revbridge.connectors import embedded, file, netsuite, oracle_fusion, rest, tryton
 from revbridge.connectors.base import Connector, Limits
 from revbridge.connectors.exports import FbdiSettings
 from revbridge.core.clock import Clock
@@ -48,7 +48,8 @@ class Environment:
 
 
 Factory = Callable[[str, dict[str, Any], Limits | None, Environment], Connector]
-SECRET_KEYS = frozenset({"password", "client_secret"})
+# Settings that hold secrets: configuration names the environment variable (``<key>_env``).
+SECRET_KEYS = frozenset({"password", "client_secret", "consumer_secret", "token_secret", "private_key"})
 
 
 def _convert(name: str, key: str, hint: Any, value: Any) -> Any:
@@ -140,8 +141,30 @@ def _rest(name: str, values: dict[str, Any], limits: Limits | None, env: Environ
         raise ConfigurationError(f"connector {name!r}: {exc}") from None
 
 
+def _cloud(settings_type: type[Any], connector_type: Callable[..., Connector], defaults: Limits) -> Factory:
+    """The factory of a cloud ERP connector: its settings record, its default limits, the clock."""
+
+    def factory(name: str, values: dict[str, Any], limits: Limits | None, env: Environment) -> Connector:
+        config = settings_record(name, settings_type, values, env.secrets)
+        try:
+            return connector_type(config, limits=limits or defaults, clock=env.clock, name=name)
+        except ValueError as exc:
+            raise ConfigurationError(f"connector {name!r}: {exc}") from None
+
+    return factory
+
+
 CONNECTORS: Mapping[str, Factory] = MappingProxyType(
-    {"embedded": _embedded, "file": _file, "tryton": _tryton, "rest": _rest}
+    {
+        "embedded": _embedded,
+        "file": _file,
+        "tryton": _tryton,
+        "rest": _rest,
+        "oracle_fusion": _cloud(
+            oracle_fusion.OracleFusionSettings, oracle_fusion.OracleFusionConnector, oracle_fusion.DEFAULT_LIMITS
+        ),
+        "netsuite": _cloud(netsuite.NetsuiteSettings, netsuite.NetsuiteConnector, netsuite.DEFAULT_LIMITS),
+    }
 )
 # The settings record of each type, for documentation and its test.
 SETTINGS: Mapping[str, tuple[type[Any], ...]] = MappingProxyType(
@@ -150,6 +173,8 @@ SETTINGS: Mapping[str, tuple[type[Any], ...]] = MappingProxyType(
         "file": (_FileFields, FbdiSettings),
         "tryton": (tryton.TrytonSettings,),
         "rest": (rest.RestSettings,),
+        "oracle_fusion": (oracle_fusion.OracleFusionSettings,),
+        "netsuite": (netsuite.NetsuiteSettings,),
     }
 )
 

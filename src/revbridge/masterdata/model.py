@@ -21,7 +21,18 @@ SettingValue = str | int | bool | None | tuple["SettingValue", ...] | tuple[tupl
 
 # The ERP connectors a legal entity may name (DESIGN.md section 7). The registry in bootstrap.py
 # decides which are installed; configuration only refuses names nobody could ever provide.
-KNOWN_CONNECTORS = frozenset({"embedded", "file", "tryton", "rest"})
+KNOWN_CONNECTORS = frozenset(
+    {
+        "embedded",
+        "file",
+        "tryton",
+        "rest",
+        "oracle_fusion",
+        "business_central",
+        "dynamics_finance",
+        "netsuite",
+    }
+)
 
 # X12 CAS claim adjustment group codes (CR only in 4010).
 CAS_GROUPS = frozenset({"CO", "PR", "OA", "PI", "CR"})

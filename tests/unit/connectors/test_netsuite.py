@@ -3,14 +3,13 @@ back, lookup and upsert (exactly once), NetSuite's refusals as rejections with l
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
+from connectors_journals import charge_batch, nets, remittance, small
 from erp_chart import reference
 from netsuite_erp import NetsuiteErp
 from netsuite_erp_setup import CONSUMER_SECRET, TOKEN_SECRET, connector, make_erp, pem
@@ -19,9 +18,6 @@ from revbridge.connectors.base import ConnectorRejected, ConnectorUnavailable, R
 from revbridge.connectors.exports import exact_lines
 from revbridge.connectors.netsuite import NetsuiteConnector
 from revbridge.ledger.journal import Journal
-
-sys.path.append(str(Path(__file__).resolve().parents[2] / "contract"))
-from connectors_journals import charge_batch, nets, remittance, small
 
 SENTINEL = "MRN-SENTINEL-60613"  # in event keys and the source document key: never sent
 

@@ -4,20 +4,16 @@ earlier job instead of queueing a second one."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from connectors_journals import nets, remittance, small
 from netsuite_erp import NetsuiteErp
 from netsuite_erp_setup import connector, make_erp
 
 from revbridge.connectors.base import ConnectorUnavailable, Follows, Receipt, Rejection
 from revbridge.connectors.exports import exact_lines
 from revbridge.connectors.netsuite import IDEMPOTENCY_HEADER, NetsuiteConnector, idempotency_key
-
-sys.path.append(str(Path(__file__).resolve().parents[2] / "contract"))
-from connectors_journals import nets, remittance, small
 
 
 @pytest.fixture

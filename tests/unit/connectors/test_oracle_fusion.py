@@ -12,11 +12,11 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from connectors_journals import charge_batch, nets, nonzero, remittance, small
 from erp_chart import reference
 from oracle_erp import API, OracleErp
 from oracle_fusion_kit import LEDGER_IDS, close_all, connector, line_nets, settle, two_lines
 
-from contract.connectors_journals import charge_batch, nets, nonzero, remittance, small
 from revbridge.connectors.base import Bulk, ConnectorRejected, Follows, ReadsBack, Receipt, Rejection
 from revbridge.connectors.exports import FBDI_ENTERED_DR, FbdiSettings, fbdi_rows, group_id_of
 from revbridge.connectors.oracle_fusion_files import import_bulk_data

@@ -9,10 +9,10 @@ import zipfile
 from collections.abc import Iterator
 
 import pytest
+from connectors_journals import remittance, small
 from oracle_erp import OracleErp
 from oracle_fusion_kit import SENTINEL, Ticking, close_all, connector, settle, two_lines
 
-from contract.connectors_journals import remittance, small
 from revbridge.connectors.base import ConnectorUnavailable, Receipt
 
 
