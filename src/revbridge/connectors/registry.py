@@ -161,7 +161,9 @@ CONNECTORS: Mapping[str, Factory] = MappingProxyType(
         "tryton": _tryton,
         "rest": _rest,
         "oracle_fusion": _cloud(
-            oracle_fusion.OracleFusionSettings, oracle_fusion.OracleFusionConnector, oracle_fusion.DEFAULT_LIMITS
+            oracle_fusion.OracleFusionSettings,
+            oracle_fusion.OracleFusionConnector,
+            oracle_fusion.DEFAULT_LIMITS,
         ),
         "netsuite": _cloud(netsuite.NetsuiteSettings, netsuite.NetsuiteConnector, netsuite.DEFAULT_LIMITS),
     }
