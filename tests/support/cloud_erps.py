@@ -71,8 +71,8 @@ def _oracle(chart: Chart | None, limits: dict[str, Any]) -> Rig:
 
 
 def _netsuite(chart: Chart | None, limits: dict[str, Any]) -> Rig:
-    from netsuite_erp_setup import CERTIFICATE_ID, CLIENT_ID, SEGMENTS, make_erp, pem
     from netsuite_erp_setup import ACCOUNT as NETSUITE_ACCOUNT
+    from netsuite_erp_setup import CERTIFICATE_ID, CLIENT_ID, SEGMENTS, make_erp, pem
 
     server = make_erp() if chart is None else make_erp(chart=chart)
     settings = {
