@@ -323,9 +323,9 @@ class BusinessCentralConnector:
                 raise refusal(self._failure(response), response, plan)
             answers = read_json(response)
             replies = answers.get("responses") if isinstance(answers, dict) else None
-            if not isinstance(replies, list) or len(replies) != len(chunk):
-                raise ConnectorUnavailable("$batch answer does not list every operation", uncertain=True)
-            for reply in replies:
+            if not isinstance(replies, list):
+                raise ConnectorUnavailable("$batch answer without responses", uncertain=True)
+            for reply in replies:  # a refused operation first: BC stops the batch there
                 status = int(reply.get("status", 0))
                 if status >= 300:
                     inner = httpx.Response(
@@ -334,6 +334,9 @@ class BusinessCentralConnector:
                         content=odata_json(reply.get("body")).encode(),
                     )
                     raise refusal(self._failure(inner), inner, plan, operation=str(reply.get("id")))
+            if len(replies) != len(chunk):
+                raise ConnectorUnavailable("$batch answer does not list every operation", uncertain=True)
+            for reply in replies:
                 bodies[str(reply.get("id"))] = reply.get("body")
         return bodies
 
