@@ -1,15 +1,17 @@
 """What the Business Central connector sends and how it reads BC's answers: pure functions.
 
-Business Central has no idempotency key, so the journal id must travel in fields BC keeps and can
-filter on. BC stores both as ``Code`` fields, which it upper-cases, and the 64-character id fits
-neither, so both are a deterministic prefix of it (upper-cased as BC would):
-- ``externalDocumentNumber`` (Code[35] in the v2.0 journalLines API; older pages say 20):
-  ``RB`` + the first 33 hex digits (132 bits). It finds unposted journal lines.
+Business Central has no idempotency key, so the journal id (32 hex digits, ledger/journal.py)
+must travel in fields BC keeps and can filter on. BC stores both as ``Code`` fields, which it
+upper-cases (so do we, before sending, so filters match):
+- ``externalDocumentNumber`` (Code[35] in the v2.0 journalLines API; older v1.0/beta pages say 20):
+  ``RB`` + the id, 34 characters: the whole id (ids longer than 33 digits would be cut to 33,
+  132 bits). It finds unposted journal lines of a cut-off attempt.
 - ``documentNumber`` (Code[20]): ``RB`` + the first 18 hex digits (72 bits). BC checks balance per
   document number and the v2.0 ``generalLedgerEntries`` API exposes only the document number, so it
-  finds posted entries. The ids are SHA-256 digests: among a billion journals the chance that two
-  share 72 bits is about 1 in 10,000,000 (birthday bound n^2 / 2^73), and a clash would show as a
-  lookup that finds a document whose lines differ from the journal's (reconciliation reads back).
+  finds posted entries. The ids are SHA-256 digests: among a billion journals the chance that any
+  two share 72 bits is about 1 in 10,000 (birthday bound n^2 / 2^73), per company; a clash would
+  show as a lookup finding entries whose lines differ from the journal's, which reconciliation
+  (``read_back``) reports.
 
 Amounts go out as JSON numbers with the exact decimal text (``odata_json``), never as floats.
 """
