@@ -80,7 +80,7 @@ FILTER_CHUNK = 25  # references per $filter: keeps the URL well under BC's limit
 class BusinessCentralSettings:
     tenant: str  # Entra tenant id or domain
     client_id: str
-    client_secret: str  # secret
+    client_secret: str = field(repr=False)  # secret
     environment: str = "production"
     base_url: str = "https://api.businesscentral.dynamics.com"
     token_url: str = ""  # default: Entra's token endpoint for the tenant
@@ -288,7 +288,9 @@ class BusinessCentralConnector:
         except (Refused, ConnectorUnavailable) as exc:
             cleaned = self._delete_batch(company, journal)
             if isinstance(exc, ConnectorUnavailable) and not cleaned and not exc.uncertain:
-                raise ConnectorUnavailable(f"{exc} (a partial batch may remain)", uncertain=True) from None
+                raise ConnectorUnavailable(
+                    f"{exc} (a partial batch may remain)", retry_after=exc.retry_after, uncertain=True
+                ) from None
             if isinstance(exc, Refused) and not cleaned:
                 raise ConnectorUnavailable(
                     f"{exc.message} (and the batch could not be deleted)", uncertain=True
