@@ -36,7 +36,6 @@ taken out and the rest are posted again in a fresh batch.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,10 +61,9 @@ from revbridge.connectors.business_central_payload import (
     batch_code,
     document_number,
     error_of,
-    external_number,
     odata_json,
-    or_filter,
 )
+from revbridge.connectors.business_central_read import BcReads
 from revbridge.connectors.exports import exact_lines
 from revbridge.connectors.http import ClientCredentials, failure, read_json, send
 from revbridge.core.clock import Clock, SystemClock
@@ -73,7 +71,6 @@ from revbridge.ledger.journal import Journal
 
 DEFAULT_LIMITS = Limits(rate_per_second=15.0, burst=20, concurrency=4, backoff_base=1.0, backoff_cap=120.0)
 ENTRA = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
-FILTER_CHUNK = 25  # references per $filter: keeps the URL well under BC's limits
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,8 +144,7 @@ class BusinessCentralConnector:
             headers={"Accept": "application/json"},
             limits=httpx.Limits(max_connections=max(1, limits.concurrency) * 2),
         )
-        self._lock = threading.Lock()
-        self._company_ids: dict[str, str] | None = None
+        self.reads = BcReads(settings, self._send, self._unavailable)
 
     def __repr__(self) -> str:
         return f"BusinessCentralConnector({self._name!r}, tenant={self.settings.tenant!r})"
@@ -189,7 +185,7 @@ class BusinessCentralConnector:
                 continue
             by_entity.setdefault(journal.legal_entity, []).append(journal)
         for entity, group in by_entity.items():
-            company = self._company_id(entity)
+            company = self.reads.company_id(entity)
             if company is None:
                 name = self.settings.companies.get(entity, entity)
                 message = f"Business Central has no company named {name!r} (legal entity {entity})"
@@ -206,24 +202,24 @@ class BusinessCentralConnector:
         """Posted references as receipts. An unposted leftover of a cut-off call is deleted (it
         was never posted, so the reference counts as unseen and may be sent again)."""
         found: dict[str, Answer] = {}
-        for company in self._lookup_companies():
+        for company in self.reads.lookup_companies():
             pending = [r for r in references if r not in found]
             if not pending:
                 break
             now = self._clock.now()
-            for reference, entries in self._entries(company, pending).items():
+            for reference, entries in self.reads.entries(company, pending).items():
                 document = str(entries[0].get("documentNumber", document_number(reference)))
                 found[reference] = Receipt(reference=reference, document=document, posted_at=now)
-            self._clear_leftovers(company, [r for r in pending if r not in found])
+            self.reads.clear_leftovers(company, [r for r in pending if r not in found])
         return found
 
     def read_back(self, references: Sequence[str]) -> dict[str, ErpJournal]:
         """The G/L entries BC holds per reference, BC accounts mapped back to ours."""
         ours = {bc: account for account, bc in self.settings.accounts.items()}
         held: dict[str, ErpJournal] = {}
-        for entity, company in self._entities().items():
+        for entity, company in self.reads.entities().items():
             pending = [r for r in references if r not in held]
-            for reference, entries in self._entries(company, pending).items():
+            for reference, entries in self.reads.entries(company, pending).items():
                 lines = tuple(
                     ErpAmount(
                         account=ours.get(str(e["accountNumber"]), str(e["accountNumber"])),
@@ -252,7 +248,7 @@ class BusinessCentralConnector:
         answers: dict[str, Answer] = {}
         now = self._clock.now()
         if self.settings.check_before_post:  # BC has no idempotency key: never post twice
-            for reference, entries in self._entries(company, [j.id for j in journals]).items():
+            for reference, entries in self.reads.entries(company, [j.id for j in journals]).items():
                 document = str(entries[0].get("documentNumber", ""))
                 answers[reference] = Receipt(reference=reference, document=document, posted_at=now)
         remaining = [j for j in journals if j.id not in answers]
@@ -286,7 +282,7 @@ class BusinessCentralConnector:
             if response.status_code not in (200, 204):
                 raise refusal(self._failure(response), response, plan)
         except (Refused, ConnectorUnavailable) as exc:
-            cleaned = self._delete_batch(company, journal)
+            cleaned = self.reads.delete_batch(company, journal)
             if isinstance(exc, ConnectorUnavailable) and not cleaned and not exc.uncertain:
                 raise ConnectorUnavailable(
                     f"{exc} (a partial batch may remain)", retry_after=exc.retry_after, uncertain=True
@@ -296,7 +292,7 @@ class BusinessCentralConnector:
                     f"{exc.message} (and the batch could not be deleted)", uncertain=True
                 ) from None
             raise
-        self._delete_batch(company, journal)  # posting empties the batch; do not leave it behind
+        self.reads.delete_batch(company, journal)  # posting empties the batch; do not leave it behind
 
     def _fresh_batch(self, company: str, code: str) -> str:
         """A new, empty journal batch named ``code``; a leftover of the same name (an earlier try of
@@ -306,12 +302,15 @@ class BusinessCentralConnector:
         for _ in range(2):
             response = self._send("POST", f"companies({company})/journals", content=body, headers=headers)
             if response.status_code in (200, 201):
-                return str(read_json(response)["id"])
+                created = read_json(response)
+                if not isinstance(created, dict) or not created.get("id"):
+                    raise ConnectorUnavailable("BC created a journal batch without an id", uncertain=True)
+                return str(created["id"])
             _, message = error_of(read_json(response)) if response.status_code == 400 else ("", "")
             if "already exists" not in message:
                 raise self._unavailable(response, "creating a journal batch")
-            for old in self._journals(company, f"code eq '{code}'", expand=False):
-                self._delete_batch(company, str(old["id"]))
+            for old in self.reads.journals(company, f"code eq '{code}'", expand=False):
+                self.reads.delete_batch(company, str(old["id"]))
         raise ConnectorUnavailable(f"journal batch {code} exists and could not be replaced", uncertain=True)
 
     def _run(self, plan: Plan, operations: list[dict[str, Any]]) -> dict[str, Any]:
@@ -331,7 +330,7 @@ class BusinessCentralConnector:
                 raise refusal(self._failure(response), response, plan)
             answers = read_json(response)
             replies = answers.get("responses") if isinstance(answers, dict) else None
-            if not isinstance(replies, list):
+            if not isinstance(replies, list) or not all(isinstance(r, dict) for r in replies):
                 raise ConnectorUnavailable("$batch answer without responses", uncertain=True)
             for reply in replies:  # a refused operation first: BC stops the batch there
                 status = int(reply.get("status", 0))
@@ -347,82 +346,6 @@ class BusinessCentralConnector:
             for reply in replies:
                 bodies[str(reply.get("id"))] = reply.get("body")
         return bodies
-
-    def _delete_batch(self, company: str, journal: str) -> bool:
-        try:
-            response = self._send("DELETE", f"companies({company})/journals({journal})")
-        except ConnectorUnavailable:
-            return False
-        return response.status_code in (200, 204, 404)
-
-    # -- reading -----------------------------------------------------------------------------------
-
-    def _entries(self, company: str, references: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-        """The posted G/L entries per reference, found by document number."""
-        by_number = {document_number(r): r for r in references}
-        found: dict[str, list[dict[str, Any]]] = {}
-        numbers = list(by_number)
-        for start in range(0, len(numbers), FILTER_CHUNK):
-            chunk = numbers[start : start + FILTER_CHUNK]
-            params = {"$filter": or_filter("documentNumber", chunk)}
-            for entry in self._read(f"companies({company})/generalLedgerEntries", params):
-                reference = by_number.get(str(entry.get("documentNumber", "")))
-                if reference is not None:
-                    found.setdefault(reference, []).append(entry)
-        return found
-
-    def _clear_leftovers(self, company: str, references: Sequence[str]) -> None:
-        if not references:
-            return
-        wanted = {external_number(r) for r in references}
-        prefix = self.settings.batch_prefix.upper()
-        for journal in self._journals(company, f"startswith(code,'{prefix}')", expand=True):
-            lines = journal.get("journalLines") or []
-            ours = any(str(line.get("externalDocumentNumber", "")) in wanted for line in lines)
-            if ours and not self._delete_batch(company, str(journal["id"])):
-                raise ConnectorUnavailable("an unposted leftover batch could not be deleted")
-
-    def _journals(self, company: str, where: str, *, expand: bool) -> list[dict[str, Any]]:
-        params = {"$filter": where} | ({"$expand": "journalLines"} if expand else {})
-        return self._read(f"companies({company})/journals", params)
-
-    def _read(self, path: str, params: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-        """A collection, following @odata.nextLink pages; a refused read is a setup problem."""
-        items: list[dict[str, Any]] = []
-        url: str | None = path
-        while url is not None:
-            response = self._send("GET", url, params=params if url == path else None)
-            if response.status_code != 200:
-                raise self._unavailable(response, "reading")
-            body = read_json(response)
-            items.extend(v for v in body.get("value", []) if isinstance(v, dict))
-            link = body.get("@odata.nextLink")
-            url = str(link) if link else None
-        return items
-
-    def _companies(self) -> dict[str, str]:
-        with self._lock:
-            if self._company_ids is not None:
-                return self._company_ids
-        ids = {str(c.get("name")): str(c.get("id")) for c in self._read("companies")}
-        with self._lock:
-            self._company_ids = ids
-        return ids
-
-    def _company_id(self, entity: str) -> str | None:
-        return self._companies().get(self.settings.companies.get(entity, entity))
-
-    def _entities(self) -> dict[str, str]:
-        """Our legal entity -> company id, for the companies the settings name (all, if none)."""
-        names = {name: entity for entity, name in self.settings.companies.items()}
-        return {
-            names.get(name, name): cid
-            for name, cid in self._companies().items()
-            if not names or name in names
-        }
-
-    def _lookup_companies(self) -> list[str]:
-        return list(self._entities().values())
 
     # -- HTTP --------------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import pytest
 from bc_erp import BcErp
 from bc_journals import connect, journal
 
-from revbridge.connectors.base import Bulk, ConnectorUnavailable, Receipt, ReadsBack, Rejection
+from revbridge.connectors.base import Bulk, ConnectorUnavailable, ReadsBack, Receipt, Rejection
 from revbridge.connectors.business_central import BusinessCentralConnector
 from revbridge.connectors.business_central_payload import document_number, external_number
 
@@ -120,7 +120,8 @@ def test_batch_posts_many_journals_in_few_calls(erp: BcErp, bc: BusinessCentralC
     assert all(isinstance(a, Receipt) and a.status == "posted" for a in answers.values())
     assert set(answers) == {j.id for j in journals}
     calls = [(r.method, r.resource) for r in erp.calls()[before:]]
-    # two reads of posted entries (25 per filter); 100 lines: one $batch; 300 dimension set lines: three $batch of 100; then post and delete
+    # two reads of posted entries (25 per filter); 100 lines: one $batch;
+    # 300 dimension set lines: three $batch of 100; then post and delete
     assert calls == [("GET", "generalLedgerEntries")] * 2 + [("POST", "journals")] + [
         ("POST", "$batch")
     ] * 4 + [
