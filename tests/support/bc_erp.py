@@ -25,7 +25,6 @@ import base64
 import contextlib
 import json
 import math
-import re
 import socket
 import threading
 import time
@@ -37,11 +36,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bc_erp_ledger import BcError, Ledger, odata_filter
+from bc_erp_api import batch, route
+from bc_erp_ledger import BcError, Ledger
 from erp_chart import Chart, reference
 
 SCOPE = "https://api.businesscentral.dynamics.com/.default"
-MAX_OPERATIONS = 100
 
 
 @dataclass(frozen=True)
@@ -352,83 +351,11 @@ class BcErp:
             return 400, BcError(400, "BadRequest", "The request body is not valid JSON.").body()
         with self._lock:
             if rest == "$batch" and method == "POST":
-                return self._batch(body, atomic=isolation.lower() == "snapshot")
+                return batch(self.ledger, body, atomic=isolation.lower() == "snapshot")
             try:
-                return self._route(method, rest, query, body)
+                return route(self.ledger, method, rest, query, body)
             except BcError as error:
                 return error.status, error.body()
-
-    def _batch(self, body: Any, *, atomic: bool) -> tuple[int, Any]:
-        requests = body.get("requests") if isinstance(body, dict) else None
-        if not isinstance(requests, list):
-            return 400, BcError(400, "BadRequest", "A JSON batch needs a requests array.").body()
-        if len(requests) > MAX_OPERATIONS:
-            return 400, BcError(
-                400,
-                "BadRequest",
-                f"The batch request contains {len(requests)} operations; the maximum is {MAX_OPERATIONS}.",
-            ).body()
-        saved = self.ledger.snapshot() if atomic else None
-        responses = []
-        for request in requests:
-            target = urlsplit(str(request.get("url", "")))
-            rest = unquote(target.path)
-            rest = rest[rest.index("api/v2.0/") + 9 :] if "api/v2.0/" in rest else rest.lstrip("/")
-            try:
-                status, answer = self._route(
-                    str(request.get("method", "GET")).upper(), rest, target.query, request.get("body") or {}
-                )
-            except BcError as error:
-                status, answer = error.status, error.body()
-            responses.append({"id": request.get("id"), "status": status, "headers": {}, "body": answer})
-            if status >= 400 and saved is not None:
-                self.ledger.restore(saved)  # all or nothing: nothing of this batch stays
-                break
-        return 200, {"responses": responses}
-
-    def _route(self, method: str, rest: str, query: str, body: Any) -> tuple[int, Any]:
-        params = {k: v[0] for k, v in parse_qs(query).items()}
-        ledger = self.ledger
-        if rest == "companies" and method == "GET":
-            return 200, {
-                "value": [
-                    {"id": c.id, "name": c.name, "displayName": c.name} for c in ledger.companies.values()
-                ]
-            }
-        found = re.fullmatch(r"companies\(([^)]+)\)/(.+)", rest)
-        if found is None:
-            raise BcError(404, "BadRequest_NotFound", f"No resource at '{rest}'.")
-        company, tail = ledger.company(found.group(1)), found.group(2)
-        keep = odata_filter(params.get("$filter"))
-        if tail == "journals" and method == "POST":
-            return 201, ledger.create_batch(company, body)
-        if tail == "journals" and method == "GET":
-            views = [
-                ledger.batch_view(b, expand=params.get("$expand") == "journalLines")
-                for b in company.batches.values()
-            ]
-            return 200, {"value": [v for v in views if keep(v)]}
-        if tail == "generalLedgerEntries" and method == "GET":
-            entries = [{k: v for k, v in e.items() if not k.startswith("_")} for e in company.entries]
-            return 200, {"value": [e for e in entries if keep(e)]}
-        batch_path = re.fullmatch(r"journals\(([^)]+)\)(?:/(.+))?", tail)
-        if batch_path is None:
-            raise BcError(404, "BadRequest_NotFound", f"No resource at '{tail}'.")
-        batch, sub = ledger.batch(company, batch_path.group(1)), batch_path.group(2) or ""
-        if sub == "" and method == "DELETE":
-            del company.batches[batch.id]
-            return 204, None
-        if sub == "journalLines" and method == "POST":
-            return 201, ledger.create_line(batch, body)
-        if sub == "journalLines" and method == "GET":
-            return 200, {"value": [dict(line) for line in batch.lines.values() if keep(line)]}
-        if sub == "Microsoft.NAV.post" and method == "POST":
-            ledger.post(company, batch)
-            return 204, None
-        dims = re.fullmatch(r"journalLines\(([^)]+)\)/dimensionSetLines", sub)
-        if dims is not None and method == "POST":
-            return 201, ledger.create_dimension(batch, dims.group(1), body)
-        raise BcError(404, "BadRequest_NotFound", f"No resource at '{sub}'.")
 
 
 def _resource(path: str) -> str:
