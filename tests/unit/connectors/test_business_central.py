@@ -176,3 +176,20 @@ def test_a_refused_journal_is_left_out_and_the_rest_post(erp: BcErp, bc: Busines
     assert "The G/L Account does not exist" in refused.message and refused.lines == (line,)
     assert erp.documents() == {document_number(good.id): 2}
     assert erp.batches() == [] and erp.unposted() == []
+
+
+def test_one_journal_takes_six_calls_after_the_first_token_and_companies(
+    erp: BcErp, bc: BusinessCentralConnector
+) -> None:
+    bc.submit(journal(60))
+    before = len(erp.calls())
+    bc.submit(journal(61))
+    assert [(r.method, r.resource) for r in erp.calls()[before:]] == [
+        ("GET", "generalLedgerEntries"),
+        ("POST", "journals"),
+        ("POST", "$batch"),
+        ("POST", "$batch"),
+        ("POST", "Microsoft.NAV.post"),
+        ("DELETE", "journals"),
+    ]
+    assert erp.tokens_issued == 1
