@@ -333,7 +333,9 @@ class BusinessCentralConnector:
             if not isinstance(replies, list) or not all(isinstance(r, dict) for r in replies):
                 raise ConnectorUnavailable("$batch answer without responses", uncertain=True)
             for reply in replies:  # a refused operation first: BC stops the batch there
-                status = int(reply.get("status", 0))
+                status = reply.get("status")
+                if not isinstance(status, int):
+                    raise ConnectorUnavailable("$batch answer without an operation status", uncertain=True)
                 if status >= 300:
                     inner = httpx.Response(
                         status,
