@@ -16,6 +16,7 @@ F&O refuses deletes the header (its lines go with it) and rejects the journal na
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -36,8 +37,6 @@ Failure = Callable[[httpx.Response], ConnectorUnavailable | ConnectorRejected]
 
 def _json(fields: Mapping[str, str | int | Decimal]) -> bytes:
     """A JSON object whose decimals keep their exact text (Edm.Decimal as a JSON number)."""
-    import json
-
     parts = [
         f"{json.dumps(k)}:{v if isinstance(v, Decimal | int) else json.dumps(v)}" for k, v in fields.items()
     ]
@@ -55,7 +54,9 @@ def _entity_key(company: str, batch: str) -> str:
 def receipt_for(reference: str, header: Mapping[str, Any]) -> Receipt:
     """Posted only when F&O says the journal is posted; otherwise accepted (it awaits posting)."""
     posted = str(header.get("IsPosted", "")) == "Yes"
-    return Receipt(reference=reference, document=str(header["JournalBatchNumber"]), status=POSTED if posted else ACCEPTED)
+    return Receipt(
+        reference=reference, document=str(header["JournalBatchNumber"]), status=POSTED if posted else ACCEPTED
+    )
 
 
 class ODataJournals:
@@ -122,7 +123,7 @@ class ODataJournals:
         batch = self._create_header(company, PENDING + key)
         for line in exact_lines(journal):
             debit, credit = amount_text(line)
-            body = {
+            body: dict[str, str | int | Decimal] = {
                 "dataAreaId": company,
                 "JournalBatchNumber": batch,
                 "LineNumber": line.line_no,
@@ -138,7 +139,9 @@ class ODataJournals:
                 refused = self._failure(response)
                 if isinstance(refused, ConnectorRejected):
                     self._delete(company, batch)
-                    raise ConnectorRejected(f"F&O refused line {line.line_no}: {refused}", lines=(line.line_no,))
+                    raise ConnectorRejected(
+                        f"F&O refused line {line.line_no}: {refused}", lines=(line.line_no,)
+                    )
                 raise refused
         response = self._write("PATCH", HEADERS + _entity_key(company, batch), _json({"Description": key}))
         if response.status_code not in (200, 204):
@@ -149,7 +152,11 @@ class ODataJournals:
         return send(self._client, method, path, content=body, headers={"Content-Type": "application/json"})
 
     def _create_header(self, company: str, description: str) -> str:
-        body = {"dataAreaId": company, "JournalName": self._journal_name, "Description": description}
+        body: dict[str, str | int | Decimal] = {
+            "dataAreaId": company,
+            "JournalName": self._journal_name,
+            "Description": description,
+        }
         response = self._write("POST", HEADERS, _json(body))
         if response.status_code not in (200, 201):
             raise self._failure(response)
@@ -163,4 +170,6 @@ class ODataJournals:
         response = send(self._client, "DELETE", HEADERS + _entity_key(company, batch))
         if response.status_code not in (200, 204, 404):
             refused = self._failure(response)
-            raise ConnectorUnavailable(f"could not delete a half-made journal {batch}: {refused}", uncertain=True)
+            raise ConnectorUnavailable(
+                f"could not delete a half-made journal {batch}: {refused}", uncertain=True
+            )

@@ -35,7 +35,10 @@ TARGET_ENTITY = "LedgerJournalEntity"  # its AOT name
 DATA_FILE = f"{ENTITY_NAME}.csv"
 SOURCE_FORMAT = "CSV-Unicode"
 NAMESPACE = "http://schemas.microsoft.com/dynamics/2015/01/DataManagement"
-MANIFEST_TYPE = "Microsoft.Dynamics.AX.Framework.Tools.DataManagement.Serialization.DataManagementPackageManifest"
+_XMLNS = f'xmlns:i="http://www.w3.org/2001/XMLSchema-instance" xmlns="{NAMESPACE}"'
+MANIFEST_TYPE = (
+    "Microsoft.Dynamics.AX.Framework.Tools.DataManagement.Serialization.DataManagementPackageManifest"
+)
 COLUMNS = (
     "JOURNALBATCHNUMBER",
     "LINENUMBER",
@@ -68,10 +71,10 @@ def journal_key(reference: str) -> str:
     return reference
 
 
-def execution_id(company: str, references: Iterable[str]) -> str:
-    """The DMF execution id of one package: the same journals in the same company give the same
-    id, so a resent package is found (``GetExecutionSummaryStatus``) instead of imported twice."""
-    text = company + "\n" + "\n".join(sorted(references))
+def execution_id(references: Iterable[str]) -> str:
+    """The DMF execution id of one package: the same journals give the same id, so a resent
+    package is found (``GetExecutionSummaryStatus``) instead of imported twice."""
+    text = "\n".join(sorted(references))
     return EXECUTION_PREFIX + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -94,7 +97,9 @@ def amount_text(line: ExportLine) -> tuple[str, str]:
     return f"{line.debit:.{places}f}", f"{line.credit:.{places}f}"
 
 
-def rows_for(journal: Journal, number: int, journal_name: str, accounts: Mapping[int, str]) -> list[dict[str, str]]:
+def rows_for(
+    journal: Journal, number: int, journal_name: str, accounts: Mapping[int, str]
+) -> list[dict[str, str]]:
     """The entity rows of one journal: its own journal batch and voucher (placeholders numbered
     within the package), one row per line with our line number. ``accounts`` gives each line's
     account display value by line number."""
@@ -139,7 +144,7 @@ def _manifest(definition_group: str) -> str:
     )
     return (
         '<?xml version="1.0" encoding="utf-8"?>\r\n'
-        f'<DataManagementPackageManifest xmlns:i="http://www.w3.org/2001/XMLSchema-instance" xmlns="{NAMESPACE}">'
+        f"<DataManagementPackageManifest {_XMLNS}>"
         f"<DefinitionGroupName>{escape(definition_group)}</DefinitionGroupName>"
         "<Description>revbridge journals</Description>"
         "<PackageEntityList><DataManagementPackageEntityData>"
@@ -159,7 +164,7 @@ def _manifest(definition_group: str) -> str:
 def _header() -> str:
     return (
         '<?xml version="1.0" encoding="utf-8"?>\r\n'
-        f'<DataManagementPackageHeader xmlns:i="http://www.w3.org/2001/XMLSchema-instance" xmlns="{NAMESPACE}">'
+        f"<DataManagementPackageHeader {_XMLNS}>"
         "<Description>revbridge journals</Description>"
         f"<ManifestType>{MANIFEST_TYPE}</ManifestType>"
         "<PackageType>DefinitionGroup</PackageType><PackageVersion>2</PackageVersion>"
