@@ -71,8 +71,8 @@ def dumps(value: Any) -> bytes:
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = False
-    block_on_close = True
+    daemon_threads = True  # a client that keeps its connection open must not hold up close()
+    block_on_close = False
     allow_reuse_address = True
     erp: FoErp
 
@@ -90,7 +90,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def reply(self, status: int, data: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", headers.pop("Content-Type", "application/json; odata.metadata=minimal"))
+        self.send_header(
+            "Content-Type", headers.pop("Content-Type", "application/json; odata.metadata=minimal")
+        )
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)
@@ -129,10 +131,16 @@ class FoErp:
         self.client_id, self.client_secret, self.tenant = client_id, client_secret, tenant
         self.token_lifetime = token_lifetime
         self.ledger = Ledger(
-            chart or reference(), dimension_format=dimension_format, delimiter=delimiter, journal_names=journal_names
+            chart or reference(),
+            dimension_format=dimension_format,
+            delimiter=delimiter,
+            journal_names=journal_names,
         )
         self.dmf = Dmf(
-            self.ledger, polls_to_finish=polls_to_finish, import_seconds=import_seconds, keys_file_delay=keys_file_delay
+            self.ledger,
+            polls_to_finish=polls_to_finish,
+            import_seconds=import_seconds,
+            keys_file_delay=keys_file_delay,
         )
         self._lock = threading.Lock()
         self.requests: list[Request] = []
@@ -141,7 +149,9 @@ class FoErp:
         self._faults: deque[Fault] = deque()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.erp = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     @property
@@ -225,7 +235,14 @@ class FoErp:
         self._answer(h, method, path, body, status, answer, headers)
 
     def _answer(
-        self, h: _Handler, method: str, path: str, body: bytes, status: int, answer: Any, headers: dict[str, str]
+        self,
+        h: _Handler,
+        method: str,
+        path: str,
+        body: bytes,
+        status: int,
+        answer: Any,
+        headers: dict[str, str],
     ) -> None:
         self._log(method, path, status, body)
         if isinstance(answer, bytes):
@@ -271,9 +288,17 @@ class FoErp:
         if form.get("grant_type") != "client_credentials":
             return 400, {"error": "unsupported_grant_type"}, {}
         if (form.get("client_id"), form.get("client_secret")) != (self.client_id, self.client_secret):
-            return 401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret."}, {}
+            return (
+                401,
+                {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret."},
+                {},
+            )
         if form.get("scope") != f"{self.url}/.default":
-            return 400, {"error": "invalid_scope", "error_description": "AADSTS70011: The scope is not valid."}, {}
+            return (
+                400,
+                {"error": "invalid_scope", "error_description": "AADSTS70011: The scope is not valid."},
+                {},
+            )
         with self._lock:
             self.tokens_issued += 1
             token = f"entra-{self.tokens_issued}"

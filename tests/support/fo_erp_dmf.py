@@ -52,7 +52,9 @@ class Execution:
 
 
 class Dmf:
-    def __init__(self, ledger: Ledger, *, polls_to_finish: int, import_seconds: float, keys_file_delay: int) -> None:
+    def __init__(
+        self, ledger: Ledger, *, polls_to_finish: int, import_seconds: float, keys_file_delay: int
+    ) -> None:
         self.ledger = ledger
         self.polls_to_finish = polls_to_finish
         self.import_seconds = import_seconds
@@ -85,7 +87,9 @@ class Dmf:
     # -- import ------------------------------------------------------------------------------------
 
     def _import(self, body: dict[str, Any], lock: threading.Lock) -> tuple[int, Any]:
-        missing = [k for k in ("packageUrl", "definitionGroupId", "executionId", "legalEntityId") if k not in body]
+        missing = [
+            k for k in ("packageUrl", "definitionGroupId", "executionId", "legalEntityId") if k not in body
+        ]
         if missing:
             return 400, {"error": {"message": f"Missing parameters: {', '.join(missing)}"}}
         execution_id = str(body["executionId"])
@@ -94,7 +98,9 @@ class Dmf:
                 return 200, {"value": execution_id}
             package = self.blobs.get(str(body["packageUrl"]).split("?")[0].rsplit("/", 1)[-1])
         if not self._importing.acquire(blocking=False):
-            return 500, {"error": {"message": "The data project is in use by another import. Try again later."}}
+            return 500, {
+                "error": {"message": "The data project is in use by another import. Try again later."}
+            }
         try:
             time.sleep(self.import_seconds)
             if package is None:
@@ -126,7 +132,9 @@ class Dmf:
                 good.append(batch_rows)
         failed = bool(staging or target)
         outcome = "Succeeded" if not failed else ("PartiallySucceeded" if good else "Failed")
-        return Execution(execution_id or f"exec-{len(self.executions) + 1}", company, outcome, staging, target, good)
+        return Execution(
+            execution_id or f"exec-{len(self.executions) + 1}", company, outcome, staging, target, good
+        )
 
     def _target_errors(self, company: str, rows: list[dict[str, str]]) -> list[dict[str, str]]:
         errors = []
@@ -134,7 +142,9 @@ class Dmf:
             if row["JOURNALNAME"] not in self.ledger.journal_names:
                 problem = f"Journal name '{row['JOURNALNAME']}' does not exist."
             else:
-                problem = self.ledger.line_error(company, row["ACCOUNTDISPLAYVALUE"], date.fromisoformat(row["TRANSDATE"]))
+                problem = self.ledger.line_error(
+                    company, row["ACCOUNTDISPLAYVALUE"], date.fromisoformat(row["TRANSDATE"])
+                )
             if problem:
                 errors.append(_key_row(row, problem))
         if not errors:
@@ -154,7 +164,9 @@ class Dmf:
         if self.stalled or execution.polls < self.polls_to_finish:
             return "Executing"
         for rows in execution.journals:  # copied to target: journals F&O holds, not yet posted
-            header = self.ledger.add_header(execution.company, rows[0]["JOURNALNAME"], rows[0].get("DESCRIPTION", ""))
+            header = self.ledger.add_header(
+                execution.company, rows[0]["JOURNALNAME"], rows[0].get("DESCRIPTION", "")
+            )
             self.ledger.lines.extend({**_line(row), **_where(header)} for row in rows)
         execution.applied = True
         if self.auto_post:
@@ -166,17 +178,25 @@ class Dmf:
             if not execution.staging_errors:
                 return 200, {"value": ""}
             columns = list(execution.staging_errors[0])
-            return 200, {"value": self._publish(execution, "staging", columns, execution.staging_errors, blob_url)}
+            return 200, {
+                "value": self._publish(execution, "staging", columns, execution.staging_errors, blob_url)
+            }
         if name == "GenerateImportTargetErrorKeysFile":
             return 200, {"value": bool(execution.target_errors)}
         if name == "GetImportTargetErrorKeysFileUrl":
             execution.keys_file_asked += 1
             if not execution.target_errors or execution.keys_file_asked <= self.keys_file_delay:
                 return 200, {"value": ""}
-            return 200, {"value": self._publish(execution, "keys", list(KEYS_COLUMNS), execution.target_errors, blob_url)}
+            return 200, {
+                "value": self._publish(
+                    execution, "keys", list(KEYS_COLUMNS), execution.target_errors, blob_url
+                )
+            }
         return 404, {"error": {"message": f"No action {name}."}}
 
-    def _publish(self, execution: Execution, kind: str, columns: list[str], rows: list[dict[str, str]], url: str) -> str:
+    def _publish(
+        self, execution: Execution, kind: str, columns: list[str], rows: list[dict[str, str]], url: str
+    ) -> str:
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n", extrasaction="ignore")
         writer.writeheader()

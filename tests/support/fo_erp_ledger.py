@@ -63,7 +63,9 @@ class Ledger:
             return f"Main account '{account}' does not exist in the chart of accounts of the ledger {company.upper()}."
         for name, value in zip(self.dimension_format, values, strict=True):
             if value and value not in self.chart.dimension(name):
-                return f"The value '{value}' of the financial dimension {DIMENSION_NAMES[name]} does not exist."
+                return (
+                    f"The value '{value}' of the financial dimension {DIMENSION_NAMES[name]} does not exist."
+                )
         if not self.chart.is_open(company.upper(), f"{when:%Y-%m}"):
             return f"The ledger period for {when:%m/%d/%Y} is closed in company {company.upper()}."
         return ""
@@ -124,7 +126,9 @@ class Ledger:
     def balances(self, *, posted_only: bool = True) -> dict[str, Decimal]:
         """Net (debit positive) per main account over the journals held."""
         held = {
-            (h["dataAreaId"], h["JournalBatchNumber"]) for h in self.headers if h["IsPosted"] == "Yes" or not posted_only
+            (h["dataAreaId"], h["JournalBatchNumber"])
+            for h in self.headers
+            if h["IsPosted"] == "Yes" or not posted_only
         }
         result: dict[str, Decimal] = {}
         for line in self.lines:
@@ -163,7 +167,11 @@ class Ledger:
         if not problem and len(str(body.get("Description", ""))) > 60:
             problem = "Description is longer than 60 characters."
         if problem:
-            return 400, {"error": {"message": "Write failed for table row of type 'LedgerJournalHeaderEntity'. " + problem}}
+            return 400, {
+                "error": {
+                    "message": "Write failed for table row of type 'LedgerJournalHeaderEntity'. " + problem
+                }
+            }
         return 201, _odata(self.add_header(company, name, str(body.get("Description", ""))))
 
     def create_line(self, body: Mapping[str, Any]) -> tuple[int, Any]:
@@ -179,7 +187,11 @@ class Ledger:
             problem = "Account type must be Ledger."
         problem = problem or self.line_error(company, str(body.get("AccountDisplayValue", "")), when)
         if problem:
-            return 400, {"error": {"message": "Write failed for table row of type 'LedgerJournalLineEntity'. " + problem}}
+            return 400, {
+                "error": {
+                    "message": "Write failed for table row of type 'LedgerJournalLineEntity'. " + problem
+                }
+            }
         assert header is not None
         line = {
             "dataAreaId": header["dataAreaId"],

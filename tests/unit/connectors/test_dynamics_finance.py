@@ -12,9 +12,9 @@ import pytest
 from fo_erp import FoErp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "contract"))  # the shared test journals
-from connectors_journals import charge_batch, nets, remittance, small  # noqa: E402
+from connectors_journals import charge_batch, nets, remittance, small
 
-from revbridge.connectors.base import Bulk, Follows, Receipt, ReadsBack, Rejection
+from revbridge.connectors.base import Bulk, Follows, ReadsBack, Receipt
 from revbridge.connectors.dynamics_finance import DynamicsFinanceConnector, DynamicsFinanceSettings
 from revbridge.connectors.dynamics_finance_package import execution_id, journal_key
 
@@ -52,7 +52,9 @@ def test_the_connector_is_bulk_follows_and_reads_back(fo: DynamicsFinanceConnect
     assert fo.batch_size == 2000
 
 
-def test_a_package_is_imported_then_posted_only_when_fo_posts_it(erp: FoErp, fo: DynamicsFinanceConnector) -> None:
+def test_a_package_is_imported_then_posted_only_when_fo_posts_it(
+    erp: FoErp, fo: DynamicsFinanceConnector
+) -> None:
     journals = [remittance(), charge_batch(), small(1)]
     answers = fo.submit_many(journals)
     executions = {a.document for a in answers.values() if isinstance(a, Receipt) and a.accepted}
@@ -62,14 +64,24 @@ def test_a_package_is_imported_then_posted_only_when_fo_posts_it(erp: FoErp, fo:
     assert erp.balances() == {}
     assert erp.post_journals() == 3
     done = fo.check(accepted)
-    assert {r: a.status for r, a in done.items() if isinstance(a, Receipt)} == {j.id: "posted" for j in journals}
+    assert {r: a.status for r, a in done.items() if isinstance(a, Receipt)} == {
+        j.id: "posted" for j in journals
+    }
     assert erp.balances() == nets(journals)
 
 
 def test_read_back_gives_our_accounts_and_amounts(erp: FoErp, fo: DynamicsFinanceConnector) -> None:
     journal = remittance()
     fo.submit_many([journal, small(1), small(2)])
-    fo.check([Receipt(reference=journal.id, document=execution_id([journal.id, small(1).id, small(2).id]), status="accepted")])
+    fo.check(
+        [
+            Receipt(
+                reference=journal.id,
+                document=execution_id([journal.id, small(1).id, small(2).id]),
+                status="accepted",
+            )
+        ]
+    )
     held = fo.read_back([journal.id, "f" * 64])
     assert list(held) == [journal.id]
     back = held[journal.id]
@@ -101,7 +113,9 @@ def test_the_server_does_not_dedupe_by_description_so_lookup_must(erp: FoErp) ->
     a.close()
 
 
-def test_a_resent_package_is_found_by_its_execution_id_not_imported_again(erp: FoErp, fo: DynamicsFinanceConnector) -> None:
+def test_a_resent_package_is_found_by_its_execution_id_not_imported_again(
+    erp: FoErp, fo: DynamicsFinanceConnector
+) -> None:
     journals = [small(n) for n in range(4)]
     first = fo.submit_many(journals)
     second = fo.submit_many(journals)
@@ -109,7 +123,9 @@ def test_a_resent_package_is_found_by_its_execution_id_not_imported_again(erp: F
     assert len(erp.calls(DMF + "ImportFromPackage")) == 1 and erp.dmf.imports_started == 1
 
 
-def test_lookup_before_retry_finds_an_import_still_running_and_one_copied(erp: FoErp, fo: DynamicsFinanceConnector) -> None:
+def test_lookup_before_retry_finds_an_import_still_running_and_one_copied(
+    erp: FoErp, fo: DynamicsFinanceConnector
+) -> None:
     erp.stall()
     journals = [small(n) for n in range(3)]
     fo.submit_many(journals)
@@ -162,7 +178,9 @@ def test_imports_are_never_started_in_parallel(erp: FoErp) -> None:
     fo = DynamicsFinanceConnector(settings(slow))
     results: list[object] = []
     threads = [
-        threading.Thread(target=lambda k=k: results.append(fo.submit_many([small(k * 10 + n) for n in range(3)])))
+        threading.Thread(
+            target=lambda k=k: results.append(fo.submit_many([small(k * 10 + n) for n in range(3)]))
+        )
         for k in range(2)
     ]
     for t in threads:
@@ -186,7 +204,7 @@ def test_the_server_refuses_an_import_while_another_runs(erp: FoErp) -> None:
     def go(connector: DynamicsFinanceConnector, base: int) -> None:
         try:
             connector.submit_many([small(base + n) for n in range(3)])
-        except Exception as exc:  # noqa: BLE001 - the test reads it
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=go, args=(c, b)) for c, b in ((first, 0), (second, 100))]

@@ -18,7 +18,7 @@ from revbridge.connectors.dynamics_finance import DynamicsFinanceConnector, Dyna
 from revbridge.connectors.dynamics_finance_package import execution_id, rows_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "contract"))  # the shared test journals
-from connectors_journals import remittance, small  # noqa: E402
+from connectors_journals import remittance, small
 
 SENTINEL = "TRN-SENTINEL-PHI-4471"
 
@@ -53,8 +53,8 @@ def _finish(fo: DynamicsFinanceConnector, answers: dict[str, object]) -> dict[st
 @pytest.mark.parametrize(
     ("changes", "words", "lines"),
     [
-        ({"accounts": {"4510": "9999"}}, "Main account '9999' does not exist", (2,)),
-        ({"cost_centers": {"CC-4100": "CC-9999"}}, "CostCenter does not exist", (2,)),
+        ({"accounts": {"4510": "9999"}}, "Main account '9999' does not exist", (6,)),
+        ({"cost_centers": {"CC-4100": "CC-9999"}}, "CostCenter does not exist", (6,)),
         ({"companies": {"MHN": "ZZZ"}}, "Company 'ZZZ' does not exist", (1, 2, 3, 4, 5, 6, 7)),
     ],
 )
@@ -75,7 +75,9 @@ def test_a_closed_period_is_refused_in_the_package_and_over_odata() -> None:
     erp = FoErp(reference().closing("MHN", "2026-06"))
     fo = _connector(erp)
     done = _finish(fo, fo.submit_many([small(n) for n in range(3)]))
-    assert all(isinstance(a, Rejection) and "period" in a.message and a.lines == (1, 2) for a in done.values())
+    assert all(
+        isinstance(a, Rejection) and "period" in a.message and a.lines == (1, 2) for a in done.values()
+    )
     with pytest.raises(ConnectorRejected, match="closed") as refused:
         fo.submit(small(7))
     assert refused.value.lines == (1,) and erp.ledger.headers == []  # the half-made journal is gone
@@ -108,6 +110,7 @@ def test_a_partly_refused_package_posts_the_rest(erp: FoErp) -> None:
     assert erp.dmf.executions[execution_id(j.id for j in journals)].outcome == "PartiallySucceeded"
     assert isinstance(done[journals[0].id], Rejection) and done[journals[0].id].lines == (7,)  # type: ignore[union-attr]
     assert all(isinstance(done[j.id], Receipt) for j in journals[1:])
+    fo.close()
 
 
 def test_a_target_error_file_not_yet_ready_leaves_the_journal_accepted() -> None:
@@ -133,7 +136,9 @@ def test_429_is_unavailable_with_retry_after(erp: FoErp) -> None:
 def test_a_lost_or_unreadable_import_answer_is_uncertain_and_lookup_finds_it(erp: FoErp, kind: str) -> None:
     fo = _connector(erp)
     journals = [small(n) for n in range(3)]
-    erp.fail_next(kind, path="/data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities.ImportFromPackage")
+    erp.fail_next(
+        kind, path="/data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities.ImportFromPackage"
+    )
     with pytest.raises(ConnectorUnavailable) as lost:
         fo.submit_many(journals)
     assert lost.value.uncertain
