@@ -225,4 +225,4 @@ class Ledger:
 
 
 def _odata(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (v if not isinstance(v, Decimal) else v) for k, v in row.items()}
+    return dict(row)
