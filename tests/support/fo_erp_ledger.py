@@ -58,9 +58,11 @@ class Ledger:
             return problem
         account, *values = display.split(self.delimiter)
         if len(values) != len(self.dimension_format):
-            return f"Account '{display}' does not match the integration format ({len(self.dimension_format) + 1} segments)."
+            segments = len(self.dimension_format) + 1
+            return f"Account '{display}' does not match the integration format ({segments} segments)."
         if account not in self.chart.accounts:
-            return f"Main account '{account}' does not exist in the chart of accounts of the ledger {company.upper()}."
+            ledger = company.upper()
+            return f"Main account '{account}' does not exist in the chart of accounts of the ledger {ledger}."
         for name, value in zip(self.dimension_format, values, strict=True):
             if value and value not in self.chart.dimension(name):
                 return (
@@ -105,7 +107,8 @@ class Ledger:
             totals[voucher] = totals.get(voucher, Decimal(0)) + line["DebitAmount"] - line["CreditAmount"]
         for (voucher, when), total in sorted(totals.items()):
             if total != 0:
-                return f"The transactions on voucher {voucher or '(none)'} do not balance as per {when}. Difference: {total}"
+                name = voucher or "(none)"
+                return f"The transactions on voucher {name} do not balance as per {when}. Difference: {total}"
         return ""
 
     def post_all(self) -> int:
