@@ -1,0 +1,175 @@
+"""The F&O connector's OData side: the Ledger journal header and line entities.
+
+MS Learn ("Import general journals", dynamics365-guidance) documents two ways in: the General
+journal entity for DMF, and the *Ledger journal header* (``LedgerJournalHeaders``) and *Ledger
+journal line* (``LedgerJournalLines``) entities, which support OData. This module uses the latter
+for a few journals at a time (synchronous, one request per line), to find journals by their key
+(the header's ``Description``), to read whether F&O has posted them (``IsPosted``) and to read
+their lines back. Reads pass ``cross-company=true``: F&O's OData otherwise answers only for the
+integration user's default company.
+
+A journal made over OData is a header then its lines. The header is first described ``~<key>``
+(pending) and renamed to ``<key>`` once every line is in, so a lookup by the key never finds a
+half-made journal; a resend deletes a pending header it finds before making a new one, and a line
+F&O refuses deletes the header (its lines go with it) and rejects the journal naming that line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from revbridge.connectors.base import ACCEPTED, POSTED, ConnectorRejected, ConnectorUnavailable, Receipt
+from revbridge.connectors.dynamics_finance_package import amount_text, journal_key
+from revbridge.connectors.exports import exact_lines
+from revbridge.connectors.http import read_json, send
+from revbridge.ledger.journal import Journal
+
+HEADERS = "/data/LedgerJournalHeaders"
+LINES = "/data/LedgerJournalLines"
+PENDING = "~"
+Failure = Callable[[httpx.Response], ConnectorUnavailable | ConnectorRejected]
+
+
+def _json(fields: Mapping[str, str | int | Decimal]) -> bytes:
+    """A JSON object whose decimals keep their exact text (Edm.Decimal as a JSON number)."""
+    parts = [
+        f"{json.dumps(k)}:{v if isinstance(v, Decimal | int) else json.dumps(v)}" for k, v in fields.items()
+    ]
+    return ("{" + ",".join(parts) + "}").encode()
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _entity_key(company: str, batch: str) -> str:
+    return f"(dataAreaId={_quoted(company)},JournalBatchNumber={_quoted(batch)})"
+
+
+def receipt_for(reference: str, header: Mapping[str, Any]) -> Receipt:
+    """Posted only when F&O says the journal is posted; otherwise accepted (it awaits posting)."""
+    posted = str(header.get("IsPosted", "")) == "Yes"
+    return Receipt(
+        reference=reference, document=str(header["JournalBatchNumber"]), status=POSTED if posted else ACCEPTED
+    )
+
+
+class ODataJournals:
+    def __init__(self, client: httpx.Client, *, journal_name: str, chunk: int, failure: Failure) -> None:
+        self._client = client
+        self._journal_name = journal_name
+        self._chunk = max(1, chunk)
+        self._failure = failure
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    def _query(self, path: str, field: str, values: Sequence[str]) -> list[dict[str, Any]]:
+        """Every row whose ``field`` is one of ``values``, in chunks (a URL has a length limit)."""
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(values), self._chunk):
+            chunk = values[start : start + self._chunk]
+            params = {
+                "cross-company": "true",
+                "$filter": " or ".join(f"{field} eq {_quoted(v)}" for v in chunk),
+            }
+            response = send(self._client, "GET", path, params=params)
+            if response.status_code != 200:
+                raise self._read_failure(response)
+            body = read_json(response)
+            found = body.get("value") if isinstance(body, dict) else None
+            if not isinstance(found, list):
+                raise ConnectorUnavailable("F&O answered a query without a value list", uncertain=True)
+            rows.extend(row for row in found if isinstance(row, dict))
+        return rows
+
+    def _read_failure(self, response: httpx.Response) -> ConnectorUnavailable:
+        refused = self._failure(response)
+        if isinstance(refused, ConnectorRejected):  # a read F&O refuses is a setup problem
+            return ConnectorUnavailable(f"F&O refused a read: {refused}")
+        return refused
+
+    def headers(self, descriptions: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Journal headers by description (our key); the first F&O made wins."""
+        found: dict[str, dict[str, Any]] = {}
+        for row in self._query(HEADERS, "Description", list(descriptions)):
+            found.setdefault(str(row.get("Description", "")), row)
+        return found
+
+    def lines(self, batches: Sequence[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """Journal lines by (company, journal batch number)."""
+        grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for row in self._query(LINES, "JournalBatchNumber", sorted(set(batches))):
+            where = (str(row.get("dataAreaId", "")).lower(), str(row.get("JournalBatchNumber", "")))
+            grouped.setdefault(where, []).append(row)
+        return grouped
+
+    # -- writes ------------------------------------------------------------------------------------
+
+    def submit(self, journal: Journal, company: str, displays: Mapping[int, str]) -> Receipt:
+        """Header, lines, rename: see the module's docstring. Looks the key up first, so sending
+        a journal F&O already holds makes no second one."""
+        key = journal_key(journal.id)
+        found = self.headers([key, PENDING + key])
+        if key in found:
+            return receipt_for(journal.id, found[key])
+        if PENDING + key in found:
+            pending = found[PENDING + key]
+            self._delete(str(pending.get("dataAreaId", company)), str(pending["JournalBatchNumber"]))
+        batch = self._create_header(company, PENDING + key)
+        for line in exact_lines(journal):
+            debit, credit = amount_text(line)
+            body: dict[str, str | int | Decimal] = {
+                "dataAreaId": company,
+                "JournalBatchNumber": batch,
+                "LineNumber": line.line_no,
+                "AccountType": "Ledger",
+                "AccountDisplayValue": displays[line.line_no],
+                "TransDate": f"{journal.posting_date.isoformat()}T12:00:00Z",
+                "CurrencyCode": line.currency,
+                "DebitAmount": Decimal(debit),
+                "CreditAmount": Decimal(credit),
+            }
+            response = self._write("POST", LINES, _json(body))
+            if response.status_code not in (200, 201):
+                refused = self._failure(response)
+                if isinstance(refused, ConnectorRejected):
+                    self._delete(company, batch)
+                    raise ConnectorRejected(
+                        f"F&O refused line {line.line_no}: {refused}", lines=(line.line_no,)
+                    )
+                raise refused
+        response = self._write("PATCH", HEADERS + _entity_key(company, batch), _json({"Description": key}))
+        if response.status_code not in (200, 204):
+            raise self._failure(response)
+        return Receipt(reference=journal.id, document=batch, status=ACCEPTED)
+
+    def _write(self, method: str, path: str, body: bytes) -> httpx.Response:
+        return send(self._client, method, path, content=body, headers={"Content-Type": "application/json"})
+
+    def _create_header(self, company: str, description: str) -> str:
+        body: dict[str, str | int | Decimal] = {
+            "dataAreaId": company,
+            "JournalName": self._journal_name,
+            "Description": description,
+        }
+        response = self._write("POST", HEADERS, _json(body))
+        if response.status_code not in (200, 201):
+            raise self._failure(response)
+        created = read_json(response)
+        batch = created.get("JournalBatchNumber") if isinstance(created, dict) else None
+        if not isinstance(batch, str) or not batch:
+            raise ConnectorUnavailable("F&O made a journal header without a batch number", uncertain=True)
+        return batch
+
+    def _delete(self, company: str, batch: str) -> None:
+        response = send(self._client, "DELETE", HEADERS + _entity_key(company, batch))
+        if response.status_code not in (200, 204, 404):
+            refused = self._failure(response)
+            raise ConnectorUnavailable(
+                f"could not delete a half-made journal {batch}: {refused}", uncertain=True
+            )
