@@ -64,7 +64,7 @@ def test_the_demo_day_posts_through_the_erp_exactly_once_and_ties(kind: str, tmp
             posted = journals.list_journals(rt.db, status="posted", limit=100_000)
             assert counts["failed"] == 0 and counts["posted"] == len(posted) > 20, counts
             assert {j.connector for j in posted} == {"erp"}
-            assert Counter(rig.documents(j.journal.id) for j in posted) == {1: len(posted)}
+            assert Counter(rig.documents(j.journal) for j in posted) == {1: len(posted)}
             sent: dict[str, Decimal] = {}
             for stored in posted:
                 for line in stored.journal.lines:

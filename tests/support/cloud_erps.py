@@ -12,13 +12,21 @@ seconds; the protocol is unchanged.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import io
+import json
+import threading
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from erp_chart import Chart
+from erp_chart import Chart, reference
+
+from revbridge.ledger.journal import Journal
 
 QUICK = {
     "rate_per_second": 2000,
@@ -29,7 +37,7 @@ QUICK = {
     "poll_interval": 0.05,
     "poll_deadline": 120,
 }
-KINDS = ("oracle_fusion", "netsuite")
+KINDS = ("oracle_fusion", "business_central", "dynamics_finance", "netsuite")
 
 
 @dataclass
@@ -38,13 +46,34 @@ class Rig:
     server: Any
     settings: dict[str, Any]
     secrets: dict[str, str] = field(default_factory=dict)
-    documents: Callable[[str], int] = lambda _ref: 0
+    documents: Callable[[Journal], int] = lambda _journal: 0  # how often the ERP holds it
     balances: Callable[[], dict[str, Decimal]] = dict
     bulk: bool = True  # the ERP takes many journals in one upload or batch
+    # fail(kind, count, retry_after): "drop_after_commit" on the call that hands the ERP
+    # journals (the ERP commits, the answer is lost) or "503" on any call
+    fail: Callable[[str, int, str | None], None] = lambda _kind, _count, _after: None
+    finish_jobs: Callable[[], None] = lambda: None  # end the ERP's running jobs now
+    # every request body the ERP received but the token endpoint's (the one place a secret goes)
+    bodies: Callable[[], bytes] = lambda: b""
+    stop: Callable[[], None] = lambda: None
 
     def calls(self) -> int:
         """Requests the ERP answered or dropped, token requests included."""
         return len(self.server.requests)
+
+
+def _faults(server: Any, write: str, **where: str) -> Callable[[str, int, str | None], None]:
+    """``fail`` for a server whose ``fail_next`` takes the method or resource as ``on``/``path``."""
+    key = next(iter(where)) if where else "on"
+
+    def fail(kind: str, count: int, retry_after: str | None) -> None:
+        target = write if kind == "drop_after_commit" else where.get("any", write)
+        options: dict[str, Any] = {key: target}
+        if retry_after is not None:
+            options["retry_after"] = retry_after
+        server.fail_next(kind, count=count, **options)
+
+    return fail
 
 
 def _oracle(chart: Chart | None, limits: dict[str, Any]) -> Rig:
@@ -65,8 +94,11 @@ def _oracle(chart: Chart | None, limits: dict[str, Any]) -> Rig:
         server,
         settings,
         {"ORACLE_PASSWORD": server.password},
-        lambda ref: len(server.batches_for(ref)),
+        lambda journal: len(server.batches_for(journal.id)),
         server.balances,
+        fail=_faults(server, "POST"),
+        finish_jobs=server.run_jobs,
+        bodies=lambda: b"\n".join(readable(b) for b in server.bodies),
     )
 
 
@@ -90,15 +122,145 @@ def _netsuite(chart: Chart | None, limits: dict[str, Any]) -> Rig:
         "limits": limits,
     }
 
-    def documents(ref: str) -> int:
-        return 1 if server.books.find(ref) is not None else 0
+    def documents(journal: Journal) -> int:  # an upsert by external id: one record at most
+        return 1 if server.books.find(journal.id) is not None else 0
 
     secrets = {"NETSUITE_PRIVATE_KEY": pem()}
-    return Rig("netsuite", server, settings, secrets, documents, server.books.balances, bulk=False)
+    return Rig(
+        "netsuite",
+        server,
+        settings,
+        secrets,
+        documents,
+        server.books.balances,
+        bulk=False,
+        fail=_faults(server, "PUT"),
+        bodies=lambda: b"\n".join(readable(b) for b in server.bodies),
+    )
+
+
+def _business_central(chart: Chart | None, limits: dict[str, Any]) -> Rig:
+    from bc_erp import BcErp
+
+    from revbridge.connectors.business_central_payload import external_number
+
+    server = BcErp(chart)
+    settings = {
+        "type": "business_central",
+        "tenant": server.tenant,
+        "environment": server.environment,
+        "client_id": server.client_id,
+        "client_secret_env": "BC_CLIENT_SECRET",
+        "base_url": server.url,
+        "token_url": server.token_url,
+        "timeout": 10,
+        "limits": limits,
+    }
+    companies = sorted((chart or reference()).legal_entities)
+
+    def entries() -> list[dict[str, Any]]:
+        return [e for company in companies for e in server.entries(company)]
+
+    def documents(journal: Journal) -> int:  # one G/L entry per journal line and posting
+        mine = [e for e in entries() if e["_externalDocumentNumber"] == external_number(journal.id)]
+        return len(mine) // len(journal.lines)
+
+    def balances() -> dict[str, Decimal]:
+        nets: dict[str, Decimal] = {}
+        for e in entries():
+            nets[e["accountNumber"]] = (
+                nets.get(e["accountNumber"], Decimal(0)) + e["debitAmount"] - e["creditAmount"]
+            )
+        return nets
+
+    return Rig(
+        "business_central",
+        server,
+        settings,
+        {"BC_CLIENT_SECRET": server.client_secret},
+        documents,
+        balances,
+        fail=_faults(server, "Microsoft.NAV.post", on="any"),
+        bodies=lambda: b"\n".join(readable(r.body) for r in server.requests if "/oauth2/" not in r.path),
+    )
+
+
+def _dynamics_finance(chart: Chart | None, limits: dict[str, Any]) -> Rig:
+    from fo_erp import FoErp
+
+    from revbridge.connectors.dynamics_finance_package import journal_key
+
+    server = FoErp(chart)
+    settings = {
+        "type": "dynamics_finance",
+        "base_url": server.url,
+        "token_url": server.token_url,
+        "client_id": server.client_id,
+        "client_secret_env": "FNO_CLIENT_SECRET",
+        "dimension_delimiter": "|",
+        "timeout": 10,
+        "limits": limits,
+    }
+    posting = _Every(0.05, server.post_journals)  # F&O's Journal post batch job, scheduled
+
+    def documents(journal: Journal) -> int:
+        return sum(
+            1 for header, _lines in server.journals(journal_key(journal.id)) if header["IsPosted"] == "Yes"
+        )
+
+    dmf = "/data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities.ImportFromPackage"
+    return Rig(
+        "dynamics_finance",
+        server,
+        settings,
+        {"FNO_CLIENT_SECRET": server.client_secret},
+        documents,
+        server.balances,
+        fail=_faults(server, dmf, path="/data"),
+        finish_jobs=server.post_journals,
+        bodies=lambda: b"\n".join(readable(r.body) for r in server.requests if "/oauth2/" not in r.path),
+        stop=posting.stop,
+    )
+
+
+def readable(body: bytes) -> bytes:
+    """A request body with what it carries opened up, so a search for a sentinel sees inside:
+    base64 ``DocumentContent`` (Oracle's upload), zips (FBDI, DMF packages), UTF-16 text (DMF
+    CSV files)."""
+    parts = [body]
+    if body.startswith(b"{") and b"DocumentContent" in body:
+        with contextlib.suppress(ValueError, TypeError):
+            content = json.loads(body).get("DocumentContent")
+            if isinstance(content, str):
+                parts.append(readable(base64.b64decode(content)))
+    if body.startswith(b"PK\x03\x04"):
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            parts += [readable(archive.read(name)) for name in archive.namelist()]
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        parts.append(body.decode("utf-16").encode())
+    return b"\n".join(parts)
+
+
+class _Every:
+    """Runs ``work`` every ``seconds`` on a daemon thread until stopped (an ERP's batch job)."""
+
+    def __init__(self, seconds: float, work: Callable[[], object]) -> None:
+        self._done = threading.Event()
+        self._work, self._seconds = work, seconds
+        threading.Thread(target=self._run, name="erp-batch-job", daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._done.wait(self._seconds):
+            self._work()
+
+    def stop(self) -> None:
+        self._done.set()
 
 
 STARTERS: dict[str, Callable[[Chart | None, dict[str, Any]], Rig]] = {
     "oracle_fusion": _oracle,
+    "business_central": _business_central,
+    "dynamics_finance": _dynamics_finance,
     "netsuite": _netsuite,
 }
 
@@ -109,4 +271,5 @@ def started(kind: str, *, chart: Chart | None = None, limits: dict[str, Any] | N
     try:
         yield rig
     finally:
+        rig.stop()
         rig.server.close()

@@ -22,7 +22,7 @@ anything else that could identify a patient.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -165,3 +165,11 @@ class ReadsBack(Protocol):
     not hold are left out), for reconciliation."""
 
     def read_back(self, references: Sequence[str]) -> Mapping[str, ErpJournal]: ...
+
+
+@runtime_checkable
+class Paced(Protocol):
+    """A connector that makes several HTTP requests per call takes a token of the outbox's bucket
+    for each request itself: ``pace(acquire)`` hands it the bucket (``None`` takes it back)."""
+
+    def pace(self, acquire: Callable[[], bool] | None) -> None: ...

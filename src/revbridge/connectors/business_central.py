@@ -65,7 +65,7 @@ from revbridge.connectors.business_central_payload import (
 )
 from revbridge.connectors.business_central_read import BcReads
 from revbridge.connectors.exports import exact_lines
-from revbridge.connectors.http import ClientCredentials, failure, read_json, send
+from revbridge.connectors.http import ClientCredentials, Pacer, Paces, failure, read_json, send
 from revbridge.core.clock import Clock, SystemClock
 from revbridge.ledger.journal import Journal
 
@@ -111,7 +111,7 @@ class BusinessCentralSettings:
         }[dimension]
 
 
-class BusinessCentralConnector:
+class BusinessCentralConnector(Paces):
     def __init__(
         self,
         settings: BusinessCentralSettings,
@@ -136,7 +136,9 @@ class BusinessCentralConnector:
             monotonic=monotonic,
         )
         root = f"{settings.base_url.rstrip('/')}/v2.0/{settings.tenant}/{settings.environment}/api/v2.0/"
+        self.pacer = Pacer()
         self._client = httpx.Client(
+            event_hooks={"request": [self.pacer]},
             base_url=root,
             timeout=settings.timeout,
             transport=transport,

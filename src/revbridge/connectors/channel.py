@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from revbridge.connectors.backoff import Backoff
-from revbridge.connectors.base import Connector, Limits
+from revbridge.connectors.base import Connector, Limits, Paced
 from revbridge.connectors.breaker import CircuitBreaker
 from revbridge.connectors.throttle import TokenBucket
 
@@ -17,7 +17,12 @@ class Channel:
     """One connector's limits in force: bucket, breaker, Retry-After pause and worker pool."""
 
     def __init__(
-        self, connector: Connector, *, monotonic: Callable[[], float], sleep: Callable[[float], object]
+        self,
+        connector: Connector,
+        *,
+        monotonic: Callable[[], float],
+        sleep: Callable[[float], object],
+        cancelled: Callable[[], bool] = lambda: False,
     ):
         limits: Limits = connector.limits
         self.connector = connector
@@ -34,6 +39,15 @@ class Channel:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._paused_until = 0.0
+        # a connector that paces its own requests takes a token per HTTP request, not per call
+        self.paced = isinstance(connector, Paced)
+        if isinstance(connector, Paced):
+            connector.pace(lambda: self.bucket.acquire(cancelled=cancelled))
+
+    def close(self) -> None:
+        if isinstance(self.connector, Paced):
+            self.connector.pace(None)
+        self.pool.shutdown(wait=True)
 
     def pause(self, seconds: float) -> None:
         with self._lock:

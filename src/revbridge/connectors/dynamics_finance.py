@@ -71,7 +71,7 @@ from revbridge.connectors.dynamics_finance_package import (
     split_display_value,
 )
 from revbridge.connectors.exports import exact_lines
-from revbridge.connectors.http import ClientCredentials, failure
+from revbridge.connectors.http import ClientCredentials, Pacer, Paces, failure
 from revbridge.core.clock import Clock, SystemClock
 from revbridge.ledger.journal import Journal
 
@@ -116,7 +116,7 @@ class DynamicsFinanceSettings:
             raise ValueError("dimension_delimiter must not be empty")
 
 
-class DynamicsFinanceConnector:
+class DynamicsFinanceConnector(Paces):
     def __init__(
         self,
         settings: DynamicsFinanceSettings,
@@ -145,11 +145,18 @@ class DynamicsFinanceConnector:
             monotonic=monotonic,
         )
         pool = httpx.Limits(max_connections=max(1, limits.concurrency) * 2)
+        self.pacer = Pacer()
+        hooks: dict[str, list[Callable[..., object]]] = {"request": [self.pacer]}
         self._client = httpx.Client(
-            base_url=base, timeout=settings.timeout, transport=transport, auth=self.auth, limits=pool
+            event_hooks=hooks,
+            base_url=base,
+            timeout=settings.timeout,
+            transport=transport,
+            auth=self.auth,
+            limits=pool,
         )
         self._blobs = httpx.Client(
-            timeout=settings.timeout, transport=transport, limits=pool
+            event_hooks=hooks, timeout=settings.timeout, transport=transport, limits=pool
         )  # SAS: no token
         self.dmf = DmfImports(
             self._client, self._blobs, definition_group=settings.definition_group, failure=self._failure

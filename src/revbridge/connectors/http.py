@@ -29,6 +29,33 @@ import httpx
 from revbridge.connectors.base import ConnectorRejected, ConnectorUnavailable
 
 
+class Pacer:
+    """The outbox's rate limit applied to each HTTP request a connector makes (an httpx request
+    event hook): a bulk call to Business Central is six requests, an Oracle check three, and an
+    ERP's published limits count requests, so the token bucket must too. Until the outbox
+    attaches its bucket (``attach``), requests go unpaced; ``attach(None)`` detaches it."""
+
+    def __init__(self) -> None:
+        self._acquire: Callable[[], bool] | None = None
+
+    def attach(self, acquire: Callable[[], bool] | None) -> None:
+        self._acquire = acquire
+
+    def __call__(self, request: httpx.Request) -> None:
+        acquire = self._acquire
+        if acquire is not None and not acquire():
+            raise ConnectorUnavailable("the outbox is stopping: the request was not sent")
+
+
+class Paces:
+    """For connectors with a ``pacer`` on their HTTP clients: the outbox hands it its bucket."""
+
+    pacer: Pacer
+
+    def pace(self, acquire: Callable[[], bool] | None) -> None:
+        self.pacer.attach(acquire)
+
+
 def retry_after(response: httpx.Response, now: Callable[[], datetime] | None = None) -> float | None:
     """Retry-After as seconds (RFC 9110 10.2.3: delay-seconds or an HTTP date)."""
     value = response.headers.get("Retry-After")

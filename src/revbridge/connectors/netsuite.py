@@ -37,6 +37,7 @@ from urllib.parse import quote
 import httpx
 
 from revbridge.connectors.base import Answer, ErpJournal, Limits, Receipt
+from revbridge.connectors.http import Pacer, Paces
 from revbridge.connectors.netsuite_auth import ClientAssertion, TokenBasedAuth
 from revbridge.connectors.netsuite_jobs import JobFollower, NetsuiteHttp
 from revbridge.connectors.netsuite_records import encode, journal_entry, read_back
@@ -147,7 +148,7 @@ def _auth(
     )
 
 
-class NetsuiteConnector:
+class NetsuiteConnector(Paces):
     def __init__(
         self,
         settings: NetsuiteSettings,
@@ -163,7 +164,9 @@ class NetsuiteConnector:
         self.settings = settings
         self._limits = limits
         self.auth = _auth(settings, monotonic, self._clock)
+        self.pacer = Pacer()
         client = httpx.Client(
+            event_hooks={"request": [self.pacer]},
             base_url=settings.url,
             timeout=settings.timeout,
             transport=transport,

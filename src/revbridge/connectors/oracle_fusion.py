@@ -1,7 +1,5 @@
 """Oracle Fusion Cloud ERP General Ledger: journals as an FBDI GlInterface.csv through the ERP
-Integrations REST resource, followed through Oracle's ESS jobs until Journal Import has spoken.
-
-The protocol as Oracle documents it (erp-apis.md A.1):
+Integrations REST resource, followed through Oracle's ESS jobs until Journal Import has spoken. The protocol as Oracle documents it (erp-apis.md A.1):
 1. ``POST /fscmRestApi/resources/11.13.18.05/erpintegrations`` with ``OperationName``
    ``importBulkData``, the base64 zip (``DocumentContent``, ``ContentType`` zip, ``FileName``),
    ``DocumentAccount`` ``fin$/generalLedger$/import$``, ``JobName`` JournalImportLauncher and
@@ -14,17 +12,14 @@ The protocol as Oracle documents it (erp-apis.md A.1):
    fileType=ALL`` -> ``DocumentContent``, a zip of the job's log and output. The load job's log
    names the child Import Journals request; its output lists imported journals and rejected
    GL_INTERFACE rows with their STATUS codes (EF04, EC03, EP01, EU02...).
-3. ``GET /fscmRestApi/resources/11.13.18.05/journalBatches?q=...`` (read only: the resource cannot
-   create journals, https://docs.oracle.com/en/cloud/saas/financials/23d/farfa/api-journal-batches.html)
-   confirms the batch exists; only then is a journal posted.
+3. ``GET .../journalBatches?q=...`` (read only, api-journal-batches.html) confirms the batch
+   exists; only then is a journal posted.
 
 Oracle has no idempotency key. REFERENCE1 (batch name) and REFERENCE4 (journal name) are our
 journal id and GROUP_ID is derived from the ids (exports.group_id_of), so ``lookup_many`` finds an
 imported journal by batch name (Journal Import keeps the first 50 characters of REFERENCE1 at the
 start of the batch name). An upload still loading cannot be found through REST: this process
-remembers its own uploads, but after a lost ``importBulkData`` answer the outbox's lookup finds
-nothing until Oracle has imported, and a re-send in that window imports twice (docs: residual risk).
-
+remembers its own uploads; after a lost answer a re-send before Oracle imports imports twice.
 Auth: HTTP Basic (integration user) over TLS, or OAuth2 client credentials (``token_url``).
 """
 
@@ -48,7 +43,7 @@ from revbridge.connectors.base import (
     Rejection,
 )
 from revbridge.connectors.exports import FbdiSettings, exact_lines, group_id_of
-from revbridge.connectors.http import ClientCredentials, detail, failure, read_json, send
+from revbridge.connectors.http import ClientCredentials, Pacer, Paces, detail, failure, read_json, send
 from revbridge.connectors.oracle_fusion_files import (
     ENDED,
     FAILED,
@@ -127,7 +122,7 @@ class OracleFusionSettings:
         }
 
 
-class OracleFusionConnector:
+class OracleFusionConnector(Paces):
     def __init__(
         self,
         settings: OracleFusionSettings,
@@ -156,8 +151,13 @@ class OracleFusionConnector:
             auth = self.auth
         else:
             auth = httpx.BasicAuth(settings.username, settings.password)
+        self.pacer = Pacer()
         self._client = httpx.Client(
-            base_url=settings.base_url, timeout=settings.timeout, transport=transport, auth=auth
+            base_url=settings.base_url,
+            timeout=settings.timeout,
+            transport=transport,
+            auth=auth,
+            event_hooks={"request": [self.pacer]},
         )
         self._children: dict[str, str] = {}  # load request -> its Import Journals request
         self._in_flight: dict[str, str] = {}  # reference -> ticket, for this process's uploads

@@ -30,7 +30,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from revbridge.connectors import embedded, file, netsuite, oracle_fusion, rest, tryton
+from revbridge.connectors import (
+    business_central,
+    dynamics_finance,
+    embedded,
+    file,
+    netsuite,
+    oracle_fusion,
+    rest,
+    tryton,
+)
 from revbridge.connectors.base import Connector, Limits
 from revbridge.connectors.exports import FbdiSettings
 from revbridge.core.clock import Clock
@@ -165,6 +174,16 @@ CONNECTORS: Mapping[str, Factory] = MappingProxyType(
             oracle_fusion.OracleFusionConnector,
             oracle_fusion.DEFAULT_LIMITS,
         ),
+        "business_central": _cloud(
+            business_central.BusinessCentralSettings,
+            business_central.BusinessCentralConnector,
+            business_central.DEFAULT_LIMITS,
+        ),
+        "dynamics_finance": _cloud(
+            dynamics_finance.DynamicsFinanceSettings,
+            dynamics_finance.DynamicsFinanceConnector,
+            dynamics_finance.DEFAULT_LIMITS,
+        ),
         "netsuite": _cloud(netsuite.NetsuiteSettings, netsuite.NetsuiteConnector, netsuite.DEFAULT_LIMITS),
     }
 )
@@ -176,6 +195,8 @@ SETTINGS: Mapping[str, tuple[type[Any], ...]] = MappingProxyType(
         "tryton": (tryton.TrytonSettings,),
         "rest": (rest.RestSettings,),
         "oracle_fusion": (oracle_fusion.OracleFusionSettings,),
+        "business_central": (business_central.BusinessCentralSettings,),
+        "dynamics_finance": (dynamics_finance.DynamicsFinanceSettings,),
         "netsuite": (netsuite.NetsuiteSettings,),
     }
 )

@@ -44,8 +44,8 @@ def call(
     fn: Callable[[], T],
 ) -> T:
     """One ERP call under the channel's rate limit, counted by ``label(result)`` or its failure."""
-    if not channel.bucket.acquire(cancelled=stop.is_set):
-        raise Stopping
+    if not channel.paced and not channel.bucket.acquire(cancelled=stop.is_set):
+        raise Stopping  # a paced connector takes its tokens per HTTP request instead
     calls = metrics.erp_calls
     try:
         result = fn()

@@ -134,7 +134,9 @@ class Dispatcher:
         with self._channels_lock:
             found = self._channels.get(id(connector))
             if found is None or found.connector is not connector:
-                found = Channel(connector, monotonic=self._monotonic, sleep=self._stop.wait)
+                found = Channel(
+                    connector, monotonic=self._monotonic, sleep=self._stop.wait, cancelled=self._stop.is_set
+                )
                 self._channels[id(connector)] = found
             return found
 
@@ -221,7 +223,7 @@ class Dispatcher:
         self._stop.set()
         with self._channels_lock:
             for channel in self._channels.values():
-                channel.pool.shutdown(wait=True)
+                channel.close()
             self._channels.clear()
 
     # -- one attempt -------------------------------------------------------------------------------
