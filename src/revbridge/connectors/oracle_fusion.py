@@ -1,5 +1,6 @@
 """Oracle Fusion Cloud ERP General Ledger: journals as an FBDI GlInterface.csv through the ERP
-Integrations REST resource, followed through Oracle's ESS jobs until Journal Import has spoken. The protocol as Oracle documents it (erp-apis.md A.1):
+Integrations REST resource, followed through Oracle's ESS jobs until Journal Import has spoken.
+The protocol as Oracle documents it (erp-apis.md A.1):
 1. ``POST /fscmRestApi/resources/11.13.18.05/erpintegrations`` with ``OperationName``
    ``importBulkData``, the base64 zip (``DocumentContent``, ``ContentType`` zip, ``FileName``),
    ``DocumentAccount`` ``fin$/generalLedger$/import$``, ``JobName`` JournalImportLauncher and
@@ -18,8 +19,7 @@ Integrations REST resource, followed through Oracle's ESS jobs until Journal Imp
 Oracle has no idempotency key. REFERENCE1 (batch name) and REFERENCE4 (journal name) are our
 journal id and GROUP_ID is derived from the ids (exports.group_id_of), so ``lookup_many`` finds an
 imported journal by batch name (Journal Import keeps the first 50 characters of REFERENCE1 at the
-start of the batch name). An upload still loading cannot be found through REST: this process
-remembers its own uploads; after a lost answer a re-send before Oracle imports imports twice.
+start of the batch name). An upload still loading cannot be found through REST (see the docs).
 Auth: HTTP Basic (integration user) over TLS, or OAuth2 client credentials (``token_url``).
 """
 
