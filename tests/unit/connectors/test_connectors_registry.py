@@ -16,12 +16,13 @@ from revbridge.connectors.exports import CSV_COLUMNS
 from revbridge.connectors.file import FileExport
 from revbridge.connectors.rest import RestConnector
 from revbridge.connectors.tryton import TrytonConnector
-from revbridge.core.clock import FixedClock
+from revbridge.core.clock import FixedClock, SystemClock
 from revbridge.core.errors import ConfigurationError
 from revbridge.masterdata.model import KNOWN_CONNECTORS
 from revbridge.store import Database
 
-DOCS = Path(__file__).resolve().parents[3] / "docs" / "connectors.md"
+REPO = Path(__file__).resolve().parents[3]
+DOCS = REPO / "docs" / "connectors.md"
 
 
 @pytest.fixture
@@ -160,3 +161,31 @@ def test_every_connector_and_setting_is_documented() -> None:
         assert f"`{f.name}`" in text, f"limit {f.name} is not documented"
     for column in CSV_COLUMNS:
         assert f"`{column}`" in text, f"CSV column {column} is not documented"
+
+
+@pytest.mark.parametrize("example", sorted((REPO / "examples" / "config" / "connectors").glob("*.yaml")))
+def test_every_cloud_erp_example_builds_through_the_registry(example: Path, tmp_path: Path) -> None:
+    """Each example target in examples/config/connectors is a working routing: its settings are
+    known, typed right and complete, its secrets come from the environment variables it names."""
+    import yaml
+
+    config = yaml.safe_load(example.read_text(encoding="utf-8"))
+    named = {
+        str(value)
+        for target in config["targets"].values()
+        for key, value in target.items()
+        if key.endswith("_env")
+    }
+    assert named, "an example names its secrets by environment variable"
+    from netsuite_erp_setup import pem  # a PEM key where the example names one
+
+    secrets = {name: pem() if "PRIVATE_KEY" in name else "example-secret" for name in named}
+    env = registry.Environment(db=Database.open("sqlite://"), clock=SystemClock(), secrets=secrets)
+    router = registry.routing(config, env)
+    try:
+        assert {router(le).name for le in ("MHN", "MHS")} <= set(config["targets"])
+        assert {t["type"] for t in config["targets"].values()} == {example.stem}
+    finally:
+        router.close()
+    with pytest.raises(ConfigurationError, match="environment variable"):
+        registry.routing(config, registry.Environment(db=Database.open("sqlite://"), clock=SystemClock()))
