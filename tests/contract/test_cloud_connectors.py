@@ -7,7 +7,12 @@ connector the registry builds from settings, to the ERP's protocol-faithful serv
 - nothing that could identify a patient reaches the ERP, and what it holds balances;
 - a journal the ERP refuses fails with an ERP_REJECTED work item in the ERP's own words, naming
   the line it refused;
-- an outage drains afterwards, exactly once, never faster than the configured rate limit.
+- an outage drains afterwards, exactly once, never faster than the configured rate limit;
+- an answer that cannot be read is uncertain: looked up, posted once;
+- a job that never ends fails at the deadline with an ERP_UNAVAILABLE work item naming the job,
+  and a retry after it posts once;
+- refused credentials fail the journals with an ERP_UNAVAILABLE work item that says so, send
+  nothing, and the journals post once the credentials are fixed.
 """
 
 from __future__ import annotations
@@ -58,10 +63,19 @@ def _stage(engine: Database, made: list[Journal]) -> list[Journal]:
 
 
 def _dispatcher(
-    engine: Database, rig: cloud_erps.Rig, limits: dict[str, object] | None = None
+    engine: Database,
+    rig: cloud_erps.Rig,
+    limits: dict[str, object] | None = None,
+    *,
+    secrets: dict[str, str] | None = None,
+    **changes: object,
 ) -> tuple[Dispatcher, registry.Router]:
-    settings = rig.settings if limits is None else {**rig.settings, "limits": limits}
-    env = registry.Environment(db=engine, clock=SystemClock(), secrets=rig.secrets)
+    settings = (
+        {**rig.settings, **changes} if limits is None else {**rig.settings, **changes, "limits": limits}
+    )
+    env = registry.Environment(
+        db=engine, clock=SystemClock(), secrets=rig.secrets if secrets is None else secrets
+    )
     router = registry.routing({"targets": {"erp": settings}, "default": "erp"}, env)
     config = OutboxConfig(owner="t")
     return Dispatcher(engine, router, clock=SystemClock(), metrics=Metrics(), config=config), router
@@ -162,3 +176,61 @@ def test_an_outage_drains_exactly_once_within_the_rate_limit(engine: Database, r
     calls = rig.calls() - before
     assert calls >= 4  # three refused, then the posting ones
     assert elapsed >= (calls - 2) / 10 * 0.9, (calls, elapsed)  # the token bucket held
+
+
+def test_an_answer_that_cannot_be_read_is_looked_up_and_posted_once(
+    engine: Database, rig: cloud_erps.Rig
+) -> None:
+    made = _stage(engine, [small(n) for n in range(40, 44)])
+    rig.fail("garbled", 1, None)
+    counts = _settle(engine, _dispatcher(engine, rig))
+    assert counts["posted"] == 4 and counts["failed"] == 0
+    _held_once(rig, made)
+
+
+def test_a_job_that_never_ends_is_a_work_item_and_a_retry_posts_once(
+    engine: Database, rig: cloud_erps.Rig
+) -> None:
+    if rig.stall is None:
+        pytest.skip(f"{rig.kind} answers at once: no job to follow")
+    made = _stage(engine, [small(n) for n in range(50, 56)])  # enough for F&O's DMF path
+    rig.stall(True)
+    limits = {**cloud_erps.QUICK, "poll_deadline": 1.0}
+    counts = _settle(engine, _dispatcher(engine, rig, limits, **rig.asynchronous))
+    assert counts["failed"] == 6 and counts["posted"] == 0
+    items = workitems.list_items(engine, code="ERP_UNAVAILABLE")
+    assert len(items) == 6 and all("did not end within 1 s" in i.message for i in items)
+    assert all(i.details.get("erp_ticket") for i in items)
+    rig.stall(False)
+    from revbridge.workqueue.retry import retry
+
+    retry(engine, SystemClock(), [i.id for i in items], actor="finance", anchor=None)
+    counts = _settle(engine, _dispatcher(engine, rig, **rig.asynchronous))
+    assert counts["posted"] == 6 and counts["failed"] == 0
+    _held_once(rig, made)
+
+
+def test_refused_credentials_are_a_work_item_and_nothing_is_sent(
+    engine: Database, rig: cloud_erps.Rig
+) -> None:
+    made = _stage(engine, [small(n) for n in range(60, 62)])
+    wrong = {name: "wrong-" + value[:8] for name, value in rig.secrets.items()}
+    if any("PRIVATE_KEY" in name for name in wrong):
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from netsuite_erp_setup import pem
+
+        wrong = {name: pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)) for name in wrong}
+    limits = {**cloud_erps.QUICK, "max_attempts": 2}
+    counts = _settle(engine, _dispatcher(engine, rig, limits, secrets=wrong))
+    assert counts["failed"] == 2
+    items = workitems.list_items(engine, code="ERP_UNAVAILABLE")
+    assert len(items) == 2, [i.message for i in items]
+    assert all("credential" in i.message or "401" in i.message or "token" in i.message for i in items)
+    for value in wrong.values():
+        assert value[:20] not in " ".join(i.message for i in items)
+    assert all(rig.documents(j) == 0 for j in made)
+    with engine.transaction() as tx:
+        outbox.requeue(tx, [j.id for j in made], now=datetime.now(UTC))
+    counts = _settle(engine, _dispatcher(engine, rig))
+    assert counts["posted"] == 2
+    _held_once(rig, made)

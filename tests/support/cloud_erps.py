@@ -53,6 +53,10 @@ class Rig:
     # journals (the ERP commits, the answer is lost) or "503" on any call
     fail: Callable[[str, int, str | None], None] = lambda _kind, _count, _after: None
     finish_jobs: Callable[[], None] = lambda: None  # end the ERP's running jobs now
+    # an asynchronous ERP: settings that make it answer "accepted", and stall(True) makes its jobs
+    # never end (stall(False) lets later ones end again); None: the ERP answers at once
+    stall: Callable[[bool], None] | None = None
+    asynchronous: dict[str, Any] = field(default_factory=dict)
     # every request body the ERP received but the token endpoint's (the one place a secret goes)
     bodies: Callable[[], bytes] = lambda: b""
     stop: Callable[[], None] = lambda: None
@@ -67,7 +71,7 @@ def _faults(server: Any, write: str, **where: str) -> Callable[[str, int, str | 
     key = next(iter(where)) if where else "on"
 
     def fail(kind: str, count: int, retry_after: str | None) -> None:
-        target = write if kind == "drop_after_commit" else where.get("any", write)
+        target = write if kind in ("drop_after_commit", "garbled") else where.get("any", write)
         options: dict[str, Any] = {key: target}
         if retry_after is not None:
             options["retry_after"] = retry_after
@@ -98,6 +102,7 @@ def _oracle(chart: Chart | None, limits: dict[str, Any]) -> Rig:
         server.balances,
         fail=_faults(server, "POST"),
         finish_jobs=server.run_jobs,
+        stall=server.stall,
         bodies=lambda: b"\n".join(readable(b) for b in server.bodies),
     )
 
@@ -135,6 +140,8 @@ def _netsuite(chart: Chart | None, limits: dict[str, Any]) -> Rig:
         server.books.balances,
         bulk=False,
         fail=_faults(server, "PUT"),
+        stall=server.jobs.stall,
+        asynchronous={"asynchronous": True},
         bodies=lambda: b"\n".join(readable(b) for b in server.bodies),
     )
 
@@ -218,6 +225,7 @@ def _dynamics_finance(chart: Chart | None, limits: dict[str, Any]) -> Rig:
         server.balances,
         fail=_faults(server, dmf, path="/data"),
         finish_jobs=server.post_journals,
+        stall=server.stall,
         bodies=lambda: b"\n".join(readable(r.body) for r in server.requests if "/oauth2/" not in r.path),
         stop=posting.stop,
     )

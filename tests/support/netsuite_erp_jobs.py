@@ -25,6 +25,16 @@ class Jobs:
         self._by_key: dict[str, Job] = {}
         self._never = 0
 
+    def stall(self, stalled: bool = True) -> None:
+        """From now on every job never completes; with False, jobs complete again, the stuck ones
+        included (NetSuite's processors caught up)."""
+        with self._lock:
+            self._never = 10**9 if stalled else 0
+            if not stalled:
+                for job in self.jobs.values():
+                    if job.polls_needed is None:
+                        job.polls_needed = self.job_polls
+
     def never_next(self, count: int = 1) -> None:
         with self._lock:
             self._never += count

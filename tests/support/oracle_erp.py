@@ -120,6 +120,11 @@ class OracleErp:
                 return
             self._faults.extend(Fault(kind, retry_after, on) for _ in range(count))
 
+    def stall(self, stalled: bool = True) -> None:
+        """From now on every load job never finishes (or, with False, finishes again)."""
+        with self._lock:
+            self._never = 10**9 if stalled else 0
+
     def revoke_tokens(self) -> None:
         with self._lock:
             self._tokens.clear()
