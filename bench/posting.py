@@ -14,7 +14,10 @@ outbox to the embedded ledger and to Tryton.
    unthrottled (4 at once). Floor: the two JSON-RPC calls a move needs (create, post), made
    back to back by a bare httpx client.
 
-    .venv/bin/python bench/posting.py [--no-tryton]
+4. Cloud ERPs (bench/erp_posting.py): per ERP, journals/s through the outbox to its test server
+   against the connector driven bare (the floor), and ERP calls for the charges of part 1.
+
+    .venv/bin/python bench/posting.py [--no-tryton] [--no-cloud]
 """
 
 from __future__ import annotations
@@ -288,6 +291,8 @@ def bench_tryton(tmp: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-tryton", action="store_true", help="skip the Tryton part")
+    parser.add_argument("--no-cloud", action="store_true", help="skip the cloud ERPs")
+    parser.add_argument("--cloud-journals", type=int, default=500, help="journals per cloud ERP")
     parser.add_argument("--charges", type=int, default=10_000, help="charges for the ERP-call count")
     parser.add_argument("--journals", type=int, default=2_000, help="journals for the embedded ledger")
     args = parser.parse_args()
@@ -296,6 +301,12 @@ def main() -> None:
         bench_embedded(Path(tmp), args.journals)
         if not args.no_tryton:
             bench_tryton(Path(tmp))
+        if not args.no_cloud:
+            import erp_posting
+
+            policy = load_dir(reference_config_dir()).master.posting.batch_window
+            erp_posting.bench_calls(Path(tmp), windows(args.charges, policy), args.charges)
+            erp_posting.bench_rates(Path(tmp), remittance, args.cloud_journals)
 
 
 if __name__ == "__main__":
