@@ -18,11 +18,14 @@ figures measure revbridge, not a rate limit:
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 import cloud_erps
 
@@ -125,3 +128,27 @@ def bench_calls(tmp: Path, journals: Sequence[Journal], charges: int) -> None:
                 f"  {kind}: {len(requests)} HTTP requests, {writes} uploads or batches;"
                 f" per legal entity per window {writes / windows:.2f}; floor (one per charge) {charges:,}"
             )
+
+
+def main() -> None:
+    import argparse
+    import sys
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from posting import remittance, windows
+    from revbridge.bootstrap import reference_config_dir
+    from revbridge.cli.config import load_dir
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--charges", type=int, default=10_000, help="charges for the ERP-call count")
+    parser.add_argument("--journals", type=int, default=500, help="journals per ERP for the rate")
+    args = parser.parse_args()
+    policy = load_dir(reference_config_dir()).master.posting.batch_window
+    with tempfile.TemporaryDirectory(prefix="rb-bench-erps-") as tmp:
+        bench_calls(Path(tmp), windows(args.charges, policy), args.charges)
+        bench_rates(Path(tmp), remittance, args.journals)
+
+
+if __name__ == "__main__":
+    main()

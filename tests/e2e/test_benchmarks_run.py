@@ -22,7 +22,8 @@ SMALL = {
     "rekey": ["--messages", "200", "--batch-size", "50"],
     "reconcile": ["--days", "1", "--scale", "0.02", "--rounds", "1"],
     "web": ["--rounds", "1"],
-    "posting": ["--no-tryton", "--charges", "200", "--journals", "20"],
+    "posting": ["--no-tryton", "--no-cloud", "--charges", "200", "--journals", "20"],
+    "erp_posting": ["--charges", "200", "--journals", "20"],
     "e2e": ["--scale", "0.02", "--minutes", "0.05"],
 }
 
