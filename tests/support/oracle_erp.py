@@ -7,9 +7,9 @@ It speaks the documented REST resources (erp-apis.md A.1) under ``/fscmRestApi/r
 - ``GET /erpintegrations?finder=ESSJobStatusRF;requestId=N`` -> ``items[0].RequestStatus``;
   ``finder=ESSJobExecutionDetailsRF;requestId=N,fileType=ALL`` -> ``items[0].DocumentContent``
   (base64 zip of the job's log and output). Jobs advance on each status poll (oracle_erp_jobs).
-- ``GET /journalBatches?q=...`` (``BatchName LIKE 'prefix%'`` or ``JeBatchId=N`` joined by ``or``;
-  ``expand=journalHeaders.journalLines``) and the child resources; any other method is 405, as
-  the resource cannot create journals.
+- ``GET /journalBatches?q=...`` (BatchName LIKE, JeBatchId, UserJeSourceName, DefaultEffectiveDate
+  joined by ``and``/``or``; ``expand=journalHeaders.journalLines``; ``limit`` (at most ``max_limit``)
+  /``offset``/``hasMore``) and the child resources; other methods are 405 (it cannot create journals).
 - ``POST /oauth2/v1/token`` (client credentials); every resource wants HTTP Basic (the integration
   user) or a Bearer token it issued, else 401.
 
@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from erp_chart import Chart, reference
 from faulty_erp import Fault, Request, _free_port, _Handler, _Server
-from oracle_erp_jobs import Batch, Job, Ledgers, Upload, batch_item, header_item, matches, read_zip, zipped
+from oracle_erp_jobs import Batch, Job, Ledgers, Upload, batch_page, header_item, read_zip, zipped
 
 API = "/fscmRestApi/resources/11.13.18.05"
 TOKEN_PATH = "/oauth2/v1/token"
@@ -81,7 +81,9 @@ class OracleErp:
         import_polls: int = 2,
         slow_seconds: float = 0.5,
         sources: frozenset[str] = frozenset({"Patient Accounting"}),
+        max_limit: int = 500,
     ) -> None:
+        self.max_limit = max_limit  # journalBatches rows a page at most (Oracle: 500)
         self.username, self.password = username, password
         self.client_id, self.client_secret = client_id, client_secret
         self.token_lifetime = token_lifetime
@@ -353,9 +355,11 @@ class OracleErp:
         parts = resource.split("/")
         with self._lock:
             if len(parts) == 1:
-                found = [b for b in self.gl.batches if matches(b, call.query.get("q", ""))]
-                expand = "journalHeaders" in call.query.get("expand", "")
-                items = [batch_item(b, expand) for b in found]
+                try:
+                    items, more = batch_page(self.gl.batches, call.query, self.max_limit)
+                except ValueError as exc:
+                    self._reply(call, 400, {"title": "Bad Request", "detail": str(exc)})
+                    return
             else:
                 batch = next((b for b in self.gl.batches if str(b.je_batch_id) == parts[1]), None)
                 if batch is None:
@@ -363,7 +367,8 @@ class OracleErp:
                     return
                 header = header_item(batch, lines=False)
                 items = {4: [header], 6: header_item(batch, lines=True)["journalLines"]}.get(len(parts), [])
-        self._reply(call, 200, {"items": items, "count": len(items), "hasMore": False})
+                more = False
+        self._reply(call, 200, {"items": items, "count": len(items), "hasMore": more})
 
 
 def _upload(body: Any) -> Upload:

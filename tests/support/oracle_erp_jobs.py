@@ -176,6 +176,27 @@ class Ledgers:
         }
         return ("WARNING" if rejected else "SUCCEEDED"), files
 
+    def enter(self, name: str, source: str, accounting_date: str, ledger_id: str, lines: list[Line]) -> Batch:
+        """A journal batch keyed in Fusion directly (not through Journal Import), as a user or a
+        spreadsheet upload makes one: any name, any source."""
+        batch = Batch(
+            je_batch_id=self.next_id(),
+            name=name,
+            reference1="",
+            journal_name=name[:25],
+            reference4="",
+            ledger_id=ledger_id,
+            accounting_date=accounting_date,
+            period="",
+            source=source,
+            category="Manual",
+            currency=lines[0].currency,
+            header_id=self.next_id(),
+            lines=lines,
+        )
+        self.batches.append(batch)
+        return batch
+
     def _validate(self, rows: list[Row], legal_entity: str) -> None:
         totals: dict[str, Decimal] = {}
         for row in rows:
@@ -259,18 +280,56 @@ class Ledgers:
 
 # -- journalBatches as the REST resource shows them -------------------------------------------------
 
-_LIKE = re.compile(r"^BatchName LIKE '([^'%]*)%'$")
-_ID = re.compile(r"^JeBatchId\s*=\s*(\d+)$")
+_TERM = re.compile(r"^(\w+)\s*(LIKE|>=|<=|=|>|<)\s*('(?:[^']|'')*'|\d+)$")
+_JOIN = re.compile(r"\s+(and|or)\s+(?=(?:[^']*'[^']*')*[^']*$)")  # and/or outside quotes
+_FIELDS = {"BatchName", "JeBatchId", "UserJeSourceName", "DefaultEffectiveDate"}
 
 
 def matches(batch: Batch, q: str) -> bool:
-    for term in (t.strip().strip("()").strip() for t in q.split(" or ")):
-        like, ident = _LIKE.match(term), _ID.match(term)
-        if like and batch.name.startswith(like.group(1)):
-            return True
-        if ident and batch.je_batch_id == int(ident.group(1)):
-            return True
-    return False
+    """The journalBatches ``q`` row-finder expression: terms joined by ``and``/``or`` (``and``
+    binding first), each ``<attribute> <op> <literal>`` over BatchName (LIKE 'prefix%'),
+    JeBatchId, UserJeSourceName and DefaultEffectiveDate; ValueError for anything else (a 400)."""
+    parts = _JOIN.split(q.strip())
+    terms, joins = parts[::2], parts[1::2]
+    groups: list[list[str]] = [[terms[0]]]
+    for join, term in zip(joins, terms[1:], strict=True):
+        if join == "or":
+            groups.append([term])
+        else:
+            groups[-1].append(term)
+    return any(all(_holds(batch, term) for term in group) for group in groups)
+
+
+def _holds(batch: Batch, term: str) -> bool:
+    match = _TERM.match(term.strip().removeprefix("(").removesuffix(")").strip())
+    if match is None or match.group(1) not in _FIELDS:
+        raise ValueError(f"the q expression {term!r} is not valid for journalBatches")
+    name, op, literal = match.groups()
+    value = literal[1:-1].replace("''", "'") if literal.startswith("'") else literal
+    if name == "BatchName":
+        if op != "LIKE" or not value.endswith("%") or "%" in value[:-1]:
+            raise ValueError(f"BatchName supports LIKE 'prefix%' here, not {term!r}")
+        return batch.name.startswith(value[:-1])
+    if op == "LIKE":
+        raise ValueError(f"LIKE is for text attributes, not {name}")
+    have: Any = {
+        "JeBatchId": batch.je_batch_id,
+        "UserJeSourceName": batch.source,
+        "DefaultEffectiveDate": batch.accounting_date,
+    }[name]
+    want: Any = int(value) if name == "JeBatchId" else value  # ISO dates compare as text
+    return {"=": have == want, ">=": have >= want, "<=": have <= want, ">": have > want, "<": have < want}[op]
+
+
+def batch_page(batches: list[Batch], query: dict[str, str], max_limit: int) -> tuple[list[Any], bool]:
+    """One page of the journalBatches collection as the REST framework pages it: the batches
+    ``q`` matches, in JeBatchId order, ``limit`` (default 25, at most ``max_limit``) from
+    ``offset``, ``expand``ed or not; hasMore when rows are left after it. ValueError: a 400."""
+    found = sorted((b for b in batches if matches(b, query.get("q", ""))), key=lambda b: b.je_batch_id)
+    limit = min(int(query.get("limit") or 25), max_limit)
+    offset = int(query.get("offset") or 0)
+    expand = "journalHeaders" in query.get("expand", "")
+    return [batch_item(b, expand) for b in found[offset : offset + limit]], offset + limit < len(found)
 
 
 def batch_item(batch: Batch, expand: bool) -> dict[str, Any]:
@@ -280,6 +339,7 @@ def batch_item(batch: Batch, expand: bool) -> dict[str, Any]:
         "Status": batch.status,
         "AccountingPeriodName": batch.period,
         "UserJeSourceName": batch.source,
+        "DefaultEffectiveDate": batch.accounting_date,
     }
     if expand:
         item["journalHeaders"] = [header_item(batch, lines=True)]

@@ -14,7 +14,8 @@ The protocol as Oracle documents it (erp-apis.md A.1):
    names the child Import Journals request; its output lists imported journals and rejected
    GL_INTERFACE rows with their STATUS codes (EF04, EC03, EP01, EU02...).
 3. ``GET .../journalBatches?q=...`` (read only, api-journal-batches.html) confirms the batch
-   exists; only then is a journal posted.
+   exists; only then is a journal posted. ``held`` lists the batches of our journal source by
+   date the same way, page by page (``limit``/``offset`` while ``hasMore``, op-journalbatches-get).
 
 Oracle has no idempotency key. REFERENCE1 (batch name) and REFERENCE4 (journal name) are our
 journal id and GROUP_ID is derived from the ids (exports.group_id_of), so ``lookup_many`` finds an
@@ -26,8 +27,8 @@ Auth: HTTP Basic (integration user) over TLS, or OAuth2 client credentials (``to
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import httpx
@@ -42,22 +43,25 @@ from revbridge.connectors.base import (
     Receipt,
     Rejection,
 )
-from revbridge.connectors.exports import FbdiSettings, exact_lines, group_id_of
+from revbridge.connectors.exports import exact_lines, group_id_of
 from revbridge.connectors.http import ClientCredentials, Pacer, Paces, detail, failure, read_json, send
 from revbridge.connectors.oracle_fusion_files import (
     ENDED,
     FAILED,
     ImportReport,
     Ticket,
+    batch_reference,
     child_request,
     erp_journal,
     execution_files,
+    held_query,
     import_bulk_data,
     import_report,
     log_excerpt,
     rejection,
     render_upload,
 )
+from revbridge.connectors.oracle_fusion_settings import OracleFusionSettings as OracleFusionSettings
 from revbridge.core.clock import Clock, SystemClock
 from revbridge.ledger.journal import Journal
 
@@ -65,61 +69,6 @@ DEFAULT_LIMITS = Limits(
     rate_per_second=5.0, burst=10, concurrency=2, poll_interval=30.0, poll_deadline=4 * 3600.0
 )
 _CONFIRM_CHUNK = 40  # JeBatchId terms per journalBatches query
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OracleFusionSettings:
-    base_url: str  # https://<pod>.fa.<region>.oraclecloud.com
-    username: str = ""  # the integration user (HTTP Basic), when token_url is empty
-    password: str = field(default="", repr=False)
-    token_url: str = ""  # OAuth2 client credentials (Oracle IAM / IDCS) instead of Basic
-    client_id: str = ""
-    client_secret: str = field(default="", repr=False)
-    scope: str = ""
-    ledger_ids: Mapping[str, str] = field(default_factory=dict)  # legal entity -> LedgerId
-    data_access_set_id: str = "#NULL"
-    journal_source: str = "Patient Accounting"  # USER_JE_SOURCE_NAME
-    categories: Mapping[str, str] = field(
-        default_factory=lambda: {"realtime": "Payments", "batch": "Charges"}
-    )
-    segments: tuple[str, ...] = ("legal_entity", "cost_center", "account", "payer_class", "service_line")
-    segment_delimiter: str = "."  # of AccountCombination in journalLines
-    account_map: Mapping[str, str] = field(default_factory=dict)  # our account -> ERP natural account
-    company_map: Mapping[str, str] = field(default_factory=dict)  # legal entity -> balancing segment value
-    facility_map: Mapping[str, str] = field(default_factory=dict)
-    cost_center_map: Mapping[str, str] = field(default_factory=dict)
-    payer_class_map: Mapping[str, str] = field(default_factory=dict)
-    service_line_map: Mapping[str, str] = field(default_factory=dict)
-    batch_size: int = 500
-    timeout: float = 60.0
-    refresh_margin: float = 60.0
-    api_root: str = "/fscmRestApi/resources/11.13.18.05"
-
-    def __post_init__(self) -> None:
-        if "account" not in self.segments:
-            raise ValueError("the segment layout must include the account")
-        if not self.token_url and not self.username:
-            raise ValueError("set username/password (Basic) or token_url/client_id/client_secret")
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-
-    def fbdi(self) -> FbdiSettings:
-        return FbdiSettings(
-            ledger_ids=self.ledger_ids,
-            source=self.journal_source,
-            categories=self.categories,
-            segments=self.segments,
-        )
-
-    def segment_maps(self) -> dict[str, Mapping[str, str]]:
-        return {
-            "account": self.account_map,
-            "legal_entity": self.company_map,
-            "facility": self.facility_map,
-            "cost_center": self.cost_center_map,
-            "payer_class": self.payer_class_map,
-            "service_line": self.service_line_map,
-        }
 
 
 class OracleFusionConnector(Paces):
@@ -353,20 +302,41 @@ class OracleFusionConnector(Paces):
         return found
 
     def read_back(self, references: Sequence[str]) -> dict[str, ErpJournal]:
-        s = self.settings
-        ledgers = {ledger: entity for entity, ledger in s.ledger_ids.items()}
-        accounts = {erp: ours for ours, erp in s.account_map.items()}
+        return {r: self._journal(r, b) for r, b in self._batches(references, expand=True).items()}
+
+    def held(self, date_from: date, date_to: date) -> dict[str, ErpJournal]:
+        """Every journal of our journal source with an accounting date in [date_from, date_to],
+        keyed by our journal id (the batch name up to its first space: Journal Import keeps the
+        first 50 characters of REFERENCE1, and our ids are shorter), read as ``read_back`` reads
+        it. Reconciliation names from here what Oracle holds that revbridge never sent. The
+        source is the mark: a batch entered by hand under it is held too, another source's is not."""
+        params = {"q": held_query(self.settings.journal_source, date_from, date_to)}
+        params |= {"expand": "journalHeaders.journalLines", "orderBy": "JeBatchId:asc"}
+        per_reference: dict[str, list[dict[str, Any]]] = {}
+        for batch in self._pages("journalBatches", params):
+            per_reference.setdefault(batch_reference(batch), []).append(batch)
+        try:
+            journals = {r: self._journal(r, batches) for r, batches in per_reference.items()}
+        except (ValueError, ArithmeticError) as exc:  # an amount or date Oracle would not write
+            raise ConnectorUnavailable(f"Oracle journalBatches unreadable: {exc}", uncertain=True) from None
+        # the batch's DefaultEffectiveDate filtered; the journals' own AccountingDate decides
         return {
-            reference: erp_journal(
-                reference,
-                batches,
-                ledgers=ledgers,
-                account_segment=s.segments.index("account"),
-                delimiter=s.segment_delimiter,
-                accounts=accounts,
-            )
-            for reference, batches in self._batches(references, expand=True).items()
+            r: j
+            for r, j in journals.items()
+            if j.posting_date is None or date_from <= j.posting_date <= date_to
         }
+
+    def _journal(self, reference: str, batches: Sequence[Mapping[str, Any]]) -> ErpJournal:
+        """Batches as one ErpJournal of ours: ERP ledger and account mapped back to ours."""
+        s = self.settings
+        return erp_journal(
+            reference,
+            batches,
+            ledgers={ledger: entity for entity, ledger in s.ledger_ids.items()},
+            account_segment=s.segments.index("account"),
+            delimiter=s.segment_delimiter,
+            accounts={erp: ours for ours, erp in s.account_map.items()},
+        )
 
     def _batches(self, references: Sequence[str], *, expand: bool) -> dict[str, list[dict[str, Any]]]:
         """Journal batches per reference, found by batch name (Journal Import keeps the first 50
@@ -386,6 +356,25 @@ class OracleFusionConnector(Paces):
         return found
 
     def _items(self, resource: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        return self._page(resource, params)[0]
+
+    def _pages(self, resource: str, params: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+        """Every item of a query, ``page_size`` at a time (``limit``/``offset``), while Oracle
+        answers ``hasMore``; ordered by the caller so that pages neither skip nor repeat."""
+        offset = 0
+        while True:
+            paged = {**params, "limit": str(self.settings.page_size), "offset": str(offset)}
+            items, more = self._page(resource, paged)
+            yield from items
+            if not more:
+                return
+            if not items:
+                raise ConnectorUnavailable(
+                    f"Oracle answered hasMore with no {resource} items", uncertain=True
+                )
+            offset += len(items)
+
+    def _page(self, resource: str, params: Mapping[str, str]) -> tuple[list[dict[str, Any]], bool]:
         response = send(self._client, "GET", f"{self.settings.api_root}/{resource}", params=params)
         if response.status_code != 200:
             refused = failure(response, now=self._clock.now)
@@ -396,4 +385,5 @@ class OracleFusionConnector(Paces):
         items = body.get("items") if isinstance(body, dict) else None
         if not isinstance(items, list):
             raise ConnectorUnavailable(f"Oracle answered a {resource} query without items", uncertain=True)
-        return [item for item in items if isinstance(item, dict)]
+        more = isinstance(body, dict) and body.get("hasMore") is True
+        return [item for item in items if isinstance(item, dict)], more

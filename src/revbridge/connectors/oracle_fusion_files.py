@@ -146,6 +146,22 @@ def rejection(reference: str, problems: Sequence[tuple[int, str]], document: str
     )
 
 
+def held_query(source: str, date_from: date, date_to: date) -> str:
+    """The journalBatches ``q`` for the batches of our journal source (the mark every journal
+    revbridge sends carries) whose effective (accounting) date is in [date_from, date_to]."""
+    quoted = source.replace("'", "''")
+    return (
+        f"UserJeSourceName='{quoted}' and DefaultEffectiveDate>='{date_from.isoformat()}'"
+        f" and DefaultEffectiveDate<='{date_to.isoformat()}'"
+    )
+
+
+def batch_reference(batch: Mapping[str, Any]) -> str:
+    """Our journal id from a batch: Journal Import names it REFERENCE1 (its first 50 characters),
+    a space, then its own words; the journal ids revbridge sends are 32 characters, kept whole."""
+    return str(batch.get("BatchName", "")).split(" ", 1)[0]
+
+
 def _amount(value: Any) -> Decimal:
     if value in (None, ""):
         return Decimal(0)
