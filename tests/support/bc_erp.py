@@ -10,7 +10,8 @@ It serves, on 127.0.0.1, one tenant and environment:
   ``companies({id})/generalLedgerEntries`` and the JSON ``$batch`` (``requests`` with id, method,
   url, headers, body; all or nothing under ``Isolation: snapshot``; more than 100 operations 400).
 The rules BC enforces live in bc_erp_ledger.py. A bad or expired token is 401; ``rate_limit`` (n
-requests per window seconds) answers 429 with Retry-After beyond it.
+requests per window seconds) answers 429 with Retry-After beyond it; ``page_size`` is BC's
+server-driven page size for ``generalLedgerEntries`` (20,000 online; small to test paging).
 
 Faults, queued with ``fail_next(kind, on=...)`` (``on``: the resource named last in the path, e.g.
 ``$batch``, ``Microsoft.NAV.post``, ``journals``, or ``any``): ``429``, ``500``, ``503``,
@@ -126,13 +127,14 @@ class BcErp:
         token_lifetime: float = 3600,
         rate_limit: tuple[int, float] | None = None,
         slow_seconds: float = 0.5,
+        page_size: int = 20000,
     ) -> None:
         self.tenant, self.environment = tenant, environment
         self.client_id, self.client_secret = client_id, client_secret
         self.token_lifetime = token_lifetime
         self.rate_limit = rate_limit
         self.slow_seconds = slow_seconds
-        self.ledger = Ledger(chart or reference())
+        self.ledger = Ledger(chart or reference(), page_size=page_size)
         self.requests: list[Request] = []
         self.tokens_issued = 0
         self._tokens: dict[str, float] = {}  # token -> expiry (time.monotonic)
@@ -353,9 +355,12 @@ class BcErp:
             if rest == "$batch" and method == "POST":
                 return batch(self.ledger, body, atomic=isolation.lower() == "snapshot")
             try:
-                return route(self.ledger, method, rest, query, body)
+                status, answer = route(self.ledger, method, rest, query, body)
             except BcError as error:
                 return error.status, error.body()
+        if isinstance(answer, dict) and "@odata.nextLink" in answer:  # BC's next links are absolute
+            answer["@odata.nextLink"] = self.url + self.prefix + answer["@odata.nextLink"]
+        return status, answer
 
 
 def _resource(path: str) -> str:

@@ -1,15 +1,18 @@
 """The test Business Central's API: the v2.0 paths routed onto the ledger (bc_erp_ledger.py),
 and the JSON ``$batch`` (OData 4.01 JSON batch as BC takes it: ``requests`` with id, method, url,
 headers, body; at most 100; all or nothing under ``Isolation: snapshot``, where BC stops at the
-first failed operation and rolls back the ones before it)."""
+first failed operation and rolls back the ones before it). ``generalLedgerEntries`` pages as BC
+does (server-driven paging): at most ``ledger.page_size`` entries, then ``@odata.nextLink`` with a
+``$skiptoken`` (the last entry number sent), relative here; bc_erp.py makes it absolute."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from bc_erp_ledger import BcError, Ledger, odata_filter
+from bc_erp_ledger import BcError, Company, Ledger, odata_filter
 
 MAX_OPERATIONS = 100
 
@@ -47,6 +50,26 @@ def batch(ledger: Ledger, body: Any, *, atomic: bool) -> tuple[int, Any]:
     return 200, {"responses": responses}
 
 
+def _entries_page(
+    ledger: Ledger, company: Company, rest: str, params: dict[str, str], keep: Callable[[Any], bool]
+) -> dict[str, Any]:
+    """One page of the company's G/L entries that pass the filter, in entry-number order, after
+    the ``$skiptoken``; a next link while more remain."""
+    after = int(params.get("$skiptoken", "0"))
+    entries = [
+        {k: v for k, v in e.items() if not k.startswith("_")}
+        for e in company.entries
+        if e["entryNumber"] > after
+    ]
+    matching = [e for e in entries if keep(e)]
+    page: dict[str, Any] = {"value": matching[: ledger.page_size]}
+    if len(matching) > ledger.page_size:
+        following = {k: v for k, v in params.items() if k != "$skiptoken"}
+        following["$skiptoken"] = str(page["value"][-1]["entryNumber"])
+        page["@odata.nextLink"] = f"{rest}?{urlencode(following)}"
+    return page
+
+
 def route(ledger: Ledger, method: str, rest: str, query: str, body: Any) -> tuple[int, Any]:
     params = {k: v[0] for k, v in parse_qs(query).items()}
     if rest == "companies" and method == "GET":
@@ -67,8 +90,7 @@ def route(ledger: Ledger, method: str, rest: str, query: str, body: Any) -> tupl
         ]
         return 200, {"value": [v for v in views if keep(v)]}
     if tail == "generalLedgerEntries" and method == "GET":
-        entries = [{k: v for k, v in e.items() if not k.startswith("_")} for e in company.entries]
-        return 200, {"value": [e for e in entries if keep(e)]}
+        return 200, _entries_page(ledger, company, rest, params, keep)
     batch_path = re.fullmatch(r"journals\(([^)]+)\)(?:/(.+))?", tail)
     if batch_path is None:
         raise BcError(404, "BadRequest_NotFound", f"No resource at '{tail}'.")

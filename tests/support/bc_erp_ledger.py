@@ -63,8 +63,9 @@ class Company:
 
 
 class Ledger:
-    def __init__(self, chart: Chart) -> None:
+    def __init__(self, chart: Chart, *, page_size: int = 20000) -> None:
         self.chart = chart
+        self.page_size = page_size  # entries per page of a collection (BC online: 20,000)
         self.accounts = {a.upper() for a in chart.accounts}
         self.values = {
             code: {v.upper() for v in chart.dimension(name)} for code, name in DIMENSION_CODES.items()
@@ -236,22 +237,39 @@ class Ledger:
 
 _EQ = re.compile(r"^(\w+) eq '((?:[^']|'')*)'$")
 _STARTS = re.compile(r"^startswith\((\w+),'((?:[^']|'')*)'\)$")
+_COMPARE = re.compile(r"^(\w+) (eq|ne|ge|gt|le|lt) (\d{4}-\d{2}-\d{2})$")  # Edm.Date literals, unquoted
+_ORDER: dict[str, Callable[[str, str], bool]] = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "ge": lambda a, b: a >= b,
+    "gt": lambda a, b: a > b,
+    "le": lambda a, b: a <= b,
+    "lt": lambda a, b: a < b,
+}
+
+
+def _term(part: str, text: str) -> Callable[[dict[str, Any]], bool]:
+    """One comparison: ``f eq 'v'``, ``startswith(f,'v')`` or a date compared (``postingDate ge
+    2026-06-01``; ISO dates order as strings); anything else is refused as BC refuses it."""
+    if (eq := _EQ.match(part)) is not None:
+        name, value = eq.group(1), eq.group(2).replace("''", "'")
+        return lambda item: str(item.get(name, "")) == value
+    if (starts := _STARTS.match(part)) is not None:
+        name, value = starts.group(1), starts.group(2).replace("''", "'")
+        return lambda item: str(item.get(name, "")).startswith(value)
+    if (compare := _COMPARE.match(part)) is not None:
+        name, test, value = compare.group(1), _ORDER[compare.group(2)], compare.group(3)
+        return lambda item: test(str(item.get(name, ""))[:10], value)
+    raise BcError(400, "BadRequest", f"The filter expression '{text}' is not supported.")
 
 
 def odata_filter(text: str | None) -> Callable[[dict[str, Any]], bool]:
-    """The part of OData $filter the connector uses: ``f eq 'v'`` joined by ``or``, and
-    ``startswith(f,'v')``; anything else is refused as BC refuses a filter it cannot read."""
+    """The part of OData $filter the connector uses: terms (``_term``) joined by ``and``, those
+    joined by ``or`` (``and`` binds tighter, as in OData), no parentheses."""
     if not text:
         return lambda item: True
-    tests: list[Callable[[dict[str, Any]], bool]] = []
-    for part in text.split(" or "):
-        part = part.strip()
-        if (eq := _EQ.match(part)) is not None:
-            name, value = eq.group(1), eq.group(2).replace("''", "'")
-            tests.append(lambda item, n=name, v=value: str(item.get(n, "")) == v)
-        elif (starts := _STARTS.match(part)) is not None:
-            name, value = starts.group(1), starts.group(2).replace("''", "'")
-            tests.append(lambda item, n=name, v=value: str(item.get(n, "")).startswith(v))
-        else:
-            raise BcError(400, "BadRequest", f"The filter expression '{text}' is not supported.")
-    return lambda item: any(test(item) for test in tests)
+    alternatives = [
+        [_term(part.strip(), text) for part in alternative.split(" and ")]
+        for alternative in text.split(" or ")
+    ]
+    return lambda item: any(all(test(item) for test in terms) for terms in alternatives)

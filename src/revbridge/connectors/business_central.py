@@ -22,7 +22,10 @@ Protocol, as Microsoft documents it (erp-apis.md A.3):
   ``Application_DialogException`` naming the line or document. 429 with Retry-After when the
   service principal exceeds its share (6,000 requests per 5 minutes).
   https://learn.microsoft.com/en-us/dynamics365/business-central/dev-itpro/api-reference/v2.0/dynamics-rate-limits
-- Posted entries: ``GET companies({id})/generalLedgerEntries?$filter=documentNumber eq '...'``.
+- Posted entries: ``GET companies({id})/generalLedgerEntries?$filter=documentNumber eq '...'``;
+  all of ours over a date range (``held``): ``$filter=postingDate ge ... and postingDate le ... and
+  startswith(documentNumber,'RB')``, pages followed by ``@odata.nextLink``.
+  https://learn.microsoft.com/en-us/dynamics365/business-central/dev-itpro/api-reference/v2.0/resources/dynamics_generalledgerentry
 
 One call (``submit`` or ``submit_many``) posts per company: one journal batch named after the
 call's journals, as few ``$batch`` requests as 100 operations allow for the lines, the same for the
@@ -40,7 +43,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -49,7 +51,6 @@ from revbridge.connectors.base import (
     Answer,
     ConnectorRejected,
     ConnectorUnavailable,
-    ErpAmount,
     ErpJournal,
     Limits,
     Receipt,
@@ -63,7 +64,7 @@ from revbridge.connectors.business_central_payload import (
     error_of,
     odata_json,
 )
-from revbridge.connectors.business_central_read import BcReads
+from revbridge.connectors.business_central_read import BcReads, erp_journal
 from revbridge.connectors.exports import exact_lines
 from revbridge.connectors.http import ClientCredentials, Pacer, Paces, failure, read_json, send
 from revbridge.core.clock import Clock, SystemClock
@@ -222,22 +223,23 @@ class BusinessCentralConnector(Paces):
         for entity, company in self.reads.entities().items():
             pending = [r for r in references if r not in held]
             for reference, entries in self.reads.entries(company, pending).items():
-                lines = tuple(
-                    ErpAmount(
-                        account=ours.get(str(e["accountNumber"]), str(e["accountNumber"])),
-                        debit=Decimal(str(e.get("debitAmount", 0))),
-                        credit=Decimal(str(e.get("creditAmount", 0))),
-                    )
-                    for e in entries
-                )
-                posting = entries[0].get("postingDate")
-                held[reference] = ErpJournal(
-                    reference=reference,
-                    document=str(entries[0].get("documentNumber", "")),
-                    legal_entity=entity,
-                    posting_date=date.fromisoformat(posting) if isinstance(posting, str) else None,
-                    lines=lines,
-                )
+                held[reference] = erp_journal(reference, entity, entries, ours)
+        return held
+
+    def key_of(self, reference: str) -> str:
+        """The form BC keeps of one of our journal ids: the document number (``RB`` + its first 18
+        hex digits, upper-cased), since generalLedgerEntries exposes no longer field of ours."""
+        return document_number(reference)
+
+    def held(self, date_from: date, date_to: date) -> dict[str, ErpJournal]:
+        """Every document BC holds that revbridge posted, dated in [date_from, date_to], keyed by its
+        document number (``key_of``), its lines as ``read_back`` gives them: what reconciliation
+        needs to find journals in BC that revbridge's store lacks. Raises only ConnectorUnavailable."""
+        ours = {bc: account for account, bc in self.settings.accounts.items()}
+        held: dict[str, ErpJournal] = {}
+        for entity, company in self.reads.entities().items():
+            for number, entries in self.reads.held_entries(company, date_from, date_to).items():
+                held[number] = erp_journal(number, entity, entries, ours)
         return held
 
     def close(self) -> None:

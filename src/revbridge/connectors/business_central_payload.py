@@ -40,10 +40,17 @@ DEFAULT_DIMENSION_CODES: Mapping[str, str] = {
 
 _LINE_NO = re.compile(r"Line No\.='?(\d+)'?")
 _DOCUMENT_NO = re.compile(r"Document No\.(?:='| )([A-Z0-9]+)")
+_OUR_DOCUMENT = re.compile(rf"{PREFIX}[0-9A-F]{{{DOCUMENT_DIGITS}}}")
 
 
 def document_number(reference: str) -> str:
     return (PREFIX + reference[:DOCUMENT_DIGITS]).upper()
+
+
+def is_our_document(number: str) -> bool:
+    """Whether a document number has the shape revbridge gives its own (``RB`` + 18 hex digits):
+    BC filters on the prefix only, and a hand-made ``RB-0001`` is not ours."""
+    return _OUR_DOCUMENT.fullmatch(number) is not None
 
 
 def external_number(reference: str) -> str:

@@ -4,19 +4,32 @@ Companies are read once (``GET companies``) and mapped to our legal entities by 
 journals are found by their document number in ``generalLedgerEntries`` (25 references per
 ``$filter``, pages followed by ``@odata.nextLink``); unposted leftovers of a cut-off call by the
 external document number on the lines of our journal batches (``journals`` whose code starts with
-the batch prefix, ``$expand=journalLines``). A read BC refuses is a setup problem (unavailable).
+the batch prefix, ``$expand=journalLines``). What BC holds from revbridge over a date range
+(``held``) is the G/L entries whose document number starts with ``RB``, filtered on postingDate by BC
+(https://learn.microsoft.com/dynamics365/business-central/dev-itpro/webservices/use-filter-expressions-in-odata-uris),
+read page by page (server-driven paging, ``@odata.nextLink``:
+https://learn.microsoft.com/dynamics365/business-central/dev-itpro/webservices/server-driven-paging-in-odata-web-services).
+A read BC refuses is a setup problem (unavailable).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from revbridge.connectors.base import ConnectorUnavailable
-from revbridge.connectors.business_central_payload import document_number, external_number, or_filter
+from revbridge.connectors.base import ConnectorUnavailable, ErpAmount, ErpJournal
+from revbridge.connectors.business_central_payload import (
+    PREFIX,
+    document_number,
+    external_number,
+    is_our_document,
+    or_filter,
+)
 from revbridge.connectors.http import read_json
 
 if TYPE_CHECKING:
@@ -57,6 +70,20 @@ class BcReads:
                 reference = by_number.get(str(entry.get("documentNumber", "")))
                 if reference is not None:
                     found.setdefault(reference, []).append(entry)
+        return found
+
+    def held_entries(self, company: str, date_from: date, date_to: date) -> dict[str, list[dict[str, Any]]]:
+        """The posted G/L entries of revbridge's documents dated in [date_from, date_to], by document
+        number. BC filters on the dates and the ``RB`` prefix; the full shape is checked here."""
+        where = (
+            f"postingDate ge {date_from.isoformat()} and postingDate le {date_to.isoformat()}"
+            f" and startswith(documentNumber,'{PREFIX}')"
+        )
+        found: dict[str, list[dict[str, Any]]] = {}
+        for entry in self.read(f"companies({company})/generalLedgerEntries", {"$filter": where}):
+            number = str(entry.get("documentNumber", ""))
+            if is_our_document(number):
+                found.setdefault(number, []).append(entry)
         return found
 
     def clear_leftovers(self, company: str, references: Sequence[str]) -> None:
@@ -111,3 +138,31 @@ class BcReads:
 
     def lookup_companies(self) -> list[str]:
         return list(self.entities().values())
+
+
+def erp_journal(
+    reference: str, entity: str, entries: Sequence[dict[str, Any]], ours: Mapping[str, str]
+) -> ErpJournal:
+    """One document's G/L entries as we compare them: BC accounts mapped back to ours (``ours``:
+    BC account -> our account). One mapping for read_back and held, so the two agree; an entry
+    BC answered without a readable amount or date is unavailable, not a crash."""
+    try:
+        lines = tuple(
+            ErpAmount(
+                account=ours.get(str(e["accountNumber"]), str(e["accountNumber"])),
+                debit=Decimal(str(e.get("debitAmount", 0))),
+                credit=Decimal(str(e.get("creditAmount", 0))),
+            )
+            for e in entries
+        )
+        posting = entries[0].get("postingDate")
+        posted = date.fromisoformat(posting) if isinstance(posting, str) else None
+    except (KeyError, ValueError, ArithmeticError) as exc:
+        raise ConnectorUnavailable(f"Business Central answered an unreadable G/L entry ({exc!r})") from None
+    return ErpJournal(
+        reference=reference,
+        document=str(entries[0].get("documentNumber", "")),
+        legal_entity=entity,
+        posting_date=posted,
+        lines=lines,
+    )
