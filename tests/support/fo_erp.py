@@ -8,7 +8,8 @@ It seeds itself from ``erp_chart.reference()`` (or a Chart given) and speaks:
 - ``PUT``/``GET /blob/<name>?sig=..``: the SAS blob store the packages and error files live in
   (no bearer token; ``x-ms-blob-type: BlockBlob`` required on PUT);
 - ``GET``/``POST /data/LedgerJournalHeaders``, ``/data/LedgerJournalLines`` and ``PATCH``/``DELETE
-  /data/LedgerJournalHeaders(dataAreaId='..',JournalBatchNumber='..')``: OData (fo_erp_ledger.py).
+  /data/LedgerJournalHeaders(dataAreaId='..',JournalBatchNumber='..')``: OData (fo_erp_ledger.py),
+  reads paged ``page_size`` rows at a time with ``@odata.nextLink``.
 
 Faults, queued with ``fail_next(kind, path=...)`` for the next request whose path starts with
 ``path``: ``429`` (with Retry-After), ``500``, ``503``, ``drop_after_commit`` (the request is done,
@@ -127,6 +128,7 @@ class FoErp:
         dimension_format: Sequence[str] = ("cost_center", "payer_class", "facility", "service_line"),
         delimiter: str = "|",
         journal_names: Sequence[str] = ("GenJrn",),
+        page_size: int = 10_000,
     ) -> None:
         self.client_id, self.client_secret, self.tenant = client_id, client_secret, tenant
         self.token_lifetime = token_lifetime
@@ -135,6 +137,7 @@ class FoErp:
             dimension_format=dimension_format,
             delimiter=delimiter,
             journal_names=journal_names,
+            page_size=page_size,
         )
         self.dmf = Dmf(
             self.ledger,
@@ -274,7 +277,7 @@ class FoErp:
         with self._lock:
             if path in (HEADERS, LINES) and method == "GET":
                 rows = self.ledger.headers if path == HEADERS else self.ledger.lines
-                return (*self.ledger.query(rows, params), {})
+                return (*self.ledger.query(rows, params, f"{self.url}{path}"), {})
             if path == HEADERS and method == "POST":
                 return (*self.ledger.create_header(payload), {})
             if path == LINES and method == "POST":

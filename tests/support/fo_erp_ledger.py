@@ -13,11 +13,13 @@ vouchers balance and whose dates are open, and sets ``IsPosted`` to ``Yes``.
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlencode
 
 from erp_chart import Chart
 
@@ -29,17 +31,25 @@ DIMENSION_NAMES = {
 }
 HEADER_FIELDS = ("dataAreaId", "JournalBatchNumber", "JournalName", "Description")
 _KEY = re.compile(r"^\(dataAreaId='([^']*)',JournalBatchNumber='([^']*)'\)$")
-_TERM = re.compile(r"^(\w+) eq '((?:[^']|'')*)'$")
+_TERM = re.compile(r"^(\w+) (eq|ge|gt|le|lt) ('(?:[^']|'')*'|\d{4}-\d\d-\d\dT[0-9:.]+Z)$")
+_COMPARE = {"ge": operator.ge, "gt": operator.gt, "le": operator.le, "lt": operator.lt}
 
 
 class Ledger:
     def __init__(
-        self, chart: Chart, *, dimension_format: Sequence[str], delimiter: str, journal_names: Sequence[str]
+        self,
+        chart: Chart,
+        *,
+        dimension_format: Sequence[str],
+        delimiter: str,
+        journal_names: Sequence[str],
+        page_size: int = 10_000,
     ) -> None:
         self.chart = chart
         self.dimension_format = tuple(dimension_format)
         self.delimiter = delimiter
         self.journal_names = frozenset(journal_names)
+        self.page_size = page_size
         self.headers: list[dict[str, Any]] = []
         self.lines: list[dict[str, Any]] = []
         self._numbers = itertools.count(1)
@@ -142,25 +152,36 @@ class Ledger:
 
     # -- OData -------------------------------------------------------------------------------------
 
-    def query(self, rows: Sequence[Mapping[str, Any]], params: Mapping[str, str]) -> tuple[int, Any]:
-        """$filter of ``Field eq 'value'`` terms joined by ``or``; without cross-company=true only
-        the default company (the first legal entity of the chart) answers, as in F&O."""
-        terms: list[tuple[str, str]] = []
+    def query(
+        self, rows: Sequence[Mapping[str, Any]], params: Mapping[str, str], url: str
+    ) -> tuple[int, Any]:
+        """$filter of terms (``Field eq 'value'``, ``*`` a wildcard in the value as in F&O;
+        ``Field ge|gt|le|lt <date-time>``) joined by ``or`` inside parentheses and by ``and``;
+        without cross-company=true only the default company (the first legal entity of the chart)
+        answers, as in F&O. At most ``page_size`` rows a page, the next named in
+        ``@odata.nextLink`` (``$skip``), as F&O pages (10,000 rows)."""
         text = params.get("$filter", "")
-        for part in text.split(" or ") if text else []:
-            match = _TERM.match(part.strip())
-            if not match:
-                return 400, {"error": {"message": f"Unsupported $filter term: {part[:60]}"}}
-            terms.append((match.group(1), match.group(2).replace("''", "'")))
+        clauses: list[list[tuple[str, str, str]]] = []
+        for clause in _split(text, " and ") if text else []:
+            clause = clause.strip()
+            inner = clause[1:-1] if clause.startswith("(") and clause.endswith(")") else clause
+            terms = [_TERM.match(part.strip()) for part in _split(inner, " or ")]
+            if not all(terms):
+                return 400, {"error": {"message": f"Unsupported $filter term: {clause[:60]}"}}
+            clauses.append([t.groups() for t in terms if t])
         default = sorted(self.chart.legal_entities)[0].lower()
         every = params.get("cross-company", "").lower() == "true"
         found = [
             _odata(row)
             for row in rows
             if (every or row["dataAreaId"] == default)
-            and (not terms or any(str(row.get(f, "")) == v for f, v in terms))
+            and all(any(_holds(row, *term) for term in clause) for clause in clauses)
         ]
-        return 200, {"@odata.context": "$metadata", "value": found}
+        skip = int(params.get("$skip", "0"))
+        answer: dict[str, Any] = {"@odata.context": "$metadata", "value": found[skip : skip + self.page_size]}
+        if skip + self.page_size < len(found):
+            answer["@odata.nextLink"] = url + "?" + urlencode({**params, "$skip": skip + self.page_size})
+        return 200, answer
 
     def create_header(self, body: Mapping[str, Any]) -> tuple[int, Any]:
         company, name = str(body.get("dataAreaId", "")), str(body.get("JournalName", ""))
@@ -225,6 +246,37 @@ class Ledger:
         for field in set(body) & {"Description", "JournalName"}:
             header[field] = str(body[field])
         return 204, None
+
+
+def _split(text: str, word: str) -> list[str]:
+    """``text`` split at ``word`` where it stands outside quotes and parentheses."""
+    parts, depth, quoted, start, at = [], 0, False, 0, 0
+    while at < len(text):
+        char = text[at]
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char in "()":
+            depth += 1 if char == "(" else -1
+        elif not quoted and depth == 0 and text.startswith(word, at):
+            parts.append(text[start:at])
+            start = at = at + len(word)
+            continue
+        at += 1
+    return [*parts, text[start:]]
+
+
+def _holds(row: Mapping[str, Any], field: str, compare: str, literal: str) -> bool:
+    value = str(row.get(field, ""))
+    if compare == "eq":
+        wanted = literal[1:-1].replace("''", "'")
+        if "*" in wanted:
+            return (
+                re.fullmatch(".*".join(map(re.escape, wanted.split("*"))), value, re.IGNORECASE) is not None
+            )
+        return value == wanted
+    if not value:
+        return False
+    return bool(_COMPARE[compare](datetime.fromisoformat(value), datetime.fromisoformat(literal)))
 
 
 def _odata(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -42,7 +42,6 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -53,7 +52,6 @@ from revbridge.connectors.base import (
     Answer,
     ConnectorRejected,
     ConnectorUnavailable,
-    ErpAmount,
     ErpJournal,
     Limits,
     Receipt,
@@ -68,8 +66,8 @@ from revbridge.connectors.dynamics_finance_package import (
     execution_id,
     journal_key,
     rows_for,
-    split_display_value,
 )
+from revbridge.connectors.dynamics_finance_read import LedgerReader
 from revbridge.connectors.exports import exact_lines
 from revbridge.connectors.http import ClientCredentials, Pacer, Paces, failure
 from revbridge.core.clock import Clock, SystemClock
@@ -173,8 +171,12 @@ class DynamicsFinanceConnector(Paces):
             "payer_class": settings.payer_classes,
             "service_line": settings.service_lines,
         }
-        self._our_accounts = {erp: ours for ours, erp in settings.accounts.items()}
-        self._our_companies = {erp.lower(): ours for ours, erp in settings.companies.items()}
+        self._reader = LedgerReader(
+            self._odata,
+            delimiter=settings.dimension_delimiter,
+            accounts=settings.accounts,
+            companies=settings.companies,
+        )
 
     def __repr__(self) -> str:
         return f"DynamicsFinanceConnector({self.settings.base_url!r}, {self._name!r})"
@@ -258,15 +260,14 @@ class DynamicsFinanceConnector(Paces):
         return done
 
     def read_back(self, references: Sequence[str]) -> dict[str, ErpJournal]:
-        keys = {journal_key(r): r for r in references}
-        headers = {k: h for k, h in self._odata.headers(list(keys)).items() if k in keys}
-        lines = self._odata.lines([str(h["JournalBatchNumber"]) for h in headers.values()])
-        held: dict[str, ErpJournal] = {}
-        for key, header in headers.items():
-            company = str(header.get("dataAreaId", "")).lower()
-            rows = lines.get((company, str(header["JournalBatchNumber"])), [])
-            held[keys[key]] = self._erp_journal(keys[key], company, header, rows)
-        return held
+        return self._reader.read_back(references)
+
+    def held(self, date_from: date, date_to: date) -> Mapping[str, ErpJournal]:
+        """Every journal the ERP holds that revbridge sent, with a posting (accounting) date in
+        [date_from, date_to], keyed by our journal id (F&O keeps it whole), lines as read_back
+        gives them: so reconcile names what F&O holds that revbridge never sent. Pages through
+        F&O's OData (dynamics_finance_read.py). Raises only ConnectorUnavailable."""
+        return self._reader.held(date_from, date_to)
 
     def close(self) -> None:
         self._client.close()
@@ -367,33 +368,6 @@ class DynamicsFinanceConnector(Paces):
                     reference=receipt.reference, document=document, status=POSTED, posted_at=self._clock.now()
                 )
         return done
-
-    def _erp_journal(
-        self, reference: str, company: str, header: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
-    ) -> ErpJournal:
-        amounts = []
-        posting_date: date | None = None
-        for row in sorted(rows, key=lambda r: Decimal(str(r.get("LineNumber", 0)))):
-            account, _ = split_display_value(
-                str(row.get("AccountDisplayValue", "")), self.settings.dimension_delimiter
-            )
-            amounts.append(
-                ErpAmount(
-                    account=self._our_accounts.get(account, account),
-                    debit=Decimal(str(row.get("DebitAmount", 0))),
-                    credit=Decimal(str(row.get("CreditAmount", 0))),
-                    currency=str(row.get("CurrencyCode", "USD")),
-                )
-            )
-            if posting_date is None and row.get("TransDate"):
-                posting_date = date.fromisoformat(str(row["TransDate"])[:10])
-        return ErpJournal(
-            reference=reference,
-            document=str(header["JournalBatchNumber"]),
-            legal_entity=self._our_companies.get(company, company.upper()),
-            posting_date=posting_date,
-            lines=tuple(amounts),
-        )
 
     def _failure(self, response: httpx.Response) -> ConnectorUnavailable | ConnectorRejected:
         return failure(response, now=self._clock.now)

@@ -6,7 +6,8 @@ journal line* (``LedgerJournalLines``) entities, which support OData. This modul
 for a few journals at a time (synchronous, one request per line), to find journals by their key
 (the header's ``Description``), to read whether F&O has posted them (``IsPosted``) and to read
 their lines back. Reads pass ``cross-company=true``: F&O's OData otherwise answers only for the
-integration user's default company.
+integration user's default company. Every read follows ``@odata.nextLink`` (server-driven paging,
+https://learn.microsoft.com/en-us/dynamics365/fin-ops-core/dev-itpro/data-entities/odata).
 
 A journal made over OData is a header then its lines. The header is first described ``~<key>``
 (pending) and renamed to ``<key>`` once every line is in, so a lookup by the key never finds a
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -68,16 +70,24 @@ class ODataJournals:
 
     # -- reads -------------------------------------------------------------------------------------
 
-    def _query(self, path: str, field: str, values: Sequence[str]) -> list[dict[str, Any]]:
-        """Every row whose ``field`` is one of ``values``, in chunks (a URL has a length limit)."""
+    def _query(self, path: str, field: str, values: Sequence[str], also: str = "") -> list[dict[str, Any]]:
+        """Every row whose ``field`` is one of ``values`` (and that ``also`` selects), in chunks (a
+        URL has a length limit)."""
         rows: list[dict[str, Any]] = []
         for start in range(0, len(values), self._chunk):
-            chunk = values[start : start + self._chunk]
-            params = {
-                "cross-company": "true",
-                "$filter": " or ".join(f"{field} eq {_quoted(v)}" for v in chunk),
-            }
-            response = send(self._client, "GET", path, params=params)
+            terms = " or ".join(f"{field} eq {_quoted(v)}" for v in values[start : start + self._chunk])
+            rows.extend(self.rows(path, f"({terms}) and {also}" if also else terms))
+        return rows
+
+    def rows(self, path: str, selected: str) -> list[dict[str, Any]]:
+        """Every row of every company that the ``$filter`` ``selected`` selects, page after page:
+        F&O answers at most 10,000 rows at a time and names the next page in ``@odata.nextLink``."""
+        rows: list[dict[str, Any]] = []
+        url = path
+        params: dict[str, str] | None = {"cross-company": "true", "$filter": selected}
+        seen: set[str] = set()
+        while True:
+            response = send(self._client, "GET", url, params=params)
             if response.status_code != 200:
                 raise self._read_failure(response)
             body = read_json(response)
@@ -85,7 +95,14 @@ class ODataJournals:
             if not isinstance(found, list):
                 raise ConnectorUnavailable("F&O answered a query without a value list", uncertain=True)
             rows.extend(row for row in found if isinstance(row, dict))
-        return rows
+            link = body.get("@odata.nextLink")
+            if link is None:
+                return rows
+            if not isinstance(link, str) or link in seen or not link.startswith(str(self._client.base_url)):
+                # our bearer token goes only to F&O, and a page named twice would never end
+                raise ConnectorUnavailable("F&O named a next page that is not a new page of F&O")
+            seen.add(link)
+            url, params = link, None  # the link carries the query
 
     def _read_failure(self, response: httpx.Response) -> ConnectorUnavailable:
         refused = self._failure(response)
@@ -100,13 +117,25 @@ class ODataJournals:
             found.setdefault(str(row.get("Description", "")), row)
         return found
 
-    def lines(self, batches: Sequence[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
-        """Journal lines by (company, journal batch number)."""
+    def lines(
+        self, batches: Sequence[str], dated: tuple[date, date] | None = None
+    ) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """Journal lines by (company, journal batch number); with ``dated``, only the lines whose
+        date is in that range (first and last day included)."""
+        also = ""
+        if dated is not None:
+            first, after = dated[0], dated[1] + timedelta(days=1)
+            also = f"TransDate ge {first}T00:00:00Z and TransDate lt {after}T00:00:00Z"
         grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for row in self._query(LINES, "JournalBatchNumber", sorted(set(batches))):
+        for row in self._query(LINES, "JournalBatchNumber", sorted(set(batches)), also):
             where = (str(row.get("dataAreaId", "")).lower(), str(row.get("JournalBatchNumber", "")))
             grouped.setdefault(where, []).append(row)
         return grouped
+
+    def named(self) -> list[dict[str, Any]]:
+        """Every journal header of the journal name revbridge makes its journals in, in the order
+        F&O answers them."""
+        return self.rows(HEADERS, f"JournalName eq {_quoted(self._journal_name)}")
 
     # -- writes ------------------------------------------------------------------------------------
 

@@ -18,9 +18,11 @@ JOURNALBATCHNUMBER and VOUCHER are placeholders (F&O numbers them on import); LI
 from __future__ import annotations
 
 import base64
+import binascii
 import csv
 import hashlib
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from xml.sax.saxutils import escape
@@ -55,6 +57,7 @@ COLUMNS = (
 KEY_PREFIX = "RB-"
 EXECUTION_PREFIX = "revbridge-"
 DIMENSIONS = ("facility", "cost_center", "payer_class", "service_line")
+_HEX_ID = re.compile(r"[0-9a-f]{32}")  # revbridge's journal ids (core.ids.digest)
 
 
 def journal_key(reference: str) -> str:
@@ -69,6 +72,23 @@ def journal_key(reference: str) -> str:
     if len(reference) > 60:
         raise ConnectorRejected(f"journal id {reference[:12]}... is too long for an F&O description")
     return reference
+
+
+def reference_of(description: str) -> str | None:
+    """The journal id behind a journal description when it is a key ``journal_key`` makes from an
+    id revbridge makes (32 hex digits kept as they are, 64 as ``RB-`` and base32); None for any
+    other description, which revbridge did not write."""
+    if _HEX_ID.fullmatch(description):
+        return description
+    if description.startswith(KEY_PREFIX):
+        letters = description[len(KEY_PREFIX) :]
+        try:
+            raw = base64.b32decode(letters + "=" * (-len(letters) % 8))
+        except (binascii.Error, ValueError):
+            return None
+        if len(raw) == 32 and journal_key(raw.hex()) == description:
+            return raw.hex()
+    return None
 
 
 def execution_id(references: Iterable[str]) -> str:
