@@ -11,7 +11,9 @@ It speaks the protocol of ``revbridge.connectors.netsuite`` as NetSuite document
   ``X-NetSuite-Idempotency-Key`` is 400 ``IDEMPOTENCY_ERROR`` with the earlier job's Location. A job
   completes after ``job_polls`` reads of it (never, after ``fail_next("never")``); then its task
   and the task's result (204 + record Location, or 400 with the error document) can be read.
-- ``GET .../journalentry/eid:{externalId}`` (``expandSubResources=true`` for lines): 200 or 404.
+- ``GET .../journalentry/eid:{externalId}`` or ``.../journalentry/{internal id}``
+  (``expandSubResources=true`` for lines): 200 or 404.
+- ``POST /services/rest/query/v1/suiteql``: the query ``held`` sends, paged (netsuite_erp_query).
 - More than ``concurrency_limit`` requests in flight: 429 ``CONCURRENCY_LIMIT_EXCEEDED``.
 
 Faults, queued with ``fail_next(kind, on=method)``: ``429`` (Retry-After when given), ``500``,
@@ -37,8 +39,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from erp_chart import Chart, reference
 from netsuite_erp_auth import M2mIssuer, TbaVerifier
-from netsuite_erp_books import Books, detail
+from netsuite_erp_books import Books, detail, error_document
 from netsuite_erp_jobs import Jobs
+from netsuite_erp_query import SUITEQL, suiteql
 
 TOKEN_PATH = "/services/rest/auth/oauth2/v1/token"
 RECORD = "/services/rest/record/v1/journalentry/"
@@ -61,15 +64,6 @@ class Fault:
     kind: str
     on: str
     retry_after: str | None = None
-
-
-def error_document(status: int, title: str, details: list[dict[str, str]]) -> dict[str, Any]:
-    return {
-        "type": f"https://www.w3.org/Protocols/rfc9110.html#status.{status}",
-        "title": title,
-        "status": status,
-        "o:errorDetails": details,
-    }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -253,6 +247,16 @@ class NetsuiteErp:
                 return 404, error_document(404, "Record not found", [detail_]), {}
             expand = query.get("expandSubResources", [""])[0] == "true"
             return 200, self.books.as_json(record, self.url, expand=expand), {}
+        if path.startswith(RECORD) and path[len(RECORD) :].isdigit() and method == "GET":
+            record = self.books.by_id(path[len(RECORD) :])
+            if record is None:
+                detail_ = detail("NONEXISTENT_ID", "The record instance does not exist.")
+                return 404, error_document(404, "Record not found", [detail_]), {}
+            expand = query.get("expandSubResources", [""])[0] == "true"
+            return 200, self.books.as_json(record, self.url, expand=expand), {}
+        if path == SUITEQL and method == "POST":
+            status, body = suiteql(self.books, self.url, h.headers.get("Prefer", ""), raw, query)
+            return status, body, {}
         if path.startswith(JOBS) and method == "GET":
             return self.jobs.read(path[len(JOBS) :], self.url)
         return 404, error_document(404, "Not Found", [detail("INVALID_URL", f"No resource at {path}")]), {}

@@ -37,6 +37,16 @@ def detail(code: str, text: str, path: str = "") -> dict[str, str]:
     return item
 
 
+def error_document(status: int, title: str, details: list[dict[str, str]]) -> dict[str, Any]:
+    """NetSuite's error answer (section_156570709583.html)."""
+    return {
+        "type": f"https://www.w3.org/Protocols/rfc9110.html#status.{status}",
+        "title": title,
+        "status": status,
+        "o:errorDetails": details,
+    }
+
+
 @dataclass
 class Record:
     id: str
@@ -137,13 +147,31 @@ class Books:
                 record.versions += 1
             return record
 
+    def enter(self, body: dict[str, Any]) -> Record:
+        """A record typed into NetSuite's UI: no external id, held under ``#<internal id>``."""
+        with self._lock:
+            self._next_id += 1
+            record = Record(id=str(self._next_id), external_id="", body=body)
+            self.records[f"#{record.id}"] = record
+            return record
+
+    def all(self) -> list[Record]:
+        with self._lock:
+            return list(self.records.values())
+
+    def by_id(self, internal_id: str) -> Record | None:
+        with self._lock:
+            return next((r for r in self.records.values() if r.id == internal_id), None)
+
     def find(self, external_id: str) -> Record | None:
         with self._lock:
             return self.records.get(external_id.lower()) or self.records.get(external_id)
 
     def as_json(self, record: Record, base: str, *, expand: bool) -> dict[str, Any]:
         body = {k: v for k, v in record.body.items() if k != "line"}
-        body |= {"id": record.id, "externalId": record.external_id}
+        body |= (
+            {"id": record.id, "externalId": record.external_id} if record.external_id else {"id": record.id}
+        )
         href = f"{base}/services/rest/record/v1/journalentry/{record.id}"
         body["links"] = [{"rel": "self", "href": href}]
         if expand:

@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from urllib.parse import quote
 
 import httpx
@@ -39,6 +40,7 @@ import httpx
 from revbridge.connectors.base import Answer, ErpJournal, Limits, Receipt
 from revbridge.connectors.http import Pacer, Paces
 from revbridge.connectors.netsuite_auth import ClientAssertion, TokenBasedAuth
+from revbridge.connectors.netsuite_held import held as held_journals
 from revbridge.connectors.netsuite_jobs import JobFollower, NetsuiteHttp
 from revbridge.connectors.netsuite_records import encode, journal_entry, read_back
 from revbridge.core.clock import Clock, SystemClock
@@ -87,7 +89,8 @@ class NetsuiteSettings:
     payer_classes: Mapping[str, str] = field(default_factory=dict)
     facilities: Mapping[str, str] = field(default_factory=dict)
     service_lines: Mapping[str, str] = field(default_factory=dict)
-    memo_prefix: str = "revbridge"
+    memo_prefix: str = "revbridge"  # also the mark ``held`` finds our journal entries by
+    query_page_size: int = 1000  # SuiteQL rows per page (NetSuite's most)
     asynchronous: bool = False
     timeout: float = 30.0
 
@@ -228,6 +231,12 @@ class NetsuiteConnector(Paces):
             if journal is not None:
                 found[reference] = journal
         return found
+
+    def held(self, date_from: date, date_to: date) -> Mapping[str, ErpJournal]:
+        """Every journal entry NetSuite holds with our memo mark, dated in [date_from, date_to],
+        keyed by external id (our journal id), lines as ``read_back`` gives them; so reconcile
+        can name what NetSuite holds that the store never sent (netsuite_held.py)."""
+        return held_journals(self._http, self.settings, date_from, date_to)
 
     def close(self) -> None:
         self._http.close()
