@@ -1,9 +1,12 @@
 """``report``: reconcile the store against its sources and its ERPs, with the settings in effect.
 
 Reconciliation is three steps, and this module only sequences them: the store gathers the facts
-of a day (``store.facts.gather``), the ERPs that can be read back per reference are read back
-(connectors with a ``balances`` method, built by the runtime's ``connector_for``; the embedded
+of a day (``store.facts.gather``), the ERPs that can be read back are read back (connectors with a
+``read_back`` or ``balances`` method, built by the runtime's ``connector_for``; the embedded
 ledger is read by the store itself), and the pure controls (``revbridge.reconcile``) compare them.
+Both sides are read: what the ERP holds under each posted journal's reference, and (connectors
+with a ``held`` method) every document the ERP holds from revbridge in the report's dates, so a
+document no journal of ours has (posted twice by hand, sent by another installation) is a break.
 How long work may legitimately be in flight comes from the configuration in effect: its context
 wait and batch window, each plus ``in_flight``. It writes nothing and decides no figure itself.
 """
@@ -17,7 +20,8 @@ from datetime import date, datetime, timedelta
 from revbridge.core.errors import RevbridgeError
 from revbridge.masterdata.configuration import Configuration
 from revbridge.reconcile import Inputs, Report, Thresholds, reconcile
-from revbridge.reconcile.erp import Reader, readers_for
+from revbridge.reconcile.erp import Reader, erp_document, readers_for
+from revbridge.reconcile.facts import ErpDocument
 from revbridge.store import Database, facts
 
 DEFAULT_IN_FLIGHT = timedelta(minutes=30)
@@ -36,11 +40,14 @@ def report(
     ERPs back besides those of the connectors ``connector_for`` (legal entity -> connector)
     builds for the configured legal entities."""
     config = facts.configuration_on(db, now.date())
-    found = readers_for(_connectors(config, connector_for), skip=facts.EMBEDDED) | dict(readers or {})
+    connectors = _connectors(config, connector_for)
+    found = readers_for(connectors, skip=facts.EMBEDDED) | dict(readers or {})
     inputs = facts.gather(
         db, day=day, today=now.date(), read_back=facts.EMBEDDED | frozenset(found), config=config
     )
-    return reconcile(_read_back(inputs, found), now=now, thresholds=_thresholds(config, in_flight))
+    inputs = _read_back(inputs, found)
+    inputs = replace(inputs, documents={**_held(inputs, connectors, day), **inputs.documents})
+    return reconcile(inputs, now=now, thresholds=_thresholds(config, in_flight))
 
 
 def _connectors(config: Configuration | None, connector_for: Callable[[str], object] | None) -> list[object]:
@@ -65,6 +72,33 @@ def _read_back(inputs: Inputs, readers: Mapping[str, Reader]) -> Inputs:
         if posted:
             documents.update(read(posted))
     return replace(inputs, documents=documents)
+
+
+def _held(inputs: Inputs, connectors: list[object], day: date | None) -> dict[str, ErpDocument]:
+    """The documents ERPs hold from revbridge, dated in the report's scope (the day, else the
+    span of that connector's journals), under references no journal of ours has. A connector
+    whose ERP keeps a shortened reference says how (``key_of``)."""
+    strays: dict[str, ErpDocument] = {}
+    seen: set[str] = set()
+    for connector in connectors:
+        name, held = getattr(connector, "name", None), getattr(connector, "held", None)
+        if not isinstance(name, str) or name in seen or not callable(held):
+            continue
+        seen.add(name)
+        mine = [j for j in inputs.journals if j.connector == name]
+        if day is None and not mine:
+            continue
+        span = (
+            (day, day)
+            if day is not None
+            else (min(j.posting_date for j in mine), max(j.posting_date for j in mine))
+        )
+        key_of = getattr(connector, "key_of", None)
+        known = {key_of(j.id) if callable(key_of) else j.id for j in inputs.journals}
+        for key, document in held(*span).items():
+            if key not in known:
+                strays[key] = erp_document(document, key)
+    return strays
 
 
 def _thresholds(config: Configuration | None, in_flight: timedelta) -> Thresholds:

@@ -207,6 +207,25 @@ def balances_reader(
     return read
 
 
+def erp_document(erp: Any, reference: str | None = None) -> ErpDocument:
+    """A journal as an ERP connector reads it back (``reference``, ``document``, ``lines`` of
+    account, debit, credit and currency in our account numbers) as the controls compare it."""
+    lines = tuple(
+        ErpLine(
+            account=line.account,
+            debit=Money(line.debit, line.currency),
+            credit=Money(line.credit, line.currency),
+        )
+        for line in erp.lines
+    )
+    return ErpDocument(
+        reference=reference or str(erp.reference),
+        document=str(erp.document),
+        lines=lines,
+        dimensions=frozenset(),
+    )
+
+
 def journals_reader(read_back: Callable[[Sequence[str]], Mapping[str, Any]], *, chunk: int = 500) -> Reader:
     """A reader for an ERP that returns, per reference, the journal it holds with a debit and a
     credit per line in our account numbers (a connector's ``read_back``: Oracle, Business
@@ -219,20 +238,8 @@ def journals_reader(read_back: Callable[[Sequence[str]], Mapping[str, Any]], *, 
             part = posted[start : start + chunk]
             held = read_back([j.id for j in part])
             for journal in part:
-                erp = held.get(journal.id)
-                if erp is None:
-                    continue
-                lines = tuple(
-                    ErpLine(
-                        account=line.account,
-                        debit=Money(line.debit, line.currency),
-                        credit=Money(line.credit, line.currency),
-                    )
-                    for line in erp.lines
-                )
-                found[journal.id] = ErpDocument(
-                    reference=journal.id, document=str(erp.document), lines=lines, dimensions=frozenset()
-                )
+                if journal.id in held:
+                    found[journal.id] = erp_document(held[journal.id], journal.id)
         return found
 
     return read
