@@ -17,6 +17,7 @@ import contextlib
 import io
 import json
 import threading
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -60,6 +61,28 @@ class Rig:
     # every request body the ERP received but the token endpoint's (the one place a secret goes)
     bodies: Callable[[], bytes] = lambda: b""
     stop: Callable[[], None] = lambda: None
+
+    def post_directly(self, journal: Journal, *, timeout: float = 30.0) -> None:
+        """Post a journal straight into the ERP with a connector of its own, as another revbridge
+        (or a hand) would, following its job until the ERP says posted."""
+        from revbridge.connectors import registry
+        from revbridge.connectors.base import Receipt
+        from revbridge.core.clock import SystemClock
+        from revbridge.store import Database
+
+        env = registry.Environment(db=Database.open("sqlite://"), clock=SystemClock(), secrets=self.secrets)
+        connector: Any = registry.build(self.settings["type"], self.settings, env, name="direct")
+        try:
+            bulk = getattr(connector, "submit_many", None)
+            answer = bulk([journal])[journal.id] if bulk is not None else connector.submit(journal)
+            deadline = time.monotonic() + timeout
+            while isinstance(answer, Receipt) and answer.accepted:
+                assert time.monotonic() < deadline, "the ERP never finished the job"
+                time.sleep(0.05)
+                answer = connector.check([answer]).get(journal.id, answer)
+            assert isinstance(answer, Receipt), answer
+        finally:
+            connector.close()
 
     def calls(self) -> int:
         """Requests the ERP answered or dropped, token requests included."""
