@@ -7,9 +7,14 @@ It seeds itself from ``erp_chart.reference()`` (or a Chart given) and speaks:
   package API (fo_erp_dmf.py), bearer token required (401 otherwise);
 - ``PUT``/``GET /blob/<name>?sig=..``: the SAS blob store the packages and error files live in
   (no bearer token; ``x-ms-blob-type: BlockBlob`` required on PUT);
-- ``GET``/``POST /data/LedgerJournalHeaders``, ``/data/LedgerJournalLines`` and ``PATCH``/``DELETE
-  /data/LedgerJournalHeaders(dataAreaId='..',JournalBatchNumber='..')``: OData (fo_erp_ledger.py),
-  reads paged ``page_size`` rows at a time with ``@odata.nextLink``.
+- ``GET``/``POST /data/LedgerJournalHeaders``, ``/data/LedgerJournalLines``, ``PATCH``/``DELETE
+  /data/LedgerJournalHeaders(dataAreaId='..',JournalBatchNumber='..')`` and ``POST`` of a line to
+  that header's ``/JournalLines``: OData (fo_erp_ledger.py), reads paged ``page_size`` rows at a
+  time with ``@odata.nextLink``;
+- ``POST /data/$batch``: OData v4 multipart/mixed batches (fo_erp_batch.py); a changeset runs all
+  or nothing (the ledger is put back when one operation fails, and the answer is that operation's),
+  a request in it may name an entity made earlier in it as ``$<Content-ID>``; a malformed batch is
+  refused whole with 400.
 
 Faults, queued with ``fail_next(kind, path=...)`` for the next request whose path starts with
 ``path``: ``429`` (with Retry-After), ``500``, ``503``, ``drop_after_commit`` (the request is done,
@@ -34,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import fo_erp_batch as batch
 from erp_chart import Chart, reference
 from fo_erp_dmf import Dmf
 from fo_erp_ledger import Ledger
@@ -41,6 +47,8 @@ from fo_erp_ledger import Ledger
 DMF = "/data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities."
 HEADERS = "/data/LedgerJournalHeaders"
 LINES = "/data/LedgerJournalLines"
+BATCH = "/data/$batch"
+NAVIGATION = batch.NAVIGATION
 _DECIMAL = re.compile(r'"__decimal__([-0-9.E+]+)"')
 
 
@@ -266,6 +274,8 @@ class FoErp:
             return self._blob(h, method, path[len("/blob/") :], query, body)
         if not self._authorised(h):
             return 401, {"error": {"message": "Unauthorized"}}, {"WWW-Authenticate": "Bearer"}
+        if method == "POST" and path == BATCH:
+            return self._batch(h.headers.get("Content-Type", ""), body)
         try:
             payload = json.loads(body, parse_float=Decimal) if body else {}
         except ValueError:
@@ -275,16 +285,37 @@ class FoErp:
             status, answer = self.dmf.action(path[len(DMF) :], payload, f"{self.url}/blob", self._lock)
             return status, answer, {}
         with self._lock:
-            if path in (HEADERS, LINES) and method == "GET":
-                rows = self.ledger.headers if path == HEADERS else self.ledger.lines
-                return (*self.ledger.query(rows, params, f"{self.url}{path}"), {})
-            if path == HEADERS and method == "POST":
-                return (*self.ledger.create_header(payload), {})
-            if path == LINES and method == "POST":
-                return (*self.ledger.create_line(payload), {})
-            if path.startswith(HEADERS + "(") and method in ("PATCH", "DELETE"):
-                return (*self.ledger.entity(method, path[len(HEADERS) :], payload), {})
-        return 404, {"error": {"message": f"No route for {method} {path}"}}, {}
+            return (*self._entities(method, path, params, payload), {})
+
+    def _entities(self, method: str, path: str, params: dict[str, str], payload: Any) -> tuple[int, Any]:
+        """The OData entity sets (the lock held): on their own or as one operation of a batch."""
+        if path in (HEADERS, LINES) and method == "GET":
+            rows = self.ledger.headers if path == HEADERS else self.ledger.lines
+            return self.ledger.query(rows, params, f"{self.url}{path}")
+        if path == HEADERS and method == "POST":
+            return self.ledger.create_header(payload)
+        if path == LINES and method == "POST":
+            return self.ledger.create_line(payload)
+        if path.startswith(HEADERS + "(") and path.endswith(NAVIGATION) and method == "POST":
+            return self.ledger.header_lines(path[len(HEADERS) : -len(NAVIGATION)], payload)
+        if path.startswith(HEADERS + "(") and method in ("PATCH", "DELETE"):
+            return self.ledger.entity(method, path[len(HEADERS) :], payload)
+        return 404, {"error": {"message": f"No route for {method} {path}"}}
+
+    # -- $batch ------------------------------------------------------------------------------------
+
+    def _batch(self, content_type: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        """OData $batch (fo_erp_batch.py): a malformed batch is refused whole (400); otherwise
+        every item runs in order, each changeset all or nothing under the lock, so the Journal
+        post job (post_journals, which takes the lock) never sees part of one."""
+        try:
+            items = batch.parse(content_type, body)
+        except batch.Malformed as exc:
+            return 400, {"error": {"message": f"The batch request is not valid: {exc}"}}, {}
+        with self._lock:
+            results = batch.run(items, self.ledger, self._entities, dumps)
+        kind, data = batch.answer(results)
+        return 200, data, {"Content-Type": kind}
 
     def _token(self, body: bytes) -> tuple[int, Any, dict[str, str]]:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}

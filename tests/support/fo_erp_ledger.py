@@ -207,6 +207,8 @@ class Ledger:
         except (KeyError, ValueError, InvalidOperation):
             return 400, {"error": {"message": "TransDate, DebitAmount and CreditAmount are required."}}
         problem = "Journal batch number does not exist." if header is None else ""
+        if header is not None and header["IsPosted"] == "Yes":  # MS Learn: "an existing, unposted header"
+            problem = "The journal is posted and cannot be changed."
         if not problem and body.get("AccountType") != "Ledger":
             problem = "Account type must be Ledger."
         problem = problem or self.line_error(company, str(body.get("AccountDisplayValue", "")), when)
@@ -231,6 +233,20 @@ class Ledger:
         }
         self.lines.append(line)
         return 201, _odata(line)
+
+    def snapshot(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """What the ledger holds, to put back when a changeset fails (its writes are one unit)."""
+        return [dict(h) for h in self.headers], [dict(r) for r in self.lines]
+
+    def restore(self, held: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+        self.headers, self.lines = [dict(h) for h in held[0]], [dict(r) for r in held[1]]
+
+    def header_lines(self, key: str, body: Mapping[str, Any]) -> tuple[int, Any]:
+        """POST LedgerJournalHeaders(..)/JournalLines: a line of that header (the key says which)."""
+        match = _KEY.match(key)
+        if match is None or self.header(match.group(1), match.group(2)) is None:
+            return 404, {"error": {"message": "No resources were found when selecting for update."}}
+        return self.create_line({**body, "dataAreaId": match.group(1), "JournalBatchNumber": match.group(2)})
 
     def entity(self, method: str, key: str, body: Mapping[str, Any]) -> tuple[int, Any]:
         """PATCH or DELETE LedgerJournalHeaders(dataAreaId='..',JournalBatchNumber='..')."""

@@ -3,16 +3,21 @@
 MS Learn ("Import general journals", dynamics365-guidance) documents two ways in: the General
 journal entity for DMF, and the *Ledger journal header* (``LedgerJournalHeaders``) and *Ledger
 journal line* (``LedgerJournalLines``) entities, which support OData. This module uses the latter
-for a few journals at a time (synchronous, one request per line), to find journals by their key
+for a few journals at a time (synchronous, one $batch request a journal), to find journals by their key
 (the header's ``Description``), to read whether F&O has posted them (``IsPosted``) and to read
 their lines back. Reads pass ``cross-company=true``: F&O's OData otherwise answers only for the
 integration user's default company. Every read follows ``@odata.nextLink`` (server-driven paging,
 https://learn.microsoft.com/en-us/dynamics365/fin-ops-core/dev-itpro/data-entities/odata).
 
-A journal made over OData is a header then its lines. The header is first described ``~<key>``
-(pending) and renamed to ``<key>`` once every line is in, so a lookup by the key never finds a
-half-made journal; a resend deletes a pending header it finds before making a new one, and a line
-F&O refuses deletes the header (its lines go with it) and rejects the journal naming that line.
+A journal made over OData is a header and its lines, sent as one OData ``$batch`` changeset
+(dynamics_finance_batch.py): the header POST (Content-ID 1) and one ``POST $1/JournalLines`` per
+line, the lines naming the new header by its Content-ID. MS Learn ("Open Data Protocol (OData)",
+*Run multiple requests in a single transaction*,
+https://learn.microsoft.com/en-us/dynamics365/fin-ops-core/dev-itpro/data-entities/odata): F&O runs
+a changeset's requests as one atomic unit, all or none. So F&O's Journal post job, which posts any
+journal whose vouchers balance whenever it runs, never sees a half-made journal (it used to post
+one whose first lines happened to balance), a lookup by the key never finds one, and a line F&O
+refuses leaves nothing behind: the journal is rejected naming that line.
 """
 
 from __future__ import annotations
@@ -26,14 +31,16 @@ from typing import Any
 import httpx
 
 from revbridge.connectors.base import ACCEPTED, POSTED, ConnectorRejected, ConnectorUnavailable, Receipt
+from revbridge.connectors.dynamics_finance_batch import BATCH, Operation, answers, changeset
 from revbridge.connectors.dynamics_finance_package import amount_text, journal_key
 from revbridge.connectors.exports import exact_lines
 from revbridge.connectors.http import read_json, send
 from revbridge.ledger.journal import Journal
 
+ROOT = "/data/"
 HEADERS = "/data/LedgerJournalHeaders"
 LINES = "/data/LedgerJournalLines"
-PENDING = "~"
+HEADER_LINES = "JournalLines"  # the header's navigation property to its lines
 Failure = Callable[[httpx.Response], ConnectorUnavailable | ConnectorRejected]
 
 
@@ -47,10 +54,6 @@ def _json(fields: Mapping[str, str | int | Decimal]) -> bytes:
 
 def _quoted(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
-
-
-def _entity_key(company: str, batch: str) -> str:
-    return f"(dataAreaId={_quoted(company)},JournalBatchNumber={_quoted(batch)})"
 
 
 def receipt_for(reference: str, header: Mapping[str, Any]) -> Receipt:
@@ -140,21 +143,23 @@ class ODataJournals:
     # -- writes ------------------------------------------------------------------------------------
 
     def submit(self, journal: Journal, company: str, displays: Mapping[int, str]) -> Receipt:
-        """Header, lines, rename: see the module's docstring. Looks the key up first, so sending
-        a journal F&O already holds makes no second one."""
+        """The header and every line in one changeset (see the module's docstring). Looks the key
+        up first, so sending a journal F&O already holds makes no second one."""
         key = journal_key(journal.id)
-        found = self.headers([key, PENDING + key])
+        found = self.headers([key])
         if key in found:
             return receipt_for(journal.id, found[key])
-        if PENDING + key in found:
-            pending = found[PENDING + key]
-            self._delete(str(pending.get("dataAreaId", company)), str(pending["JournalBatchNumber"]))
-        batch = self._create_header(company, PENDING + key)
-        for line in exact_lines(journal):
+        header: dict[str, str | int | Decimal] = {
+            "dataAreaId": company,
+            "JournalName": self._journal_name,
+            "Description": key,
+        }
+        operations = [Operation("1", "POST", HEADERS.removeprefix(ROOT), _json(header))]
+        numbers: dict[str, int] = {}
+        for content_id, line in enumerate(exact_lines(journal), start=2):
             debit, credit = amount_text(line)
             body: dict[str, str | int | Decimal] = {
                 "dataAreaId": company,
-                "JournalBatchNumber": batch,
                 "LineNumber": line.line_no,
                 "AccountType": "Ledger",
                 "AccountDisplayValue": displays[line.line_no],
@@ -163,42 +168,31 @@ class ODataJournals:
                 "DebitAmount": Decimal(debit),
                 "CreditAmount": Decimal(credit),
             }
-            response = self._write("POST", LINES, _json(body))
-            if response.status_code not in (200, 201):
-                refused = self._failure(response)
-                if isinstance(refused, ConnectorRejected):
-                    self._delete(company, batch)
-                    raise ConnectorRejected(
-                        f"F&O refused line {line.line_no}: {refused}", lines=(line.line_no,)
-                    )
+            operations.append(Operation(str(content_id), "POST", f"$1/{HEADER_LINES}", _json(body)))
+            numbers[str(content_id)] = line.line_no
+        return Receipt(reference=journal.id, document=self._send(operations, numbers), status=ACCEPTED)
+
+    def _send(self, operations: Sequence[Operation], numbers: Mapping[str, int]) -> str:
+        """One ``$batch`` request; the journal batch number F&O gave the header. A refused
+        operation rejects the journal (naming the line when it was a line): the changeset made
+        nothing, so there is nothing to clean up."""
+        content_type, body = changeset(operations)
+        response = send(self._client, "POST", BATCH, content=body, headers={"Content-Type": content_type})
+        if response.status_code != 200:
+            raise self._failure(response)
+        answered = answers(response)
+        for answer in answered:
+            if answer.response.status_code >= 300:
+                refused = self._failure(answer.response)
+                line = numbers.get(answer.content_id)
+                if isinstance(refused, ConnectorRejected) and line is not None:
+                    raise ConnectorRejected(f"F&O refused line {line}: {refused}", lines=(line,))
                 raise refused
-        response = self._write("PATCH", HEADERS + _entity_key(company, batch), _json({"Description": key}))
-        if response.status_code not in (200, 204):
-            raise self._failure(response)
-        return Receipt(reference=journal.id, document=batch, status=ACCEPTED)
-
-    def _write(self, method: str, path: str, body: bytes) -> httpx.Response:
-        return send(self._client, method, path, content=body, headers={"Content-Type": "application/json"})
-
-    def _create_header(self, company: str, description: str) -> str:
-        body: dict[str, str | int | Decimal] = {
-            "dataAreaId": company,
-            "JournalName": self._journal_name,
-            "Description": description,
-        }
-        response = self._write("POST", HEADERS, _json(body))
-        if response.status_code not in (200, 201):
-            raise self._failure(response)
-        created = read_json(response)
-        batch = created.get("JournalBatchNumber") if isinstance(created, dict) else None
+        created = next((a for a in answered if a.content_id == "1"), None)
+        if created is None or len(answered) != len(operations):
+            raise ConnectorUnavailable("F&O answered a changeset without every operation", uncertain=True)
+        made = read_json(created.response)
+        batch = made.get("JournalBatchNumber") if isinstance(made, dict) else None
         if not isinstance(batch, str) or not batch:
             raise ConnectorUnavailable("F&O made a journal header without a batch number", uncertain=True)
         return batch
-
-    def _delete(self, company: str, batch: str) -> None:
-        response = send(self._client, "DELETE", HEADERS + _entity_key(company, batch))
-        if response.status_code not in (200, 204, 404):
-            refused = self._failure(response)
-            raise ConnectorUnavailable(
-                f"could not delete a half-made journal {batch}: {refused}", uncertain=True
-            )

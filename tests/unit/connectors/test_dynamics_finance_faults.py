@@ -80,7 +80,7 @@ def test_a_closed_period_is_refused_in_the_package_and_over_odata() -> None:
     )
     with pytest.raises(ConnectorRejected, match="closed") as refused:
         fo.submit(small(7))
-    assert refused.value.lines == (1,) and erp.ledger.headers == []  # the half-made journal is gone
+    assert refused.value.lines == (1,) and erp.ledger.headers == erp.ledger.lines == []  # none made
     fo.close()
     erp.close()
 
@@ -148,22 +148,23 @@ def test_a_lost_or_unreadable_import_answer_is_uncertain_and_lookup_finds_it(erp
     fo.close()
 
 
-def test_a_lost_odata_answer_is_uncertain_and_the_resend_replaces_the_half_made_journal(erp: FoErp) -> None:
+def test_a_lost_odata_answer_is_uncertain_and_lookup_finds_the_whole_journal(erp: FoErp) -> None:
     fo = _connector(erp)
     journal = remittance()
-    erp.fail_next("drop_after_commit", path="/data/LedgerJournalLines")
+    erp.fail_next("drop_after_commit", path="/data/$batch")
     with pytest.raises(ConnectorUnavailable) as lost:
         fo.submit(journal)
-    assert lost.value.uncertain and fo.lookup(journal.id) is None  # a pending journal is not found
-    receipt = fo.submit(journal)
+    found = fo.lookup(journal.id)
+    assert lost.value.uncertain and found is not None  # the changeset went whole
+    receipt = fo.submit(journal)  # a resend finds it and makes no second journal
     assert len(erp.ledger.headers) == 1 and erp.ledger.headers[0]["JournalBatchNumber"] == receipt.document
-    assert len(erp.ledger.lines) == len(journal.lines)
+    assert found.document == receipt.document and len(erp.ledger.lines) == len(journal.lines)
     fo.close()
 
 
 def test_a_slow_answer_past_the_timeout_is_uncertain(erp: FoErp) -> None:
     fo = _connector(erp, timeout=0.2)
-    erp.fail_next("slow", seconds=0.5, path="/data/LedgerJournalHeaders")
+    erp.fail_next("slow", seconds=0.5, path="/data/$batch")
     with pytest.raises(ConnectorUnavailable) as slow:
         fo.submit(small(1))
     assert slow.value.uncertain

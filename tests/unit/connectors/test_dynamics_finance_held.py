@@ -123,7 +123,7 @@ def test_a_journal_made_by_hand_with_revbridges_mark_is_held_and_others_are_not(
     by_hand(
         erp, description="fedcba9876543210fedcba9876543210", journal_name="Accruals"
     )  # not our journal name
-    by_hand(erp, description="~" + small(2).id)  # a half-made OData journal, never renamed
+    by_hand(erp, description="~" + small(2).id)  # an older revbridge's half-made OData journal
     by_hand(erp, description="RB-NOTAKEY")
     held = fo.held(*JUNE)
     assert set(held) == {small(1).id, UNKNOWN, long_id}
