@@ -44,8 +44,7 @@ WRITES: dict[str, Callable[[Any], bool]] = {
     "oracle_fusion": lambda r: r.method == "POST" and r.path.endswith("/erpintegrations"),
     "business_central": lambda r: r.path.endswith("Microsoft.NAV.post"),
     "dynamics_finance": lambda r: (
-        r.method == "POST"
-        and (r.path.endswith("ImportFromPackage") or r.path == "/data/LedgerJournalHeaders")
+        r.method == "POST" and (r.path.endswith("ImportFromPackage") or r.path == "/data/$batch")
     ),
     "netsuite": lambda r: r.method == "PUT",
 }

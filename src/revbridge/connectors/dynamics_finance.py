@@ -113,6 +113,15 @@ class DynamicsFinanceSettings:
         if not self.dimension_delimiter:
             raise ValueError("dimension_delimiter must not be empty")
 
+    def dimension_maps(self) -> dict[str, Mapping[str, str]]:
+        """Our value -> F&O's, per dimension."""
+        return {
+            "facility": self.facilities,
+            "cost_center": self.cost_centers,
+            "payer_class": self.payer_classes,
+            "service_line": self.service_lines,
+        }
+
 
 class DynamicsFinanceConnector(Paces):
     def __init__(
@@ -165,12 +174,7 @@ class DynamicsFinanceConnector(Paces):
             chunk=settings.lookup_chunk,
             failure=self._failure,
         )
-        self._dimension_maps = {
-            "facility": settings.facilities,
-            "cost_center": settings.cost_centers,
-            "payer_class": settings.payer_classes,
-            "service_line": settings.service_lines,
-        }
+        self._dimension_maps = settings.dimension_maps()
         self._reader = LedgerReader(
             self._odata,
             delimiter=settings.dimension_delimiter,
