@@ -88,6 +88,9 @@ def claim_checks(db: Database, *, owner: str, now: datetime, lease: timedelta, l
         or_(journals.c.next_attempt_at.is_(None), journals.c.next_attempt_at <= now),
         or_(journals.c.lease_expires_at.is_(None), journals.c.lease_expires_at < now),
     )
+    with db.reading() as tx:  # most rounds have no check due: a read, not a write transaction
+        if tx.execute(select(journals.c.id).where(due).limit(1)).first() is None:
+            return []
     candidates = (
         select(journals.c.id).where(due).order_by(journals.c.next_attempt_at, journals.c.id).limit(limit)
     )
