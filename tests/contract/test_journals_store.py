@@ -243,3 +243,57 @@ def test_release_gives_journals_back_without_an_attempt(engine) -> None:  # type
     assert stored is not None and (stored.status, stored.attempts) == ("staged", 0)
     assert outbox.claim(engine, owner="w1", now=T0 + timedelta(seconds=4), lease=LEASE, limit=1) == []
     assert len(outbox.claim(engine, owner="w1", now=T0 + timedelta(seconds=5), lease=LEASE, limit=1)) == 1
+
+
+def test_an_accepted_journal_is_checked_under_a_lease_and_ends_posted_or_failed(engine) -> None:  # type: ignore[no-untyped-def]
+    a, b = _journal(1, keys=False), _journal(2, keys=False)
+    _stage(engine, a)
+    _stage(engine, b)
+    outbox.claim(engine, owner="w1", now=T0, lease=LEASE, limit=10)
+    check_at = T0 + timedelta(seconds=5)
+    with engine.transaction() as conn:
+        for journal in (a, b):
+            assert outbox.mark_accepted(
+                conn,
+                journal.id,
+                owner="w1",
+                ticket=f"JOB-{journal.id[:4]}",
+                connector="x",
+                now=T0,
+                check_at=check_at,
+            )
+    accepted = store.get(engine, a.id)
+    assert accepted is not None and (accepted.status, accepted.erp_ticket, accepted.uncertain) == (
+        "accepted",
+        f"JOB-{a.id[:4]}",
+        True,
+    )
+    assert outbox.claim(engine, owner="w2", now=check_at, lease=LEASE, limit=10) == []  # never re-sent
+    assert (
+        outbox.claim_checks(engine, owner="w2", now=check_at - timedelta(seconds=1), lease=LEASE, limit=10)
+        == []
+    )
+    checks = outbox.claim_checks(engine, owner="w2", now=check_at, lease=LEASE, limit=10)
+    assert sorted(c.id for c in checks) == sorted([a.id, b.id])
+    assert all(c.ticket and c.accepted_at == T0 for c in checks)
+    assert outbox.claim_checks(engine, owner="w3", now=check_at, lease=LEASE, limit=10) == []  # leased
+    with engine.transaction() as conn:
+        assert not outbox.mark_posted(conn, a.id, owner="w3", document="D1", connector="x", now=check_at)
+        assert outbox.mark_posted(conn, a.id, owner="w2", document="D1", connector="x", now=check_at)
+        assert outbox.check_later(conn, b.id, owner="w2", at=check_at + timedelta(seconds=10), error="503")
+    posted = store.get(engine, a.id)
+    assert posted is not None and (posted.status, posted.erp_document, posted.uncertain) == (
+        "posted",
+        "D1",
+        False,
+    )
+    waiting = store.get(engine, b.id)
+    assert waiting is not None and (waiting.status, waiting.last_error) == ("accepted", "503")
+    (again,) = outbox.claim_checks(
+        engine, owner="w2", now=check_at + timedelta(seconds=10), lease=LEASE, limit=10
+    )
+    with engine.transaction() as conn:
+        assert outbox.mark_failed(
+            conn, again.id, owner="w2", attempts=1, uncertain=True, connector="x", error="never"
+        )
+    assert store.counts(engine) == {"staged": 0, "submitting": 0, "accepted": 0, "posted": 1, "failed": 1}
