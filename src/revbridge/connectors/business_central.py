@@ -66,7 +66,7 @@ from revbridge.connectors.business_central_payload import (
 )
 from revbridge.connectors.business_central_read import BcReads, erp_journal
 from revbridge.connectors.exports import exact_lines
-from revbridge.connectors.http import ClientCredentials, Pacer, Paces, failure, read_json, send
+from revbridge.connectors.http import BulkConnector, ClientCredentials, Pacer, failure, read_json, send
 from revbridge.core.clock import Clock, SystemClock
 from revbridge.ledger.journal import Journal
 
@@ -112,7 +112,7 @@ class BusinessCentralSettings:
         }[dimension]
 
 
-class BusinessCentralConnector(Paces):
+class BusinessCentralConnector(BulkConnector):
     def __init__(
         self,
         settings: BusinessCentralSettings,
@@ -153,28 +153,10 @@ class BusinessCentralConnector(Paces):
         return f"BusinessCentralConnector({self._name!r}, tenant={self.settings.tenant!r})"
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def limits(self) -> Limits:
-        return self._limits
-
-    @property
-    def batch_size(self) -> int:
-        return self.settings.batch_size
-
-    @property
     def tokens_fetched(self) -> int:
         return self.auth.tokens_fetched
 
     # -- the protocol ------------------------------------------------------------------------------
-
-    def submit(self, journal: Journal) -> Receipt:
-        answer = self.submit_many([journal])[journal.id]
-        if isinstance(answer, Rejection):
-            raise ConnectorRejected(answer.message, lines=answer.lines)
-        return answer
 
     def submit_many(self, journals: Sequence[Journal]) -> dict[str, Answer]:
         """Every journal answered, posted or rejected; ConnectorUnavailable for the whole call."""

@@ -69,7 +69,7 @@ from revbridge.connectors.dynamics_finance_package import (
 )
 from revbridge.connectors.dynamics_finance_read import LedgerReader
 from revbridge.connectors.exports import exact_lines
-from revbridge.connectors.http import ClientCredentials, Pacer, Paces, failure
+from revbridge.connectors.http import BulkConnector, ClientCredentials, Pacer, failure
 from revbridge.core.clock import Clock, SystemClock
 from revbridge.ledger.journal import Journal
 
@@ -123,7 +123,7 @@ class DynamicsFinanceSettings:
         }
 
 
-class DynamicsFinanceConnector(Paces):
+class DynamicsFinanceConnector(BulkConnector):
     def __init__(
         self,
         settings: DynamicsFinanceSettings,
@@ -186,28 +186,10 @@ class DynamicsFinanceConnector(Paces):
         return f"DynamicsFinanceConnector({self.settings.base_url!r}, {self._name!r})"
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def limits(self) -> Limits:
-        return self._limits
-
-    @property
-    def batch_size(self) -> int:
-        return self.settings.batch_size
-
-    @property
     def tokens_fetched(self) -> int:
         return self.auth.tokens_fetched
 
     # -- the protocol ------------------------------------------------------------------------------
-
-    def submit(self, journal: Journal) -> Receipt:
-        answer = self.submit_many([journal])[journal.id]
-        if isinstance(answer, Rejection):
-            raise ConnectorRejected(answer.message, lines=answer.lines)
-        return answer
 
     def submit_many(self, journals: Sequence[Journal]) -> dict[str, Answer]:
         """One package per legal entity (OData for a group below ``odata_below``). Once a group

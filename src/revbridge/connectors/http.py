@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -26,7 +26,15 @@ from typing import Any
 
 import httpx
 
-from revbridge.connectors.base import ConnectorRejected, ConnectorUnavailable
+from revbridge.connectors.base import (
+    Answer,
+    ConnectorRejected,
+    ConnectorUnavailable,
+    Limits,
+    Receipt,
+    Rejection,
+)
+from revbridge.ledger.journal import Journal
 
 
 class Pacer:
@@ -47,13 +55,44 @@ class Pacer:
             raise ConnectorUnavailable("the outbox is stopping: the request was not sent")
 
 
-class Paces:
-    """For connectors with a ``pacer`` on their HTTP clients: the outbox hands it its bucket."""
+class HttpConnector:
+    """What the cloud ERP connectors share: their name and limits, and a ``pacer`` on their HTTP
+    clients to which the outbox hands its bucket."""
 
+    _name: str
+    _limits: Limits
     pacer: Pacer
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
 
     def pace(self, acquire: Callable[[], bool] | None) -> None:
         self.pacer.attach(acquire)
+
+
+class BulkConnector(HttpConnector):
+    """A connector whose ERP takes journals in bulk (``submit_many``, ``settings.batch_size`` at
+    most per call): one journal is a bulk call of one."""
+
+    settings: Any
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.settings.batch_size)
+
+    def submit_many(self, journals: Sequence[Journal]) -> dict[str, Answer]:
+        raise NotImplementedError
+
+    def submit(self, journal: Journal) -> Receipt:
+        answer = self.submit_many([journal])[journal.id]
+        if isinstance(answer, Rejection):
+            raise ConnectorRejected(answer.message, lines=answer.lines)
+        return answer
 
 
 def retry_after(response: httpx.Response, now: Callable[[], datetime] | None = None) -> float | None:

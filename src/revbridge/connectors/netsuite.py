@@ -38,7 +38,7 @@ from urllib.parse import quote
 import httpx
 
 from revbridge.connectors.base import Answer, ErpJournal, Limits, Receipt
-from revbridge.connectors.http import Pacer, Paces
+from revbridge.connectors.http import HttpConnector, Pacer
 from revbridge.connectors.netsuite_auth import ClientAssertion, TokenBasedAuth
 from revbridge.connectors.netsuite_held import held as held_journals
 from revbridge.connectors.netsuite_jobs import JobFollower, NetsuiteHttp
@@ -151,7 +151,7 @@ def _auth(
     )
 
 
-class NetsuiteConnector(Paces):
+class NetsuiteConnector(HttpConnector):
     def __init__(
         self,
         settings: NetsuiteSettings,
@@ -182,14 +182,6 @@ class NetsuiteConnector(Paces):
 
     def __repr__(self) -> str:
         return f"NetsuiteConnector({self._name!r}, {self.settings.url!r})"
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def limits(self) -> Limits:
-        return self._limits
 
     @property
     def tokens_fetched(self) -> int:

@@ -44,7 +44,15 @@ from revbridge.connectors.base import (
     Rejection,
 )
 from revbridge.connectors.exports import exact_lines, group_id_of
-from revbridge.connectors.http import ClientCredentials, Pacer, Paces, detail, failure, read_json, send
+from revbridge.connectors.http import (
+    BulkConnector,
+    ClientCredentials,
+    Pacer,
+    detail,
+    failure,
+    read_json,
+    send,
+)
 from revbridge.connectors.oracle_fusion_files import (
     ENDED,
     FAILED,
@@ -71,7 +79,7 @@ DEFAULT_LIMITS = Limits(
 _CONFIRM_CHUNK = 40  # JeBatchId terms per journalBatches query
 
 
-class OracleFusionConnector(Paces):
+class OracleFusionConnector(BulkConnector):
     def __init__(
         self,
         settings: OracleFusionSettings,
@@ -112,18 +120,6 @@ class OracleFusionConnector(Paces):
         self._in_flight: dict[str, str] = {}  # reference -> ticket, for this process's uploads
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def limits(self) -> Limits:
-        return self._limits
-
-    @property
-    def batch_size(self) -> int:
-        return self.settings.batch_size
-
-    @property
     def tokens_fetched(self) -> int:
         return self.auth.tokens_fetched if self.auth is not None else 0
 
@@ -131,12 +127,6 @@ class OracleFusionConnector(Paces):
         self._client.close()
 
     # -- posting --------------------------------------------------------------------------------------
-
-    def submit(self, journal: Journal) -> Receipt:
-        answer = self.submit_many([journal])[journal.id]
-        if isinstance(answer, Rejection):
-            raise ConnectorRejected(answer.message, lines=answer.lines)
-        return answer
 
     def submit_many(self, journals: Sequence[Journal]) -> dict[str, Answer]:
         """One importBulkData upload per ledger; every journal accepted under its upload's ticket,
