@@ -193,7 +193,7 @@ def test_checks_wait_longer_as_a_job_ages() -> None:
 
 
 @dataclass
-class BulkConnector:
+class Uploads:
     """A bulk ERP: each ``submit_many`` is one upload, posted at once; it remembers the uploads."""
 
     name: str = "bulk"
@@ -230,7 +230,7 @@ class BulkConnector:
 def test_a_bulk_erp_gets_one_call_per_legal_entity_and_batch(engine: Database) -> None:
     stage(engine, 7, now=T0, le="LE01")
     stage(engine, 2, now=T0, le="LE02")
-    erp = BulkConnector()
+    erp = Uploads()
     assert isinstance(erp, Bulk)
     d = dispatcher(engine, erp, FixedClock(T0))
     d.run_once()
@@ -241,7 +241,7 @@ def test_a_bulk_erp_gets_one_call_per_legal_entity_and_batch(engine: Database) -
 
 def test_a_lost_bulk_answer_is_looked_up_in_one_call_and_nothing_is_sent_twice(engine: Database) -> None:
     made = stage(engine, 3, now=T0)
-    erp = BulkConnector(drop_next=True)
+    erp = Uploads(drop_next=True)
     clock = FixedClock(T0)
     d = dispatcher(engine, erp, clock)
     d.run_once()
