@@ -106,3 +106,23 @@ def test_reconcile_reads_the_configured_cloud_erp_back(
         blind = _cli(tmp_path, db, "reconcile", "--json", env={}, drop=tuple(rig.secrets))
         shown_blind = json.loads(blind.stdout)["journals"]["by_delivery"]
         assert shown_blind.get("acknowledged", 0) == 0 and shown_blind["receipted"] == len(posted)
+
+
+def test_config_validate_names_a_wrong_erp_setting_before_anything_posts(tmp_path: Path) -> None:
+    with cloud_erps.started("netsuite") as rig:
+        config = _configure(tmp_path, rig)
+
+    def validate() -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "REVBRIDGE_HOME": str(tmp_path)}
+        for name in rig.secrets:  # secrets are named in the configuration, not needed to check it
+            env.pop(name, None)
+        command = [sys.executable, "-m", "revbridge", "config", "validate", str(config)]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+    ok = validate()
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    path = config / "legal_entities.yaml"
+    path.write_text(path.read_text().replace("account_id:", "acount_id:"))
+    bad = validate()
+    assert bad.returncode == 1
+    assert "legal_entities.yaml" in bad.stdout and "unknown setting 'acount_id'" in bad.stdout

@@ -11,10 +11,13 @@ import typer
 
 from revbridge.bootstrap import Runtime, reference_config_dir
 from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, open_runtime, print_json
-from revbridge.core.errors import InputError
+from revbridge.connectors import registry
+from revbridge.connectors.registry import thaw
+from revbridge.core.errors import ConfigurationError, InputError
 from revbridge.masterdata.changes import diff
 from revbridge.masterdata.configuration import Configuration
 from revbridge.masterdata.loader import load
+from revbridge.masterdata.yaml_reader import ConfigError
 from revbridge.security.roles import Permission, allows
 from revbridge.store import apikeys, configs
 
@@ -31,8 +34,24 @@ ApiKeyOption = Annotated[
 ]
 
 
-def load_dir(directory: Path) -> Configuration:
+def _load(directory: Path) -> tuple[Configuration | None, list[ConfigError]]:
+    """The configuration and its errors, each legal entity's connector settings checked too (a
+    typo in an ERP setting is an error here, not a work item when the first journal goes out)."""
     config, errors = load(directory)
+    if config is None:
+        return None, list(errors)
+    found = []
+    for entity in config.master.legal_entities:
+        settings = thaw(entity.connector.settings) if entity.connector.settings else {}
+        try:
+            registry.check(entity.connector.name, settings, name=entity.connector.name)
+        except ConfigurationError as exc:
+            found.append(ConfigError("legal_entities.yaml", 0, 0, f"legal entity {entity.code}: {exc}"))
+    return (None, found) if found else (config, [])
+
+
+def load_dir(directory: Path) -> Configuration:
+    config, errors = _load(directory)
     if config is None:
         shown = "\n".join(f"  {directory / e.file}:{e.line}: {e.message}" for e in errors)
         raise InputError(f"{len(errors)} error(s) in {directory}:\n{shown}")
@@ -56,7 +75,7 @@ def _actor(runtime: Runtime, api_key: str | None, needed: Permission | None) -> 
 def validate(directory: DirArgument = None, json_out: JsonOption = False) -> None:
     """Check a configuration directory; every error with its file and line."""
     target = directory or reference_config_dir()
-    config, errors = load(target)
+    config, errors = _load(target)
     if json_out:
         print_json(
             {

@@ -219,6 +219,26 @@ def build(kind: str, settings: Mapping[str, Any], env: Environment, *, name: str
     return factory(label, values, limits, env)
 
 
+def check(kind: str, settings: Mapping[str, Any], *, name: str | None = None) -> None:
+    """Check a connector's settings as ``build`` would (known keys, types, required values,
+    ``limits``) without building it or needing its secrets: a ``<key>_env`` setting only has to
+    name a variable. Raises ConfigurationError naming the setting."""
+    label = name or kind
+    if kind not in CONNECTORS:
+        raise ConfigurationError(
+            f"connector {label!r}: unknown type {kind!r}; one of {', '.join(CONNECTORS)}"
+        )
+    values = {k: v for k, v in settings.items() if k not in ("type", "limits", "fbdi")}
+    named = {str(v): "placeholder" for k, v in values.items() if k.endswith("_env")}
+    if settings.get("limits") is not None:
+        if not isinstance(settings["limits"], Mapping):
+            raise ConfigurationError(f"connector {label!r}: limits must be a mapping")
+        settings_record(f"{label}.limits", Limits, settings["limits"], {})
+    records = [r for r in SETTINGS[kind] if r is not FbdiSettings]
+    if records:
+        settings_record(label, records[0], values, named)
+
+
 def thaw(value: Any) -> Any:
     """Master data's frozen settings (mappings as tuples of pairs, lists as tuples) as plain values."""
     if isinstance(value, tuple):

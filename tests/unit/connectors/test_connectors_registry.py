@@ -189,3 +189,17 @@ def test_every_cloud_erp_example_builds_through_the_registry(example: Path, tmp_
         router.close()
     with pytest.raises(ConfigurationError, match="environment variable"):
         registry.routing(config, registry.Environment(db=Database.open("sqlite://"), clock=SystemClock()))
+
+
+def test_connector_settings_are_checked_without_their_secrets() -> None:
+    good = {"base_url": "https://erp", "username": "u", "password_env": "NOT_SET_ANYWHERE", "ledger_ids": {}}
+    registry.check("oracle_fusion", good)  # the variable need not be set to check the settings
+    with pytest.raises(ConfigurationError, match="unknown setting 'ledger_id'"):
+        registry.check("oracle_fusion", {**good, "ledger_id": "1"})
+    with pytest.raises(ConfigurationError, match="account_id"):
+        registry.check("netsuite", {"authentication": "tba"})
+    with pytest.raises(ConfigurationError, match="unknown type 'sap'"):
+        registry.check("sap", {})
+    with pytest.raises(ConfigurationError, match="poll_intervall"):
+        registry.check("business_central", {"tenant": "t", "client_id": "c", "limits": {"poll_intervall": 5}})
+    registry.check("embedded", {})
