@@ -6,6 +6,12 @@ itself: its tables, its files, its HTTP store, Tryton over JSON-RPC) equal the j
 account by account; a second submit creates no second document where the ERP enforces uniqueness;
 a journal the ERP refuses raises ConnectorRejected.
 
+The four cloud ERPs (Oracle Fusion, Business Central, Dynamics 365 Finance, NetSuite) run as their
+protocol-faithful servers (tests/support/cloud_erps.py), a fresh one per test; an ERP that only
+accepts a journal is followed until it answers, so "a receipt" means posted there too. Their
+contract with the outbox (lost answers, outages, deadlines, credentials) is in
+test_cloud_connectors.py.
+
 Tryton runs for real: trytond on the running PostgreSQL, provisioned once per machine
 (tests/support/tryton.py), a fresh database per module. Tryton end to end (the outbox, the
 pipeline's own journals, closed periods, a cut-off submission) is in test_connectors_tryton.py.
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -23,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import cloud_erps
 import pytest
 import tryton as tryton_support
 from beancount import loader
@@ -31,7 +39,7 @@ from faulty_erp import FaultyErp
 from sqlalchemy import text
 
 from revbridge.connectors import registry
-from revbridge.connectors.base import Connector, ConnectorRejected
+from revbridge.connectors.base import Connector, ConnectorRejected, Receipt, Rejection
 from revbridge.connectors.tryton import TrytonConnector
 from revbridge.core.clock import FixedClock, SystemClock
 from revbridge.ledger.journal import Journal
@@ -50,6 +58,11 @@ class Harness:
     refused: Callable[[], Journal]  # a journal this ERP refuses
     unique: bool  # the ERP itself refuses a second document for a reference
     mapping: dict[str, str]
+    # submit, and for an ERP that only accepts a journal, follow its job until the ERP answers
+    post: Callable[[Connector, Journal], Receipt] = lambda connector, journal: connector.submit(journal)
+
+    def submit(self, journal: Journal) -> Receipt:
+        return self.post(self.connector, journal)
 
 
 # ---- harnesses -------------------------------------------------------------------------------
@@ -172,6 +185,42 @@ def _rest(erp: FaultyErp) -> Iterator[Harness]:
     connector.close()
 
 
+def _followed(connector: Connector, journal: Journal) -> Receipt:
+    """Submit, then check an accepted journal every 20 ms until the ERP has answered."""
+    receipt = connector.submit(journal)
+    deadline = time.monotonic() + 30
+    while receipt.accepted:
+        assert time.monotonic() < deadline, "the ERP never finished the job"
+        time.sleep(0.02)
+        answer = connector.check([receipt]).get(journal.id, receipt)  # type: ignore[attr-defined]
+        if isinstance(answer, Rejection):
+            raise ConnectorRejected(answer.message, lines=answer.lines)
+        receipt = answer
+    return receipt
+
+
+def _cloud(kind: str) -> Iterator[Harness]:
+    """A cloud ERP's protocol-faithful server (tests/support/cloud_erps.py), fresh per test."""
+    with cloud_erps.started(kind) as rig:
+        env = registry.Environment(db=Database.open("sqlite://"), clock=SystemClock(), secrets=rig.secrets)
+        connector = registry.build(kind, rig.settings, env)
+        sent: dict[str, Journal] = {}
+
+        def post(c: Connector, journal: Journal) -> Receipt:
+            sent[journal.id] = journal
+            return _followed(c, journal)
+
+        def documents(ref: str) -> int:
+            return rig.documents(sent[ref]) if ref in sent else 0
+
+        def refused() -> Journal:
+            journal = remittance(trn="UNKNOWN-ACCOUNT")
+            return replace(journal, lines=(replace(journal.lines[0], account="9999"), *journal.lines[1:]))
+
+        yield Harness(connector, lambda _refs: rig.balances(), documents, refused, True, {}, post)
+        connector.close()
+
+
 def _tryton(server: tryton_support.TrytonServer) -> Iterator[Harness]:
     connector = registry.build(
         "tryton", server.settings, registry.Environment(db=Database.open("sqlite://"), clock=SystemClock())
@@ -205,6 +254,7 @@ KINDS = [
     "file-beancount",
     "rest",
     pytest.param("tryton", marks=[pytest.mark.tryton, pytest.mark.postgres, pytest.mark.slow]),
+    *cloud_erps.KINDS,
 ]
 
 
@@ -217,6 +267,8 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         yield from _embedded(request.getfixturevalue("pg_url"), True)
     elif kind.startswith("file-"):
         yield from _file(tmp_path / "out", kind.removeprefix("file-"))
+    elif kind in cloud_erps.KINDS:
+        yield from _cloud(kind)
     elif kind == "rest":
         erp = FaultyErp()
         try:
@@ -239,7 +291,7 @@ def _fresh(journal: Journal) -> Journal:
 
 def test_submit_then_lookup_finds_the_same_document(harness: Harness) -> None:
     journal = _fresh(remittance())
-    receipt = harness.connector.submit(journal)
+    receipt = harness.submit(journal)
     assert receipt.reference == journal.id
     assert receipt.document
     found = harness.connector.lookup(journal.id)
@@ -255,7 +307,7 @@ def test_lookup_of_an_unknown_reference_is_none(harness: Harness) -> None:
 def test_erp_balances_equal_the_journal_lines(harness: Harness) -> None:
     posted = [_fresh(remittance()), _fresh(charge_batch())]
     for journal in posted:
-        harness.connector.submit(journal)
+        harness.submit(journal)
     expected = nets(posted, harness.mapping)
     assert expected["1211"] == Decimal("-250.00")  # -1,550.00 + 300.00 + 1,000.00
     assert nonzero(harness.balances([j.id for j in posted])) == expected
@@ -265,8 +317,8 @@ def test_second_submit_creates_no_second_document_where_the_erp_is_unique(harnes
     if not harness.unique:
         pytest.skip("Tryton has no unique external reference: the outbox looks up before any re-send")
     journal = _fresh(charge_batch())
-    first = harness.connector.submit(journal)
-    again = harness.connector.submit(journal)
+    first = harness.submit(journal)
+    again = harness.submit(journal)
     assert again.document == first.document
     assert harness.documents(journal.id) == 1
 
@@ -274,7 +326,7 @@ def test_second_submit_creates_no_second_document_where_the_erp_is_unique(harnes
 def test_a_journal_the_erp_refuses_is_rejected(harness: Harness) -> None:
     journal = harness.refused()
     with pytest.raises(ConnectorRejected):
-        harness.connector.submit(journal)
+        harness.submit(journal)
     if journal.lines and "/" not in journal.id:
         assert harness.documents(journal.id) == 0
         assert harness.connector.lookup(journal.id) is None
