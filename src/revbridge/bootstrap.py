@@ -220,6 +220,9 @@ def build(
     if with_reference_config and not configs.versions(db):
         apply_reference_config(db, clock, settings)
     metrics = Metrics()
+    metrics.state.watch_store(
+        lambda: workitems.oldest_open_by_severity(db, now=clock.now()), lambda: queue.pending_count(db)
+    )
     chosen = FORMATS if formats is None else formats
     arrivals = Wakeup()
     store = MessageStore(db, keyring, clock, wakeup=arrivals)

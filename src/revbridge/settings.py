@@ -101,6 +101,18 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # alert thresholds: `revbridge alerts render` writes the Prometheus rules from these
+    # (docs/operations.md says what each alert means and what to do)
+    alert_cash_posting_p99_seconds: float = Field(default=60.0, gt=0)  # realtime lane, receipt->posted
+    alert_error_item_age_hours: float = Field(default=4.0, gt=0)  # oldest open error work item
+    alert_warning_item_age_hours: float = Field(default=72.0, gt=0)  # oldest open warning work item
+    alert_backlog_messages: int = Field(default=10000, ge=1)  # messages pending or processing
+    alert_backlog_minutes: float = Field(default=10.0, gt=0)  # ... for this long
+    alert_circuit_open_minutes: float = Field(default=5.0, gt=0)  # an ERP circuit open this long
+    alert_ack_p99_seconds: float = Field(default=0.5, gt=0)  # MLLP frame received -> ACK written
+    alert_excepted_per_hour: float = Field(default=50.0, gt=0)  # messages excepted in the last hour
+    alert_reconciliation_minutes: float = Field(default=30.0, gt=0)  # not tying for this long
+
     # authentication
     jwks_file: Path | None = None
     jwks_url: str | None = None

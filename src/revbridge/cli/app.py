@@ -12,7 +12,18 @@ import click
 import typer
 from typer._click.exceptions import ClickException as TyperClickException
 
-from revbridge.cli import admin, config, exceptions, journals, ledger, messages, periods, reconcile, security
+from revbridge.cli import (
+    admin,
+    alerts,
+    config,
+    exceptions,
+    journals,
+    ledger,
+    messages,
+    periods,
+    reconcile,
+    security,
+)
 from revbridge.cli.common import err_console
 from revbridge.core.errors import RevbridgeError, StoreError, StoreUnavailable
 
@@ -36,6 +47,7 @@ app.add_typer(admin.audit_app, name="audit")
 app.add_typer(config.config_app, name="config")
 app.add_typer(periods.period_app, name="period")
 app.add_typer(security.keys_app, name="keys")
+app.add_typer(alerts.alerts_app, name="alerts")
 app.command()(security.purge)
 ledger.register(app)
 

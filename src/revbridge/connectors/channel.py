@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from revbridge.connectors.backoff import Backoff
 from revbridge.connectors.base import Connector, Limits, Paced
-from revbridge.connectors.breaker import CircuitBreaker
+from revbridge.connectors.breaker import BreakerState, CircuitBreaker
 from revbridge.connectors.throttle import TokenBucket
 
 
@@ -48,6 +48,10 @@ class Channel:
         if isinstance(self.connector, Paced):
             self.connector.pace(None)
         self.pool.shutdown(wait=True)
+
+    def circuit_open(self) -> bool:
+        """Open or half-open: the ERP is not taking calls freely (what the circuit alert reads)."""
+        return self.breaker.state is not BreakerState.CLOSED
 
     def pause(self, seconds: float) -> None:
         with self._lock:

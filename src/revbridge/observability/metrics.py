@@ -2,7 +2,78 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from threading import Lock
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from revbridge.observability.logging import get_logger
+
+_log = get_logger("revbridge.metrics")
+
+# Read at scrape time; bootstrap passes functions that ask the store, so this layer knows no SQL.
+OldestOpen = Callable[[], Mapping[str, float]]  # severity -> age in seconds of its oldest open item
+Backlog = Callable[[], int]  # messages pending or processing
+
+
+class StateCollector(Collector):
+    """Gauges that must be read, not counted: the state of the store and of the ERP circuits
+    when Prometheus scrapes. A counter kept in one process could not know the backlog that other
+    processes left, nor an item opened by another worker; the store does."""
+
+    def __init__(self) -> None:
+        self._lock = Lock()
+        self._oldest: OldestOpen | None = None
+        self._backlog: Backlog | None = None
+        self._breakers: dict[str, Callable[[], bool]] = {}
+
+    def watch_store(self, oldest_open: OldestOpen, backlog: Backlog) -> None:
+        with self._lock:
+            self._oldest, self._backlog = oldest_open, backlog
+
+    def watch_breaker(self, connector: str, is_open: Callable[[], bool]) -> None:
+        with self._lock:
+            self._breakers[connector] = is_open
+
+    def forget_breaker(self, connector: str, is_open: Callable[[], bool]) -> None:
+        with self._lock:
+            if self._breakers.get(connector) == is_open:
+                del self._breakers[connector]
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self._lock:
+            oldest, backlog, breakers = self._oldest, self._backlog, dict(self._breakers)
+        try:
+            yield from self._store_gauges(oldest, backlog)
+        except Exception as exc:  # a scrape while the database is away still reports the rest
+            _log.warning("metrics.store_unreadable", error=type(exc).__name__)
+        circuits = GaugeMetricFamily(
+            "revbridge_erp_circuit_open",
+            "1 while the connector's circuit breaker is open",
+            labels=["connector"],
+        )
+        for connector in sorted(breakers):
+            circuits.add_metric([connector], 1.0 if breakers[connector]() else 0.0)
+        yield circuits
+
+    @staticmethod
+    def _store_gauges(oldest: OldestOpen | None, backlog: Backlog | None) -> Iterator[GaugeMetricFamily]:
+        if oldest is not None:
+            ages = GaugeMetricFamily(
+                "revbridge_work_item_oldest_open_seconds",
+                "Age of the oldest open work item, by severity (0: none open)",
+                labels=["severity"],
+            )
+            found = oldest()
+            for severity in sorted({"error", "warning", *found}):
+                ages.add_metric([severity], found.get(severity, 0.0))
+            yield ages
+        if backlog is not None:
+            yield GaugeMetricFamily(
+                "revbridge_message_backlog", "Messages stored and not yet processed", value=backlog()
+            )
 
 
 class Metrics:
@@ -55,3 +126,18 @@ class Metrics:
         self.mllp_skipped_bytes = Counter(
             "revbridge_mllp_skipped_bytes", "Bytes received outside MLLP frames and skipped", registry=r
         )
+        self.mllp_ack = Histogram(
+            "revbridge_mllp_ack_seconds",
+            "Time from a whole MLLP frame received to its ACK written to the socket",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        # labelled so that nothing is exported before a reconciliation has run (not a false 0)
+        self.reconciliation_ties = Gauge(
+            "revbridge_reconciliation_ties",
+            "1 if the last whole-store reconciliation asked of the API tied, 0 if it did not",
+            ["scope"],
+            registry=r,
+        )
+        self.state = StateCollector()
+        r.register(self.state)

@@ -138,6 +138,7 @@ class Dispatcher:
                     connector, monotonic=self._monotonic, sleep=self._stop.wait, cancelled=self._stop.is_set
                 )
                 self._channels[id(connector)] = found
+                self._metrics.state.watch_breaker(found.name, found.circuit_open)
             return found
 
     # -- loops -------------------------------------------------------------------------------------
@@ -223,6 +224,7 @@ class Dispatcher:
         self._stop.set()
         with self._channels_lock:
             for channel in self._channels.values():
+                self._metrics.state.forget_breaker(channel.name, channel.circuit_open)
                 channel.close()
             self._channels.clear()
 

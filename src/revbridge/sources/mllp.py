@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -159,9 +160,11 @@ class MllpServer:
             if end >= 0:
                 frame = bytes(buffer[1:end])
                 del buffer[: end + len(END)]
+                received = time.perf_counter()
                 ack = await self._handler(frame, peer)
                 writer.write(START + ack + END)
                 await writer.drain()
+                self._metrics.mllp_ack.observe(time.perf_counter() - received)
                 continue
             try:
                 chunk = await asyncio.wait_for(reader.read(65536), timeout=self.settings.idle_timeout)

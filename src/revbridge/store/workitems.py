@@ -353,3 +353,16 @@ def open_for_messages(db: Database, message_ids: Sequence[str]) -> frozenset[int
             )
             found.update(int(i) for (i,) in conn.execute(query))
     return frozenset(found)
+
+
+def oldest_open_by_severity(db: Database, *, now: datetime) -> dict[str, float]:
+    """Seconds since the oldest open item of each severity was opened: what the work-queue SLA
+    alert reads at scrape time. A severity with no open item is absent."""
+    query = (
+        select(work_items.c.severity, func.min(work_items.c.created_at))
+        .where(work_items.c.status == OPEN)
+        .group_by(work_items.c.severity)
+    )
+    with db.reading() as conn:
+        rows = conn.execute(query).all()
+    return {str(sev): max(0.0, (now - at).total_seconds()) for sev, at in rows if at is not None}

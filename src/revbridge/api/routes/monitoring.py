@@ -46,4 +46,6 @@ async def readyz(request: Request) -> Response:
 @requires(Permission.PUBLIC)
 async def metrics(request: Request) -> Response:
     registry = runtime_of(request).metrics.registry
-    return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    # off the event loop: some gauges are read from the store at scrape time
+    body = await anyio.to_thread.run_sync(generate_latest, registry)
+    return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)

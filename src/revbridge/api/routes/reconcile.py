@@ -41,6 +41,8 @@ async def reconcile(
             in_flight=timedelta(minutes=stale_after),
             connector_for=runtime.connector_for,
         )
+        if day is None:  # the whole store: what the reconciliation alert reads
+            runtime.metrics.reconciliation_ties.labels("all").set(1 if found.ties else 0)
         return found.as_json(keys=events)
 
     return await anyio.to_thread.run_sync(run)
