@@ -109,7 +109,7 @@ def _flow(s: Settings) -> list[dict[str, Any]]:
         ),
         _rule(
             "RevbridgeExceptedMessagesHigh",
-            'sum(increase(revbridge_messages_terminal{status="excepted"}[1h])) > ' + excepted,
+            'sum(increase(revbridge_messages_terminal_total{status="excepted"}[1h])) > ' + excepted,
             wait="5m",
             severity="warning",
             summary="Many messages ended excepted in the last hour",
