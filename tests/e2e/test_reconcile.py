@@ -368,3 +368,27 @@ def test_journals_posted_to_tryton_are_read_back_from_tryton(
     finally:
         router.close()
         rt.close()
+
+
+def test_the_api_sets_the_reconciliation_gauge_the_alert_reads(posted: Runtime) -> None:
+    _, token = apikeys.create(
+        posted.db, name="viewer", roles=(Role.VIEWER,), now=posted.clock.now(), actor="test", anchor=None
+    )
+    headers = {"X-API-Key": token}
+    gauge = ("revbridge_reconciliation_ties", {"scope": "all"})
+    registry = posted.metrics.registry
+    with TestClient(create_app(posted)) as client:
+        assert registry.get_sample_value(*gauge) is None  # not yet asked: absent, not a false 0
+        assert client.get("/api/v1/reconcile", headers=headers).json()["ties"] is True
+        assert registry.get_sample_value(*gauge) == 1
+        with posted.db.transaction() as conn:
+            conn.execute(
+                update(event_lines)
+                .where(event_lines.c.event_key == "hl7v2:STJ:T2", event_lines.c.role == "gross_revenue")
+                .values(amount_minor=8100)
+            )
+        one_day = client.get("/api/v1/reconcile", params={"date": "2024-03-01"}, headers=headers)
+        assert one_day.json()["ties"] is False
+        assert registry.get_sample_value(*gauge) == 1  # one day's report is not the whole store's
+        assert client.get("/api/v1/reconcile", headers=headers).json()["ties"] is False
+        assert registry.get_sample_value(*gauge) == 0
