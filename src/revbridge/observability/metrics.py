@@ -122,6 +122,11 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
             registry=r,
         )
+        self._operations(r)
+
+    def _operations(self, r: CollectorRegistry) -> None:
+        """What operations watch besides the message and journal counts: MLLP, reconciliation,
+        and the store's and the circuits' state read at scrape time."""
         self.mllp_connections = Gauge("revbridge_mllp_connections", "Open MLLP connections", registry=r)
         self.mllp_skipped_bytes = Counter(
             "revbridge_mllp_skipped_bytes", "Bytes received outside MLLP frames and skipped", registry=r
