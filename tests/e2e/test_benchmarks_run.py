@@ -45,5 +45,9 @@ def test_the_benchmark_runs_at_a_small_size(name: str, tmp_path: Path, corpus: P
         text=True,
         timeout=600,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+    # bench/web.py exits 1 when a page misses its latency target: at one round a page's p95 is a
+    # single sample, so a slow moment decides it. Here the question is whether the benchmark
+    # runs and reports; targets are judged in full runs (docs/PERFORMANCE.md).
+    missed_target = done.returncode == 1 and "OVER the" in done.stdout
+    assert done.returncode == 0 or missed_target, done.stderr[-3000:]
     assert "floor" in done.stdout.lower(), done.stdout[-2000:]
