@@ -143,7 +143,9 @@ def _stage_and_drain(engine: Database, router: registry.Router, posted: list[Jou
         engine, router, clock=SystemClock(), metrics=Metrics(), config=OutboxConfig(owner="test")
     )
     try:
-        assert dispatcher.drain() == 3
+        # three journals, in as many rounds as Tryton needs: concurrent posts can meet a
+        # serialisation error that the outbox retries (the counts and moves are checked after)
+        assert dispatcher.drain() >= 3
     finally:
         dispatcher.close()
 

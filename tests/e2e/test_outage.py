@@ -113,8 +113,11 @@ def test_ten_thousand_journals_survive_an_outage_exactly_once(tmp_path: Path) ->
     assert channel.breaker.state is BreakerState.CLOSED
     _check_the_rate_never_beat_the_bucket(erp)
     calls = metrics.erp_calls
-    assert calls.labels("rest", "found")._value.get() == 2  # the two answers dropped after commit
-    assert calls.labels("rest", "posted")._value.get() == COUNT - 2
+    # the two answers dropped after commit are found by lookups; a request cut by the outage after
+    # the ERP committed it is found the same way, so each journal is posted or found, once
+    found = calls.labels("rest", "found")._value.get()
+    assert found >= 2
+    assert calls.labels("rest", "posted")._value.get() == COUNT - found
     engine.close()
 
 
