@@ -3,34 +3,18 @@ journals, lookup before resend, read back, and each refusal as a rejection namin
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from dataclasses import replace
-from pathlib import Path
 
 import pytest
-from fo_erp import FoErp
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "contract"))  # the shared test journals
 from connectors_journals import charge_batch, nets, remittance, small
+from fo_erp import FoErp
+from fo_settings import settings
 
 from revbridge.connectors.base import Bulk, Follows, ReadsBack, Receipt
-from revbridge.connectors.dynamics_finance import DynamicsFinanceConnector, DynamicsFinanceSettings
+from revbridge.connectors.dynamics_finance import DynamicsFinanceConnector
 from revbridge.connectors.dynamics_finance_package import execution_id, journal_key
 
 DMF = "/data/DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities."
-
-
-def settings(erp: FoErp, **changes: object) -> DynamicsFinanceSettings:
-    base = DynamicsFinanceSettings(
-        base_url=erp.url,
-        token_url=erp.token_url,
-        client_id=erp.client_id,
-        client_secret=erp.client_secret,
-        dimension_delimiter="|",
-        odata_below=3,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -7,33 +7,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 
 import httpx
 import pytest
 from connectors_journals import LE, _line, small
 from fo_erp import FoErp
+from fo_settings import settings
 
 from revbridge.connectors.base import ConnectorRejected, Receipt
-from revbridge.connectors.dynamics_finance import DynamicsFinanceConnector, DynamicsFinanceSettings
+from revbridge.connectors.dynamics_finance import DynamicsFinanceConnector
 from revbridge.connectors.dynamics_finance_package import journal_key
 from revbridge.connectors.exports import exact_lines
 from revbridge.ledger.journal import Journal, JournalDraft, Lane, realtime_journal
 from revbridge.ledger.role import AccountRole as R
 
 BATCH = "/data/$batch"
-
-
-def settings(erp: FoErp, **changes: object) -> DynamicsFinanceSettings:
-    base = DynamicsFinanceSettings(
-        base_url=erp.url,
-        token_url=erp.token_url,
-        client_id=erp.client_id,
-        client_secret=erp.client_secret,
-        dimension_delimiter="|",
-        odata_below=3,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -4,35 +4,19 @@ become ConnectorUnavailable; no secret or PHI leaves in a request or an error.""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from dataclasses import replace
-from pathlib import Path
 
 import pytest
+from connectors_journals import remittance, small
 from erp_chart import reference
 from fo_erp import FoErp
+from fo_settings import settings
 
 from revbridge.connectors.base import ConnectorRejected, ConnectorUnavailable, Receipt, Rejection
-from revbridge.connectors.dynamics_finance import DynamicsFinanceConnector, DynamicsFinanceSettings
+from revbridge.connectors.dynamics_finance import DynamicsFinanceConnector
 from revbridge.connectors.dynamics_finance_package import execution_id, rows_for
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "contract"))  # the shared test journals
-from connectors_journals import remittance, small
-
 SENTINEL = "TRN-SENTINEL-PHI-4471"
-
-
-def settings(erp: FoErp, **changes: object) -> DynamicsFinanceSettings:
-    base = DynamicsFinanceSettings(
-        base_url=erp.url,
-        token_url=erp.token_url,
-        client_id=erp.client_id,
-        client_secret=erp.client_secret,
-        dimension_delimiter="|",
-        odata_below=3,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 @pytest.fixture

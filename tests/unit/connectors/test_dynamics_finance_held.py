@@ -4,7 +4,6 @@ whoever put it there; nothing revbridge did not write; page after page; lines as
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -12,26 +11,15 @@ import httpx
 import pytest
 from connectors_journals import charge_batch, remittance, small
 from fo_erp import FoErp
+from fo_settings import settings
 
 from revbridge.connectors.base import ConnectorUnavailable, Receipt
-from revbridge.connectors.dynamics_finance import DynamicsFinanceConnector, DynamicsFinanceSettings
+from revbridge.connectors.dynamics_finance import DynamicsFinanceConnector
 from revbridge.connectors.dynamics_finance_package import journal_key, reference_of
 from revbridge.ledger.journal import Journal
 
 JUNE = (date(2026, 6, 1), date(2026, 6, 30))
 UNKNOWN = "0123456789abcdef0123456789abcdef"  # an id shaped like revbridge's that its store lacks
-
-
-def settings(erp: FoErp, **changes: object) -> DynamicsFinanceSettings:
-    base = DynamicsFinanceSettings(
-        base_url=erp.url,
-        token_url=erp.token_url,
-        client_id=erp.client_id,
-        client_secret=erp.client_secret,
-        dimension_delimiter="|",
-        odata_below=3,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 @pytest.fixture
