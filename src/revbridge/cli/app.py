@@ -35,7 +35,6 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command()(messages.ingest)
-app.command()(messages.worker)
 app.command()(messages.status)
 app.command("journals")(journals.journals_command)
 app.command()(journals.replay)

@@ -1,9 +1,8 @@
-"""ingest, worker and status: getting messages in and seeing where they ended (the work items they
+"""ingest and status: getting messages in and seeing where they ended (the work items they
 left are `revbridge exceptions`, in cli/exceptions.py)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,25 +172,6 @@ def _print_ingest_summary(files: list[Path], report: list[dict[str, Any]]) -> No
         by_status[str(row["status"])] = by_status.get(str(row["status"]), 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
     console.print(f"ingested {len(files)} file(s): {len(report)} message(s): {summary}")
-
-
-def worker(
-    once: Annotated[bool, typer.Option("--once", help="Process what is claimable now, then exit.")] = False,
-    db: DbOption = None,
-    settings: SettingsOption = None,
-) -> None:
-    """Claim stored messages and process them (until interrupted, or once with --once)."""
-    with open_runtime(db, settings) as runtime:
-        if once:
-            n = process_all(runtime, quiet=False)
-            console.print(f"processed {n} message(s)")
-            return
-        stop = threading.Event()
-        console.print(f"worker {runtime.worker().config.owner} running; Ctrl-C to stop")
-        try:
-            runtime.worker().run(stop)
-        except KeyboardInterrupt:
-            stop.set()
 
 
 def status(json_out: JsonOption = False, db: DbOption = None, settings: SettingsOption = None) -> None:

@@ -40,6 +40,9 @@ log = get_logger("revbridge.worker")
 
 # A message with this many events or more is committed in a transaction of its own.
 LARGE_MESSAGE_EVENTS = 200
+# A worker's transaction of small messages commits once it has taken this long (the message
+# under way is finished first): intake waits for at most about this on SQLite.
+TRANSACTION_SECONDS = 0.015
 
 
 class PostingStage(Protocol):
@@ -140,8 +143,7 @@ class Worker:
     # -- one message ---------------------------------------------------------------------------
 
     def process(self, message: queue.Claimed) -> Result | None:
-        results = self.process_batch([message])
-        return results[0] if results else None
+        return next(iter(self.process_batch([message])), None)
 
     def process_batch(self, claimed: Sequence[queue.Claimed]) -> list[Result]:
         """Parse each message, then commit the batch in as few transactions as latency allows
@@ -196,14 +198,31 @@ class Worker:
         failed: list[tuple[queue.Claimed, str]],
         opened: list[str],
     ) -> None:
-        """One transaction for ``group``; appends to the caller's results, failures and work items."""
+        """Commit ``group`` in transactions of at most ``TRANSACTION_SECONDS`` each (a message
+        is never split); appends to the caller's results, failures and work items."""
+        rest = list(group)
+        while rest:
+            rest = self._commit_some(rest, results, failed, opened)
+
+    def _commit_some(
+        self,
+        group: Sequence[tuple[queue.Claimed, Outcome[CanonicalEvent]]],
+        results: list[Result],
+        failed: list[tuple[queue.Claimed, str]],
+        opened: list[str],
+    ) -> list[tuple[queue.Claimed, Outcome[CanonicalEvent]]]:
+        """One transaction for the head of ``group``, until its time is up; returns the rest.
+        Short transactions keep intake's commits (whose senders wait for an ACK) from queueing
+        behind a worker's whole batch on SQLite's one writer."""
         done: list[Result] = []
         codes: list[str] = []
         errors: list[tuple[queue.Claimed, str]] = []
+        taken = 0
         try:
             with self._db.transaction() as tx:
-                now = self._clock.now()
+                began, now = time.perf_counter(), self._clock.now()
                 for message, outcome in group:
+                    taken += 1
                     try:
                         with Database.savepoint(tx):
                             committed = self._commit(tx, message, outcome, now)
@@ -215,15 +234,18 @@ class Worker:
                         continue
                     done.append(committed[0])
                     codes.extend(committed[1])
+                    if time.perf_counter() - began >= TRANSACTION_SECONDS:
+                        break
         except StoreError as exc:
-            # The group's own commit failed: nothing of it is stored; every message retries.
-            failed.extend((m, str(exc)) for m, _ in group)
-            return
+            # This transaction's own commit failed: nothing of it is stored; its messages retry.
+            failed.extend((m, str(exc)) for m, _ in group[:taken])
+            return list(group[taken:])
         results.extend(done)
         opened.extend(codes)
         failed.extend(errors)
         if done and self._staged is not None:
             self._staged.notify()
+        return list(group[taken:])
 
     def _parse(self, message: queue.Claimed) -> Outcome[CanonicalEvent] | None:
         """The message's events and problems; None when the parser raised and the message was
@@ -235,8 +257,10 @@ class Worker:
             reason = f"{message.format} parser raised {type(exc).__name__}"
             if message.attempts >= self.config.max_attempts:
                 where = SourceRef(message.id)
-                failed = _problem(
-                    ProblemCode.PARSER_FAILED, f"{reason} on {message.attempts} attempts", where
+                failed = Problem(
+                    code=ProblemCode.PARSER_FAILED,
+                    message=f"{reason} on {message.attempts} attempts",
+                    where=where,
                 )
                 return Outcome(problems=(failed,))
             self._retry(message, reason)
@@ -373,7 +397,3 @@ def _decide(
 
 def _facility(outcome: Outcome[CanonicalEvent]) -> str | None:
     return outcome.items[0].facility if outcome.items else None
-
-
-def _problem(code: ProblemCode, message: str, where: SourceRef) -> Problem:
-    return Problem(code=code, message=message, where=where)

@@ -1,8 +1,10 @@
-"""The running service: HTTP API, MLLP listener and background loops in one process.
+"""The running service: HTTP API, MLLP listener and background loops.
 
-``revbridge serve`` and ``revbridge demo`` both run this; so do the end-to-end tests, against real
-sockets. The HTTP server and the MLLP listener share one asyncio loop in a thread; workers and the
-other background loops (batch windows, the ERP outbox) are threads with a shared stop event.
+``revbridge serve``, ``revbridge worker`` and ``revbridge demo`` run this; so do the end-to-end
+tests, against real sockets. The HTTP server and the MLLP listener share one asyncio loop in a
+thread; workers and the other background loops (batch windows, the ERP outbox) are threads with a
+shared stop event, or, with ``processes``, child processes of their own (service/processes.py:
+what ``revbridge serve`` does, so the listeners never wait for the workers' interpreter lock).
 Ports may be 0 (pick a free one); the bound ports are known once ``start`` returns.
 """
 
@@ -21,6 +23,7 @@ from revbridge.connectors.base import Connector
 from revbridge.observability.logging import get_logger
 from revbridge.pipeline.dispatcher import Dispatcher
 from revbridge.service.app import create_app
+from revbridge.service.processes import WorkerProcesses
 from revbridge.sources.directory import DirectorySource
 from revbridge.sources.mllp import MllpServer, MllpSettings
 
@@ -37,6 +40,7 @@ class Service:
     post: bool = True  # run the ERP outbox
     connector_for: Callable[[str], Connector] | None = None  # default: the configuration's connector
     loops: list[Callable[[threading.Event], None]] = field(default_factory=list)
+    processes: WorkerProcesses | None = None  # workers in child processes (besides ``workers``)
     http_port: int = 0
     inbox: Path | None = None
     mllp_port: int = 0
@@ -68,6 +72,10 @@ class Service:
             self._start_directory()
         for n, loop in enumerate(self.loops):
             self._spawn(f"loop-{n}", loop)
+        if self.processes is not None:
+            self.processes.start()
+            self.runtime.arrivals.forward_to(self.processes.ring)
+            self._spawn("supervisor", self.processes.supervise)
 
     def _start_directory(self) -> None:
         s = self.runtime.settings
@@ -167,8 +175,14 @@ class Service:
         thread.start()
         self._threads.append(thread)
 
+    def request_stop(self) -> None:
+        """Ask ``wait`` to return and stop everything (safe from a signal handler)."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
+        if self.processes is not None:
+            self.processes.stop()
         self.runtime.arrivals.notify()  # the loops waiting on them look at the stop flag now
         self.runtime.staged.notify()
         for thread in self._threads:

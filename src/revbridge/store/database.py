@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 from revbridge.core.errors import StoreConflict, StoreError, StoreUnavailable
-from revbridge.store.engine import READONLY, make_engine
+from revbridge.store.engine import PRIORITY, READONLY, make_engine
 
 # An open transaction (or read-only connection). Outside store/ it is only passed back to store
 # functions; what it is underneath is the store's business.
@@ -80,10 +80,16 @@ class Database:
         return self._engine.url.render_as_string(hide_password=True)
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, priority: bool = False) -> Iterator[Tx]:
         """A writing transaction: committed when the block ends, rolled back if it raises. On
-        SQLite it takes the one writer's lock at its start (BEGIN IMMEDIATE)."""
-        with translated(), self._engine.begin() as conn:
+        SQLite it takes the one writer's lock at its start (BEGIN IMMEDIATE); a ``priority``
+        transaction (intake's, whose callers wait for an acknowledgement) goes before the
+        others waiting for it (store/writegate.py)."""
+        if not priority:
+            with translated(), self._engine.begin() as conn:
+                yield conn
+            return
+        with translated(), self._engine.connect().execution_options(**{PRIORITY: True}) as conn, conn.begin():
             yield conn
 
     @contextmanager

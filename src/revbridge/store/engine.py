@@ -1,13 +1,14 @@
 """Database engines with the durability the guarantees need (``Database`` wraps them).
 
 SQLite: WAL journal, ``synchronous=FULL`` (a commit survives power loss before we acknowledge),
-a busy timeout, and explicit ``BEGIN IMMEDIATE`` for writing transactions so two writers queue on
-the lock instead of failing on upgrade. PostgreSQL: ``synchronous_commit=on`` on every connection.
+a busy timeout, and explicit ``BEGIN IMMEDIATE`` for writing transactions, taken after the write
+gate (store/writegate.py) so writers in any thread or process queue fairly and intake goes first.
+PostgreSQL: ``synchronous_commit=on`` on every connection.
 """
 
 from __future__ import annotations
 
-import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import NullPool
 
 from revbridge.core.errors import InputError
+from revbridge.store.writegate import WriteGate
 
 READONLY = "revbridge_readonly"
+PRIORITY = "revbridge_priority"  # a writer others wait for (intake: its callers wait for an ACK)
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -31,30 +34,29 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-class _WriteGate:
-    """SQLite has one writer. Inside one process, writers queue on a fair lock instead of
-    SQLite's busy handler, which polls with sleeps of up to 100 ms and lets a busy writer starve
-    another for seconds. Writers in other processes still meet the busy handler."""
+class _Gated:
+    """BEGIN on SQLite: deferred for readers; writers take the write gate (store/writegate.py)
+    before ``BEGIN IMMEDIATE``, intake's group commit (the ``PRIORITY`` option) first."""
 
-    def __init__(self) -> None:
-        self._lock = threading.RLock()
+    def __init__(self, gate: WriteGate) -> None:
+        self._gate = gate
 
     def begin(self, conn: Connection) -> None:
-        readonly = conn.get_execution_options().get(READONLY, False)
-        if readonly:
+        options = conn.get_execution_options()
+        if options.get(READONLY, False):
             conn.exec_driver_sql("BEGIN")
             return
-        self._lock.acquire()
+        self._gate.acquire(priority=bool(options.get(PRIORITY, False)))
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            self._lock.release()
+            self._gate.release()
             raise
         conn.info[_HOLDS_GATE] = True
 
     def end(self, conn: Connection) -> None:
         if conn.info.pop(_HOLDS_GATE, False):
-            self._lock.release()
+            self._gate.release()
 
 
 _HOLDS_GATE = "revbridge_holds_write_gate"
@@ -75,7 +77,8 @@ def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> En
     pooling: dict[str, Any] = {"poolclass": NullPool} if null_pool else {}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:":
+        on_disk = bool(database) and database != ":memory:" and not database.startswith("file:")
+        if on_disk:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             parsed,
@@ -84,7 +87,9 @@ def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> En
             **pooling,
         )
         event.listen(engine, "connect", _sqlite_connect)
-        gate = _WriteGate()
+        write_gate = WriteGate(Path(database).resolve() if on_disk else None)
+        weakref.finalize(engine, write_gate.close)  # its lock files close with the engine
+        gate = _Gated(write_gate)
         event.listen(engine, "begin", gate.begin)
         event.listen(engine, "commit", gate.end)
         event.listen(engine, "rollback", gate.end)

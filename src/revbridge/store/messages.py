@@ -174,7 +174,7 @@ class MessageStore:
 
     def _commit(self, group: list[_Sealed]) -> list[Accepted | None]:
         now = self._clock.now()
-        with self._db.transaction() as conn:
+        with self._db.transaction(priority=True) as conn:
             known = _known_keys(conn, {item.dedupe_key for item in group})
             rows: list[dict[str, object]] = []
             key_rows: list[dict[str, object]] = []
