@@ -7,11 +7,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from lineformat import FORMATS
 from runtime import build_runtime
 from sqlalchemy import Connection, event, select
 
 from revbridge.core.clock import FixedClock
+from revbridge.pipeline import worker as worker_module
 from revbridge.pipeline.worker import LARGE_MESSAGE_EVENTS
 from revbridge.store import events, queue, workitems
 from revbridge.store.messages import Arrival
@@ -164,4 +166,42 @@ def test_an_idle_worker_wakes_when_a_message_arrives(db_url: str, tmp_path: Path
         stop.set()
         rt.arrivals.notify()
         worker.join(timeout=5)
+        rt.close()
+
+
+def test_a_batch_commits_in_short_transactions_and_every_message_ends_once(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's transaction ends once its time is up (intake must not wait behind a whole
+    batch): with no time at all, each message commits alone, and every one still ends exactly once
+    with its events, a message in error included."""
+    monkeypatch.setattr(worker_module, "TRANSACTION_SECONDS", 0.0)
+    clock = FixedClock(T0)
+    rt = build_runtime(db_url, tmp_path, formats=FORMATS, clock=clock)
+    try:
+        ids = [_put(rt, f"CHARGE t{n} {n + 1}") for n in range(5)]
+        bad = _put(rt, "CHARGE t9 1\nBAD MISSING_AMOUNT")
+        claimed = queue.claim(rt.db, owner="w", now=clock.now(), lease=timedelta(seconds=60), limit=10)
+        commits: list[int] = []
+        event.listen(rt.db.engine, "commit", lambda _conn: commits.append(1))
+        results = rt.worker(owner="w").process_batch(claimed)
+        assert sorted(r.message_id for r in results) == sorted([*ids, bad])
+        assert len(commits) == 6  # one transaction per message
+        assert [_status(rt, mid)[0] for mid in ids] == ["processed"] * 5
+        assert _status(rt, bad) == ("excepted", "MISSING_AMOUNT")
+        assert events.count(rt.db) == 6
+    finally:
+        rt.close()
+
+    monkeypatch.setattr(worker_module, "TRANSACTION_SECONDS", 60.0)
+    rt = build_runtime(db_url, tmp_path / "long", formats=FORMATS, clock=clock)
+    try:
+        for n in range(5):
+            _put(rt, f"CHARGE u{n} 1")
+        claimed = queue.claim(rt.db, owner="w", now=clock.now(), lease=timedelta(seconds=60), limit=10)
+        commits.clear()
+        event.listen(rt.db.engine, "commit", lambda _conn: commits.append(1))
+        assert len(rt.worker(owner="w").process_batch(claimed)) == 5
+        assert len(commits) == 1  # time enough: the batch is one transaction (one fsync)
+    finally:
         rt.close()
