@@ -50,16 +50,16 @@ def serve(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Databa
     with (tmp_path / "serve.log").open("wb") as log:
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=log)
     assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert b"revbridge serving" in line, (tmp_path / "serve.log").read_text()
     db = Database.open(Settings(home=tmp_path).db_url, null_pool=True)
     try:
+        line = proc.stdout.readline()
+        assert b"revbridge serving" in line, (tmp_path / "serve.log").read_text()
         yield proc, port, db
     finally:
         if proc.poll() is None:
-            proc.kill()
             for child in _children(proc.pid):
                 child.kill()
+            proc.kill()
         proc.wait()
         proc.stdout.close()
         db.close()
