@@ -35,10 +35,12 @@ def drop_pg_database(url: str) -> None:
 
 
 def truncate_all(url: str) -> None:
+    from revbridge.store.partitions import pg_metadata
     from revbridge.store.schema import metadata
 
     engine = create_engine(url)
     with engine.begin() as conn:
-        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        tables = [*metadata.sorted_tables, *pg_metadata.sorted_tables]  # event_keys: PostgreSQL only
+        names = ", ".join(f'"{t.name}"' for t in tables)
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()

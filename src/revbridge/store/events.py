@@ -26,8 +26,9 @@ from revbridge.canonical.events import (
 from revbridge.core.ids import digest
 from revbridge.core.money import Money
 from revbridge.core.problem import Problem, ProblemCode
-from revbridge.store import bulk
+from revbridge.store import bulk, partitions
 from revbridge.store.database import Database, Tx
+from revbridge.store.partitions import event_keys
 from revbridge.store.schema import events
 
 CONTEXT_KINDS = frozenset(
@@ -84,10 +85,13 @@ class Recorded:
 def record(conn: Connection, batch: Sequence[CanonicalEvent], *, message_id: str, now: datetime) -> Recorded:
     keys = [e.key for e in batch]
     existing: dict[str, str] = {}
+    # PostgreSQL keeps the keys in event_keys (events is partitioned by month, and a key must stay
+    # known after its month is dropped); SQLite's events table is unique by key itself.
+    table = event_keys if partitions.is_partitioned_events(conn) else events
     for start in range(0, len(keys), 400):
         chunk = keys[start : start + 400]
         for key, digest_ in conn.execute(
-            select(events.c.key, events.c.content_hash).where(events.c.key.in_(chunk))
+            select(table.c.key, table.c.content_hash).where(table.c.key.in_(chunk))
         ):
             existing[key] = digest_
     new: list[CanonicalEvent] = []
@@ -130,6 +134,9 @@ def record(conn: Connection, batch: Sequence[CanonicalEvent], *, message_id: str
         )
         new.append(event)
     bulk.insert_rows(conn, events, rows)
+    if table is event_keys:
+        fields = ("key", "content_hash", "message_id", "created_at")
+        bulk.insert_rows(conn, event_keys, [{f: r[f] for f in fields} for r in rows])
     return Recorded(tuple(new), tuple(repeated), tuple(problems))
 
 
@@ -210,11 +217,16 @@ def refresh(
     for event in batch:
         if event.key not in conflicting:
             continue
-        owner = tx.execute(select(events.c.message_id).where(events.c.key == event.key)).scalar_one()
+        keys = event_keys if partitions.is_partitioned_events(tx) else events
+        owner = tx.execute(select(keys.c.message_id).where(keys.c.key == event.key)).scalar_one()
         if owner == message_id:
             text, content = _encoded(event)
             tx.execute(
                 update(events).where(events.c.key == event.key).values(body=text, content_hash=content)
             )
+            if keys is event_keys:
+                tx.execute(
+                    update(event_keys).where(event_keys.c.key == event.key).values(content_hash=content)
+                )
             current.append(event)
     return current

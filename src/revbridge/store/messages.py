@@ -27,7 +27,7 @@ from revbridge.core.ids import content_hash, uuid7
 from revbridge.core.problem import ProblemCode, Severity
 from revbridge.core.wakeup import Wakeup
 from revbridge.security.keys import Keyring
-from revbridge.store import bulk
+from revbridge.store import bulk, partitions
 from revbridge.store.database import Database
 from revbridge.store.schema import message_keys, messages, work_items
 from revbridge.store.workitems import fingerprint
@@ -174,6 +174,7 @@ class MessageStore:
 
     def _commit(self, group: list[_Sealed]) -> list[Accepted | None]:
         now = self._clock.now()
+        partitions.ensure(self._db.engine, now)  # PostgreSQL: this month's partitions exist
         with self._db.transaction(priority=True) as conn:
             known = _known_keys(conn, {item.dedupe_key for item in group})
             rows: list[dict[str, object]] = []
@@ -233,9 +234,11 @@ def _known_keys(conn: Connection, keys: set[str]) -> dict[str, tuple[str, str, b
     for start in range(0, len(ordered), 400):
         chunk = ordered[start : start + 400]
         marks = ", ".join([mark] * len(chunk))
+        # LEFT JOIN: the first message may be gone with a month retention dropped; its key stays
+        # and still makes a later arrival a duplicate (without the first ACK to repeat).
         query = (
             "SELECT k.dedupe_key, k.message_id, k.content_hash, m.ack FROM message_keys k "
-            f"JOIN messages m ON m.id = k.message_id WHERE k.dedupe_key IN ({marks})"
+            f"LEFT JOIN messages m ON m.id = k.message_id WHERE k.dedupe_key IN ({marks})"
         )
         for key, mid, digest, ack in conn.exec_driver_sql(query, tuple(chunk)):
             found[key] = (mid, digest, bytes(ack) if ack is not None else None)

@@ -82,7 +82,12 @@ def database_bytes(db: Database) -> int:
             pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
             size = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
             return int(pages) * int(size)
-        return int(conn.execute(text("SELECT pg_total_relation_size('messages')")).scalar_one())
+        # Every partition of messages (or the table itself before migration 0006).
+        return int(
+            conn.execute(
+                text("SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM pg_partition_tree('messages')")
+            ).scalar_one()
+        )
 
 
 def purge(
