@@ -96,6 +96,9 @@ class Settings(BaseSettings):
 
     # retention of raw payloads (days); None keeps them forever
     retention_days: int | None = None
+    # records horizon (whole months, PostgreSQL): `revbridge purge` drops the messages and events
+    # partitions of months older than this many months (store/horizon.py); None keeps them
+    records_retention_months: int | None = None
 
     # observability
     log_level: str = "INFO"

@@ -23,7 +23,7 @@ from revbridge.cli.common import (
 )
 from revbridge.core.errors import InputError
 from revbridge.security.keys import KEY_ID
-from revbridge.store import audit, rekey, retention
+from revbridge.store import audit, horizon, rekey, retention
 
 keys_app = typer.Typer(help="Encryption keys of stored raw messages.", no_args_is_help=True)
 
@@ -209,50 +209,101 @@ def purge(
     full: Annotated[
         bool, typer.Option("--full", help="PostgreSQL: VACUUM FULL (locks the table) to shrink the files.")
     ] = False,
+    records_months: Annotated[
+        int | None,
+        typer.Option(
+            "--drop-months-older-than",
+            min=0,
+            help="PostgreSQL: also drop whole months of messages and events older than this many months, "
+            "each only if no message is unfinished, no work item open, no journal unposted or in an open "
+            "period (default: records_retention_months).",
+        ),
+    ] = None,
     json_out: JsonOption = False,
     db: DbOption = None,
     settings: SettingsOption = None,
 ) -> None:
-    """Remove raw payloads of finished messages past retention; keep metadata, events, journals, audit."""
+    """Remove raw payloads of finished messages past retention; keep metadata, events, journals, audit.
+
+    With a records horizon (--drop-months-older-than or records_retention_months), whole months of
+    messages and events past it are dropped afterwards (PostgreSQL's monthly partitions)."""
     with open_runtime(db, settings) as runtime:
+        months = records_months if records_months is not None else runtime.settings.records_retention_months
         days = older_than if older_than is not None else runtime.settings.retention_days
-        if days is None:
-            raise InputError("no retention period: pass --older-than DAYS or set REVBRIDGE_RETENTION_DAYS")
-        now = runtime.clock.now()
-        cutoff = now - timedelta(days=days)
-        count, size, held = retention.candidates(runtime.db, cutoff)
-        if dry_run:
-            found = {
-                "cutoff": cutoff.isoformat(),
-                "purgeable": count,
-                "payload_bytes": size,
-                "held_back": held,
-            }
-            if json_out:
-                print_json(found)
+        if days is None and months is None:
+            raise InputError(
+                "no retention period: pass --older-than DAYS or set REVBRIDGE_RETENTION_DAYS "
+                "(or --drop-months-older-than MONTHS, REVBRIDGE_RECORDS_RETENTION_MONTHS)"
+            )
+        found: dict[str, object] = {}
+        if days is not None:
+            found = _purge_payloads(
+                runtime, days, dry_run=dry_run, vacuum=not no_vacuum, full=full, quiet=json_out
+            )
+        if months is not None:
+            found["records"] = _drop_months(runtime, months, dry_run=dry_run, quiet=json_out)
+    if json_out:
+        print_json(found)
+
+
+def _purge_payloads(
+    runtime: Runtime, days: int, *, dry_run: bool, vacuum: bool, full: bool, quiet: bool
+) -> dict[str, object]:
+    now = runtime.clock.now()
+    cutoff = now - timedelta(days=days)
+    count, size, held = retention.candidates(runtime.db, cutoff)
+    if dry_run:
+        if not quiet:
+            console.print(f"{count} payloads ({size} bytes) received before {cutoff:%Y-%m-%d %H:%M} would go")
+            console.print(f"{held} more are held back by open work items")
+        return {"cutoff": cutoff.isoformat(), "purgeable": count, "payload_bytes": size, "held_back": held}
+    with _progress(quiet or count == 0) as progress:
+        task = progress.add_task("purging", total=count)
+        report = retention.purge(
+            runtime.db,
+            cutoff=cutoff,
+            now=now,
+            actor=_actor(),
+            anchor=runtime.settings.resolved_audit_anchor,
+            vacuum=vacuum,
+            full=full,
+            progress=lambda n: progress.advance(task, n),
+        )
+    if not quiet:
+        console.print(
+            f"purged {report.purged} raw payloads ({report.payload_bytes} bytes) received before "
+            f"{cutoff:%Y-%m-%d %H:%M}; {report.held_back} held back by open work items"
+        )
+        console.print(
+            f"database {report.bytes_before} -> {report.bytes_after} bytes (vacuum: {report.vacuum})"
+        )
+    return report.as_json()
+
+
+def _drop_months(runtime: Runtime, months: int, *, dry_run: bool, quiet: bool) -> dict[str, object]:
+    """The records horizon: whole months of messages and events dropped (store/horizon.py)."""
+    now = runtime.clock.now()
+    first_kept = horizon.horizon_for(now, months)
+    if dry_run:
+        report = horizon.inspect(runtime.db, horizon=first_kept)
+    else:
+        report = horizon.drop_months(
+            runtime.db,
+            horizon=first_kept,
+            now=now,
+            actor=_actor(),
+            anchor=runtime.settings.resolved_audit_anchor,
+        )
+    if not quiet:
+        verb = "can go" if dry_run else "dropped"
+        for month in report.months:
+            if month.blockers:
+                why = ", ".join(f"{reason} {n}" for reason, n in month.blockers.items())
+                console.print(f"{month.month:%Y-%m}: kept ({why}); later months wait for it")
             else:
                 console.print(
-                    f"{count} payloads ({size} bytes) received before {cutoff:%Y-%m-%d %H:%M} would go"
+                    f"{month.month:%Y-%m}: {verb} ({month.messages} messages, {month.events} events)"
                 )
-                console.print(f"{held} more are held back by open work items")
-            return
-        with _progress(json_out or count == 0) as progress:
-            task = progress.add_task("purging", total=count)
-            report = retention.purge(
-                runtime.db,
-                cutoff=cutoff,
-                now=now,
-                actor=_actor(),
-                anchor=runtime.settings.resolved_audit_anchor,
-                vacuum=not no_vacuum,
-                full=full,
-                progress=lambda n: progress.advance(task, n),
-            )
-    if json_out:
-        print_json(report.as_json())
-        return
-    console.print(
-        f"purged {report.purged} raw payloads ({report.payload_bytes} bytes) received before "
-        f"{cutoff:%Y-%m-%d %H:%M}; {report.held_back} held back by open work items"
-    )
-    console.print(f"database {report.bytes_before} -> {report.bytes_after} bytes (vacuum: {report.vacuum})")
+        if not report.months:
+            console.print(f"no month before {first_kept:%Y-%m} holds records")
+    return report.as_json()

@@ -85,7 +85,10 @@ def database_bytes(db: Database) -> int:
         # Every partition of messages (or the table itself before migration 0006).
         return int(
             conn.execute(
-                text("SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM pg_partition_tree('messages')")
+                text(
+                    "SELECT coalesce(sum(pg_total_relation_size(relid)), 0) "
+                    "FROM pg_partition_tree('messages')"
+                )
             ).scalar_one()
         )
 

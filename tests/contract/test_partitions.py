@@ -1,0 +1,339 @@
+"""PostgreSQL's monthly partitions (migration 0006, store/partitions.py) and the records horizon
+(store/horizon.py): rows land in their month, dedupe holds across months and across dropped
+months, a month is dropped only when nothing still needs it, and the migration keeps the rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from lineformat import FORMATS
+from pgdb import create_pg_database, drop_pg_database
+from sqlalchemy import insert, select, text, update
+
+from revbridge.bootstrap import Runtime, build
+from revbridge.core.clock import FixedClock
+from revbridge.core.errors import InputError
+from revbridge.ledger.period import PeriodStatus
+from revbridge.settings import Settings
+from revbridge.store import Database, audit, horizon, migrate, partitions, periods, workitems
+from revbridge.store.messages import Arrival
+from revbridge.store.schema import event_lines, events, journals, message_keys, messages, metadata
+
+pytestmark = pytest.mark.postgres
+
+JAN = datetime(2025, 1, 15, 12, tzinfo=UTC)
+FEB = datetime(2025, 2, 10, 12, tzinfo=UTC)
+MAR = datetime(2025, 3, 5, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    """A database of its own: these tests create and drop partitions."""
+    found = create_pg_database("rbpart")
+    yield found
+    drop_pg_database(found)
+
+
+@pytest.fixture
+def rt(url: str, tmp_path: Path) -> Iterator[Runtime]:
+    runtime = build(
+        Settings(home=tmp_path, db=url),
+        clock=FixedClock(JAN),
+        formats=FORMATS,
+        upgrade=True,
+        posting=False,
+        with_reference_config=False,
+    )
+    yield runtime
+    runtime.close()
+
+
+def at(rt: Runtime, moment: datetime) -> None:
+    clock = rt.clock
+    assert isinstance(clock, FixedClock)
+    clock.set(moment)
+
+
+def accept(rt: Runtime, body: str) -> str:
+    return rt.store.accept(Arrival(channel="test", format="lines", payload=body.encode())).message_id
+
+
+def homes(rt: Runtime, table: str) -> dict[str, str]:
+    """Row id -> the partition that holds it."""
+    with rt.db.reading() as conn:
+        rows = conn.execute(text(f"SELECT id::text, tableoid::regclass::text FROM {table}"))
+        return {r[0]: r[1] for r in rows}
+
+
+def test_partitions_exist_after_upgrade(rt: Runtime) -> None:
+    now = partitions.month_of(datetime.now(UTC))
+    ahead = partitions.months_from(now, partitions.AHEAD + 1)
+    with rt.db.reading() as conn:
+        for table in ("messages", "events"):
+            assert partitions.is_partitioned(conn, table)
+            assert set(ahead) <= set(partitions.existing_months(conn, table))
+            assert conn.execute(text("SELECT to_regclass(:n)"), {"n": f"{table}_default"}).scalar()
+        assert not partitions.is_partitioned(conn, "message_keys")
+        assert not partitions.is_partitioned(conn, "event_keys")
+
+
+def test_rows_land_in_their_month(rt: Runtime) -> None:
+    jan = [accept(rt, "ID j1\nCHARGE cj1 1.00"), accept(rt, "ID j2\nCHARGE cj2 2.00")]
+    rt.worker().drain()
+    at(rt, FEB)
+    feb = accept(rt, "ID f1\nCHARGE cf1 3.00")
+    rt.worker().drain()
+    placed = homes(rt, "messages")
+    assert {placed[m] for m in jan} == {"messages_p2025_01"} and placed[feb] == "messages_p2025_02"
+    with rt.db.reading() as conn:
+        rows = conn.execute(text("SELECT key, tableoid::regclass::text FROM events")).all()
+        assert dict(rows) == {"cj1": "events_p2025_01", "cj2": "events_p2025_01", "cf1": "events_p2025_02"}
+        assert set(partitions.existing_months(conn, "messages")) >= set(
+            partitions.months_from(date(2025, 1, 1), partitions.AHEAD + 2)
+        )
+        for table in ("messages_default", "events_default"):
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+
+
+def test_a_row_in_the_default_partition_moves_to_its_month_when_it_is_made(rt: Runtime) -> None:
+    mid = accept(rt, "ID d1\nCHARGE cd1 1.00")
+    with rt.db.transaction() as conn:  # a clock far off: a month no partition covers yet
+        conn.execute(
+            update(messages).where(messages.c.id == mid).values(received_at=datetime(2024, 6, 3, tzinfo=UTC))
+        )
+    assert homes(rt, "messages")[mid] == "messages_default"
+    with rt.db.transaction() as conn:
+        partitions.lock(conn)
+        assert partitions.create_month(conn, "messages", date(2024, 6, 1))
+    assert homes(rt, "messages")[mid] == "messages_p2024_06"
+
+
+def test_dedupe_holds_across_months_and_after_a_month_is_dropped(rt: Runtime) -> None:
+    first = accept(rt, "ID k1\nCHARGE c1 5.00")
+    rt.worker().drain()
+    at(rt, FEB)
+    again = rt.store.accept(Arrival(channel="test", format="lines", payload=b"ID k1\nCHARGE c1 5.00"))
+    assert again.status == "duplicate" and again.duplicate_of == first
+    rt.worker().drain()
+    dropped = horizon.drop_months(rt.db, horizon=date(2025, 2, 1), now=FEB, actor="t", anchor=None)
+    assert [m.month for m in dropped.dropped] == [date(2025, 1, 1)]
+    assert first not in homes(rt, "messages")
+    at(rt, MAR)
+    late = rt.store.accept(Arrival(channel="test", format="lines", payload=b"ID k1\nCHARGE c1 5.00"))
+    assert late.status == "duplicate" and late.duplicate_of == first
+    # The event c1 was recorded in January, whose partition is gone: the same event in another
+    # message is recognised (nothing new recorded), other content under its key is a conflict.
+    same = accept(rt, "ID k2\nCHARGE c1 5.00")
+    other = accept(rt, "ID k3\nCHARGE c1 6.00")
+    rt.worker().drain()
+    with rt.db.reading() as conn:
+        assert conn.execute(select(events.c.key).where(events.c.message_id == same)).all() == []
+        status = dict(
+            conn.execute(
+                select(messages.c.id, messages.c.status).where(messages.c.id.in_([same, other]))
+            ).all()
+        )
+    assert status == {same: "processed", other: "excepted"}
+    assert [i.code for i in workitems.list_items(rt.db, message_id=other)] == ["EVENT_CONFLICT"]
+
+
+def _line(event_key: str, journal_id: str | None) -> dict[str, object]:
+    return {
+        "event_key": event_key,
+        "document_key": event_key,
+        "revision": "r1",
+        "lane": "realtime",
+        "legal_entity": "LE1",
+        "posting_date": date(2025, 1, 15),
+        "account": "1200",
+        "role": "ar",
+        "side": "debit",
+        "amount_minor": 100,
+        "currency": "USD",
+        "facility": "F01",
+        "cost_center": "CC",
+        "payer_class": "SELF",
+        "service_line": "ED",
+        "journal_id": journal_id,
+        "received_at": JAN,
+        "created_at": JAN,
+    }
+
+
+def _journal(journal_id: str, status: str) -> dict[str, object]:
+    return {
+        "id": journal_id,
+        "lane": "realtime",
+        "legal_entity": "LE1",
+        "posting_date": date(2025, 1, 15),
+        "reference": journal_id,
+        "moved_from": "[]",
+        "status": status,
+        "connector": "embedded",
+        "attempts": 1,
+        "uncertain": 0,
+        "first_received_at": JAN,
+        "created_at": JAN,
+    }
+
+
+def blockers(rt: Runtime, first_kept: date) -> dict[str, dict[str, int]]:
+    report = horizon.inspect(rt.db, horizon=first_kept)
+    return {f"{m.month:%Y-%m}": m.blockers for m in report.months}
+
+
+def test_a_month_is_dropped_only_when_nothing_needs_it(rt: Runtime) -> None:
+    kept = accept(rt, "ID a1\nCHARGE ca1 1.00")
+    bad = accept(rt, "ID a2\nBAD UNMAPPED_DEPARTMENT")
+    rt.worker().drain()
+    late = accept(rt, "ID a3\nCHARGE ca3 3.00")  # processed in February: its event is February's
+    at(rt, FEB)
+    feb = accept(rt, "ID b1\nCHARGE cb1 1.00")
+    first_kept = date(2025, 2, 1)
+    assert blockers(rt, first_kept) == {"2025-01": {"non_terminal": 1, "open_work_items": 1}}
+    rt.worker().drain()
+    assert homes(rt, "events") and _event_home(rt, "ca3") == ("events_p2025_02", late)
+    item = workitems.list_items(rt.db, message_id=bad)[0]
+    with rt.db.transaction() as conn:
+        workitems.close(conn, [item.id], status="resolved", actor="t", reason="fixed", now=FEB)
+        conn.execute(insert(event_lines), [_line("ca1", None)])
+    assert blockers(rt, first_kept) == {"2025-01": {"unposted": 1}}
+    with rt.db.transaction() as conn:
+        conn.execute(insert(journals), [_journal("J1", "posted")])
+        conn.execute(update(event_lines).where(event_lines.c.event_key == "ca1").values(journal_id="J1"))
+        conn.execute(insert(event_lines), [_line("ca3", "J1")])  # the straggler's line: same journal
+    assert blockers(rt, first_kept) == {"2025-01": {"open_periods": 1}}
+    refused = horizon.drop_months(rt.db, horizon=first_kept, now=FEB, actor="t", anchor=None)
+    assert refused.dropped == () and [m.month for m in refused.months] == [date(2025, 1, 1)]
+    assert kept in homes(rt, "messages")
+    periods.set_status(rt.db, "LE1", "2025-01", PeriodStatus.CLOSED, actor="t", now=FEB, anchor=None)
+    keys_before = dedupe_keys(rt)
+    assert len(keys_before) == 4
+    report = horizon.drop_months(rt.db, horizon=first_kept, now=FEB, actor="t", anchor=None)
+    assert [m.month for m in report.dropped] == [date(2025, 1, 1)]
+    gone = report.months[0]
+    assert (gone.messages, gone.events) == (3, 2)  # ca1, and ca3 from February's partition
+    assert set(homes(rt, "messages")) == {feb}
+    with rt.db.reading() as conn:
+        assert conn.execute(select(events.c.key)).scalars().all() == ["cb1"]
+        assert conn.execute(text("SELECT to_regclass('messages_p2025_01')")).scalar() is None
+        assert conn.execute(text("SELECT to_regclass('events_p2025_01')")).scalar() is None
+        assert len(conn.execute(select(event_lines.c.id)).all()) == 2  # the subledger stays
+        drops = [e for e in audit.entries(conn) if e.action == "retention.drop_month"]
+    assert dedupe_keys(rt) == keys_before  # dedupe keys outlive their month
+    assert [(e.target, e.details) for e in drops] == [("2025-01", {"messages": "3", "events": "2"})]
+    assert audit.check(rt.db)[1] == []
+
+
+def dedupe_keys(rt: Runtime) -> list[str]:
+    with rt.db.reading() as conn:
+        return list(
+            conn.execute(select(message_keys.c.dedupe_key).order_by(message_keys.c.dedupe_key)).scalars()
+        )
+
+
+def _event_home(rt: Runtime, key: str) -> tuple[str, str]:
+    with rt.db.reading() as conn:
+        row = conn.execute(
+            text("SELECT tableoid::regclass::text, message_id FROM events WHERE key = :k"), {"k": key}
+        ).one()
+        return row[0], row[1]
+
+
+def test_sqlite_has_no_months_to_drop(tmp_path: Path) -> None:
+    db = Database.open(f"sqlite:///{tmp_path / 's.db'}", null_pool=True)
+    try:
+        migrate.upgrade(db)
+        with pytest.raises(InputError):
+            horizon.inspect(db, horizon=date(2025, 1, 1))
+        with db.reading() as conn:
+            assert not partitions.is_partitioned(conn, "messages")
+            assert not partitions.is_partitioned_events(conn)
+    finally:
+        db.close()
+
+
+def _alembic(db: Database, action: str, revision: str) -> None:
+    cfg = migrate._config()
+    with db.transaction() as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, action)(cfg, revision)
+
+
+def test_the_migration_keeps_existing_rows_and_downgrades(url: str) -> None:
+    db = Database.open(url, null_pool=True)
+    try:
+        migrate.upgrade(db, "0005")
+        with db.transaction() as conn:
+            for n, when in enumerate((JAN, FEB), start=1):
+                conn.execute(insert(messages), [_message(f"m{n}", when)])
+                conn.execute(
+                    insert(message_keys),
+                    [{"dedupe_key": f"k{n}", "message_id": f"m{n}", "content_hash": "h"}],
+                )
+                conn.execute(insert(events), [_event(f"e{n}", f"m{n}", when)])
+        migrate.upgrade(db)
+        with db.reading() as conn:
+            placed = dict(conn.execute(text("SELECT id, tableoid::regclass::text FROM messages")).all())
+            assert placed == {"m1": "messages_p2025_01", "m2": "messages_p2025_02"}
+            found = conn.execute(
+                text("SELECT key, tableoid::regclass::text, id FROM events ORDER BY id")
+            ).all()
+            assert [(k, home) for k, home, _ in found] == [
+                ("e1", "events_p2025_01"),
+                ("e2", "events_p2025_02"),
+            ]
+            keyed = conn.execute(
+                select(partitions.event_keys.c.key, partitions.event_keys.c.message_id)
+            ).all()
+            assert sorted(keyed) == [("e1", "m1"), ("e2", "m2")]
+        with db.transaction() as conn:  # ids go on from where they were
+            new_id = conn.execute(
+                insert(events).returning(events.c.id), [_event("e3", "m2", FEB)]
+            ).scalar_one()
+        assert new_id > found[-1][2]
+        _alembic(db, "downgrade", "0005")
+        with db.reading() as conn:
+            assert not partitions.is_partitioned(conn, "messages")
+            assert sorted(conn.execute(select(messages.c.id)).scalars()) == ["m1", "m2"]
+            assert sorted(conn.execute(select(events.c.key)).scalars()) == ["e1", "e2", "e3"]
+        with db.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    finally:
+        db.close()
+
+
+def _message(mid: str, when: datetime) -> dict[str, object]:
+    return {
+        "id": mid,
+        "channel": "test",
+        "format": "lines",
+        "dedupe_key": None,
+        "content_hash": "h",
+        "size": 1,
+        "locator": "",
+        "received_at": when,
+        "correlation_id": mid,
+        "status": "processed",
+        "attempts": 1,
+    }
+
+
+def _event(key: str, mid: str, when: datetime) -> dict[str, object]:
+    return {
+        "key": key,
+        "kind": "ChargeCaptured",
+        "message_id": mid,
+        "facility": "F01",
+        "occurred_on": when.date(),
+        "body": "{}",
+        "content_hash": "h",
+        "state": "recorded",
+        "created_at": when + timedelta(seconds=1),
+    }
