@@ -4,6 +4,10 @@ months, a month is dropped only when nothing still needs it, and the migration k
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -337,3 +341,45 @@ def _event(key: str, mid: str, when: datetime) -> dict[str, object]:
         "state": "recorded",
         "created_at": when + timedelta(seconds=1),
     }
+
+
+def cli(home: Path, db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "REVBRIDGE_HOME": str(home), "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "revbridge", *args, "--db", db_url],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+    )
+
+
+def test_the_purge_command_drops_months(rt: Runtime, url: str, tmp_path: Path) -> None:
+    accept(rt, "ID c1\nCHARGE cc1 1.00")
+    pending = accept(rt, "ID c2\nCHARGE cc2 2.00")
+    rt.worker().drain()
+    with rt.db.transaction() as conn:
+        conn.execute(update(messages).where(messages.c.id == pending).values(status="pending"))
+    dry = cli(tmp_path, url, "purge", "--drop-months-older-than", "1", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    found = json.loads(dry.stdout)["records"]
+    assert found["dropped"] == [] and found["months"][0]["month"] == "2025-01"
+    assert found["months"][0]["blockers"] == {"non_terminal": 1}
+    refused = cli(tmp_path, url, "purge", "--drop-months-older-than", "1")
+    assert refused.returncode == 0 and "2025-01: kept (non_terminal 1)" in refused.stdout
+    with rt.db.transaction() as conn:
+        conn.execute(update(messages).where(messages.c.id == pending).values(status="processed"))
+    done = cli(tmp_path, url, "purge", "--drop-months-older-than", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)["records"]
+    now = datetime.now(UTC)
+    assert report["horizon"] == f"{horizon.horizon_for(now, 1):%Y-%m}"
+    assert report["dropped"][0] == "2025-01" and report["months"][0]["messages"] == 2
+    assert homes(rt, "messages") == {}
+    with rt.db.reading() as conn:  # nothing before the horizon is left; the current month stays
+        assert min(partitions.existing_months(conn, "messages")) >= horizon.horizon_for(now, 1)
+        assert partitions.month_of(now) in partitions.existing_months(conn, "events")
+    lite = f"sqlite:///{tmp_path / 'lite.db'}"
+    assert cli(tmp_path, lite, "db", "upgrade").returncode == 0
+    sqlite = cli(tmp_path, lite, "purge", "--drop-months-older-than", "1")
+    assert sqlite.returncode == 2 and "needs PostgreSQL" in sqlite.stderr
