@@ -44,7 +44,7 @@ from revbridge.demo.truth import Message
 from revbridge.security.roles import Role
 from revbridge.service import Service
 from revbridge.settings import Settings
-from revbridge.store import apikeys
+from revbridge.store import apikeys, partitions
 
 START = date(2026, 11, 2)
 ADMIN = os.environ.get("REVBRIDGE_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -180,6 +180,42 @@ def report(name: str, start: Sample, end: Sample, messages: int) -> None:
     print(line, flush=True)
 
 
+def lookups(db: str, months: int) -> None:
+    """What a lookup by message id costs as months accumulate: the primary key is (id,
+    received_at), so ``WHERE id = ?`` probes every month's index. Times a SELECT and an UPDATE by
+    id with the partitions there are, then with ``months`` more (empty) months."""
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        ids = list(conn.execute(text("SELECT id FROM messages ORDER BY random() LIMIT 500")).scalars())
+    for step in ("now", "more"):
+        if step == "more":
+            with engine.begin() as conn:
+                partitions.lock(conn)
+                for month in partitions.months_from(date(2020, 1, 1), months):
+                    partitions.create_month(conn, "messages", month)
+        with engine.connect() as conn:
+            count = len(partitions.existing_months(conn, "messages"))
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            timed = {}
+            for name, sql in (
+                ("select", "SELECT status FROM messages WHERE id = %s"),
+                ("update", "UPDATE messages SET attempts = attempts WHERE id = %s"),
+            ):
+                with raw.cursor() as cur:
+                    started = time.perf_counter()
+                    for mid in ids:
+                        cur.execute(sql, (mid,))
+                    timed[name] = (time.perf_counter() - started) / len(ids) * 1e6
+            raw.rollback()
+        print(
+            f"by-id lookups with {count} monthly partitions (+ default): SELECT {timed['select']:.0f} us, "
+            f"UPDATE {timed['update']:.0f} us per statement (round trip included)",
+            flush=True,
+        )
+    engine.dispose()
+
+
 def wait_for(predicate: Any, timeout: float = 1800.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -193,6 +229,7 @@ def main() -> None:
     parser.add_argument("--db", help="database URL (default: a fresh PostgreSQL database)")
     parser.add_argument("--scale", type=float, default=0.5)
     parser.add_argument("--workers", type=int, default=1, help="worker threads in the worker node")
+    parser.add_argument("--months", type=int, default=36, help="PostgreSQL: months added for the lookup test")
     args = parser.parse_args()
     traffic = generate(start=START, days=1, seed=11, scale=args.scale)
     print(f"scaling: one simulated day at scale {args.scale}: {len(traffic.messages):,} messages", flush=True)
@@ -213,6 +250,8 @@ def main() -> None:
         wait_for(lambda: done(rt))
         report(f"worker node ({args.workers} thread(s), posting, outbox)", begin, worker.stop(), stored)
         rt.close()
+        if db.startswith("postgresql") and args.months:
+            lookups(db, args.months)
 
 
 def send(messages: list[Message], targets: Targets) -> int:

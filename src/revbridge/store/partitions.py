@@ -31,7 +31,7 @@ from sqlalchemy.exc import OperationalError
 
 from revbridge.store.types import UtcDateTime
 
-AHEAD = 3  # months created ahead of the current one
+AHEAD = 2  # months created ahead of the current one (each partition costs planning time)
 
 # PostgreSQL-only tables (schema.py holds what both backends share).
 pg_metadata = MetaData()

@@ -7,7 +7,7 @@ says why and names the partitions). The primary keys become ``(id, received_at)`
 ``message_keys`` and ``events`` to ``messages`` are dropped (a key to a partitioned table would
 have to include the partition key). Existing rows are copied into the new tables, each into its
 month; a partition is made for every month that holds rows and for the current month and the next
-three, plus a default partition. On SQLite this migration does nothing.
+two (partitions.AHEAD), plus a default partition. On SQLite this migration does nothing.
 
 Revision ID: 0006
 Revises: 0005
