@@ -8,7 +8,9 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from lineformat import FORMATS
 from pgdb import create_pg_database, drop_pg_database
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import create_engine, insert, select, text, update
 
 from revbridge.bootstrap import Runtime, build
 from revbridge.core.clock import FixedClock
@@ -383,3 +385,44 @@ def test_the_purge_command_drops_months(rt: Runtime, url: str, tmp_path: Path) -
     assert cli(tmp_path, lite, "db", "upgrade").returncode == 0
     sqlite = cli(tmp_path, lite, "purge", "--drop-months-older-than", "1")
     assert sqlite.returncode == 2 and "needs PostgreSQL" in sqlite.stderr
+
+
+def test_concurrent_processes_create_each_month_once(url: str, rt: Runtime) -> None:
+    engines = [create_engine(url) for _ in range(4)]
+    when = datetime(2031, 5, 2, tzinfo=UTC)
+    try:
+        for engine in engines:  # each engine stands for a process: forget what this one knows
+            partitions.forget(engine)
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda e: partitions.ensure(e, when), engines))
+    finally:
+        for engine in engines:
+            engine.dispose()
+    with rt.db.reading() as conn:
+        for table in ("messages", "events"):
+            assert set(partitions.months_from(date(2031, 5, 1), partitions.AHEAD + 1)) <= set(
+                partitions.existing_months(conn, table)
+            )
+
+
+def test_intake_never_waits_long_for_a_new_month(url: str, rt: Runtime) -> None:
+    """A reader holding the default partition blocks the DDL; intake gives up on it within the
+    lock timeout, stores the message in the default partition and tries again later."""
+    at(rt, datetime(2032, 7, 1, tzinfo=UTC))
+    blocker = create_engine(url)
+    try:
+        with blocker.connect() as conn:
+            conn.execute(text("BEGIN"))
+            conn.execute(text("LOCK TABLE messages_default IN ACCESS SHARE MODE"))
+            started = time.monotonic()
+            mid = accept(rt, "ID w1\nCHARGE cw1 1.00")
+            waited = time.monotonic() - started
+            conn.execute(text("ROLLBACK"))
+    finally:
+        blocker.dispose()
+    assert waited < 10
+    assert homes(rt, "messages")[mid] == "messages_default"
+    partitions.forget(rt.db.engine)  # the retry a minute later, now
+    at(rt, datetime(2032, 7, 2, tzinfo=UTC))
+    accept(rt, "ID w2\nCHARGE cw2 1.00")
+    assert homes(rt, "messages")[mid] == "messages_p2032_07"
