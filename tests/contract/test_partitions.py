@@ -426,3 +426,21 @@ def test_intake_never_waits_long_for_a_new_month(url: str, rt: Runtime) -> None:
     at(rt, datetime(2032, 7, 2, tzinfo=UTC))
     accept(rt, "ID w2\nCHARGE cw2 1.00")
     assert homes(rt, "messages")[mid] == "messages_p2032_07"
+
+
+def test_a_month_in_use_is_reported_busy_and_dropped_at_the_next_run(url: str, rt: Runtime) -> None:
+    accept(rt, "ID u1\nCHARGE cu1 1.00")
+    rt.worker().drain()
+    reader = create_engine(url)
+    try:
+        with reader.connect() as conn:  # a long read on January: the DETACH cannot have it
+            conn.execute(text("BEGIN"))
+            conn.execute(text("LOCK TABLE messages_p2025_01 IN ACCESS SHARE MODE"))
+            busy = horizon.drop_months(rt.db, horizon=date(2025, 2, 1), now=FEB, actor="t", anchor=None)
+            conn.execute(text("ROLLBACK"))
+    finally:
+        reader.dispose()
+    assert busy.dropped == () and [m.blockers for m in busy.months] == [{"busy": 1}]
+    assert homes(rt, "messages")
+    done = horizon.drop_months(rt.db, horizon=date(2025, 2, 1), now=FEB, actor="t", anchor=None)
+    assert [m.month for m in done.dropped] == [date(2025, 1, 1)] and homes(rt, "messages") == {}

@@ -14,11 +14,13 @@ month refused stops the run, later months wait for it. Refused while the month h
 - an open work item on one of its messages or events (``open_work_items``): the fix replays it;
 - a subledger line of its events not yet in a posted journal (``unposted``);
 - a journal from its events in a period not closed (``open_periods``): the lineage of a journal
-  stays while its period can still change.
+  stays while its period can still change;
+- locks it could not get within ``lock_timeout`` (``busy``; not in a dry run).
 
-Each drop commits with its ``retention.drop_month`` audit entry. The drop takes the partitioned
-tables' lock for the moment of the DETACH (milliseconds; ``lock_timeout`` bounds the wait, a busy
-month is reported and tried at the next run).
+Each drop commits with its ``retention.drop_month`` audit entry. While the month is checked its
+partitions are locked against writes only; the DETACH takes the partitioned tables' lock for a
+moment (intake waits that long). ``lock_timeout`` (1 s) bounds every wait: a month whose locks
+cannot be had is reported ``busy`` and tried at the next run.
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import OperationalError
 
-from revbridge.core.errors import InputError
+from revbridge.core.errors import InputError, StoreUnavailable
 from revbridge.store import audit, partitions
 from revbridge.store.database import Database, translated
 from revbridge.store.queue import TERMINAL
 
-REASONS = ("non_terminal", "open_work_items", "unposted", "open_periods")
+REASONS = ("non_terminal", "open_work_items", "unposted", "open_periods", "busy")
 
 _MONTH = "SELECT id FROM messages WHERE received_at >= :lo AND received_at < :hi"
 _EVENTS = (
@@ -174,26 +177,38 @@ def drop_months(db: Database, *, horizon: date, now: datetime, actor: str, ancho
 
 def _drop(db: Database, month: date, *, now: datetime, actor: str, anchor: Path | None) -> Month:
     names = [partitions.partition_name(t, month) for t in partitions.LAYOUTS]
-    with translated(), db.engine.begin() as conn:
-        conn.execute(text("SET LOCAL lock_timeout = '5s'"))
-        partitions.lock(conn)
-        present = [n for n in names if conn.execute(text("SELECT to_regclass(:n)"), {"n": n}).scalar()]
-        # Writers to the month wait from here on; the checks below see its final state.
-        conn.execute(text(f"LOCK TABLE {', '.join(present)} IN ACCESS EXCLUSIVE MODE"))
-        found = _inspect(conn, month)
-        if found.blockers:
-            return found
-        _remove(conn, month, present)
-        audit.append(
-            conn,
-            at=now,
-            actor=actor,
-            action="retention.drop_month",
-            target=f"{month:%Y-%m}",
-            details={"messages": str(found.messages), "events": str(found.events)},
-            anchor=anchor,
-        )
+    try:
+        with translated(), db.engine.begin() as conn:
+            # Every lock below waits 1 s at most: a DETACH queues intake behind it while it waits.
+            conn.execute(text("SET LOCAL lock_timeout = '1s'"))
+            partitions.lock(conn)
+            present = [n for n in names if conn.execute(text("SELECT to_regclass(:n)"), {"n": n}).scalar()]
+            # Writes to the month wait from here on (readers do not), so the checks see its final
+            # state; only the DETACH itself takes the tables exclusively, for a moment.
+            conn.execute(text(f"LOCK TABLE {', '.join(present)} IN SHARE MODE"))
+            found = _inspect(conn, month)
+            if found.blockers:
+                return found
+            _remove(conn, month, present)
+            audit.append(
+                conn,
+                at=now,
+                actor=actor,
+                action="retention.drop_month",
+                target=f"{month:%Y-%m}",
+                details={"messages": str(found.messages), "events": str(found.events)},
+                anchor=anchor,
+            )
+    except StoreUnavailable as exc:
+        if not isinstance(exc.__cause__, OperationalError) or not _lock_timeout(exc.__cause__):
+            raise
+        return Month(month=month, messages=0, events=0, blockers={"busy": 1})
     return Month(month=month, messages=found.messages, events=found.events, dropped=True)
+
+
+def _lock_timeout(exc: OperationalError) -> bool:
+    """PostgreSQL's lock_not_available (SQLSTATE 55P03)."""
+    return getattr(exc.orig, "sqlstate", None) == "55P03"
 
 
 def _remove(conn: Connection, month: date, present: list[str]) -> None:
