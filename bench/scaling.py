@@ -216,6 +216,18 @@ def lookups(db: str, months: int) -> None:
     engine.dispose()
 
 
+def attach_months(db: str, months: int) -> None:
+    """Empty partitions for ``months`` past months of messages and events, as a store that keeps
+    that many months has attached."""
+    engine = create_engine(db)
+    with engine.begin() as conn:
+        partitions.lock(conn)
+        for table in partitions.LAYOUTS:
+            for month in partitions.months_from(date(2020, 1, 1), months):
+                partitions.create_month(conn, table, month)
+    engine.dispose()
+
+
 def wait_for(predicate: Any, timeout: float = 1800.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -229,6 +241,9 @@ def main() -> None:
     parser.add_argument("--db", help="database URL (default: a fresh PostgreSQL database)")
     parser.add_argument("--scale", type=float, default=0.5)
     parser.add_argument("--workers", type=int, default=1, help="worker threads in the worker node")
+    parser.add_argument(
+        "--extra-months", type=int, default=0, help="PostgreSQL: attach this many (empty) past months first"
+    )
     parser.add_argument("--months", type=int, default=36, help="PostgreSQL: months added for the lookup test")
     args = parser.parse_args()
     traffic = generate(start=START, days=1, seed=11, scale=args.scale)
@@ -239,6 +254,8 @@ def main() -> None:
         key = apikeys.create(
             rt.db, name="bench", roles=(Role.SYSTEM,), now=rt.clock.now(), actor="b", anchor=None
         )[1]
+        if args.extra_months:
+            attach_months(db, args.extra_months)
         intake = Node("intake", home, db)
         begin = intake.mark()
         sent = send(traffic.messages, Targets(intake.mllp_port, intake.http_port, intake.inbox, key))
