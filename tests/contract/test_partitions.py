@@ -11,25 +11,21 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from lineformat import FORMATS
 from pgdb import create_pg_database, drop_pg_database
 from sqlalchemy import create_engine, insert, select, text, update
 
 from revbridge.bootstrap import Runtime, build
 from revbridge.core.clock import FixedClock
-from revbridge.core.errors import InputError
 from revbridge.ledger.period import PeriodStatus
 from revbridge.settings import Settings
-from revbridge.store import Database, audit, horizon, migrate, partitions, periods, workitems
+from revbridge.store import audit, horizon, partitions, periods, workitems
 from revbridge.store.messages import Arrival
-from revbridge.store.schema import event_lines, events, journals, message_keys, messages, metadata
+from revbridge.store.schema import event_lines, events, journals, message_keys, messages
 
 pytestmark = pytest.mark.postgres
 
@@ -250,99 +246,6 @@ def _event_home(rt: Runtime, key: str) -> tuple[str, str]:
             text("SELECT tableoid::regclass::text, message_id FROM events WHERE key = :k"), {"k": key}
         ).one()
         return row[0], row[1]
-
-
-def test_sqlite_has_no_months_to_drop(tmp_path: Path) -> None:
-    db = Database.open(f"sqlite:///{tmp_path / 's.db'}", null_pool=True)
-    try:
-        migrate.upgrade(db)
-        with pytest.raises(InputError):
-            horizon.inspect(db, horizon=date(2025, 1, 1))
-        with db.reading() as conn:
-            assert not partitions.is_partitioned(conn, "messages")
-            assert not partitions.is_partitioned_events(conn)
-    finally:
-        db.close()
-
-
-def _alembic(db: Database, action: str, revision: str) -> None:
-    cfg = migrate._config()
-    with db.transaction() as conn:
-        cfg.attributes["connection"] = conn
-        getattr(command, action)(cfg, revision)
-
-
-def test_the_migration_keeps_existing_rows_and_downgrades(url: str) -> None:
-    db = Database.open(url, null_pool=True)
-    try:
-        migrate.upgrade(db, "0005")
-        with db.transaction() as conn:
-            for n, when in enumerate((JAN, FEB), start=1):
-                conn.execute(insert(messages), [_message(f"m{n}", when)])
-                conn.execute(
-                    insert(message_keys),
-                    [{"dedupe_key": f"k{n}", "message_id": f"m{n}", "content_hash": "h"}],
-                )
-                conn.execute(insert(events), [_event(f"e{n}", f"m{n}", when)])
-        migrate.upgrade(db)
-        with db.reading() as conn:
-            placed = dict(conn.execute(text("SELECT id, tableoid::regclass::text FROM messages")).all())
-            assert placed == {"m1": "messages_p2025_01", "m2": "messages_p2025_02"}
-            found = conn.execute(
-                text("SELECT key, tableoid::regclass::text, id FROM events ORDER BY id")
-            ).all()
-            assert [(k, home) for k, home, _ in found] == [
-                ("e1", "events_p2025_01"),
-                ("e2", "events_p2025_02"),
-            ]
-            keyed = conn.execute(
-                select(partitions.event_keys.c.key, partitions.event_keys.c.message_id)
-            ).all()
-            assert sorted(keyed) == [("e1", "m1"), ("e2", "m2")]
-        with db.transaction() as conn:  # ids go on from where they were
-            new_id = conn.execute(
-                insert(events).returning(events.c.id), [_event("e3", "m2", FEB)]
-            ).scalar_one()
-        assert new_id > found[-1][2]
-        _alembic(db, "downgrade", "0005")
-        with db.reading() as conn:
-            assert not partitions.is_partitioned(conn, "messages")
-            assert sorted(conn.execute(select(messages.c.id)).scalars()) == ["m1", "m2"]
-            assert sorted(conn.execute(select(events.c.key)).scalars()) == ["e1", "e2", "e3"]
-        with db.engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
-    finally:
-        db.close()
-
-
-def _message(mid: str, when: datetime) -> dict[str, object]:
-    return {
-        "id": mid,
-        "channel": "test",
-        "format": "lines",
-        "dedupe_key": None,
-        "content_hash": "h",
-        "size": 1,
-        "locator": "",
-        "received_at": when,
-        "correlation_id": mid,
-        "status": "processed",
-        "attempts": 1,
-    }
-
-
-def _event(key: str, mid: str, when: datetime) -> dict[str, object]:
-    return {
-        "key": key,
-        "kind": "ChargeCaptured",
-        "message_id": mid,
-        "facility": "F01",
-        "occurred_on": when.date(),
-        "body": "{}",
-        "content_hash": "h",
-        "state": "recorded",
-        "created_at": when + timedelta(seconds=1),
-    }
 
 
 def cli(home: Path, db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
