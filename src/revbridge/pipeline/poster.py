@@ -83,7 +83,7 @@ class Poster:
     # -- the worker's hook ----------------------------------------------------------------------
 
     def on_events(
-        self, tx: Tx, new: Sequence[CanonicalEvent], *, message_id: str
+        self, tx: Tx, new: Sequence[CanonicalEvent], *, message_id: str, received_at: datetime | None = None
     ) -> tuple[Sequence[Problem], bool]:
         now = self._clock.now()
         found = self.configs.current(tx, now.date())
@@ -97,7 +97,7 @@ class Poster:
             ], False
         config = found[1]
         posted = post(new, config, context_for(tx, new, [config], final=False))
-        self.write(tx, config, posted, message_id=message_id, now=now)
+        self.write(tx, config, posted, message_id=message_id, now=now, received_at=received_at)
         return list(posted.problems), bool(posted.waiting)
 
     def journal_counts(self) -> dict[str, int]:

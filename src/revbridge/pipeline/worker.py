@@ -49,7 +49,7 @@ class PostingStage(Protocol):
     """What runs after events are recorded, inside the same transaction (rules -> ledger)."""
 
     def on_events(
-        self, tx: Tx, new: Sequence[CanonicalEvent], *, message_id: str
+        self, tx: Tx, new: Sequence[CanonicalEvent], *, message_id: str, received_at: datetime | None = None
     ) -> tuple[Sequence[Problem], bool]:
         """Returns problems and whether anything is waiting for context."""
         ...
@@ -198,54 +198,84 @@ class Worker:
         failed: list[tuple[queue.Claimed, str]],
         opened: list[str],
     ) -> None:
-        """Commit ``group`` in transactions of at most ``TRANSACTION_SECONDS`` each (a message
-        is never split); appends to the caller's results, failures and work items."""
-        rest = list(group)
-        while rest:
-            rest = self._commit_some(rest, results, failed, opened)
+        """Commit ``group`` in transactions of at most ``TRANSACTION_SECONDS`` each (intake's
+        commits on SQLite wait for the one writer); appends to the caller's results, failures and
+        work items. Each transaction first runs without savepoints; if a message in it fails
+        (a store error, a lost lease), the transaction is undone and run again with each message
+        under its own savepoint, so the failure undoes that message alone."""
+        start = 0
+        while start < len(group):
+            rest = group[start:]
+            try:
+                try:
+                    taken = self._commit_run(rest, results, failed, opened, guarded=False)
+                except _Redo:
+                    taken = self._commit_run(rest, results, failed, opened, guarded=True)
+            except _CommitFailed as exc:
+                # The transaction failed as a whole: nothing of it is stored; its messages retry
+                # (all the rest when it failed before taking any).
+                taken = exc.taken or len(rest)
+                failed.extend((m, exc.reason) for m, _ in rest[:taken])
+            start += taken
 
-    def _commit_some(
+    def _commit_run(
         self,
         group: Sequence[tuple[queue.Claimed, Outcome[CanonicalEvent]]],
         results: list[Result],
         failed: list[tuple[queue.Claimed, str]],
         opened: list[str],
-    ) -> list[tuple[queue.Claimed, Outcome[CanonicalEvent]]]:
-        """One transaction for the head of ``group``, until its time is up; returns the rest.
-        Short transactions keep intake's commits (whose senders wait for an ACK) from queueing
-        behind a worker's whole batch on SQLite's one writer."""
+        *,
+        guarded: bool,
+    ) -> int:
+        """One transaction over the head of ``group``, until the time cap; returns how many
+        messages it took. Unguarded, a message's failure raises _Redo (the transaction is undone)."""
         done: list[Result] = []
         codes: list[str] = []
         errors: list[tuple[queue.Claimed, str]] = []
         taken = 0
+        started = time.perf_counter()
         try:
             with self._db.transaction() as tx:
-                began, now = time.perf_counter(), self._clock.now()
+                now = self._clock.now()
                 for message, outcome in group:
                     taken += 1
-                    try:
-                        with Database.savepoint(tx):
-                            committed = self._commit(tx, message, outcome, now)
-                    except StoreError as exc:
-                        errors.append((message, str(exc)))
-                        continue
-                    except _LeaseLost:
-                        log.warning("message.lease_lost", message_id=message.id)
-                        continue
-                    done.append(committed[0])
-                    codes.extend(committed[1])
-                    if time.perf_counter() - began >= TRANSACTION_SECONDS:
+                    committed = self._commit_one(tx, message, outcome, now, guarded, errors)
+                    if committed is not None:
+                        done.append(committed[0])
+                        codes.extend(committed[1])
+                    if time.perf_counter() - started >= TRANSACTION_SECONDS:
                         break
         except StoreError as exc:
-            # This transaction's own commit failed: nothing of it is stored; its messages retry.
-            failed.extend((m, str(exc)) for m, _ in group[:taken])
-            return list(group[taken:])
+            raise _CommitFailed(taken, str(exc)) from exc
         results.extend(done)
         opened.extend(codes)
         failed.extend(errors)
         if done and self._staged is not None:
             self._staged.notify()
-        return list(group[taken:])
+        return taken
+
+    def _commit_one(
+        self,
+        tx: Tx,
+        message: queue.Claimed,
+        outcome: Outcome[CanonicalEvent],
+        now: datetime,
+        guarded: bool,
+        errors: list[tuple[queue.Claimed, str]],
+    ) -> tuple[Result, list[str]] | None:
+        if not guarded:
+            try:
+                return self._commit(tx, message, outcome, now)
+            except (StoreError, _LeaseLost) as exc:
+                raise _Redo from exc
+        try:
+            with Database.savepoint(tx):
+                return self._commit(tx, message, outcome, now)
+        except StoreError as exc:
+            errors.append((message, str(exc)))
+        except _LeaseLost:
+            log.warning("message.lease_lost", message_id=message.id)
+        return None
 
     def _parse(self, message: queue.Claimed) -> Outcome[CanonicalEvent] | None:
         """The message's events and problems; None when the parser raised and the message was
@@ -257,10 +287,8 @@ class Worker:
             reason = f"{message.format} parser raised {type(exc).__name__}"
             if message.attempts >= self.config.max_attempts:
                 where = SourceRef(message.id)
-                failed = Problem(
-                    code=ProblemCode.PARSER_FAILED,
-                    message=f"{reason} on {message.attempts} attempts",
-                    where=where,
+                failed = _problem(
+                    ProblemCode.PARSER_FAILED, f"{reason} on {message.attempts} attempts", where
                 )
                 return Outcome(problems=(failed,))
             self._retry(message, reason)
@@ -278,7 +306,7 @@ class Worker:
     ) -> tuple[Result, list[str]]:
         """One message's events, posting, work items and status; raises _LeaseLost if the lease
         was lost (the caller's savepoint then undoes what was written)."""
-        if not queue.holds_lease(tx, message.id, self.config.owner):
+        if not queue.lock_lease(tx, message.id, self.config.owner):
             raise _LeaseLost
         # An error that names no event (a broken envelope, a DFT without an encounter) holds
         # the whole message: its events are kept, nothing posts until it is fixed and replayed.
@@ -303,7 +331,9 @@ class Worker:
         problems = [p.with_message_id(message.id) for p in (*part.problems, *recorded.problems)]
         waiting = False
         if self._posting is not None and recorded.new and post:
-            posted_problems, waiting = self._posting.on_events(tx, recorded.new, message_id=message.id)
+            posted_problems, waiting = self._posting.on_events(
+                tx, recorded.new, message_id=message.id, received_at=message.received_at
+            )
             problems.extend(posted_problems)
         opened = [i.code for i in open_items(tx, problems, now=now, message_id=message.id, facility=facility)]
         return _Done(recorded, problems, waiting, opened)
@@ -376,6 +406,18 @@ class _LeaseLost(Exception):
     pass
 
 
+class _CommitFailed(Exception):
+    """The transaction over the first ``taken`` messages could not commit."""
+
+    def __init__(self, taken: int, reason: str) -> None:
+        super().__init__(reason)
+        self.taken, self.reason = taken, reason
+
+
+class _Redo(Exception):
+    """A message failed in a transaction without savepoints: undo it and run it again with them."""
+
+
 def _decide(
     outcome: Outcome[CanonicalEvent],
     recorded: event_store.Recorded,
@@ -397,3 +439,7 @@ def _decide(
 
 def _facility(outcome: Outcome[CanonicalEvent]) -> str | None:
     return outcome.items[0].facility if outcome.items else None
+
+
+def _problem(code: ProblemCode, message: str, where: SourceRef) -> Problem:
+    return Problem(code=code, message=message, where=where)

@@ -108,6 +108,13 @@ def holds_lease(conn: Connection, message_id: str, owner: str) -> bool:
     return conn.execute(query, {"p_id": message_id, "p_owner": owner}).first() is not None
 
 
+def lock_lease(conn: Connection, message_id: str, owner: str) -> bool:
+    """Before a message's work in a transaction that ends with ``finish``: on PostgreSQL, lock
+    the message's row if ``owner`` holds its lease (False if not). On SQLite the transaction holds
+    the one writer's lock, so nobody can take the lease before ``finish`` checks it: no query."""
+    return conn.dialect.name != "postgresql" or holds_lease(conn, message_id, owner)
+
+
 def finish(
     conn: Connection, message_id: str, *, owner: str, status: str, reason: str | None, now: datetime
 ) -> bool:
