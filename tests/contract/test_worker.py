@@ -141,10 +141,14 @@ def test_a_large_message_commits_after_the_small_ones_claimed_with_it(db_url: st
         finally:
             event.remove(rt.db.engine, "commit", snapshot)
         assert [r.message_id for r in results] == [small, other, large]
-        assert [(s[small], s[other], s[large]) for s in seen] == [
+        # The small ones commit first (in one transaction, or in more when one runs past
+        # MAX_TRANSACTION_SECONDS on a slow machine), the large one last, in its own.
+        states = [(s[small], s[other], s[large]) for s in seen]
+        assert states[-2:] == [
             ("processed", "processed", "processing"),
             ("processed", "processed", "processed"),
         ]
+        assert len(states) <= 3 and all(s[2] == "processing" for s in states[:-1])
         assert events.count(rt.db) == LARGE_MESSAGE_EVENTS + 2
     finally:
         rt.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -31,6 +31,7 @@ from revbridge.observability.logging import bind, get_logger
 from revbridge.observability.metrics import Metrics
 from revbridge.pipeline.parsing import Parser
 from revbridge.pipeline.remittances import remittance_parts
+from revbridge.pipeline.status import Done, Result, decide, facility
 from revbridge.store import Database, Tx, queue, workitems
 from revbridge.store import events as event_store
 from revbridge.store.messages import MessageStore
@@ -67,14 +68,6 @@ class WorkerConfig:
     retry_base: float = 2.0
     batch_size: int = 64
     default_currency: str = "USD"
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    message_id: str
-    status: str
-    problems: tuple[Problem, ...]
-    events: int
 
 
 class Worker:
@@ -287,8 +280,10 @@ class Worker:
             reason = f"{message.format} parser raised {type(exc).__name__}"
             if message.attempts >= self.config.max_attempts:
                 where = SourceRef(message.id)
-                failed = _problem(
-                    ProblemCode.PARSER_FAILED, f"{reason} on {message.attempts} attempts", where
+                failed = Problem(
+                    code=ProblemCode.PARSER_FAILED,
+                    message=f"{reason} on {message.attempts} attempts",
+                    where=where,
                 )
                 return Outcome(problems=(failed,))
             self._retry(message, reason)
@@ -311,8 +306,8 @@ class Worker:
         # An error that names no event (a broken envelope, a DFT without an encounter) holds
         # the whole message: its events are kept, nothing posts until it is fixed and replayed.
         held = any(p.severity is Severity.ERROR and p.event_key is None for p in outcome.problems)
-        done = self._record_and_post(tx, message, outcome, _facility(outcome), now, post=not held)
-        status, reason = _decide(outcome, done.recorded, done.problems, done.waiting)
+        done = self._record_and_post(tx, message, outcome, facility(outcome), now, post=not held)
+        status, reason = decide(outcome, done.recorded, done.problems, done.waiting)
         if not queue.finish(tx, message.id, owner=self.config.owner, status=status, reason=reason, now=now):
             raise _LeaseLost
         return Result(message.id, status, tuple(done.problems), len(done.recorded.new)), done.opened
@@ -326,7 +321,7 @@ class Worker:
         now: datetime,
         *,
         post: bool = True,
-    ) -> _Done:
+    ) -> Done:
         recorded = event_store.record(tx, part.items, message_id=message.id, now=now)
         problems = [p.with_message_id(message.id) for p in (*part.problems, *recorded.problems)]
         waiting = False
@@ -336,7 +331,7 @@ class Worker:
             )
             problems.extend(posted_problems)
         opened = [i.code for i in open_items(tx, problems, now=now, message_id=message.id, facility=facility)]
-        return _Done(recorded, problems, waiting, opened)
+        return Done(recorded, problems, waiting, opened)
 
     def _commit_parts(
         self,
@@ -361,7 +356,7 @@ class Worker:
                     now = self._clock.now()
                     if not queue.holds_lease(tx, message.id, self.config.owner):
                         raise _LeaseLost
-                    done = self._record_and_post(tx, message, part, _facility(outcome), now)
+                    done = self._record_and_post(tx, message, part, facility(outcome), now)
                     new.extend(done.recorded.new)
                     repeated.extend(done.recorded.repeated)
                     problems.extend(done.problems)
@@ -371,7 +366,7 @@ class Worker:
                         # Parts an earlier owner committed come back as repeats, which are not
                         # posted again: their posting errors are known by their open work items.
                         earlier = workitems.open_error_codes(tx, message.id)
-                        status, reason = _decide(outcome, recorded, problems, waiting, earlier)
+                        status, reason = decide(outcome, recorded, problems, waiting, earlier)
                         if not queue.finish(
                             tx, message.id, owner=self.config.owner, status=status, reason=reason, now=now
                         ):
@@ -392,16 +387,6 @@ class Worker:
         opened.extend(codes)
 
 
-@dataclass(frozen=True, slots=True)
-class _Done:
-    """What recording and posting one message (or one part of it) did, before its status."""
-
-    recorded: event_store.Recorded
-    problems: list[Problem]
-    waiting: bool
-    opened: list[str]
-
-
 class _LeaseLost(Exception):
     pass
 
@@ -416,30 +401,3 @@ class _CommitFailed(Exception):
 
 class _Redo(Exception):
     """A message failed in a transaction without savepoints: undo it and run it again with them."""
-
-
-def _decide(
-    outcome: Outcome[CanonicalEvent],
-    recorded: event_store.Recorded,
-    problems: Sequence[Problem],
-    waiting: bool,
-    more_errors: Iterable[str] = (),
-) -> tuple[str, str]:
-    errors = sorted({str(p.code) for p in problems if p.severity is Severity.ERROR} | set(more_errors))
-    if errors:
-        return queue.EXCEPTED, ", ".join(errors)
-    if waiting:
-        return queue.WAITING, "waiting for context"
-    if outcome.ignored_by is not None and not outcome.items:
-        return queue.IGNORED, outcome.ignored_by
-    if outcome.items and not recorded.new:
-        return queue.PROCESSED, f"{len(recorded.repeated)} events already recorded by earlier messages"
-    return queue.PROCESSED, f"{len(recorded.new)} events"
-
-
-def _facility(outcome: Outcome[CanonicalEvent]) -> str | None:
-    return outcome.items[0].facility if outcome.items else None
-
-
-def _problem(code: ProblemCode, message: str, where: SourceRef) -> Problem:
-    return Problem(code=code, message=message, where=where)

@@ -26,28 +26,24 @@ class Window:
     line_count: int
 
 
-_OPEN = select(batch_windows.c.key).where(
-    batch_windows.c.legal_entity == bindparam("legal_entity"), batch_windows.c.closed_at.is_(None)
-)
-_OPEN_LOCKED = _OPEN.with_for_update()
-_COUNT = (
+# One statement joins the open window: on PostgreSQL the UPDATE locks its row as FOR UPDATE did.
+_JOIN = (
     update(batch_windows)
-    .where(batch_windows.c.key == bindparam("k"))
-    .values(line_count=batch_windows.c.line_count + bindparam("lines"))
+    .where(batch_windows.c.legal_entity == bindparam("p_legal_entity"), batch_windows.c.closed_at.is_(None))
+    .values(line_count=batch_windows.c.line_count + bindparam("p_lines"))
+    .returning(batch_windows.c.key)
 )
 
 
 def join(tx: Tx, legal_entity: str, *, lines: int, now: datetime) -> str:
     """The key of the legal entity's open window (opened now if there is none), which counts
     ``lines`` more lines."""
-    query = _OPEN_LOCKED if tx.dialect.name == "postgresql" else _OPEN
-    key = tx.execute(query, {"legal_entity": legal_entity}).scalar_one_or_none()
+    key = tx.execute(_JOIN, {"p_legal_entity": legal_entity, "p_lines": lines}).scalar_one_or_none()
     if key is None:
         key = window_key(legal_entity, now)
         tx.execute(
-            batch_windows.insert().values(key=key, legal_entity=legal_entity, opened_at=now, line_count=0)
+            batch_windows.insert().values(key=key, legal_entity=legal_entity, opened_at=now, line_count=lines)
         )
-    tx.execute(_COUNT, {"k": key, "lines": lines})
     return str(key)
 
 
