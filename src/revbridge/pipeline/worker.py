@@ -191,11 +191,9 @@ class Worker:
         failed: list[tuple[queue.Claimed, str]],
         opened: list[str],
     ) -> None:
-        """Commit ``group`` in transactions of at most ``TRANSACTION_SECONDS`` each (intake's
-        commits on SQLite wait for the one writer); appends to the caller's results, failures and
-        work items. Each transaction first runs without savepoints; if a message in it fails
-        (a store error, a lost lease), the transaction is undone and run again with each message
-        under its own savepoint, so the failure undoes that message alone."""
+        """Commit ``group`` in transactions of about ``TRANSACTION_SECONDS`` each, appending to the
+        caller's lists. A transaction runs without savepoints; if a message fails in it, it is
+        undone and run again with a savepoint per message, so the failure undoes that one alone."""
         start = 0
         while start < len(group):
             rest = group[start:]
@@ -205,8 +203,7 @@ class Worker:
                 except _Redo:
                     taken = self._commit_run(rest, results, failed, opened, guarded=True)
             except _CommitFailed as exc:
-                # The transaction failed as a whole: nothing of it is stored; its messages retry
-                # (all the rest when it failed before taking any).
+                # Nothing of it is stored; its messages retry (all the rest if it took none).
                 taken = exc.taken or len(rest)
                 failed.extend((m, exc.reason) for m, _ in rest[:taken])
             start += taken
@@ -220,8 +217,8 @@ class Worker:
         *,
         guarded: bool,
     ) -> int:
-        """One transaction over the head of ``group``, until the time cap; returns how many
-        messages it took. Unguarded, a message's failure raises _Redo (the transaction is undone)."""
+        """One transaction over the head of ``group`` until its time is up; returns how many it
+        took. Unguarded, a message's failure raises _Redo (the transaction is undone)."""
         done: list[Result] = []
         codes: list[str] = []
         errors: list[tuple[queue.Claimed, str]] = []
