@@ -26,10 +26,19 @@ class Window:
     line_count: int
 
 
-# One statement joins the open window: on PostgreSQL the UPDATE locks its row as FOR UPDATE did.
+# One statement joins the open window (on PostgreSQL the UPDATE locks its row, as FOR UPDATE did).
+# Two processes that found no open window at once may each open one: lines then join the
+# oldest, and the posting loop closes both.
+_OPEN = (
+    select(batch_windows.c.key)
+    .where(batch_windows.c.legal_entity == bindparam("p_legal_entity"), batch_windows.c.closed_at.is_(None))
+    .order_by(batch_windows.c.key)
+    .limit(1)
+    .scalar_subquery()
+)
 _JOIN = (
     update(batch_windows)
-    .where(batch_windows.c.legal_entity == bindparam("p_legal_entity"), batch_windows.c.closed_at.is_(None))
+    .where(batch_windows.c.key == _OPEN, batch_windows.c.closed_at.is_(None))
     .values(line_count=batch_windows.c.line_count + bindparam("p_lines"))
     .returning(batch_windows.c.key)
 )
