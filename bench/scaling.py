@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import Engine, Pool, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from intake import floor_postgres, floor_sqlite
 from revbridge.bootstrap import build
 from revbridge.demo import generate
 from revbridge.demo.feed import Targets, feed
@@ -262,6 +263,9 @@ def main() -> None:
         wait_for(lambda: not any(p.suffix != ".ready" for p in intake.inbox.iterdir()))
         stored = sum(rt.status()["messages"].values())
         report(f"intake node ({sent:,} sent)", begin, intake.stop(), stored)
+        on_pg = db.startswith("postgresql")
+        rate = floor_postgres(db, 500) if on_pg else floor_sqlite(home / "floor.db", 500)
+        print(f"floor (a bare INSERT+COMMIT per message on the same server): {rate:,.0f} msg/s", flush=True)
         worker = Node("worker", home, db, workers=args.workers)
         begin = worker.mark()
         wait_for(lambda: done(rt))

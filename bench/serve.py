@@ -187,7 +187,7 @@ def main() -> None:
 
 def report(rounds: list[dict[str, object]], messages: int, senders: int) -> None:
     print(
-        f"serve vs peer: {messages} HL7 v2 messages of the demo day, "
+        f"serve vs peer (the floor: bench/peer_mllp.py): {messages} HL7 v2 messages of the demo day, "
         f"{senders} MLLP senders waiting for each ACK"
     )
     print(

@@ -30,7 +30,8 @@ from revbridge.pipeline.hl7_intake import Hl7Intake
 from revbridge.pipeline.intake import Intake
 from revbridge.pipeline.poster import Poster
 from revbridge.pipeline.replay import Replayer
-from revbridge.pipeline.worker import Result, Worker, WorkerConfig
+from revbridge.pipeline.status import Result
+from revbridge.pipeline.worker import Worker, WorkerConfig
 from revbridge.security.keys import Keyring, load_keyring
 from revbridge.settings import Settings
 from revbridge.store import Database, configs, migrate, queue, workitems

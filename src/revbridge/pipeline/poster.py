@@ -83,7 +83,7 @@ class Poster:
     # -- the worker's hook ----------------------------------------------------------------------
 
     def on_events(
-        self, tx: Tx, new: Sequence[CanonicalEvent], *, message_id: str
+        self, tx: Tx, new: Sequence[CanonicalEvent], *, message_id: str, received_at: datetime | None = None
     ) -> tuple[Sequence[Problem], bool]:
         now = self._clock.now()
         found = self.configs.current(tx, now.date())
@@ -97,7 +97,7 @@ class Poster:
             ], False
         config = found[1]
         posted = post(new, config, context_for(tx, new, [config], final=False))
-        self.write(tx, config, posted, message_id=message_id, now=now)
+        self.write(tx, config, posted, message_id=message_id, now=now, received_at=received_at)
         return list(posted.problems), bool(posted.waiting)
 
     def journal_counts(self) -> dict[str, int]:
@@ -121,16 +121,36 @@ class Poster:
             return
         if posted.staged:
             received = received_at or queue.received_at(tx, message_id)
+            joined = self._join_windows(tx, posted.staged, now)
             for item in posted.staged:
-                self._stage(tx, config, item, received, now)
+                self._stage(tx, config, item, received, now, joined)
         context.remember_charges(tx, posted.charges)
         events.set_states(tx, posted.states)
 
-    def _stage(self, tx: Tx, config: Configuration, item: Staged, received: datetime, now: datetime) -> None:
+    @staticmethod
+    def _join_windows(tx: Tx, staged: Sequence[Staged], now: datetime) -> dict[str, str]:
+        """The open window of each legal entity the batch drafts are for, joined once with all
+        their lines (one statement per legal entity, not per draft)."""
+        lines: dict[str, int] = {}
+        for item in staged:
+            if item.journal is None:
+                entity = item.draft.legal_entity
+                lines[entity] = lines.get(entity, 0) + len(item.draft.lines)
+        return {entity: windows.join(tx, entity, lines=n, now=now) for entity, n in sorted(lines.items())}
+
+    def _stage(
+        self,
+        tx: Tx,
+        config: Configuration,
+        item: Staged,
+        received: datetime,
+        now: datetime,
+        joined: dict[str, str],
+    ) -> None:
         """Realtime: its journal now. Batch: subledger rows under the legal entity's open window."""
         draft = item.draft
         if item.journal is None:
-            window = windows.join(tx, draft.legal_entity, lines=len(draft.lines), now=now)
+            window = joined[draft.legal_entity]
             subledger.insert_lines(tx, draft, journal_id=None, window=window, received_at=received, now=now)
             return
         connector = config.legal_entity(draft.legal_entity).connector.name

@@ -3,10 +3,9 @@
 One message is one transaction: its events, its work items, its posting-stage output and its new
 status commit together, and only while this worker still holds the message's lease. The one
 exception is a large message of several remittances (an 835 interchange, pipeline/remittances.py):
-it commits one remittance per transaction and its status with the last. A parser that
-raises is a bug or an infrastructure fault: the message is retried with exponential backoff and,
-after ``max_attempts``, ends ``excepted`` with a PARSER_FAILED work item, while the queue behind
-it keeps flowing.
+it commits one remittance per transaction and its status with the last. A parser that raises is
+a bug or an infrastructure fault: the message is retried with exponential backoff and, after
+``max_attempts``, ends ``excepted`` with a PARSER_FAILED work item; the queue behind it flows.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -31,6 +30,7 @@ from revbridge.observability.logging import bind, get_logger
 from revbridge.observability.metrics import Metrics
 from revbridge.pipeline.parsing import Parser
 from revbridge.pipeline.remittances import remittance_parts
+from revbridge.pipeline.status import Done, Result, decide, facility
 from revbridge.store import Database, Tx, queue, workitems
 from revbridge.store import events as event_store
 from revbridge.store.messages import MessageStore
@@ -40,8 +40,8 @@ log = get_logger("revbridge.worker")
 
 # A message with this many events or more is committed in a transaction of its own.
 LARGE_MESSAGE_EVENTS = 200
-# A worker's transaction of small messages commits once it has taken this long (the message
-# under way is finished first): intake waits for at most about this on SQLite.
+# On SQLite (one writer) a transaction of small messages commits after this long (its message
+# finished), so intake waits at most about this; on PostgreSQL a batch is one transaction.
 TRANSACTION_SECONDS = 0.015
 
 
@@ -49,7 +49,7 @@ class PostingStage(Protocol):
     """What runs after events are recorded, inside the same transaction (rules -> ledger)."""
 
     def on_events(
-        self, tx: Tx, new: Sequence[CanonicalEvent], *, message_id: str
+        self, tx: Tx, new: Sequence[CanonicalEvent], *, message_id: str, received_at: datetime | None = None
     ) -> tuple[Sequence[Problem], bool]:
         """Returns problems and whether anything is waiting for context."""
         ...
@@ -67,14 +67,6 @@ class WorkerConfig:
     retry_base: float = 2.0
     batch_size: int = 64
     default_currency: str = "USD"
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    message_id: str
-    status: str
-    problems: tuple[Problem, ...]
-    events: int
 
 
 class Worker:
@@ -198,54 +190,82 @@ class Worker:
         failed: list[tuple[queue.Claimed, str]],
         opened: list[str],
     ) -> None:
-        """Commit ``group`` in transactions of at most ``TRANSACTION_SECONDS`` each (a message
-        is never split); appends to the caller's results, failures and work items."""
-        rest = list(group)
-        while rest:
-            rest = self._commit_some(rest, results, failed, opened)
+        """Commit ``group`` in transactions of about ``TRANSACTION_SECONDS`` each, appending to the
+        caller's lists. A transaction runs without savepoints; if a message fails in it, it is
+        undone and run again with a savepoint per message, so the failure undoes that one alone."""
+        start = 0
+        while start < len(group):
+            rest = group[start:]
+            try:
+                try:
+                    taken = self._commit_run(rest, results, failed, opened, guarded=False)
+                except _Redo:
+                    taken = self._commit_run(rest, results, failed, opened, guarded=True)
+            except _CommitFailed as exc:
+                # Nothing of it is stored; its messages retry (all the rest if it took none).
+                taken = exc.taken or len(rest)
+                failed.extend((m, exc.reason) for m, _ in rest[:taken])
+            start += taken
 
-    def _commit_some(
+    def _commit_run(
         self,
         group: Sequence[tuple[queue.Claimed, Outcome[CanonicalEvent]]],
         results: list[Result],
         failed: list[tuple[queue.Claimed, str]],
         opened: list[str],
-    ) -> list[tuple[queue.Claimed, Outcome[CanonicalEvent]]]:
-        """One transaction for the head of ``group``, until its time is up; returns the rest.
-        Short transactions keep intake's commits (whose senders wait for an ACK) from queueing
-        behind a worker's whole batch on SQLite's one writer."""
+        *,
+        guarded: bool,
+    ) -> int:
+        """One transaction over the head of ``group`` until its time is up; returns how many it
+        took. Unguarded, a message's failure raises _Redo (the transaction is undone)."""
         done: list[Result] = []
         codes: list[str] = []
         errors: list[tuple[queue.Claimed, str]] = []
         taken = 0
+        started = time.perf_counter()
+        budget = TRANSACTION_SECONDS if self._db.dialect == "sqlite" else float("inf")
         try:
             with self._db.transaction() as tx:
-                began, now = time.perf_counter(), self._clock.now()
+                now = self._clock.now()
                 for message, outcome in group:
                     taken += 1
-                    try:
-                        with Database.savepoint(tx):
-                            committed = self._commit(tx, message, outcome, now)
-                    except StoreError as exc:
-                        errors.append((message, str(exc)))
-                        continue
-                    except _LeaseLost:
-                        log.warning("message.lease_lost", message_id=message.id)
-                        continue
-                    done.append(committed[0])
-                    codes.extend(committed[1])
-                    if time.perf_counter() - began >= TRANSACTION_SECONDS:
+                    committed = self._commit_one(tx, message, outcome, now, guarded, errors)
+                    if committed is not None:
+                        done.append(committed[0])
+                        codes.extend(committed[1])
+                    if time.perf_counter() - started >= budget:
                         break
         except StoreError as exc:
-            # This transaction's own commit failed: nothing of it is stored; its messages retry.
-            failed.extend((m, str(exc)) for m, _ in group[:taken])
-            return list(group[taken:])
+            raise _CommitFailed(taken, str(exc)) from exc
         results.extend(done)
         opened.extend(codes)
         failed.extend(errors)
         if done and self._staged is not None:
             self._staged.notify()
-        return list(group[taken:])
+        return taken
+
+    def _commit_one(
+        self,
+        tx: Tx,
+        message: queue.Claimed,
+        outcome: Outcome[CanonicalEvent],
+        now: datetime,
+        guarded: bool,
+        errors: list[tuple[queue.Claimed, str]],
+    ) -> tuple[Result, list[str]] | None:
+        if not guarded:
+            try:
+                return self._commit(tx, message, outcome, now)
+            except (StoreError, _LeaseLost) as exc:
+                raise _Redo from exc
+        try:
+            with Database.savepoint(tx):
+                return self._commit(tx, message, outcome, now)
+        except StoreError as exc:
+            errors.append((message, str(exc)))
+        except _LeaseLost:
+            log.warning("message.lease_lost", message_id=message.id)
+        return None
 
     def _parse(self, message: queue.Claimed) -> Outcome[CanonicalEvent] | None:
         """The message's events and problems; None when the parser raised and the message was
@@ -278,13 +298,13 @@ class Worker:
     ) -> tuple[Result, list[str]]:
         """One message's events, posting, work items and status; raises _LeaseLost if the lease
         was lost (the caller's savepoint then undoes what was written)."""
-        if not queue.holds_lease(tx, message.id, self.config.owner):
+        if not queue.lock_lease(tx, message.id, self.config.owner):
             raise _LeaseLost
         # An error that names no event (a broken envelope, a DFT without an encounter) holds
         # the whole message: its events are kept, nothing posts until it is fixed and replayed.
         held = any(p.severity is Severity.ERROR and p.event_key is None for p in outcome.problems)
-        done = self._record_and_post(tx, message, outcome, _facility(outcome), now, post=not held)
-        status, reason = _decide(outcome, done.recorded, done.problems, done.waiting)
+        done = self._record_and_post(tx, message, outcome, facility(outcome), now, post=not held)
+        status, reason = decide(outcome, done.recorded, done.problems, done.waiting)
         if not queue.finish(tx, message.id, owner=self.config.owner, status=status, reason=reason, now=now):
             raise _LeaseLost
         return Result(message.id, status, tuple(done.problems), len(done.recorded.new)), done.opened
@@ -298,15 +318,17 @@ class Worker:
         now: datetime,
         *,
         post: bool = True,
-    ) -> _Done:
+    ) -> Done:
         recorded = event_store.record(tx, part.items, message_id=message.id, now=now)
         problems = [p.with_message_id(message.id) for p in (*part.problems, *recorded.problems)]
         waiting = False
         if self._posting is not None and recorded.new and post:
-            posted_problems, waiting = self._posting.on_events(tx, recorded.new, message_id=message.id)
+            posted_problems, waiting = self._posting.on_events(
+                tx, recorded.new, message_id=message.id, received_at=message.received_at
+            )
             problems.extend(posted_problems)
         opened = [i.code for i in open_items(tx, problems, now=now, message_id=message.id, facility=facility)]
-        return _Done(recorded, problems, waiting, opened)
+        return Done(recorded, problems, waiting, opened)
 
     def _commit_parts(
         self,
@@ -331,7 +353,7 @@ class Worker:
                     now = self._clock.now()
                     if not queue.holds_lease(tx, message.id, self.config.owner):
                         raise _LeaseLost
-                    done = self._record_and_post(tx, message, part, _facility(outcome), now)
+                    done = self._record_and_post(tx, message, part, facility(outcome), now)
                     new.extend(done.recorded.new)
                     repeated.extend(done.recorded.repeated)
                     problems.extend(done.problems)
@@ -341,7 +363,7 @@ class Worker:
                         # Parts an earlier owner committed come back as repeats, which are not
                         # posted again: their posting errors are known by their open work items.
                         earlier = workitems.open_error_codes(tx, message.id)
-                        status, reason = _decide(outcome, recorded, problems, waiting, earlier)
+                        status, reason = decide(outcome, recorded, problems, waiting, earlier)
                         if not queue.finish(
                             tx, message.id, owner=self.config.owner, status=status, reason=reason, now=now
                         ):
@@ -362,38 +384,17 @@ class Worker:
         opened.extend(codes)
 
 
-@dataclass(frozen=True, slots=True)
-class _Done:
-    """What recording and posting one message (or one part of it) did, before its status."""
-
-    recorded: event_store.Recorded
-    problems: list[Problem]
-    waiting: bool
-    opened: list[str]
-
-
 class _LeaseLost(Exception):
     pass
 
 
-def _decide(
-    outcome: Outcome[CanonicalEvent],
-    recorded: event_store.Recorded,
-    problems: Sequence[Problem],
-    waiting: bool,
-    more_errors: Iterable[str] = (),
-) -> tuple[str, str]:
-    errors = sorted({str(p.code) for p in problems if p.severity is Severity.ERROR} | set(more_errors))
-    if errors:
-        return queue.EXCEPTED, ", ".join(errors)
-    if waiting:
-        return queue.WAITING, "waiting for context"
-    if outcome.ignored_by is not None and not outcome.items:
-        return queue.IGNORED, outcome.ignored_by
-    if outcome.items and not recorded.new:
-        return queue.PROCESSED, f"{len(recorded.repeated)} events already recorded by earlier messages"
-    return queue.PROCESSED, f"{len(recorded.new)} events"
+class _CommitFailed(Exception):
+    """The transaction over the first ``taken`` messages could not commit."""
+
+    def __init__(self, taken: int, reason: str) -> None:
+        super().__init__(reason)
+        self.taken, self.reason = taken, reason
 
 
-def _facility(outcome: Outcome[CanonicalEvent]) -> str | None:
-    return outcome.items[0].facility if outcome.items else None
+class _Redo(Exception):
+    """A message failed in a transaction without savepoints: undo it and run it again with them."""

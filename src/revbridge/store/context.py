@@ -13,7 +13,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Executable, Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from revbridge.rules.context import Change, ChargeFacts, ChargeMemory, EncounterChange, EncounterFacts, Key
 from revbridge.store.database import Tx
@@ -22,16 +23,29 @@ from revbridge.store.schema import charge_context, encounter_context
 CHUNK = 400
 
 
+_ENCOUNTERS = select(
+    encounter_context.c.encounter,
+    encounter_context.c.patient_class,
+    encounter_context.c.department,
+    encounter_context.c.primary_payer_id,
+).where(
+    encounter_context.c.facility == bindparam("facility"),
+    encounter_context.c.encounter.in_(bindparam("ids", expanding=True)),
+    encounter_context.c.cancelled == 0,
+)
+_CHARGES = select(
+    charge_context.c.charge_id, charge_context.c.department, charge_context.c.payer_class
+).where(
+    charge_context.c.facility == bindparam("facility"),
+    charge_context.c.charge_id.in_(bindparam("ids", expanding=True)),
+)
+
+
 def encounters(tx: Tx, keys: Iterable[Key]) -> dict[Key, EncounterFacts]:
     """The encounters among ``keys`` that are known and not cancelled."""
-    c = encounter_context.c
     found: dict[Key, EncounterFacts] = {}
     for facility, ids in _by_facility(keys):
-        rows = tx.execute(
-            select(c.encounter, c.patient_class, c.department, c.primary_payer_id).where(
-                c.facility == facility, c.encounter.in_(ids), c.cancelled == 0
-            )
-        )
+        rows = tx.execute(_ENCOUNTERS, {"facility": facility, "ids": ids})
         for encounter, patient_class, department, payer in rows:
             found[(facility, encounter)] = EncounterFacts(
                 patient_class=patient_class, department=department, primary_payer_id=payer
@@ -40,14 +54,9 @@ def encounters(tx: Tx, keys: Iterable[Key]) -> dict[Key, EncounterFacts]:
 
 
 def charges(tx: Tx, keys: Iterable[Key]) -> dict[Key, ChargeFacts]:
-    c = charge_context.c
     found: dict[Key, ChargeFacts] = {}
     for facility, ids in _by_facility(keys):
-        rows = tx.execute(
-            select(c.charge_id, c.department, c.payer_class).where(
-                c.facility == facility, c.charge_id.in_(ids)
-            )
-        )
+        rows = tx.execute(_CHARGES, {"facility": facility, "ids": ids})
         for charge_id, department, payer_class in rows:
             found[(facility, charge_id)] = ChargeFacts(department=department, payer_class=payer_class)
     return found
@@ -68,16 +77,15 @@ def change_encounters(tx: Tx, changes: Sequence[EncounterChange], *, now: dateti
     """Apply context events' changes in order: a registration sets the encounter whole (and
     undoes a cancellation), a cancellation hides it, a coverage change sets the primary payer of
     an encounter already known."""
-    c = encounter_context.c
     for item in changes:
-        where = (c.facility == item.facility, c.encounter == item.encounter)
+        keys = {"k_facility": item.facility, "k_encounter": item.encounter}
         match item.change:
             case Change.REGISTERED:
-                _upsert(
-                    tx,
-                    encounter_context,
-                    {"facility": item.facility, "encounter": item.encounter},
+                tx.execute(
+                    _upsert(tx, encounter_context),
                     {
+                        "facility": item.facility,
+                        "encounter": item.encounter,
                         "patient_class": item.facts.patient_class[:8],
                         "department": item.facts.department[:64],
                         "primary_payer_id": item.facts.primary_payer_id[:128],
@@ -87,34 +95,59 @@ def change_encounters(tx: Tx, changes: Sequence[EncounterChange], *, now: dateti
                     },
                 )
             case Change.CANCELLED:
-                tx.execute(
-                    update(encounter_context)
-                    .where(*where)
-                    .values(cancelled=1, event_key=item.event_key, updated_at=now)
-                )
+                tx.execute(_CANCEL, {**keys, "p_event_key": item.event_key, "p_updated_at": now})
             case Change.COVERAGE:
                 tx.execute(
-                    update(encounter_context)
-                    .where(*where)
-                    .values(primary_payer_id=item.facts.primary_payer_id[:128], updated_at=now)
+                    _COVERAGE,
+                    {**keys, "p_payer": item.facts.primary_payer_id[:128], "p_updated_at": now},
                 )
 
 
 def remember_charges(tx: Tx, memories: Sequence[ChargeMemory]) -> None:
-    for memory in memories:
-        _upsert(
-            tx,
-            charge_context,
-            {"facility": memory.facility, "charge_id": memory.charge_id[:128]},
-            {
-                "department": memory.facts.department[:64],
-                "payer_class": memory.facts.payer_class,
-                "event_key": memory.event_key,
-            },
+    """Each staged charge's facts, by its key; a charge seen again (a replay) is overwritten."""
+    if not memories:
+        return
+    rows = [
+        {
+            "facility": memory.facility,
+            "charge_id": memory.charge_id[:128],
+            "department": memory.facts.department[:64],
+            "payer_class": memory.facts.payer_class,
+            "event_key": memory.event_key,
+        }
+        for memory in memories
+    ]
+    tx.execute(_upsert(tx, charge_context), rows)
+
+
+# The statements are built once: building and caching a statement per call cost more than
+# SQLite's own work on the worker's path.
+_WHERE = (
+    encounter_context.c.facility == bindparam("k_facility"),
+    encounter_context.c.encounter == bindparam("k_encounter"),
+)
+_CANCEL = (
+    update(encounter_context)
+    .where(*_WHERE)
+    .values(cancelled=1, event_key=bindparam("p_event_key"), updated_at=bindparam("p_updated_at"))
+)
+_COVERAGE = (
+    update(encounter_context)
+    .where(*_WHERE)
+    .values(primary_payer_id=bindparam("p_payer"), updated_at=bindparam("p_updated_at"))
+)
+_UPSERTS: dict[tuple[str, str], Executable] = {}
+
+
+def _upsert(tx: Tx, table: Table) -> Executable:
+    """INSERT a row, or set every column but the key of the row with its key."""
+    found = _UPSERTS.get((tx.dialect.name, table.name))
+    if found is None:
+        dialect = postgresql if tx.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(table)
+        key = [c.name for c in table.primary_key]
+        others = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in key}
+        found = _UPSERTS[(tx.dialect.name, table.name)] = insert.on_conflict_do_update(
+            index_elements=key, set_=others
         )
-
-
-def _upsert(tx: Tx, table: Table, keys: dict[str, object], values: dict[str, object]) -> None:
-    where = [table.c[k] == v for k, v in keys.items()]
-    if not tx.execute(update(table).where(*where).values(**values)).rowcount:
-        tx.execute(table.insert().values(**keys, **values))
+    return found

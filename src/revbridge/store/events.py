@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from revbridge.canonical import codec
 from revbridge.canonical.events import (
@@ -82,6 +82,12 @@ class Recorded:
     problems: tuple[Problem, ...]  # same key, different content
 
 
+_SEEN = select(events.c.key, events.c.content_hash).where(events.c.key.in_(bindparam("keys", expanding=True)))
+_SEEN_KEYS = select(event_keys.c.key, event_keys.c.content_hash).where(
+    event_keys.c.key.in_(bindparam("keys", expanding=True))
+)
+
+
 def record(conn: Connection, batch: Sequence[CanonicalEvent], *, message_id: str, now: datetime) -> Recorded:
     keys = [e.key for e in batch]
     existing: dict[str, str] = {}
@@ -90,9 +96,7 @@ def record(conn: Connection, batch: Sequence[CanonicalEvent], *, message_id: str
     table = event_keys if partitions.is_partitioned_events(conn) else events
     for start in range(0, len(keys), 400):
         chunk = keys[start : start + 400]
-        for key, digest_ in conn.execute(
-            select(table.c.key, table.c.content_hash).where(table.c.key.in_(chunk))
-        ):
+        for key, digest_ in conn.execute(_SEEN_KEYS if table is event_keys else _SEEN, {"keys": chunk}):
             existing[key] = digest_
     new: list[CanonicalEvent] = []
     repeated: list[CanonicalEvent] = []
@@ -165,11 +169,14 @@ def set_states(tx: Tx, states: Iterable[tuple[str, str]], *, wait_until: datetim
     for state, keys in by_state.items():
         until = wait_until if state == WAITING else None
         for start in range(0, len(keys), 400):
-            tx.execute(
-                update(events)
-                .where(events.c.key.in_(keys[start : start + 400]))
-                .values(state=state, wait_until=until)
-            )
+            tx.execute(_SET_STATE, {"keys": keys[start : start + 400], "p_state": state, "p_until": until})
+
+
+_SET_STATE = (
+    update(events)
+    .where(events.c.key.in_(bindparam("keys", expanding=True)))
+    .values(state=bindparam("p_state"), wait_until=bindparam("p_until"))
+)
 
 
 WAITING = "waiting"

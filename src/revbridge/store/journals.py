@@ -114,16 +114,21 @@ def insert_journal(
         "created_at": now,
         "posted_at": None,
     }
-    dialect = postgresql if tx.dialect.name == "postgresql" else sqlite
     # RETURNING, not rowcount: psycopg reports rowcount -1 for INSERT ... ON CONFLICT DO NOTHING.
-    inserted = tx.execute(
-        dialect.insert(journals).values(row).on_conflict_do_nothing().returning(journals.c.id)
-    ).first()
+    inserted = tx.execute(_INSERT_JOURNAL[tx.dialect.name == "postgresql"], row).first()
     if inserted is None:
         return None
     rows = [_line_row(journal.id, n, line) for n, line in enumerate(journal.lines, start=1)]
-    statement = journal_lines.insert().returning(journal_lines.c.id, sort_by_parameter_order=True)
-    return [line_id for (line_id,) in tx.execute(statement, rows)]
+    return [line_id for (line_id,) in tx.execute(_INSERT_LINES, rows)]
+
+
+# Built once: building them per journal cost more than the inserts (the realtime lane stages a
+# journal per cash message). Indexed by "is PostgreSQL".
+_INSERT_JOURNAL = tuple(
+    dialect.insert(journals).on_conflict_do_nothing().returning(journals.c.id)
+    for dialect in (sqlite, postgresql)
+)
+_INSERT_LINES = journal_lines.insert().returning(journal_lines.c.id, sort_by_parameter_order=True)
 
 
 def _line_row(journal_id: str, line_no: int, line: JournalLine) -> dict[str, object]:

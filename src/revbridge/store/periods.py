@@ -69,10 +69,13 @@ def list_periods(db: Database) -> list[dict[str, object]]:
         return [dict(r._mapping) for r in rows]
 
 
+_ALL = select(periods)
+
+
 def calendar(tx: Tx) -> PeriodCalendar:
     """Every period a controller has opened or closed, for placing postings (ledger/period.py)."""
     found = []
-    for row in tx.execute(select(periods)):
+    for row in tx.execute(_ALL):
         year, month = (int(part) for part in row.period.split("-"))
         start = date(year, month, 1)
         following = date(year + month // 12, month % 12 + 1, 1)

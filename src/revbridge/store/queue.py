@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from revbridge.store.database import Database, Tx
 from revbridge.store.schema import messages, work_items
@@ -81,13 +81,38 @@ def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: i
     return claimed
 
 
-def holds_lease(conn: Connection, message_id: str, owner: str) -> bool:
-    query = select(messages.c.id).where(
-        messages.c.id == message_id, messages.c.lease_owner == owner, messages.c.status == PROCESSING
+# The worker's per-message statements, built once (building one per call cost more than running it).
+_MINE = (
+    messages.c.id == bindparam("p_id"),
+    messages.c.lease_owner == bindparam("p_owner"),
+    messages.c.status == PROCESSING,
+)
+_HOLDS = select(messages.c.id).where(*_MINE)
+_HOLDS_LOCKED = _HOLDS.with_for_update()
+_FINISH = (
+    update(messages)
+    .where(*_MINE)
+    .values(
+        status=bindparam("p_status"),
+        terminal_reason=bindparam("p_reason"),
+        lease_owner=None,
+        lease_expires_at=None,
+        completed_at=bindparam("p_completed_at"),
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return conn.execute(query).first() is not None
+)
+_RECEIVED_AT = select(messages.c.received_at).where(messages.c.id == bindparam("p_id"))
+
+
+def holds_lease(conn: Connection, message_id: str, owner: str) -> bool:
+    query = _HOLDS_LOCKED if conn.dialect.name == "postgresql" else _HOLDS
+    return conn.execute(query, {"p_id": message_id, "p_owner": owner}).first() is not None
+
+
+def lock_lease(conn: Connection, message_id: str, owner: str) -> bool:
+    """Before a message's work in a transaction that ends with ``finish``: on PostgreSQL, lock
+    the message's row if ``owner`` holds its lease (False if not). On SQLite the transaction holds
+    the one writer's lock, so nobody can take the lease before ``finish`` checks it: no query."""
+    return conn.dialect.name != "postgresql" or holds_lease(conn, message_id, owner)
 
 
 def finish(
@@ -95,15 +120,14 @@ def finish(
 ) -> bool:
     """Move a claimed message to its next state; False if the lease was lost meanwhile."""
     result = conn.execute(
-        update(messages)
-        .where(messages.c.id == message_id, messages.c.lease_owner == owner, messages.c.status == PROCESSING)
-        .values(
-            status=status,
-            terminal_reason=reason,
-            lease_owner=None,
-            lease_expires_at=None,
-            completed_at=now if status in TERMINAL else None,
-        )
+        _FINISH,
+        {
+            "p_id": message_id,
+            "p_owner": owner,
+            "p_status": status,
+            "p_reason": reason,
+            "p_completed_at": now if status in TERMINAL else None,
+        },
     )
     return result.rowcount == 1
 
@@ -158,7 +182,7 @@ def pending_count(db: Database) -> int:
 
 
 def received_at(tx: Tx, message_id: str) -> datetime:
-    value = tx.execute(select(messages.c.received_at).where(messages.c.id == message_id)).scalar_one()
+    value = tx.execute(_RECEIVED_AT, {"p_id": message_id}).scalar_one()
     assert isinstance(value, datetime)
     return value
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from revbridge.ledger.window import window_key
 from revbridge.store.database import Tx
@@ -26,20 +26,33 @@ class Window:
     line_count: int
 
 
+# One statement joins the open window (on PostgreSQL the UPDATE locks its row, as FOR UPDATE did).
+# Two processes that found no open window at once may each open one: lines then join the
+# oldest, and the posting loop closes both.
+_OPEN = (
+    select(batch_windows.c.key)
+    .where(batch_windows.c.legal_entity == bindparam("p_legal_entity"), batch_windows.c.closed_at.is_(None))
+    .order_by(batch_windows.c.key)
+    .limit(1)
+    .scalar_subquery()
+)
+_JOIN = (
+    update(batch_windows)
+    .where(batch_windows.c.key == _OPEN, batch_windows.c.closed_at.is_(None))
+    .values(line_count=batch_windows.c.line_count + bindparam("p_lines"))
+    .returning(batch_windows.c.key)
+)
+
+
 def join(tx: Tx, legal_entity: str, *, lines: int, now: datetime) -> str:
     """The key of the legal entity's open window (opened now if there is none), which counts
     ``lines`` more lines."""
-    c = batch_windows.c
-    query = select(c.key).where(c.legal_entity == legal_entity, c.closed_at.is_(None))
-    if tx.dialect.name == "postgresql":
-        query = query.with_for_update()
-    key = tx.execute(query).scalar_one_or_none()
+    key = tx.execute(_JOIN, {"p_legal_entity": legal_entity, "p_lines": lines}).scalar_one_or_none()
     if key is None:
         key = window_key(legal_entity, now)
         tx.execute(
-            batch_windows.insert().values(key=key, legal_entity=legal_entity, opened_at=now, line_count=0)
+            batch_windows.insert().values(key=key, legal_entity=legal_entity, opened_at=now, line_count=lines)
         )
-    tx.execute(update(batch_windows).where(c.key == key).values(line_count=c.line_count + lines))
     return str(key)
 
 
