@@ -233,7 +233,7 @@ class Worker:
                     if committed is not None:
                         done.append(committed[0])
                         codes.extend(committed[1])
-                    if time.perf_counter() - started >= budget:
+                    if time.perf_counter() - started >= budget or self._db.intake_waiting():
                         break
         except StoreError as exc:
             raise _CommitFailed(taken, str(exc)) from exc

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 from revbridge.core.errors import StoreConflict, StoreError, StoreUnavailable
-from revbridge.store.engine import PRIORITY, READONLY, make_engine
+from revbridge.store.engine import PRIORITY, READONLY, make_engine, priority_waiting
 
 # An open transaction (or read-only connection). Outside store/ it is only passed back to store
 # functions; what it is underneath is the store's business.
@@ -111,6 +111,11 @@ class Database:
                 nested.rollback()
                 raise
             nested.commit()
+
+    def intake_waiting(self) -> bool:
+        """On SQLite: whether intake (whose senders wait for an ACK) waits for the one writer's
+        lock; a worker then ends its transaction at the next message. False on PostgreSQL."""
+        return priority_waiting(self._engine)
 
     def check_reachable(self) -> None:
         try:

@@ -34,6 +34,15 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+_GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
+
+
+def priority_waiting(engine: Engine) -> bool:
+    """SQLite: whether intake waits for the one writer's lock (store/writegate.py)."""
+    gate = _GATES.get(engine)
+    return gate is not None and gate.priority_waiting()
+
+
 class _Gated:
     """BEGIN on SQLite: deferred for readers; writers take the write gate (store/writegate.py)
     before ``BEGIN IMMEDIATE``, intake's group commit (the ``PRIORITY`` option) first."""
@@ -88,6 +97,7 @@ def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> En
         )
         event.listen(engine, "connect", _sqlite_connect)
         write_gate = WriteGate(Path(database).resolve() if on_disk else None)
+        _GATES[engine] = write_gate
         weakref.finalize(engine, write_gate.close)  # its lock files close with the engine
         gate = _Gated(write_gate)
         event.listen(engine, "begin", gate.begin)

@@ -10,8 +10,9 @@ acknowledgement could wait a worker's whole batch plus a sleep. So writers queue
 - intake first: a priority writer (intake's group commit, whose callers are waiting for their
   ACK) holds ``<database>-gate`` shared while it waits and writes; any other writer first waits
   until no priority writer is waiting (for at most ``YIELD_SECONDS``, so workers are never starved
-  by a saturated intake) and only then queues for the writer's lock. An acknowledgement therefore
-  waits for at most the one worker transaction already under way, which the worker keeps short.
+  by a saturated intake) and only then queues for the writer's lock; and a worker holding the lock
+  asks ``priority_waiting`` between messages and commits at once when intake waits. An
+  acknowledgement therefore waits for at most the one message a worker is writing.
 """
 
 from __future__ import annotations
@@ -61,6 +62,18 @@ class WriteGate:
             if priority:
                 fcntl.flock(self._gate, fcntl.LOCK_UN)
             raise
+
+    def priority_waiting(self) -> bool:
+        """Whether a priority writer (intake, in any process) is waiting for the writer's lock:
+        a worker that holds it ends its transaction at the next message boundary."""
+        if self._gate < 0:
+            return False
+        try:
+            fcntl.flock(self._gate, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(self._gate, fcntl.LOCK_UN)
+        return False
 
     def release(self) -> None:
         self._depth -= 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing as mp
+import threading
 import time
 from multiprocessing.queues import Queue
 from pathlib import Path
@@ -81,3 +82,22 @@ def test_a_worker_waits_for_intake_only_so_long(tmp_path: Path, monkeypatch: pyt
     started = time.monotonic()
     writegate._wait_for_priority(worker._gate)  # nobody waiting: no wait at all
     assert time.monotonic() - started < 0.04
+
+
+def test_a_writing_worker_sees_that_intake_waits(tmp_path: Path) -> None:
+    """Between messages a worker asks whether intake waits for the writer; it does exactly while
+    a priority writer is queued (here in another thread, through another open file, as another
+    process would)."""
+    worker, intake = WriteGate(tmp_path / "db.sqlite"), WriteGate(tmp_path / "db.sqlite")
+    worker.acquire(priority=False)
+    assert not worker.priority_waiting()
+    queued = threading.Thread(target=lambda: (intake.acquire(priority=True), intake.release()))
+    queued.start()
+    deadline = time.monotonic() + 5
+    while not worker.priority_waiting():
+        assert time.monotonic() < deadline, "the waiting intake was not seen"
+        time.sleep(0.01)
+    worker.release()
+    queued.join(timeout=5)
+    assert not queued.is_alive()
+    assert not worker.priority_waiting()
