@@ -1,0 +1,373 @@
+"""Soak: `revbridge serve` as users run it, held at a hospital's peak rate for half an hour.
+
+A fresh home (the embedded SQLite store, or ``--db`` a PostgreSQL database of your own) gets a
+``system`` API key from ``revbridge apikey create``; then ``revbridge serve`` runs as a
+subprocess on ports picked here (HTTP, MLLP) with its drop folder, and the demo health system's
+traffic (src/revbridge/demo) goes in through the real sources in the demo's proportions, paced at
+``--rate`` messages a second in the day's order: HL7 ADT/DFT over MLLP (``--senders`` connections
+per facility, each patient always on the same one, each message sent after the last one's ACK),
+FHIR and portal payments over HTTP, X12 837/835 files into the drop folder. The traffic is days
+of the demo at ``--scale`` (generated before serve starts, in other processes, and cached): each
+day is a new window of the same simulated hospital, so every visit, claim and payment is new and
+deduplication keeps them all.
+
+Every ``--interval`` seconds a row: messages sent and acknowledged per second, the backlog
+(messages pending or processing, journals waiting for the ERP, read through the store), the
+cash-posting latency over the interval (receipt to posted at the embedded ERP, realtime
+journals: remittances, patient payments, refunds) p50/p99, and the RSS of serve and of every
+process under it. Written as a plot-ready CSV and a four-panel PNG (rate, backlog, latency, RSS).
+
+The verdict, after warm-up (the first 5 minutes, or the first 20% of a shorter run): every
+process's RSS grew under 10% (median of the last third over median of the first third), the
+backlog did not grow (last third's mean within two seconds' traffic of the first third's), the
+cash p99 was under 2 s in every interval, and the senders held the rate (95%). ``--strict``
+exits 1 on a miss. The floor printed is the offered rate itself: a soak cannot acknowledge more.
+
+    .venv/bin/python bench/soak.py [--rate 300] [--minutes 30] [--interval 10] [--workers 1]
+        [--db postgresql+psycopg://...] [--out DIR] [--strict]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from revbridge.demo.feed import Fed, Targets, feed
+from revbridge.demo.truth import Channel, Message
+from revbridge.store import journals, queue
+from revbridge.store.database import Database
+from revbridge.store.views import dashboard
+from soak_parts.report import Sample, verdict, write_chart, write_csv
+from soak_parts.traffic import days_of_traffic, lane_of, load_days
+
+START = date(2026, 11, 2)  # a Monday
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Counters:
+    """What the senders did since the last sample (the sampler takes and resets them)."""
+
+    sent: int = 0
+    acked: int = 0
+    lag: float = 0.0  # the latest a send started behind its schedule, seconds
+    outcomes: dict[str, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self) -> tuple[int, int, float]:
+        with self.lock:
+            taken = (self.sent, self.acked, self.lag)
+            self.sent, self.acked, self.lag = 0, 0, 0.0
+        return taken
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    """`revbridge serve` in a subprocess, as a user starts it, with its home and API key."""
+
+    def __init__(self, home: Path, *, db: str | None, workers: int, log_level: str) -> None:
+        self.home = home
+        self.http_port, self.mllp_port = free_port(), free_port()
+        self.env = dict(os.environ, REVBRIDGE_HOME=str(home), REVBRIDGE_LOG_LEVEL=log_level)
+        self.env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")])
+        )
+        if db:
+            self.env["REVBRIDGE_DB"] = db
+        self.db_url = db or f"sqlite:///{(home / 'revbridge.db').resolve()}"
+        self.workers = workers
+        self.inbox = home / "inbox"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.command = [sys.executable, "-m", "revbridge"]
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [*self.command, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"revbridge {args[0]} failed: {done.stderr[-2000:]}")
+        return done.stdout
+
+    def start(self) -> str:
+        """Create the schema and an API key, start serve, wait until both ports answer; the key."""
+        self.cli("db", "upgrade")
+        key = str(
+            json.loads(self.cli("apikey", "create", "--role", "system", "--name", "soak", "--json"))["key"]
+        )
+        log = (self.home / "serve.log").open("wb")
+        self.process = subprocess.Popen(
+            [*self.command, "serve", *self.options()],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 120
+        while not all(self._answers(p) for p in (self.http_port, self.mllp_port)):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"serve did not start: {(self.home / 'serve.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        return key
+
+    def options(self) -> list[str]:
+        return [
+            "--port",
+            str(self.http_port),
+            "--mllp-port",
+            str(self.mllp_port),
+            "--workers",
+            str(self.workers),
+        ]
+
+    @staticmethod
+    def _answers(port: int) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    def stop(self) -> int | None:
+        """Ctrl-C, as a user stops it; killed if it has not stopped within a minute."""
+        if self.process is None:
+            return None
+        self.process.send_signal(2)
+        try:
+            return self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+class Sampler:
+    """Every ``interval`` seconds one Sample, read from the counters, the store and /proc."""
+
+    def __init__(self, served: Served, counters: Counters, interval: float) -> None:
+        import psutil
+
+        assert served.process is not None
+        self.root = psutil.Process(served.process.pid)
+        self.db = Database.open(served.db_url, pool_size=2)
+        self.counters, self.interval, self.inbox = counters, interval, served.inbox
+        self.samples: list[Sample] = []
+        self.phase = "run"
+        self._stop = threading.Event()
+        self._began = time.monotonic()
+        self._since = datetime.now(UTC)
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.db.close()
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(self.interval - (time.monotonic() - last) % self.interval):
+            now = time.monotonic()
+            self.samples.append(self.sample(now - last))
+            last = now
+            print(self.samples[-1].line(), flush=True)
+
+    def sample(self, seconds: float) -> Sample:
+        sent, acked, lag = self.counters.take()
+        until = datetime.now(UTC)
+        with self.db.reading() as tx:
+            cash = dashboard.posting_latencies(tx, since=self._since, lane="realtime")
+        self._since = until
+        states = journals.counts(self.db)
+        return Sample(
+            t=time.monotonic() - self._began,
+            phase=self.phase,
+            sent_per_s=sent / seconds,
+            acked_per_s=acked / seconds,
+            lag=lag,
+            backlog=queue.pending_count(self.db),
+            files_waiting=sum(1 for p in self.inbox.iterdir() if p.suffix != ".ready"),
+            journals_waiting=states.get("staged", 0) + states.get("submitting", 0),
+            cash=tuple(sorted(cash)),
+            rss=self.rss(),
+        )
+
+    def rss(self) -> dict[str, float]:
+        """MB resident per process: serve, then every process under it by pid."""
+        import psutil
+
+        found: dict[str, float] = {}
+        for n, proc in enumerate([self.root, *self.root.children(recursive=True)]):
+            try:
+                found["serve" if n == 0 else f"child-{proc.pid}"] = proc.memory_info().rss / 2**20
+            except psutil.NoSuchProcess:
+                continue
+        return found
+
+
+def paced(
+    days: Iterator[list[Message]], rate: float, senders: int
+) -> Iterator[tuple[list[Message], dict[int, float]]]:
+    """Each day's messages (MLLP ones moved onto their patient's connection) with the monotonic
+    time each is due: one every 1/rate seconds in the day's order, days back to back."""
+    started = time.monotonic()
+    index = 0
+    for day in days:
+        due: dict[int, float] = {}
+        moved: list[Message] = []
+        for m in day:
+            lane = replace(m, facility=lane_of(m, senders)) if m.channel is Channel.MLLP else m
+            due[id(lane)] = started + index / rate
+            moved.append(lane)
+            index += 1
+        yield moved, due
+
+
+def send_all(
+    days: Iterator[list[Message]],
+    targets: Targets,
+    counters: Counters,
+    *,
+    rate: float,
+    senders: int,
+    until: float,
+) -> int:
+    """Feed the days at ``rate`` until ``until`` (monotonic); returns how many were sent."""
+    total = 0
+    for messages, due in paced(days, rate, senders):
+        cut = [m for m in messages if due[id(m)] < until]
+
+        def before(m: Message, due: dict[int, float] = due) -> None:
+            wait = due[id(m)] - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            with counters.lock:
+                counters.sent += 1
+                counters.lag = max(counters.lag, -wait)
+
+        def acked(_m: Message) -> None:
+            with counters.lock:
+                counters.acked += 1
+
+        fed: Fed = feed(cut, targets, on_sent=acked, before_send=before)
+        with counters.lock:
+            for outcome, n in fed.acks.items():
+                counters.outcomes[outcome] = counters.outcomes.get(outcome, 0) + n
+            counters.failures.extend(fed.failures)
+        total += len(cut)
+        if len(cut) < len(messages):
+            break
+    return total
+
+
+def drain(served: Served, patience: float) -> float | None:
+    """Seconds until nothing is pending, processing, in the drop folder or waiting for the ERP
+    (the batch windows close on their own schedule); None if not within ``patience``."""
+    began = time.monotonic()
+    db = Database.open(served.db_url, pool_size=1)
+    try:
+        while time.monotonic() - began < patience:
+            states = journals.counts(db)
+            waiting = states.get("staged", 0) + states.get("submitting", 0)
+            busy = any(p.suffix != ".ready" for p in served.inbox.iterdir())
+            if not busy and not queue.pending_count(db) and not waiting:
+                return time.monotonic() - began
+            time.sleep(1)
+    finally:
+        db.close()
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=300.0, help="messages a second offered")
+    parser.add_argument("--minutes", type=float, default=30.0, help="how long the rate is held")
+    parser.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers")
+    parser.add_argument("--db", default=None, help="an empty database for serve (default: embedded SQLite)")
+    parser.add_argument(
+        "--scale", type=float, default=None, help="demo scale of a day (default: fits the run)"
+    )
+    parser.add_argument("--senders", type=int, default=2, help="MLLP connections per facility")
+    parser.add_argument("--out", type=Path, default=Path("."), help="where soak.csv and soak.png go")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "revbridge-soak-traffic")
+    parser.add_argument("--log-level", default="WARNING", help="serve's log level")
+    parser.add_argument("--drain-seconds", type=float, default=300.0)
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args()
+    needed = int(args.rate * args.minutes * 60) + 1
+    scale = args.scale or min(10.0, max(0.05, needed / 4000))
+    print(f"soak: {args.rate:g} msg/s for {args.minutes:g} min ({needed:,} messages), demo scale {scale:g}")
+    generated = time.monotonic()
+    files = days_of_traffic(START, needed=needed, scale=scale, cache=args.cache)
+    print(f"traffic: {len(files)} demo days ready in {time.monotonic() - generated:.0f} s ({args.cache})")
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="soak-home-") as tmp:
+        ok = run(args, files, Path(tmp))
+    if args.strict and not ok:
+        sys.exit(1)
+
+
+def run(args: argparse.Namespace, files: list[Path], home: Path) -> bool:
+    """Serve, send, sample, drain, stop; write the CSV and chart; the verdict."""
+    served = Served(home, db=args.db, workers=args.workers, log_level=args.log_level)
+    key = served.start()
+    counters = Counters()
+    sampler = Sampler(served, counters, args.interval)
+    where = served.db_url.split(":")[0]
+    print(f"serve --workers {args.workers} on {where}: HTTP {served.http_port}, MLLP {served.mllp_port}")
+    print(Sample.header_line(), flush=True)
+    sampler.start()
+    try:
+        began = time.monotonic()
+        targets = Targets(served.mllp_port, served.http_port, served.inbox, key)
+        until = began + args.minutes * 60
+        total = send_all(
+            load_days(files), targets, counters, rate=args.rate, senders=args.senders, until=until
+        )
+        sending = time.monotonic() - began
+        sampler.phase = "drain"
+        drained = drain(served, args.drain_seconds)
+    finally:
+        sampler.stop()
+        code = served.stop()
+    print(f"sent {total:,} messages in {sending:.0f} s: {total / sending:,.1f} msg/s (floor: {args.rate:g})")
+    print(f"outcomes: {dict(sorted(counters.outcomes.items()))}; sender failures: {len(counters.failures)}")
+    after = f"in {drained:.0f} s" if drained is not None else f"NOT within {args.drain_seconds:g} s"
+    print(f"drained {after} after the last send; serve exited {code}")
+    csv_path, png_path = args.out / "soak.csv", args.out / "soak.png"
+    write_csv(sampler.samples, csv_path)
+    write_chart(sampler.samples, png_path, rate=args.rate)
+    print(f"wrote {csv_path} and {png_path}")
+    warmup = min(300.0, 0.2 * args.minutes * 60)
+    return verdict(
+        sampler.samples,
+        warmup=warmup,
+        rate=args.rate,
+        failures=len(counters.failures),
+        drained=drained is not None,
+    )
+
+
+if __name__ == "__main__":
+    main()
