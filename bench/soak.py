@@ -60,6 +60,7 @@ class Counters:
     """What the senders did since the last sample (the sampler takes and resets them)."""
 
     sent: int = 0
+    total: int = 0  # sent in the whole run
     acked: int = 0
     lag: float = 0.0  # the latest a send started behind its schedule, seconds
     outcomes: dict[str, int] = field(default_factory=dict)
@@ -243,6 +244,11 @@ def paced(
         yield moved, due
 
 
+class Overtime(ConnectionAbortedError):
+    """The run's time is up. Raised in a sender before it sends: feed() closes an MLLP connection
+    on an OSError, and its HTTP loop stops on any exception, so a lagging sender stops on time."""
+
+
 def send_all(
     days: Iterator[list[Message]],
     targets: Targets,
@@ -251,9 +257,8 @@ def send_all(
     rate: float,
     senders: int,
     until: float,
-) -> int:
-    """Feed the days at ``rate`` until ``until`` (monotonic); returns how many were sent."""
-    total = 0
+) -> None:
+    """Feed the days at ``rate`` until ``until`` (monotonic), however far the senders lag."""
     for messages, due in paced(days, rate, senders):
         cut = [m for m in messages if due[id(m)] < until]
 
@@ -261,23 +266,27 @@ def send_all(
             wait = due[id(m)] - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
+            if time.monotonic() >= until:
+                raise Overtime
             with counters.lock:
                 counters.sent += 1
+                counters.total += 1
                 counters.lag = max(counters.lag, -wait)
 
         def acked(_m: Message) -> None:
             with counters.lock:
                 counters.acked += 1
 
-        fed: Fed = feed(cut, targets, on_sent=acked, before_send=before)
+        try:
+            fed: Fed = feed(cut, targets, on_sent=acked, before_send=before)
+        except Overtime:  # the HTTP sender stopped; each MLLP one stops before its next send
+            return
         with counters.lock:
             for outcome, n in fed.acks.items():
                 counters.outcomes[outcome] = counters.outcomes.get(outcome, 0) + n
-            counters.failures.extend(fed.failures)
-        total += len(cut)
+            counters.failures.extend(f for f in fed.failures if Overtime.__name__ not in f)
         if len(cut) < len(messages):
-            break
-    return total
+            return
 
 
 def drain(served: Served, patience: float) -> float | None:
@@ -342,17 +351,17 @@ def run(args: argparse.Namespace, files: list[Path], home: Path) -> bool:
         began = time.monotonic()
         targets = Targets(served.mllp_port, served.http_port, served.inbox, key)
         until = began + args.minutes * 60
-        total = send_all(
-            load_days(files), targets, counters, rate=args.rate, senders=args.senders, until=until
-        )
+        send_all(load_days(files), targets, counters, rate=args.rate, senders=args.senders, until=until)
         sending = time.monotonic() - began
         sampler.phase = "drain"
         drained = drain(served, args.drain_seconds)
     finally:
         sampler.stop()
         code = served.stop()
+    total = counters.total
     print(f"sent {total:,} messages in {sending:.0f} s: {total / sending:,.1f} msg/s (floor: {args.rate:g})")
-    print(f"outcomes: {dict(sorted(counters.outcomes.items()))}; sender failures: {len(counters.failures)}")
+    answers = dict(sorted(counters.outcomes.items()))
+    print(f"answers (days sent whole): {answers}; sender failures: {len(counters.failures)}")
     after = f"in {drained:.0f} s" if drained is not None else f"NOT within {args.drain_seconds:g} s"
     print(f"drained {after} after the last send; serve exited {code}")
     csv_path, png_path = args.out / "soak.csv", args.out / "soak.png"
