@@ -53,6 +53,7 @@ from soak_parts.traffic import days_of_traffic, lane_of, load_days
 
 START = date(2026, 11, 2)  # a Monday
 REPO = Path(__file__).resolve().parents[1]
+GRACE = 5.0  # seconds a lagging sender may run past the end before it is stopped
 
 
 @dataclass
@@ -214,13 +215,14 @@ class Sampler:
         )
 
     def rss(self) -> dict[str, float]:
-        """MB resident per process: serve, then every process under it by pid."""
+        """MB resident per process: serve, then every process under it (its workers) by pid."""
         import psutil
 
         found: dict[str, float] = {}
         for n, proc in enumerate([self.root, *self.root.children(recursive=True)]):
             try:
-                found["serve" if n == 0 else f"child-{proc.pid}"] = proc.memory_info().rss / 2**20
+                role = "serve" if n == 0 else "worker" if "worker" in proc.cmdline() else "child"
+                found[role if n == 0 else f"{role}-{proc.pid}"] = proc.memory_info().rss / 2**20
             except psutil.NoSuchProcess:
                 continue
         return found
@@ -266,7 +268,7 @@ def send_all(
             wait = due[id(m)] - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-            if time.monotonic() >= until:
+            if time.monotonic() >= until + GRACE:
                 raise Overtime
             with counters.lock:
                 counters.sent += 1
