@@ -212,6 +212,7 @@ class Sampler:
             journals_waiting=states.get("staged", 0) + states.get("submitting", 0),
             cash=tuple(sorted(cash)),
             rss=self.rss(),
+            load=os.getloadavg()[0],
         )
 
     def rss(self) -> dict[str, float]:

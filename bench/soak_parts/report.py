@@ -36,6 +36,7 @@ class Sample:
     journals_waiting: int  # journals staged or being sent to the ERP
     cash: tuple[float, ...]  # receipt-to-posted seconds of the cash journals posted in the interval
     rss: dict[str, float]  # MB per process
+    load: float  # the machine's 1-minute load average (what else shared the cores)
 
     @property
     def rss_total(self) -> float:
@@ -43,13 +44,13 @@ class Sample:
 
     @staticmethod
     def header_line() -> str:
-        return "    t  phase   sent/s  acked/s   lag  backlog  journals  cash n   p50    p99   RSS MB"
+        return "    t  phase   sent/s  acked/s   lag  backlog  journals  cash n   p50    p99   RSS MB  load"
 
     def line(self) -> str:
         return (
             f"{self.t:5.0f}  {self.phase:5} {self.sent_per_s:8.1f} {self.acked_per_s:8.1f} {self.lag:5.1f} "
             f"{self.backlog:8d} {self.journals_waiting:9d} {len(self.cash):7d} {pct(self.cash, 50):5.2f} "
-            f"{pct(self.cash, 99):6.2f} {self.rss_total:8.0f}"
+            f"{pct(self.cash, 99):6.2f} {self.rss_total:8.0f} {self.load:5.1f}"
         )
 
 
@@ -59,7 +60,7 @@ def write_csv(samples: Sequence[Sample], path: Path) -> None:
         out = csv.writer(f)
         out.writerow(
             ["t_s", "phase", "sent_per_s", "acked_per_s", "send_lag_s", "backlog_messages", "files_waiting"]
-            + ["journals_waiting", "cash_journals", "cash_p50_s", "cash_p99_s", "rss_total_mb"]
+            + ["journals_waiting", "cash_journals", "cash_p50_s", "cash_p99_s", "load1", "rss_total_mb"]
             + [f"rss_{p}_mb" for p in procs]
         )
         for s in samples:
@@ -74,7 +75,7 @@ def write_csv(samples: Sequence[Sample], path: Path) -> None:
                 ]
                 + [s.files_waiting, s.journals_waiting, len(s.cash)]
                 + [f"{pct(s.cash, 50):.3f}" if s.cash else "", f"{pct(s.cash, 99):.3f}" if s.cash else ""]
-                + [f"{s.rss_total:.1f}"]
+                + [f"{s.load:.2f}", f"{s.rss_total:.1f}"]
                 + [f"{s.rss[p]:.1f}" if p in s.rss else "" for p in procs]
             )
 
