@@ -6,7 +6,8 @@ subprocess on ports picked here (HTTP, MLLP) with its drop folder, and the demo 
 traffic (src/revbridge/demo) goes in through the real sources in the demo's proportions, paced at
 ``--rate`` messages a second in the day's order: HL7 ADT/DFT over MLLP (``--senders`` connections
 per facility, each patient always on the same one, each message sent after the last one's ACK),
-FHIR and portal payments over HTTP, X12 837/835 files into the drop folder. The traffic is days
+FHIR and portal payments over HTTP (a client per facility, each request after the last one's
+answer), X12 837/835 files into the drop folder. The traffic is days
 of the demo at ``--scale`` (generated before serve starts, in other processes, and cached): each
 day is a new window of the same simulated hospital, so every visit, claim and payment is new and
 deduplication keeps them all.
@@ -252,6 +253,17 @@ class Overtime(ConnectionAbortedError):
     on an OSError, and its HTTP loop stops on any exception, so a lagging sender stops on time."""
 
 
+def groups(messages: list[Message]) -> list[list[Message]]:
+    """The senders' groups, each fed by its own feed() (its own HTTP client, its MLLP
+    connections): one per facility, and one for every file (feed() names a dropped file by its
+    place in its call, so files must share one call)."""
+    found: dict[str, list[Message]] = {}
+    for m in messages:
+        key = "files" if m.channel is Channel.FILE else m.facility.split("#")[0]
+        found.setdefault(key, []).append(m)
+    return list(found.values())
+
+
 def send_all(
     days: Iterator[list[Message]],
     targets: Targets,
@@ -280,15 +292,22 @@ def send_all(
             with counters.lock:
                 counters.acked += 1
 
-        try:
-            fed: Fed = feed(cut, targets, on_sent=acked, before_send=before)
-        except Overtime:  # the HTTP sender stopped; each MLLP one stops before its next send
-            return
-        with counters.lock:
-            for outcome, n in fed.acks.items():
-                counters.outcomes[outcome] = counters.outcomes.get(outcome, 0) + n
-            counters.failures.extend(f for f in fed.failures if Overtime.__name__ not in f)
-        if len(cut) < len(messages):
+        def group(batch: list[Message]) -> None:
+            try:
+                fed: Fed = feed(batch, targets, on_sent=acked, before_send=before)
+            except Overtime:  # its HTTP sender stopped; each MLLP one stops before its next send
+                return
+            with counters.lock:
+                for outcome, n in fed.acks.items():
+                    counters.outcomes[outcome] = counters.outcomes.get(outcome, 0) + n
+                counters.failures.extend(f for f in fed.failures if Overtime.__name__ not in f)
+
+        threads = [threading.Thread(target=group, args=(batch,)) for batch in groups(cut)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if len(cut) < len(messages) or time.monotonic() >= until + GRACE:
             return
 
 
