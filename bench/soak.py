@@ -31,10 +31,7 @@ exits 1 on a miss. The floor printed is the offered rate itself: a soak cannot a
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -50,10 +47,10 @@ from revbridge.store import journals, queue
 from revbridge.store.database import Database
 from revbridge.store.views import dashboard
 from soak_parts.report import Sample, verdict, write_chart, write_csv
+from soak_parts.served import Served
 from soak_parts.traffic import days_of_traffic, lane_of, load_days
 
 START = date(2026, 11, 2)  # a Monday
-REPO = Path(__file__).resolve().parents[1]
 GRACE = 5.0  # seconds a lagging sender may run past the end before it is stopped
 
 
@@ -74,92 +71,6 @@ class Counters:
             taken = (self.sent, self.acked, self.lag)
             self.sent, self.acked, self.lag = 0, 0, 0.0
         return taken
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Served:
-    """`revbridge serve` in a subprocess, as a user starts it, with its home and API key."""
-
-    def __init__(self, home: Path, *, db: str | None, workers: int, log_level: str) -> None:
-        self.home = home
-        self.http_port, self.mllp_port = free_port(), free_port()
-        self.env = dict(os.environ, REVBRIDGE_HOME=str(home), REVBRIDGE_LOG_LEVEL=log_level)
-        self.env["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")])
-        )
-        if db:
-            self.env["REVBRIDGE_DB"] = db
-        self.db_url = db or f"sqlite:///{(home / 'revbridge.db').resolve()}"
-        self.workers = workers
-        self.inbox = home / "inbox"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.command = [sys.executable, "-m", "revbridge"]
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run(
-            [*self.command, *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"revbridge {args[0]} failed: {done.stderr[-2000:]}")
-        return done.stdout
-
-    def start(self) -> str:
-        """Create the schema and an API key, start serve, wait until both ports answer; the key."""
-        self.cli("db", "upgrade")
-        key = str(
-            json.loads(self.cli("apikey", "create", "--role", "system", "--name", "soak", "--json"))["key"]
-        )
-        log = (self.home / "serve.log").open("wb")
-        self.process = subprocess.Popen(
-            [*self.command, "serve", *self.options()],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 120
-        while not all(self._answers(p) for p in (self.http_port, self.mllp_port)):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"serve did not start: {(self.home / 'serve.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        return key
-
-    def options(self) -> list[str]:
-        return [
-            "--port",
-            str(self.http_port),
-            "--mllp-port",
-            str(self.mllp_port),
-            "--workers",
-            str(self.workers),
-        ]
-
-    @staticmethod
-    def _answers(port: int) -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        except OSError:
-            return False
-        return True
-
-    def stop(self) -> int | None:
-        """Ctrl-C, as a user stops it; killed if it has not stopped within a minute."""
-        if self.process is None:
-            return None
-        self.process.send_signal(2)
-        try:
-            return self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
 
 
 class Sampler:
