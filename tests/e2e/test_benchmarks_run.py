@@ -27,6 +27,7 @@ SMALL = {
     "e2e": ["--scale", "0.02", "--minutes", "0.05"],
     "serve": ["--messages", "200"],
     "scaling": ["--scale", "0.02", "--months", "2"],
+    "soak": ["--minutes", "0.3", "--rate", "50", "--interval", "2", "--drain-seconds", "60"],
 }
 # Not benchmarks themselves: what a benchmark runs beside revbridge (bench/serve.py runs the peer).
 PARTS = {"peer_mllp"}
@@ -55,3 +56,9 @@ def test_the_benchmark_runs_at_a_small_size(name: str, tmp_path: Path, corpus: P
     missed_target = done.returncode == 1 and "OVER the" in done.stdout
     assert done.returncode == 0 or missed_target, done.stderr[-3000:]
     assert "floor" in done.stdout.lower(), done.stdout[-2000:]
+    if name == "soak":  # its CSV and chart are what docs/PERFORMANCE.md shows
+        rows = (tmp_path / "soak.csv").read_text().splitlines()
+        assert rows[0].startswith("t_s,phase,sent_per_s,acked_per_s") and "rss_serve_mb" in rows[0]
+        assert len(rows) > 5, rows
+        assert (tmp_path / "soak.png").read_bytes().startswith(b"\x89PNG")
+        assert "verdict:" in done.stdout, done.stdout[-2000:]
