@@ -43,6 +43,7 @@ LARGE_MESSAGE_EVENTS = 200
 # On SQLite (one writer) a transaction of small messages commits after this long (its message
 # finished), so intake waits at most about this; on PostgreSQL a batch is one transaction.
 TRANSACTION_SECONDS = 0.015
+YIELD_AFTER_SECONDS = 0.004  # ...or after this long, once intake waits (its fsync amortised)
 
 
 class PostingStage(Protocol):
@@ -233,7 +234,8 @@ class Worker:
                     if committed is not None:
                         done.append(committed[0])
                         codes.extend(committed[1])
-                    if time.perf_counter() - started >= budget or self._db.intake_waiting():
+                    spent = time.perf_counter() - started
+                    if spent >= budget or (spent >= YIELD_AFTER_SECONDS and self._db.intake_waiting()):
                         break
         except StoreError as exc:
             raise _CommitFailed(taken, str(exc)) from exc
