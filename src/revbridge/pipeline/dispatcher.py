@@ -50,6 +50,7 @@ from revbridge.connectors.base import (
 )
 from revbridge.connectors.channel import Channel
 from revbridge.core.clock import Clock
+from revbridge.core.faults import fault_point
 from revbridge.core.problem import ProblemCode
 from revbridge.core.wakeup import Wakeup
 from revbridge.ledger.journal import Journal
@@ -378,6 +379,8 @@ class Dispatcher:
         are taken over as uncertain, so nothing is sent twice."""
         if not outcomes:
             return
+        if any(isinstance(o, Posted | Accepted) for o in outcomes):
+            fault_point("erp.after_accept")  # torture tests: the ERP has it, we have not noted it
         owner = self.config.owner
         lost: list[str] = []
         opened: list[str] = []
