@@ -1,0 +1,258 @@
+"""Torture: many revbridge processes dying at the worst moments, and a checker of the history.
+
+On a fresh PostgreSQL database: intake nodes (``revbridge serve --workers 0``) in one network
+namespace, worker nodes (``revbridge worker``) in another (loopback when namespaces cannot be
+made), the ERP (tests/support/faulty_erp.py, no idempotency, so a second send is a second
+document) in the root namespace. The demo health system's day is sent on every source by senders
+that write down every acknowledgement; one more sender floods, sends malformed frames and frames
+over the max frame. Meanwhile a chaos loop SIGKILLs a random node every few seconds and restarts
+it, some restarts with fault points armed (``REVBRIDGE_FAULTS``: dying after the commit and
+before the ACK, after the ERP accepted and before revbridge recorded it), the ERP drops answers
+after committing and goes down for a while. Then chaos stops, the system drains (bounded), and
+the checker (tests/support/torture_check.py) prints its table; exit 1 if a must-be-zero row
+is not zero.
+The table also gives the well-behaved MLLP senders' ACK p99 under all of that.
+
+    .venv/bin/python bench/torture.py                 # the long run: >= 100 kills
+    .venv/bin/python bench/torture.py --size ci       # the CI size: >= 10 kills, about 2 minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+
+from pgdb import create_pg_database, drop_pg_database  # noqa: E402
+from torture_bad import BadSender  # noqa: E402
+from torture_check import check, read_records  # noqa: E402
+from torture_erp import ErpProcess  # noqa: E402
+from torture_hosts import Hosts, open_hosts  # noqa: E402
+from torture_nodes import Chaos, Node, contract_available, python  # noqa: E402
+from torture_senders import FileSender, HttpSender, MllpLane, Pacer, Records  # noqa: E402
+from torture_setup import Layout, Sizes, common_env, make_nodes, prepare_store, write_config  # noqa: E402
+
+from revbridge.demo import Channel, Message, generate  # noqa: E402
+from revbridge.store import Database, journals, queue  # noqa: E402
+
+START = date(2026, 11, 2)
+PRESETS: dict[str, dict[str, Any]] = {
+    # scale: the demo day's size; minutes: the day compressed into this much wall time
+    "ci": dict(scale=0.25, minutes=0.6, serve=2, workers=2, kill_every=2.5, min_kills=10, erp_down=6.0, drain=90.0),
+    "long": dict(scale=3.0, minutes=8.0, serve=3, workers=3, kill_every=4.0, min_kills=100, erp_down=120.0, drain=600.0),
+}
+FAULTS = {"serve": "ack.after_commit=0.01", "worker": "erp.after_accept=0.05"}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(PRESETS), default="long")
+    for name in ("scale", "minutes", "kill_every", "erp_down", "drain"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float)
+    for name in ("serve", "workers", "min_kills"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int)
+    parser.add_argument("--threads", type=int, default=2, help="worker threads per worker node")
+    parser.add_argument("--max-frame", type=int, default=256 * 1024, help="the MLLP max frame")
+    parser.add_argument("--loopback", action="store_true", help="no network namespaces")
+    parser.add_argument("--keep", help="keep the run's folder (logs, records) here")
+    parser.add_argument("--json", action="store_true", help="print the checker's report as JSON")
+    args = parser.parse_args()
+    for key, value in PRESETS[args.size].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    began = time.monotonic()
+    traffic = generate(start=START, days=1, seed=11, scale=args.scale)
+    say(args, f"torture ({args.size}): {len(traffic.messages):,} messages of the demo day at scale {args.scale}")
+    hosts = open_hosts(want_netns=not args.loopback)
+    db_url = create_pg_database("torture")
+    folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="torture-"))
+    erp: ErpProcess | None = None
+    try:
+        erp = ErpProcess(hosts.root)
+        report = run(args, traffic.messages, hosts, db_url, Layout.make(folder), erp)
+    finally:
+        if erp is not None:
+            erp.close()
+        hosts.close()
+        drop_pg_database(db_url)
+    report.info["wall seconds"] = round(time.monotonic() - began, 1)
+    report.info["hosts"] = hosts.mode
+    print(json.dumps(report.as_json(), indent=2, default=str) if args.json else report.table(), flush=True)
+    return 0 if report.ok else 1
+
+
+def say(args: argparse.Namespace, text: str) -> None:
+    print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+
+def run(
+    args: argparse.Namespace, messages: tuple[Message, ...], hosts: Hosts, db_url: str, layout: Layout, erp: ErpProcess
+) -> Any:
+    write_config(layout, erp.url)
+    api_key = prepare_store(layout, db_url)
+    env = common_env(layout, db_url, lease_seconds=10)
+    contract = contract_available(python(), env)
+    say(args, f"nodes: {'revbridge serve/worker' if contract else 'tests/support/torture_node.py (no revbridge worker yet)'}")
+    sizes = Sizes(args.serve, args.workers, args.threads, args.max_frame, lease_seconds=10)
+    nodes = make_nodes(layout, hosts, db_url, sizes, python=python(), contract=contract)
+    chaos = Chaos(nodes, interval=args.kill_every, faults=dict(FAULTS))
+    db = Database.open(db_url, pool_size=2)
+    try:
+        chaos.start_all()
+        wait_listening([n for n in nodes if n.role == "serve"], hosts)
+        traffic_seconds, bad = torment(args, messages, nodes, hosts, api_key, layout, chaos, erp)
+        drained = drain(args, db, chaos, nodes, layout)
+        chaos.close()
+        report = check(read_records(layout.records), db, [python(), "-m", "revbridge"], erp.documents(), env=env)
+    finally:
+        chaos.close()
+        db.close()
+    add_figures(report, layout, chaos, erp, traffic_seconds, drained, bad)
+    return report
+
+
+def wait_listening(serve: list[Node], hosts: Hosts, timeout: float = 120.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    for node in serve:
+        while True:
+            try:
+                socket.create_connection((hosts.serve_ip, node.mllp_port), timeout=1).close()
+                socket.create_connection((hosts.serve_ip, node.http_port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{node.name} did not start listening: see {node.log}") from None
+                time.sleep(0.2)
+
+
+def torment(
+    args: argparse.Namespace,
+    messages: tuple[Message, ...],
+    nodes: list[Node],
+    hosts: Hosts,
+    api_key: str,
+    layout: Layout,
+    chaos: Chaos,
+    erp: ErpProcess,
+) -> tuple[float, BadSender]:
+    """Traffic, the bad sender, chaos and the ERP's faults, until the traffic is sent and acknowledged
+    and the chaos loop has killed enough; returns the traffic's seconds and the bad sender."""
+    serve = [n for n in nodes if n.role == "serve"]
+    mllp = [(hosts.serve_ip, n.mllp_port) for n in serve]
+    stop, calm = threading.Event(), threading.Event()
+    pacer = Pacer(datetime.combine(START, datetime.min.time()), args.minutes)
+    lanes: dict[str, list[Message]] = defaultdict(list)
+    for m in messages:
+        if m.channel is Channel.MLLP:
+            lanes[m.facility].append(m)
+    senders: list[Any] = [
+        MllpLane(f"lane-{f}", batch, mllp, Records(layout.records / f"mllp-{f}.jsonl"), pacer, stop)
+        for f, batch in lanes.items()
+    ]
+    http = [m for m in messages if m.channel in (Channel.HTTP_FHIR, Channel.HTTP_PORTAL)]
+    senders.append(
+        HttpSender(http, [(hosts.serve_ip, n.http_port) for n in serve], api_key, Records(layout.records / "http.jsonl"), pacer, stop)
+    )
+    files = FileSender(
+        [m for m in messages if m.channel is Channel.FILE], [n.inbox for n in serve if n.inbox], Records(layout.records / "files.jsonl"), pacer, stop
+    )
+    senders.append(files)
+    bad = BadSender(mllp, args.max_frame, Records(layout.records / "flood.jsonl"), calm)
+    threads = [threading.Thread(target=s.run, name=type(s).__name__, daemon=True) for s in senders]
+    threads += bad.threads()
+    chaos.unleash()
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    erp_chaos = threading.Thread(target=erp_faults, args=(args, erp, stop), daemon=True)
+    erp_chaos.start()
+    for t in threads[: len(senders)]:
+        t.join()
+    traffic_seconds = time.monotonic() - started
+    while chaos.total_kills < args.min_kills and time.monotonic() - started < traffic_seconds + 600:
+        time.sleep(0.5)
+    calm.set()
+    stop.set()
+    erp_chaos.join()
+    chaos.calm()
+    erp.come_up()
+    say(args, f"traffic sent in {traffic_seconds:.0f} s; {chaos.total_kills} kills; chaos stopped")
+    return traffic_seconds, bad
+
+
+def erp_faults(args: argparse.Namespace, erp: ErpProcess, stop: threading.Event) -> None:
+    """Answers dropped after commit now and then; one outage of ``args.erp_down`` seconds a little
+    into the run."""
+    rng = random.Random(5)
+    outage_at = time.monotonic() + max(2.0, args.minutes * 60 * 0.3)
+    outage_done = False
+    while not stop.wait(rng.uniform(0.5, 2.0)):
+        erp.drop_after_commit(rng.randint(1, 3))
+        if not outage_done and time.monotonic() >= outage_at:
+            erp.go_down()
+            stop.wait(args.erp_down)
+            erp.come_up()
+            outage_done = True
+
+
+def drain(args: argparse.Namespace, db: Database, chaos: Chaos, nodes: list[Node], layout: Layout) -> float:
+    """Wait (bounded) until nothing is left to do: every node up, no message pending or being
+    processed, no journal staged, being sent or accepted, every dropped file picked up."""
+    started = time.monotonic()
+    deadline = started + args.drain
+    while time.monotonic() < deadline:
+        inboxes_empty = all(not any(p.is_file() for p in n.inbox.iterdir()) for n in nodes if n.inbox)
+        messages, states = queue.counts(db), journals.counts(db)
+        busy = messages["pending"] + messages["processing"] + states["staged"] + states["submitting"] + states["accepted"]
+        if inboxes_empty and not busy and all(n.alive() for n in nodes):
+            break
+        time.sleep(0.5)
+    time.sleep(1.0)  # the file watcher's last look
+    seconds = time.monotonic() - started
+    say(args, f"drained in {seconds:.0f} s" if time.monotonic() < deadline else f"NOT drained after {seconds:.0f} s")
+    return seconds
+
+
+def pct(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def add_figures(
+    report: Any, layout: Layout, chaos: Chaos, erp: ErpProcess, traffic: float, drained: float, bad: BadSender
+) -> None:
+    records = read_records(layout.records)
+    latencies = [float(r["s"]) for r in records if r["source"] == "mllp" and r["s"] is not None]
+    if latencies:
+        report.info["well-behaved MLLP ACK p50 / p99 / max (ms)"] = (
+            f"{pct(latencies, 50) * 1000:.0f} / {pct(latencies, 99) * 1000:.0f} / {max(latencies) * 1000:.0f}"
+            f" over {len(latencies):,} ACKs"
+        )
+    report.info["kills (chaos SIGKILL, by role)"] = dict(chaos.kills)
+    report.info["kills (fault points fired, by role)"] = dict(chaos.fault_deaths)
+    report.info["kills in all"] = chaos.total_kills
+    report.info["unexpected exits"] = chaos.crashes or "none"
+    report.info["ERP"] = erp.stats()
+    report.info["bad sender"] = dict(bad.counts)
+    report.info["traffic seconds / drain seconds"] = f"{traffic:.0f} / {drained:.0f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
