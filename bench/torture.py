@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -49,10 +50,18 @@ from revbridge.store import Database, journals, queue  # noqa: E402
 START = date(2026, 11, 2)
 PRESETS: dict[str, dict[str, Any]] = {
     # scale: the demo day's size; minutes: the day compressed into this much wall time
-    "ci": dict(scale=0.25, minutes=0.6, serve=2, workers=2, kill_every=2.5, min_kills=10, erp_down=6.0, drain=90.0),
-    "long": dict(scale=3.0, minutes=8.0, serve=3, workers=3, kill_every=4.0, min_kills=100, erp_down=120.0, drain=600.0),
+    "ci": dict(
+        scale=0.25, minutes=0.6, serve=2, workers=2, kill_every=2.5, min_kills=10, erp_down=6.0, drain=90.0
+    ),
+    "long": dict(
+        scale=3.0, minutes=8.0, serve=3, workers=3, kill_every=4.0, min_kills=100, erp_down=120.0, drain=600.0
+    ),
 }
-FAULTS = {"serve": "ack.after_commit=0.01", "worker": "erp.after_accept=0.05"}
+LEASE_SECONDS = (
+    30.0  # message and outbox leases: a killed node's work waits this long (twice the ERP timeout)
+)
+# armed in every other restart: per acknowledgement, and per outbox round that posted something
+FAULTS = {"serve": "ack.after_commit=0.02", "worker": "erp.after_accept=0.1"}
 
 
 def parse_args() -> argparse.Namespace:
@@ -65,7 +74,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="worker threads per worker node")
     parser.add_argument("--max-frame", type=int, default=256 * 1024, help="the MLLP max frame")
     parser.add_argument("--loopback", action="store_true", help="no network namespaces")
-    parser.add_argument("--keep", help="keep the run's folder (logs, records) here")
+    parser.add_argument("--keep", help="keep the run's folder (logs, records) here, and its database")
     parser.add_argument("--json", action="store_true", help="print the checker's report as JSON")
     args = parser.parse_args()
     for key, value in PRESETS[args.size].items():
@@ -78,7 +87,10 @@ def main() -> int:
     args = parse_args()
     began = time.monotonic()
     traffic = generate(start=START, days=1, seed=11, scale=args.scale)
-    say(args, f"torture ({args.size}): {len(traffic.messages):,} messages of the demo day at scale {args.scale}")
+    say(
+        args,
+        f"torture ({args.size}): {len(traffic.messages):,} messages of the demo day at scale {args.scale}",
+    )
     hosts = open_hosts(want_netns=not args.loopback)
     db_url = create_pg_database("torture")
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="torture-"))
@@ -90,7 +102,11 @@ def main() -> int:
         if erp is not None:
             erp.close()
         hosts.close()
-        drop_pg_database(db_url)
+        if args.keep:
+            say(args, f"kept {folder} and the database {db_url}")
+        else:
+            drop_pg_database(db_url)
+            shutil.rmtree(folder, ignore_errors=True)
     report.info["wall seconds"] = round(time.monotonic() - began, 1)
     report.info["hosts"] = hosts.mode
     print(json.dumps(report.as_json(), indent=2, default=str) if args.json else report.table(), flush=True)
@@ -102,14 +118,22 @@ def say(args: argparse.Namespace, text: str) -> None:
 
 
 def run(
-    args: argparse.Namespace, messages: tuple[Message, ...], hosts: Hosts, db_url: str, layout: Layout, erp: ErpProcess
+    args: argparse.Namespace,
+    messages: tuple[Message, ...],
+    hosts: Hosts,
+    db_url: str,
+    layout: Layout,
+    erp: ErpProcess,
 ) -> Any:
     write_config(layout, erp.url)
     api_key = prepare_store(layout, db_url)
-    env = common_env(layout, db_url, lease_seconds=10)
+    env = common_env(layout, db_url, lease_seconds=LEASE_SECONDS)
     contract = contract_available(python(), env)
-    say(args, f"nodes: {'revbridge serve/worker' if contract else 'tests/support/torture_node.py (no revbridge worker yet)'}")
-    sizes = Sizes(args.serve, args.workers, args.threads, args.max_frame, lease_seconds=10)
+    say(
+        args,
+        f"nodes: {'revbridge serve/worker' if contract else 'tests/support/torture_node.py (no revbridge worker yet)'}",
+    )
+    sizes = Sizes(args.serve, args.workers, args.threads, args.max_frame, lease_seconds=LEASE_SECONDS)
     nodes = make_nodes(layout, hosts, db_url, sizes, python=python(), contract=contract)
     chaos = Chaos(nodes, interval=args.kill_every, faults=dict(FAULTS))
     db = Database.open(db_url, pool_size=2)
@@ -119,7 +143,9 @@ def run(
         traffic_seconds, bad = torment(args, messages, nodes, hosts, api_key, layout, chaos, erp)
         drained = drain(args, db, chaos, nodes, layout)
         chaos.close()
-        report = check(read_records(layout.records), db, [python(), "-m", "revbridge"], erp.documents(), env=env)
+        report = check(
+            read_records(layout.records), db, [python(), "-m", "revbridge"], erp.documents(), env=env
+        )
     finally:
         chaos.close()
         db.close()
@@ -169,10 +195,21 @@ def torment(
     ]
     http = [m for m in messages if m.channel in (Channel.HTTP_FHIR, Channel.HTTP_PORTAL)]
     senders.append(
-        HttpSender(http, [(hosts.serve_ip, n.http_port) for n in serve], api_key, Records(layout.records / "http.jsonl"), pacer, stop)
+        HttpSender(
+            http,
+            [(hosts.serve_ip, n.http_port) for n in serve],
+            api_key,
+            Records(layout.records / "http.jsonl"),
+            pacer,
+            stop,
+        )
     )
     files = FileSender(
-        [m for m in messages if m.channel is Channel.FILE], [n.inbox for n in serve if n.inbox], Records(layout.records / "files.jsonl"), pacer, stop
+        [m for m in messages if m.channel is Channel.FILE],
+        [n.inbox for n in serve if n.inbox],
+        Records(layout.records / "files.jsonl"),
+        pacer,
+        stop,
     )
     senders.append(files)
     bad = BadSender(mllp, args.max_frame, Records(layout.records / "flood.jsonl"), calm)
@@ -221,13 +258,24 @@ def drain(args: argparse.Namespace, db: Database, chaos: Chaos, nodes: list[Node
     while time.monotonic() < deadline:
         inboxes_empty = all(not any(p.is_file() for p in n.inbox.iterdir()) for n in nodes if n.inbox)
         messages, states = queue.counts(db), journals.counts(db)
-        busy = messages["pending"] + messages["processing"] + states["staged"] + states["submitting"] + states["accepted"]
+        busy = (
+            messages["pending"]
+            + messages["processing"]
+            + states["staged"]
+            + states["submitting"]
+            + states["accepted"]
+        )
         if inboxes_empty and not busy and all(n.alive() for n in nodes):
             break
         time.sleep(0.5)
     time.sleep(1.0)  # the file watcher's last look
     seconds = time.monotonic() - started
-    say(args, f"drained in {seconds:.0f} s" if time.monotonic() < deadline else f"NOT drained after {seconds:.0f} s")
+    say(
+        args,
+        f"drained in {seconds:.0f} s"
+        if time.monotonic() < deadline
+        else f"NOT drained after {seconds:.0f} s",
+    )
     return seconds
 
 

@@ -55,7 +55,8 @@ class BadSender:
     def threads(self) -> list[threading.Thread]:
         targets = [(self._flood, 0), (self._flood, 1), (self._malformed, 0)]
         return [
-            threading.Thread(target=t, args=(i,), name=f"bad-{t.__name__}-{i}", daemon=True) for t, i in targets
+            threading.Thread(target=t, args=(i,), name=f"bad-{t.__name__}-{i}", daemon=True)
+            for t, i in targets
         ]
 
     def _count(self, what: str, n: int = 1) -> None:
@@ -98,7 +99,9 @@ class BadSender:
                 while EB in buffer:
                     frame, buffer = buffer.split(EB, 1)
                     control = control_of(frame + EB)
-                    self.records.write("flood", "flood", [f"{FLOOD_FACILITY}|{control}"], ack_code(frame + EB), None)
+                    self.records.write(
+                        "flood", "flood", [f"{FLOOD_FACILITY}|{control}"], ack_code(frame + EB), None
+                    )
                     slots.release()
         except OSError:
             return

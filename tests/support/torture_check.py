@@ -122,7 +122,9 @@ def check(
     report.rows["reconciliation breaks"] = len(recon["breaks"])
     report.examples["reconciliation breaks"] = [json.dumps(b)[:300] for b in recon["breaks"][:3]]
     status = cli_json(cli, env, "status")
-    stuck = {f"messages {k}": v for k, v in status["messages"].items() if k in ("pending", "processing") and v}
+    stuck = {
+        f"messages {k}": v for k, v in status["messages"].items() if k in ("pending", "processing") and v
+    }
     stuck |= {
         f"journals {k}": v
         for k, v in status["journals"].items()
@@ -164,7 +166,10 @@ def _totals(lines: Iterable[dict[str, Any]]) -> dict[str, tuple[Decimal, Decimal
     totals: dict[str, tuple[Decimal, Decimal]] = {}
     for line in lines:
         debit, credit = totals.get(line["currency"], (Decimal(0), Decimal(0)))
-        totals[line["currency"]] = (debit + Decimal(str(line["debit"])), credit + Decimal(str(line["credit"])))
+        totals[line["currency"]] = (
+            debit + Decimal(str(line["debit"])),
+            credit + Decimal(str(line["credit"])),
+        )
     return totals
 
 
@@ -180,9 +185,10 @@ def _compare_ledgers(report: Report, journals: list[dict[str, Any]], erp: list[E
     for doc in erp:
         if any(doc.debits[c] != doc.credits.get(c) for c in doc.debits):
             unbalanced.append(f"ERP {doc.id}")
-        elif doc.external_id in store_totals and {
-            c: (doc.debits[c], doc.credits[c]) for c in doc.debits
-        } != store_totals[doc.external_id]:
+        elif (
+            doc.external_id in store_totals
+            and {c: (doc.debits[c], doc.credits[c]) for c in doc.debits} != store_totals[doc.external_id]
+        ):
             unbalanced.append(f"ERP {doc.id} != journal {doc.external_id}")
     report.rows["unbalanced"] = len(unbalanced)
     report.examples["unbalanced"] = unbalanced[:5]

@@ -101,7 +101,7 @@ class Chaos:
     nodes: list[Node]
     interval: float
     faults: dict[str, str]  # role -> REVBRIDGE_FAULTS for the starts that get them armed
-    armed_share: float = 0.34  # the share of (re)starts that run with fault points armed
+    restarts: Counter[str] = field(default_factory=Counter)  # by node: every other one is armed
     restart_delay: tuple[float, float] = (0.2, 1.5)
     kills: Counter[str] = field(default_factory=Counter)  # by role: our SIGKILLs
     fault_deaths: Counter[str] = field(default_factory=Counter)  # by role: fault points fired
@@ -132,7 +132,6 @@ class Chaos:
 
     def _disarm(self, now: float) -> None:
         self.faults = {}
-        self.armed_share = 0.0
         for node in self.nodes:
             if node.armed and node.alive():
                 node.kill()
@@ -177,7 +176,8 @@ class Chaos:
                 node.killed_by_us = True  # counted once
                 node.restart_at = now + self._rng.uniform(*self.restart_delay)
             if now >= node.restart_at:
-                armed = self.faults.get(node.role, "") if self._rng.random() < self.armed_share else ""
+                self.restarts[node.name] += 1
+                armed = self.faults.get(node.role, "") if self.restarts[node.name] % 2 else ""
                 node.start(armed)
 
     def close(self) -> None:

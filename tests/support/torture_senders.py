@@ -153,7 +153,9 @@ class HttpSender:
 
     def run(self) -> None:
         headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
-        clients = [httpx.Client(base_url=f"http://{h}:{p}", headers=headers, timeout=30) for h, p in self.endpoints]
+        clients = [
+            httpx.Client(base_url=f"http://{h}:{p}", headers=headers, timeout=30) for h, p in self.endpoints
+        ]
         turn = 0
         try:
             for m in self.messages:
@@ -215,9 +217,7 @@ class FileSender:
 
 
 def start_threads(targets: Sequence[Callable[[], None]], names: Sequence[str]) -> list[threading.Thread]:
-    threads = [
-        threading.Thread(target=t, name=n, daemon=True) for t, n in zip(targets, names, strict=True)
-    ]
+    threads = [threading.Thread(target=t, name=n, daemon=True) for t, n in zip(targets, names, strict=True)]
     for t in threads:
         t.start()
     return threads

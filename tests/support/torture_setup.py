@@ -81,10 +81,17 @@ def write_config(layout: Layout, erp_url: str) -> None:
 def prepare_store(layout: Layout, db_url: str) -> str:
     """Schema, reference configuration and key file, made once before any node starts (nodes
     started together would race to make them); returns an ingest API key."""
-    runtime = build(Settings(home=layout.home, db=db_url, config_dir=layout.config, log_level="WARNING"), upgrade=True)
+    runtime = build(
+        Settings(home=layout.home, db=db_url, config_dir=layout.config, log_level="WARNING"), upgrade=True
+    )
     try:
         _, key = apikeys.create(
-            runtime.db, name="torture", roles=(Role.SYSTEM,), now=runtime.clock.now(), actor="torture", anchor=None
+            runtime.db,
+            name="torture",
+            roles=(Role.SYSTEM,),
+            now=runtime.clock.now(),
+            actor="torture",
+            anchor=None,
         )
     finally:
         runtime.close()
@@ -145,6 +152,8 @@ def make_nodes(
         log = layout.logs / f"serve-{slot}.log"
         nodes.append(Node("serve", slot, argv, serve_env, log, mllp_port=mllp, http_port=http, inbox=inbox))
     for slot in range(sizes.workers):
-        argv = hosts.prefix("worker") + node_argv("worker", python=python, contract=contract, threads=sizes.threads)
+        argv = hosts.prefix("worker") + node_argv(
+            "worker", python=python, contract=contract, threads=sizes.threads
+        )
         nodes.append(Node("worker", slot, argv, env, layout.logs / f"worker-{slot}.log"))
     return nodes
