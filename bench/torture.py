@@ -35,27 +35,41 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
-from pgdb import create_pg_database, drop_pg_database  # noqa: E402
-from torture_bad import BadSender  # noqa: E402
-from torture_check import check, read_records  # noqa: E402
-from torture_erp import ErpProcess  # noqa: E402
-from torture_hosts import Hosts, open_hosts  # noqa: E402
-from torture_nodes import Chaos, Node, contract_available, python  # noqa: E402
-from torture_senders import FileSender, HttpSender, MllpLane, Pacer, Records  # noqa: E402
-from torture_setup import Layout, Sizes, common_env, make_nodes, prepare_store, write_config  # noqa: E402
+from pgdb import create_pg_database, drop_pg_database
+from torture_bad import BadSender
+from torture_check import check, read_records
+from torture_erp import ErpProcess
+from torture_hosts import Hosts, open_hosts
+from torture_nodes import Chaos, Node, contract_available, python
+from torture_senders import FileSender, HttpSender, MllpLane, Pacer, Records
+from torture_setup import Layout, Sizes, common_env, make_nodes, prepare_store, write_config
 
-from revbridge.demo import Channel, Message, generate  # noqa: E402
-from revbridge.store import Database, journals, queue  # noqa: E402
+from revbridge.demo import Channel, Message, generate
+from revbridge.store import Database, journals, queue
 
 START = date(2026, 11, 2)
 PRESETS: dict[str, dict[str, Any]] = {
     # scale: the demo day's size; minutes: the day compressed into this much wall time
-    "ci": dict(
-        scale=0.25, minutes=0.6, serve=2, workers=2, kill_every=2.5, min_kills=10, erp_down=6.0, drain=90.0
-    ),
-    "long": dict(
-        scale=3.0, minutes=8.0, serve=3, workers=3, kill_every=4.0, min_kills=100, erp_down=120.0, drain=600.0
-    ),
+    "ci": {
+        "scale": 0.25,
+        "minutes": 0.6,
+        "serve": 2,
+        "workers": 2,
+        "kill_every": 2.5,
+        "min_kills": 10,
+        "erp_down": 6.0,
+        "drain": 90.0,
+    },
+    "long": {
+        "scale": 3.0,
+        "minutes": 8.0,
+        "serve": 3,
+        "workers": 3,
+        "kill_every": 4.0,
+        "min_kills": 100,
+        "erp_down": 120.0,
+        "drain": 600.0,
+    },
 }
 LEASE_SECONDS = (
     30.0  # message and outbox leases: a killed node's work waits this long (twice the ERP timeout)
@@ -128,13 +142,12 @@ def run(
     write_config(layout, erp.url)
     api_key = prepare_store(layout, db_url)
     env = common_env(layout, db_url, lease_seconds=LEASE_SECONDS)
-    contract = contract_available(python(), env)
-    say(
-        args,
-        f"nodes: {'revbridge serve/worker' if contract else 'tests/support/torture_node.py (no revbridge worker yet)'}",
-    )
+    if not contract_available(python(), env):
+        raise SystemExit(
+            "this revbridge has no `revbridge worker --threads`: the torture needs the process contract"
+        )
     sizes = Sizes(args.serve, args.workers, args.threads, args.max_frame, lease_seconds=LEASE_SECONDS)
-    nodes = make_nodes(layout, hosts, db_url, sizes, python=python(), contract=contract)
+    nodes = make_nodes(layout, hosts, db_url, sizes, python=python())
     chaos = Chaos(nodes, interval=args.kill_every, faults=dict(FAULTS))
     db = Database.open(db_url, pool_size=2)
     try:

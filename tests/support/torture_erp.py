@@ -9,6 +9,7 @@ per-currency totals of its debits and credits), ``stats`` and ``stop``.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 from dataclasses import dataclass
 from decimal import Decimal
@@ -95,10 +96,8 @@ class ErpProcess:
 
     def close(self) -> None:
         if self._process.is_alive():
-            try:
+            with contextlib.suppress(OSError, EOFError):
                 self._ask("stop")
-            except (OSError, EOFError):
-                pass
             self._process.join(timeout=10)
         if self._process.is_alive():
             self._process.kill()

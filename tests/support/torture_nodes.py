@@ -86,9 +86,7 @@ def contract_available(python: str, env: dict[str, str]) -> bool:
     return done.returncode == 0 and "--threads" in done.stdout
 
 
-def node_argv(role: str, *, python: str, contract: bool, threads: int) -> list[str]:
-    if not contract:  # the in-process API, one process per node (tests/support/torture_node.py)
-        return [python, str(REPO / "tests" / "support" / "torture_node.py"), role, str(threads)]
+def node_argv(role: str, *, python: str, threads: int) -> list[str]:
     if role == "serve":
         return [python, "-m", "revbridge", "serve", "--workers", "0"]
     return [python, "-m", "revbridge", "worker", "--threads", str(threads)]

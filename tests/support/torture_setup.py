@@ -128,9 +128,7 @@ class Sizes:
     lease_seconds: float
 
 
-def make_nodes(
-    layout: Layout, hosts: Hosts, db_url: str, sizes: Sizes, *, python: str, contract: bool
-) -> list[Node]:
+def make_nodes(layout: Layout, hosts: Hosts, db_url: str, sizes: Sizes, *, python: str) -> list[Node]:
     env = common_env(layout, hosts.db_url(db_url), lease_seconds=sizes.lease_seconds)
     nodes: list[Node] = []
     for slot in range(sizes.serve):
@@ -148,12 +146,10 @@ def make_nodes(
             "REVBRIDGE_INBOX_POLL_SECONDS": "0.2",
             "REVBRIDGE_INBOX_STABLE_SECONDS": "0.5",
         }
-        argv = hosts.prefix("serve") + node_argv("serve", python=python, contract=contract, threads=0)
+        argv = hosts.prefix("serve") + node_argv("serve", python=python, threads=0)
         log = layout.logs / f"serve-{slot}.log"
         nodes.append(Node("serve", slot, argv, serve_env, log, mllp_port=mllp, http_port=http, inbox=inbox))
     for slot in range(sizes.workers):
-        argv = hosts.prefix("worker") + node_argv(
-            "worker", python=python, contract=contract, threads=sizes.threads
-        )
+        argv = hosts.prefix("worker") + node_argv("worker", python=python, threads=sizes.threads)
         nodes.append(Node("worker", slot, argv, env, layout.logs / f"worker-{slot}.log"))
     return nodes

@@ -60,7 +60,7 @@ def fault_point(name: str) -> None:
     if not points:
         return
     probability = points.get(name)
-    if probability and random.random() < probability:  # noqa: S311 - chaos, not cryptography
+    if probability and random.random() < probability:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
