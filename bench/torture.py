@@ -61,7 +61,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "drain": 90.0,
     },
     "long": {
-        "scale": 3.0,
+        "scale": 2.0,
         "minutes": 8.0,
         "serve": 3,
         "workers": 3,
@@ -71,9 +71,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "drain": 600.0,
     },
 }
-LEASE_SECONDS = (
-    30.0  # message and outbox leases: a killed node's work waits this long (twice the ERP timeout)
-)
+# message and outbox leases: a killed node's work waits this long (the outbox's: over twice the
+# ERP timeout, see docs/operations.md)
+LEASE_SECONDS = 30.0
 # armed in every other restart: per acknowledgement, and per outbox round that posted something
 FAULTS = {"serve": "ack.after_commit=0.02", "worker": "erp.after_accept=0.1"}
 
@@ -122,7 +122,11 @@ def main() -> int:
             drop_pg_database(db_url)
             shutil.rmtree(folder, ignore_errors=True)
     report.info["wall seconds"] = round(time.monotonic() - began, 1)
-    report.info["hosts"] = hosts.mode
+    report.info["hosts"] = (
+        f"netns: serve {hosts.serve_ip}, workers {hosts.worker_ip}, root {hosts.root}"
+        if hosts.mode == "netns"
+        else "loopback"
+    )
     print(json.dumps(report.as_json(), indent=2, default=str) if args.json else report.table(), flush=True)
     return 0 if report.ok else 1
 

@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -64,7 +65,7 @@ def open_hosts(*, want_netns: bool = True) -> Hosts:
     """Two namespaces when this process may make them, loopback otherwise."""
     why = _netns_unavailable() if want_netns else "not asked for"
     if why:
-        print(f"hosts: loopback ({why})", flush=True)
+        print(f"hosts: loopback ({why})", file=sys.stderr, flush=True)
         return Hosts("loopback", "127.0.0.1", "127.0.0.1", "127.0.0.1")
     n = os.getpid() % 200 + 20
     tag = f"rbt{os.getpid() % 100000}"
@@ -84,6 +85,7 @@ def open_hosts(*, want_netns: bool = True) -> Hosts:
     print(
         f"hosts: network namespaces {hosts.serve_ns} ({hosts.serve_ip}: serve) and "
         f"{hosts.worker_ns} ({hosts.worker_ip}: workers); root side {hosts.root}",
+        file=sys.stderr,
         flush=True,
     )
     return hosts
