@@ -285,7 +285,6 @@ def drain(args: argparse.Namespace, db: Database, chaos: Chaos, nodes: list[Node
         if inboxes_empty and not busy and all(n.alive() for n in nodes):
             break
         time.sleep(0.5)
-    time.sleep(1.0)  # the file watcher's last look
     seconds = time.monotonic() - started
     say(
         args,

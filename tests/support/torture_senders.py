@@ -203,6 +203,11 @@ class FileSender:
             (inbox / (name + ".ready")).write_text("")
             self._waiting[name] = (inbox, identities("x12", m.payload))
             self.collect()
+        deadline = time.monotonic() + GIVE_UP_SECONDS
+        while self.collect() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for _inbox, ids in self._waiting.values():
+            self.records.write("file", "files", ids, "gave up", None)
 
     def collect(self) -> int:
         """Note the files moved to done/ since the last look; returns how many still wait."""
