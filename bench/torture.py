@@ -198,37 +198,10 @@ def torment(
 ) -> tuple[float, BadSender]:
     """Traffic, the bad sender, chaos and the ERP's faults, until the traffic is sent and acknowledged
     and the chaos loop has killed enough; returns the traffic's seconds and the bad sender."""
-    serve = [n for n in nodes if n.role == "serve"]
-    mllp = [(hosts.serve_ip, n.mllp_port) for n in serve]
     stop, calm = threading.Event(), threading.Event()
-    pacer = Pacer(datetime.combine(START, datetime.min.time()), args.minutes)
-    lanes: dict[str, list[Message]] = defaultdict(list)
-    for m in messages:
-        if m.channel is Channel.MLLP:
-            lanes[m.facility].append(m)
-    senders: list[Any] = [
-        MllpLane(f"lane-{f}", batch, mllp, Records(layout.records / f"mllp-{f}.jsonl"), pacer, stop)
-        for f, batch in lanes.items()
-    ]
-    http = [m for m in messages if m.channel in (Channel.HTTP_FHIR, Channel.HTTP_PORTAL)]
-    senders.append(
-        HttpSender(
-            http,
-            [(hosts.serve_ip, n.http_port) for n in serve],
-            api_key,
-            Records(layout.records / "http.jsonl"),
-            pacer,
-            stop,
-        )
-    )
-    files = FileSender(
-        [m for m in messages if m.channel is Channel.FILE],
-        [n.inbox for n in serve if n.inbox],
-        Records(layout.records / "files.jsonl"),
-        pacer,
-        stop,
-    )
-    senders.append(files)
+    serve = [n for n in nodes if n.role == "serve"]
+    senders = well_behaved(args, messages, serve, hosts, api_key, layout, stop)
+    mllp = [(hosts.serve_ip, n.mllp_port) for n in serve]
     bad = BadSender(mllp, args.max_frame, Records(layout.records / "flood.jsonl"), calm)
     threads = [threading.Thread(target=s.run, name=type(s).__name__, daemon=True) for s in senders]
     threads += bad.threads()
@@ -250,6 +223,35 @@ def torment(
     erp.come_up()
     say(args, f"traffic sent in {traffic_seconds:.0f} s; {chaos.total_kills} kills; chaos stopped")
     return traffic_seconds, bad
+
+
+def well_behaved(
+    args: argparse.Namespace,
+    messages: tuple[Message, ...],
+    serve: list[Node],
+    hosts: Hosts,
+    api_key: str,
+    layout: Layout,
+    stop: threading.Event,
+) -> list[MllpLane | HttpSender | FileSender]:
+    """An MLLP lane per facility, the HTTP sender (FHIR, portal) and the file sender (X12)."""
+    pacer = Pacer(datetime.combine(START, datetime.min.time()), args.minutes)
+    lanes: dict[str, list[Message]] = defaultdict(list)
+    for m in messages:
+        if m.channel is Channel.MLLP:
+            lanes[m.facility].append(m)
+    mllp = [(hosts.serve_ip, n.mllp_port) for n in serve]
+    senders: list[MllpLane | HttpSender | FileSender] = [
+        MllpLane(f"lane-{f}", batch, mllp, Records(layout.records / f"mllp-{f}.jsonl"), pacer, stop)
+        for f, batch in lanes.items()
+    ]
+    http = [m for m in messages if m.channel in (Channel.HTTP_FHIR, Channel.HTTP_PORTAL)]
+    endpoints = [(hosts.serve_ip, n.http_port) for n in serve]
+    senders.append(HttpSender(http, endpoints, api_key, Records(layout.records / "http.jsonl"), pacer, stop))
+    files = [m for m in messages if m.channel is Channel.FILE]
+    inboxes = [n.inbox for n in serve if n.inbox]
+    senders.append(FileSender(files, inboxes, Records(layout.records / "files.jsonl"), pacer, stop))
+    return senders
 
 
 def erp_faults(args: argparse.Namespace, erp: ErpProcess, stop: threading.Event) -> None:

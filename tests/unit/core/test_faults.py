@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -44,8 +45,8 @@ def test_unset_the_point_draws_nothing_and_kills_nothing(monkeypatch: pytest.Mon
     def forbidden(*_args: object) -> float:
         raise AssertionError("a fault point with nothing armed must not draw or signal")
 
-    monkeypatch.setattr(faults.random, "random", forbidden)
-    monkeypatch.setattr(faults.os, "kill", forbidden)
+    monkeypatch.setattr(random, "random", forbidden)
+    monkeypatch.setattr(os, "kill", forbidden)
     faults.fault_point("ack.after_commit")
     assert faults.armed() == {}
     # and it costs next to nothing: well under a microsecond a call on any machine we run on
