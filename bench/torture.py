@@ -106,10 +106,10 @@ def main() -> int:
         f"torture ({args.size}): {len(traffic.messages):,} messages of the demo day at scale {args.scale}",
     )
     hosts = open_hosts(want_netns=not args.loopback)
-    db_url = create_pg_database("torture")
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="torture-"))
-    erp: ErpProcess | None = None
-    try:
+    db_url, erp = "", None
+    try:  # whatever fails, the namespaces, the ERP and (unless kept) the database go
+        db_url = create_pg_database("torture")
         erp = ErpProcess(hosts.root)
         report = run(args, traffic.messages, hosts, db_url, Layout.make(folder), erp)
     finally:
@@ -119,7 +119,8 @@ def main() -> int:
         if args.keep:
             say(args, f"kept {folder} and the database {db_url}")
         else:
-            drop_pg_database(db_url)
+            if db_url:
+                drop_pg_database(db_url)
             shutil.rmtree(folder, ignore_errors=True)
     report.info["wall seconds"] = round(time.monotonic() - began, 1)
     report.info["hosts"] = (
@@ -280,6 +281,7 @@ def drain(args: argparse.Namespace, db: Database, chaos: Chaos, nodes: list[Node
         busy = (
             messages["pending"]
             + messages["processing"]
+            + messages["waiting"]
             + states["staged"]
             + states["submitting"]
             + states["accepted"]

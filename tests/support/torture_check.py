@@ -11,7 +11,8 @@ Rows (every one but the first two must be zero):
   and ERP documents whose totals differ from the journal they carry;
 - posted, not at the ERP / at the ERP, not posted: the store and the ERP disagree on a journal;
 - reconciliation breaks: ``revbridge reconcile --json``;
-- not drained: messages pending or processing, journals staged, submitting, accepted or failed,
+- not drained: messages pending, processing or waiting (for context the demo day always sends),
+  journals staged, submitting, accepted or failed,
   files never picked up, messages never acknowledged (a sender gave up).
 The store is read through the CLI (``status``, ``journals``, ``reconcile`` with ``--json``);
 the dedupe keys, which no command lists, are read from the tables (tests may).
@@ -123,7 +124,9 @@ def check(
     report.examples["reconciliation breaks"] = [json.dumps(b)[:300] for b in recon["breaks"][:3]]
     status = cli_json(cli, env, "status")
     stuck = {
-        f"messages {k}": v for k, v in status["messages"].items() if k in ("pending", "processing") and v
+        f"messages {k}": v
+        for k, v in status["messages"].items()
+        if k in ("pending", "processing", "waiting") and v
     }
     stuck |= {
         f"journals {k}": v
