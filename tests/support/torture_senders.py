@@ -185,7 +185,7 @@ class HttpSender:
 @dataclass
 class FileSender:
     """Drops each X12 file into one node's inbox (in turn) with a ``.ready`` marker; a file moved
-    to ``done/`` is its acknowledgement (the source moves it only after the commit)."""
+    to ``done/`` beside the inbox is its acknowledgement (moved only after the commit)."""
 
     messages: list[Message]
     inboxes: list[Path]
@@ -212,10 +212,10 @@ class FileSender:
     def collect(self) -> int:
         """Note the files moved to done/ since the last look; returns how many still wait."""
         for name, (inbox, ids) in list(self._waiting.items()):
-            if (inbox / "done" / name).exists():
+            if (inbox.parent / "done" / name).exists():
                 self.records.write("file", "files", ids, "done", None)
                 del self._waiting[name]
-            elif (inbox / "rejected" / name).exists():
+            elif (inbox.parent / "rejected" / name).exists():
                 self.records.write("file", "files", ids, "rejected", None)
                 del self._waiting[name]
         return len(self._waiting)

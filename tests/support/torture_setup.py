@@ -132,8 +132,8 @@ def make_nodes(layout: Layout, hosts: Hosts, db_url: str, sizes: Sizes, *, pytho
     env = common_env(layout, hosts.db_url(db_url), lease_seconds=sizes.lease_seconds)
     nodes: list[Node] = []
     for slot in range(sizes.serve):
-        inbox = layout.root / f"inbox-{slot}"
-        for folder in (inbox, inbox / "done", inbox / "rejected"):
+        inbox = layout.root / f"serve-{slot}" / "inbox"  # done/ and rejected/ are its siblings
+        for folder in (inbox, inbox.parent / "done", inbox.parent / "rejected"):
             folder.mkdir(parents=True, exist_ok=True)
         mllp, http = free_port("127.0.0.1"), free_port("127.0.0.1")
         serve_env = env | {
