@@ -11,6 +11,8 @@ Rows (every one but the first two must be zero):
   and ERP documents whose totals differ from the journal they carry;
 - posted, not at the ERP / at the ERP, not posted: the store and the ERP disagree on a journal;
 - reconciliation breaks: ``revbridge reconcile --json``;
+- sources never acknowledged: a source that got no positive acknowledgement at all (a run that
+  did not exercise it proves nothing about it);
 - not drained: messages pending, processing or waiting (for context the demo day always sends),
   journals staged, submitting, accepted or failed,
   files never picked up, messages never acknowledged (a sender gave up).
@@ -36,7 +38,9 @@ from revbridge.store import Database
 from revbridge.store.schema import message_keys, messages
 
 POSITIVE = {"AA", "done"}
+SOURCES = ("mllp", "http-fhir", "http-portal", "file", "flood")
 MUST_BE_ZERO = (
+    "sources never acknowledged",
     "lost",
     "stored twice",
     "posted twice",
@@ -115,6 +119,9 @@ def check(
     report.rows["stored"] = len(known)
     report.rows["lost"] = len(acked - known)
     report.examples["lost"] = sorted(acked - known)[:5]
+    silent = [s for s in SOURCES if not any(r["source"] == s and positive(r) for r in records)]
+    report.rows["sources never acknowledged"] = len(silent)
+    report.examples["sources never acknowledged"] = silent
     report.rows["stored twice"] = len(stored_twice)
     report.examples["stored twice"] = stored_twice[:5]
     journals = cli_json(cli, env, "journals", "--limit", "10000000")
