@@ -75,6 +75,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # ERP timeout, see docs/operations.md)
 LEASE_SECONDS = 30.0
 # armed in every other restart: per acknowledgement, and per outbox round that posted something
+OUTAGES: list[float] = []  # the ERP's outages, seconds
 FAULTS = {"serve": "ack.after_commit=0.02", "worker": "erp.after_accept=0.1"}
 
 
@@ -264,10 +265,12 @@ def erp_faults(args: argparse.Namespace, erp: ErpProcess, stop: threading.Event)
     while not stop.wait(rng.uniform(0.5, 2.0)):
         erp.drop_after_commit(rng.randint(1, 3))
         if not outage_done and time.monotonic() >= outage_at:
+            down = time.monotonic()
             erp.go_down()
             stop.wait(args.erp_down)
             erp.come_up()
             outage_done = True
+            OUTAGES.append(time.monotonic() - down)
 
 
 def drain(args: argparse.Namespace, db: Database, chaos: Chaos, nodes: list[Node], layout: Layout) -> float:
@@ -317,7 +320,7 @@ def add_figures(
     report.info["kills (fault points fired, by role)"] = dict(chaos.fault_deaths)
     report.info["kills in all"] = chaos.total_kills
     report.info["unexpected exits"] = chaos.crashes or "none"
-    report.info["ERP"] = erp.stats()
+    report.info["ERP"] = erp.stats() | {"down (s)": [round(s) for s in OUTAGES]}
     report.info["bad sender"] = dict(bad.counts)
     report.info["traffic seconds / drain seconds"] = f"{traffic:.0f} / {drained:.0f}"
 
