@@ -59,6 +59,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "min_kills": 10,
         "erp_down": 6.0,
         "drain": 90.0,
+        # fault point probabilities in armed processes: per acknowledgement, per outbox round
+        # that posted (higher here: a node lives seconds between kills)
+        "ack_fault": 0.05,
+        "erp_fault": 0.5,
     },
     "long": {
         "scale": 2.0,
@@ -69,6 +73,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "min_kills": 100,
         "erp_down": 120.0,
         "drain": 600.0,
+        "ack_fault": 0.02,
+        "erp_fault": 0.1,
     },
 }
 # message and outbox leases: a killed node's work waits this long (the outbox's: over twice the
@@ -82,7 +88,7 @@ FAULTS = {"serve": "ack.after_commit=0.02", "worker": "erp.after_accept=0.1"}
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(PRESETS), default="long")
-    for name in ("scale", "minutes", "kill_every", "erp_down", "drain"):
+    for name in ("scale", "minutes", "kill_every", "erp_down", "drain", "ack_fault", "erp_fault"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float)
     for name in ("serve", "workers", "min_kills"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int)
@@ -154,7 +160,9 @@ def run(
         )
     sizes = Sizes(args.serve, args.workers, args.threads, args.max_frame, lease_seconds=LEASE_SECONDS)
     nodes = make_nodes(layout, hosts, db_url, sizes, python=python())
-    chaos = Chaos(nodes, interval=args.kill_every, faults=dict(FAULTS))
+    # every other restart of a node runs with its role's fault point armed
+    faults = {"serve": f"ack.after_commit={args.ack_fault}", "worker": f"erp.after_accept={args.erp_fault}"}
+    chaos = Chaos(nodes, interval=args.kill_every, faults=faults)
     db = Database.open(db_url, pool_size=2)
     try:
         chaos.start_all()
