@@ -95,6 +95,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="worker threads per worker node")
     parser.add_argument("--max-frame", type=int, default=256 * 1024, help="the MLLP max frame")
     parser.add_argument("--loopback", action="store_true", help="no network namespaces")
+    parser.add_argument("--no-bad-sender", action="store_true", help="no flood, malformed or huge frames")
     parser.add_argument("--keep", help="keep the run's folder (logs, records) here, and its database")
     parser.add_argument("--json", action="store_true", help="print the checker's report as JSON")
     args = parser.parse_args()
@@ -214,7 +215,8 @@ def torment(
     mllp = [(hosts.serve_ip, n.mllp_port) for n in serve]
     bad = BadSender(mllp, args.max_frame, Records(layout.records / "flood.jsonl"), calm)
     threads = [threading.Thread(target=s.run, name=type(s).__name__, daemon=True) for s in senders]
-    threads += bad.threads()
+    if not args.no_bad_sender:
+        threads += bad.threads()
     chaos.unleash()
     started = time.monotonic()
     for t in threads:
