@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"
 
 from pgdb import create_pg_database, drop_pg_database
 from torture_bad import BadSender
-from torture_check import check, read_records
+from torture_check import SOURCES, check, read_records
 from torture_erp import ErpProcess
 from torture_hosts import Hosts, open_hosts
 from torture_nodes import Chaos, Node, contract_available, python
@@ -171,9 +171,9 @@ def run(
         traffic_seconds, bad = torment(args, messages, nodes, hosts, api_key, layout, chaos, erp)
         drained = drain(args, db, chaos, nodes, layout)
         chaos.close()
-        report = check(
-            read_records(layout.records), db, [python(), "-m", "revbridge"], erp.documents(), env=env
-        )
+        sources = [s for s in SOURCES if s != "flood" or not args.no_bad_sender]
+        cli = [python(), "-m", "revbridge"]
+        report = check(read_records(layout.records), db, cli, erp.documents(), env=env, sources=sources)
     finally:
         chaos.close()
         db.close()

@@ -109,6 +109,7 @@ def check(
     erp: list[ErpDocument],
     *,
     env: dict[str, str],
+    sources: Sequence[str] = SOURCES,
 ) -> Report:
     report = Report()
     acked = {i for r in records if positive(r) for i in r["ids"]}
@@ -119,7 +120,7 @@ def check(
     report.rows["stored"] = len(known)
     report.rows["lost"] = len(acked - known)
     report.examples["lost"] = sorted(acked - known)[:5]
-    silent = [s for s in SOURCES if not any(r["source"] == s and positive(r) for r in records)]
+    silent = [s for s in sources if not any(r["source"] == s and positive(r) for r in records)]
     report.rows["sources never acknowledged"] = len(silent)
     report.examples["sources never acknowledged"] = silent
     report.rows["stored twice"] = len(stored_twice)
