@@ -63,6 +63,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # that posted (higher here: a node lives seconds between kills)
         "ack_fault": 0.05,
         "erp_fault": 0.5,
+        "armed_every": 1,
     },
     "long": {
         "scale": 2.0,
@@ -75,6 +76,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "drain": 600.0,
         "ack_fault": 0.02,
         "erp_fault": 0.1,
+        "armed_every": 2,
     },
 }
 # message and outbox leases: a killed node's work waits this long (the outbox's: over twice the
@@ -90,7 +92,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--size", choices=sorted(PRESETS), default="long")
     for name in ("scale", "minutes", "kill_every", "erp_down", "drain", "ack_fault", "erp_fault"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float)
-    for name in ("serve", "workers", "min_kills"):
+    for name in ("serve", "workers", "min_kills", "armed_every"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int)
     parser.add_argument("--threads", type=int, default=2, help="worker threads per worker node")
     parser.add_argument("--max-frame", type=int, default=256 * 1024, help="the MLLP max frame")
@@ -161,9 +163,9 @@ def run(
         )
     sizes = Sizes(args.serve, args.workers, args.threads, args.max_frame, lease_seconds=LEASE_SECONDS)
     nodes = make_nodes(layout, hosts, db_url, sizes, python=python())
-    # every other restart of a node runs with its role's fault point armed
+    # every n-th restart of a node (--armed-every) runs with its role's fault point armed
     faults = {"serve": f"ack.after_commit={args.ack_fault}", "worker": f"erp.after_accept={args.erp_fault}"}
-    chaos = Chaos(nodes, interval=args.kill_every, faults=faults)
+    chaos = Chaos(nodes, interval=args.kill_every, faults=faults, armed_every=args.armed_every)
     db = Database.open(db_url, pool_size=2)
     try:
         chaos.start_all()

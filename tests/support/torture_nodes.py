@@ -99,7 +99,8 @@ class Chaos:
     nodes: list[Node]
     interval: float
     faults: dict[str, str]  # role -> REVBRIDGE_FAULTS for the starts that get them armed
-    restarts: Counter[str] = field(default_factory=Counter)  # by node: every other one is armed
+    armed_every: int = 2  # every n-th restart of a node runs with its fault point armed
+    restarts: Counter[str] = field(default_factory=Counter)  # by node
     restart_delay: tuple[float, float] = (0.2, 1.5)
     kills: Counter[str] = field(default_factory=Counter)  # by role: our SIGKILLs
     fault_deaths: Counter[str] = field(default_factory=Counter)  # by role: fault points fired
@@ -175,7 +176,8 @@ class Chaos:
                 node.restart_at = now + self._rng.uniform(*self.restart_delay)
             if now >= node.restart_at:
                 self.restarts[node.name] += 1
-                armed = self.faults.get(node.role, "") if self.restarts[node.name] % 2 else ""
+                due = (self.restarts[node.name] - 1) % self.armed_every == 0
+                armed = self.faults.get(node.role, "") if due else ""
                 node.start(armed)
 
     def close(self) -> None:

@@ -29,6 +29,7 @@ from revbridge.formats.registry import FORMATS
 
 SB, EB = b"\x0b", b"\x1c\x0d"
 GIVE_UP_SECONDS = 300.0  # a message not acknowledged by then is written down as given up
+ROTATE_EVERY = 50  # an MLLP lane moves to the next intake node after this many ACKs
 
 
 def identities(fmt: str, payload: bytes) -> list[str]:
@@ -98,6 +99,7 @@ class MllpLane:
     stop: threading.Event
     _sock: socket.socket | None = None
     _turn: int = 0
+    _sent: int = 0
 
     def run(self) -> None:
         self._turn = hash(self.name) % len(self.endpoints)
@@ -115,6 +117,10 @@ class MllpLane:
                 sock.sendall(SB + payload + EB)
                 code = ack_code(read_frame(sock))
                 self.records.write("mllp", self.name, ids, code, time.perf_counter() - sent)
+                self._sent += 1
+                if self._sent % ROTATE_EVERY == 0:  # as a load balancer would move it now and then
+                    self._close()
+                    self._turn += 1
                 return
             except OSError:
                 self._close()
