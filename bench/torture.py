@@ -61,9 +61,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "drain": 90.0,
         # fault point probabilities in armed processes: per acknowledgement, per outbox round
         # that posted (higher here: a node lives seconds between kills)
-        "ack_fault": 0.05,
+        # (every restart armed starves intake: an armed node dies within a few of the flood's ACKs)
+        "ack_fault": 0.02,
         "erp_fault": 0.5,
-        "armed_every": 1,
+        "armed_every": 2,
     },
     "long": {
         "scale": 2.0,
