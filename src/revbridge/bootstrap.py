@@ -131,7 +131,9 @@ class Runtime:
             connector_for or self.connector_for,
             clock=self.clock,
             metrics=self.metrics,
-            config=OutboxConfig(owner=f"{owner}:outbox"),
+            config=OutboxConfig(
+                owner=f"{owner}:outbox", lease=timedelta(seconds=self.settings.outbox_lease_seconds)
+            ),
             staged=self.staged,
         )
 

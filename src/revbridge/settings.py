@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     # workers
     worker_id: str | None = None
     lease_seconds: float = 60.0
+    # how long the ERP outbox holds the journals of one round; a process that dies holding them
+    # delays them this long (another takes them over as uncertain and looks them up first)
+    outbox_lease_seconds: float = Field(default=120.0, gt=0)
     max_attempts: int = 5
     retry_base_seconds: float = 2.0
     batch_size: int = 64

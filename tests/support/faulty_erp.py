@@ -119,8 +119,10 @@ class FaultyErp:
         token_lifetime: int = 3600,
         enforce_idempotency: bool = True,
         asynchronous: bool = False,
+        host: str = "127.0.0.1",
     ) -> None:
         self.asynchronous = asynchronous
+        self.host = host
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_lifetime = token_lifetime
@@ -134,14 +136,14 @@ class FaultyErp:
         self._faults: deque[Fault] = deque()
         self._connections: set[socket.socket] = set()
         self.down = False
-        self.port = _free_port()
+        self.port = _free_port(host)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.come_up()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     # -- control -----------------------------------------------------------------------------------
 
@@ -177,7 +179,7 @@ class FaultyErp:
             self._thread.join(timeout=5)
 
     def come_up(self) -> None:
-        server = _Server(("127.0.0.1", self.port), _Handler)
+        server = _Server((self.host, self.port), _Handler)
         server.erp = self
         with self._lock:
             self.down = False
@@ -342,7 +344,7 @@ def _invalid(body: Any, key: str) -> str:
     return ""
 
 
-def _free_port() -> int:
+def _free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return int(s.getsockname()[1])

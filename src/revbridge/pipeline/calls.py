@@ -7,10 +7,10 @@ breaker and one pool cover both."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from revbridge.connectors.base import ConnectorRejected, ConnectorUnavailable
+from revbridge.connectors.base import Answer, ConnectorRejected, ConnectorUnavailable, Receipt
 from revbridge.connectors.channel import Channel
 from revbridge.observability.metrics import Metrics
 
@@ -18,7 +18,12 @@ T = TypeVar("T")
 
 
 class Stopping(Exception):
-    """The outbox is stopping while a call waited for a token: nothing was called."""
+    """The outbox is stopping while a call waited for a token, or the round's time to start calls
+    ran out (``late``): nothing was called."""
+
+
+def _never() -> bool:
+    return False
 
 
 def admit(channel: Channel, stop: threading.Event, max_inline_wait: float) -> bool | float:
@@ -42,10 +47,16 @@ def call(
     stop: threading.Event,
     label: Callable[[T], str],
     fn: Callable[[], T],
+    *,
+    late: Callable[[], bool] = _never,
 ) -> T:
-    """One ERP call under the channel's rate limit, counted by ``label(result)`` or its failure."""
+    """One ERP call under the channel's rate limit, counted by ``label(result)`` or its failure.
+    ``late()`` true once the token is had: the call is not made (the journal's lease may run out
+    while it is in flight, and another process would then send it again)."""
     if not channel.paced and not channel.bucket.acquire(cancelled=stop.is_set):
         raise Stopping  # a paced connector takes its tokens per HTTP request instead
+    if late():
+        raise Stopping
     calls = metrics.erp_calls
     try:
         result = fn()
@@ -60,3 +71,22 @@ def call(
         raise
     calls.labels(channel.name, label(result)).inc()
     return result
+
+
+# labels of the outbox's calls, by what they returned (the erp_calls metric)
+
+
+def found(result: Receipt | None) -> str:
+    return "found" if result is not None else "not_found"
+
+
+def submitted(result: Receipt) -> str:
+    return "accepted" if result.accepted else "posted"
+
+
+def found_many(result: Mapping[str, Answer]) -> str:
+    return "found" if result else "not_found"
+
+
+def submitted_many(_result: Mapping[str, Answer]) -> str:
+    return "bulk"

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import timedelta
@@ -50,6 +50,7 @@ from revbridge.connectors.base import (
 )
 from revbridge.connectors.channel import Channel
 from revbridge.core.clock import Clock
+from revbridge.core.faults import fault_point
 from revbridge.core.problem import ProblemCode
 from revbridge.core.wakeup import Wakeup
 from revbridge.ledger.journal import Journal
@@ -70,22 +71,6 @@ class OutboxConfig:
     claim_limit: int = 200
     idle_seconds: float = 0.5  # run(): sleep when a round found nothing due
     max_inline_wait: float = 2.0  # shorter pauses are waited out; longer ones release the journal
-
-
-def _found(result: Receipt | None) -> str:
-    return "found" if result is not None else "not_found"
-
-
-def _submitted(result: Receipt) -> str:
-    return "accepted" if result.accepted else "posted"
-
-
-def _found_many(result: Mapping[str, Answer]) -> str:
-    return "found" if result else "not_found"
-
-
-def _submitted_many(_result: Mapping[str, Answer]) -> str:
-    return "bulk"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +140,9 @@ class Dispatcher:
         return taken + checked
 
     def _submit_round(self, outcomes: list[Outcome]) -> int:
+        # calls start only in the first half of the lease; the second is for the last call to end
+        # and the round to be recorded before another process may take the journals over
+        until = self._monotonic() + self.config.lease.total_seconds() / 2
         claims = outbox.claim(
             self._db,
             owner=self.config.owner,
@@ -185,10 +173,10 @@ class Dispatcher:
                 size = max(1, channel.connector.batch_size)
                 for start in range(0, len(group), size):
                     chunk = group[start : start + size]
-                    futures.append(channel.pool.submit(self._attempt_bulk, channel, chunk, loaded))
+                    futures.append(channel.pool.submit(self._attempt_bulk, channel, chunk, loaded, until))
             else:
                 for c in group:
-                    futures.append(channel.pool.submit(self._attempt_one, channel, c, loaded[c.id]))
+                    futures.append(channel.pool.submit(self._attempt_one, channel, c, loaded[c.id], until))
         wait(futures)
         for future in futures:  # a dispatcher bug must not pass silently
             outcomes.extend(future.result())
@@ -230,8 +218,10 @@ class Dispatcher:
 
     # -- one attempt -------------------------------------------------------------------------------
 
-    def _attempt_one(self, channel: Channel, claim: outbox.Claim, journal: Journal) -> list[Outcome]:
-        return [self._attempt(channel, claim, journal)]
+    def _attempt_one(
+        self, channel: Channel, claim: outbox.Claim, journal: Journal, until: float
+    ) -> list[Outcome]:
+        return [self._attempt(channel, claim, journal, until)]
 
     @staticmethod
     def _moved(claim: outbox.Claim, channel: Channel) -> Failed | None:
@@ -241,7 +231,7 @@ class Dispatcher:
             return Failed(claim, channel.name, ProblemCode.ERP_UNAVAILABLE, reason, claim.attempts + 1, True)
         return None
 
-    def _attempt(self, channel: Channel, claim: outbox.Claim, journal: Journal) -> Outcome:
+    def _attempt(self, channel: Channel, claim: outbox.Claim, journal: Journal, until: float) -> Outcome:
         moved = self._moved(claim, channel)
         if moved is not None:
             return moved
@@ -249,13 +239,14 @@ class Dispatcher:
         if isinstance(probe, float):
             return Released(claim, self._clock.now() + timedelta(seconds=probe))
         uncertain = claim.uncertain
+        connector = channel.connector
         try:
             receipt = None
             if uncertain:
-                receipt = self._call(channel, _found, lambda: channel.connector.lookup(journal.id))
+                receipt = self._call(channel, calls.found, lambda: connector.lookup(journal.id), until)
                 uncertain = receipt is not None
             if receipt is None:
-                receipt = self._call(channel, _submitted, lambda: channel.connector.submit(journal))
+                receipt = self._call(channel, calls.submitted, lambda: connector.submit(journal), until)
         except calls.Stopping:
             channel.breaker.release()
             return Released(claim, self._clock.now())
@@ -289,7 +280,7 @@ class Dispatcher:
         return Posted(claim, channel.name, answer.document, now)
 
     def _attempt_bulk(
-        self, channel: Channel, claims: list[outbox.Claim], loaded: dict[str, Journal]
+        self, channel: Channel, claims: list[outbox.Claim], loaded: dict[str, Journal], until: float
     ) -> list[Outcome]:
         """One bulk call for journals of one legal entity: a lookup of the uncertain ones, then
         one submission of those the ERP does not hold."""
@@ -306,11 +297,13 @@ class Dispatcher:
         try:
             doubtful = [c.id for c in claims if c.uncertain]
             if doubtful:
-                found = self._call(channel, _found_many, lambda: connector.lookup_many(doubtful))
+                found = self._call(channel, calls.found_many, lambda: connector.lookup_many(doubtful), until)
                 answers.update({k: v for k, v in found.items() if isinstance(v, Receipt)})
             send = [loaded[c.id] for c in claims if c.id not in answers]
             if send:
-                answers.update(self._call(channel, _submitted_many, lambda: connector.submit_many(send)))
+                answers.update(
+                    self._call(channel, calls.submitted_many, lambda: connector.submit_many(send), until)
+                )
         except calls.Stopping:
             channel.breaker.release()
             return [*moved, *(Released(c, self._clock.now()) for c in claims)]
@@ -344,8 +337,11 @@ class Dispatcher:
     def _admit(self, channel: Channel) -> bool | float:
         return calls.admit(channel, self._stop, self.config.max_inline_wait)
 
-    def _call(self, channel: Channel, label: Callable[[Any], str], call: Callable[[], Any]) -> Any:
-        return calls.call(channel, self._metrics, self._stop, label, call)
+    def _call(
+        self, channel: Channel, label: Callable[[Any], str], call: Callable[[], Any], until: float
+    ) -> Any:
+        late = lambda: self._monotonic() > until  # noqa: E731
+        return calls.call(channel, self._metrics, self._stop, label, call, late=late)
 
     def _retry_or_fail(
         self, claim: outbox.Claim, channel: Channel, failure: _Failure, *, probe: bool
@@ -378,6 +374,8 @@ class Dispatcher:
         are taken over as uncertain, so nothing is sent twice."""
         if not outcomes:
             return
+        if any(isinstance(o, Posted | Accepted) for o in outcomes):
+            fault_point("erp.after_accept")  # torture tests: the ERP has it, we have not noted it
         owner = self.config.owner
         lost: list[str] = []
         opened: list[str] = []

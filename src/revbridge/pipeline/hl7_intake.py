@@ -12,6 +12,7 @@ import asyncio
 from dataclasses import dataclass
 
 from revbridge.core.clock import Clock
+from revbridge.core.faults import fault_point
 from revbridge.core.ids import uuid7
 from revbridge.formats.hl7v2 import HL7V2, AckCode, build_ack, build_reject, parse
 from revbridge.formats.hl7v2.ack import frame_too_large
@@ -82,6 +83,7 @@ class Hl7Intake:
         results = []
         for arrival, future in zip(prepared, futures, strict=True):
             results.append(self._answer(arrival, await asyncio.wrap_future(future)))
+        fault_point("ack.after_commit")  # torture tests: committed, the sender not yet answered
         return results
 
     def receive(self, data: bytes, *, channel: str, correlation_id: str = "") -> list[Acknowledged]:
@@ -89,6 +91,7 @@ class Hl7Intake:
         if isinstance(prepared, bytes):
             return [Acknowledged(prepared, None)]
         accepted = self._intake.store.accept_many(prepared)
+        fault_point("ack.after_commit")
         return [self._answer(a, acc) for a, acc in zip(prepared, accepted, strict=True)]
 
     async def mllp_frame(self, frame: bytes, peer: str) -> bytes:

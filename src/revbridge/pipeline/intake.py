@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from revbridge.core.errors import InputError
+from revbridge.core.faults import fault_point
 from revbridge.core.problem import Problem
 from revbridge.formats.base import Envelope, Format
 from revbridge.observability.metrics import Metrics
@@ -98,6 +99,7 @@ class Intake:
             for i, env in enumerate(envelopes)
         ]
         accepted = self.store.accept_many(arrivals)
+        fault_point("ack.after_commit")  # torture tests: committed, the sender not yet answered
         for env, acc in zip(envelopes, accepted, strict=True):
             self.count(channel, env.format, acc)
         return [Received(env, acc) for env, acc in zip(envelopes, accepted, strict=True)]

@@ -242,3 +242,31 @@ def test_connector_for_is_asked_once_per_legal_entity_and_round(engine: Database
     assert sorted(asked) == ["LE01", "LE02"]
     assert store.counts(engine)["posted"] == 5
     d.close()
+
+
+def test_no_call_starts_in_the_second_half_of_the_rounds_lease(engine: Database) -> None:
+    """A slow ERP makes the round outlast its lease: a call started then could still be in flight
+    when another process takes the journal over, finds nothing and sends it again. The journals
+    whose turn comes after half the lease are given back unsent, and go in the next round."""
+    journals = sorted(stage(engine, 3, now=T0), key=lambda j: j.id)
+    ticks = Ticks()
+
+    @dataclass
+    class Slow(Scripted):
+        def submit(self, journal: Journal) -> Receipt:
+            ticks.now += 40.0  # each answer takes 40 s; the lease is 2 minutes
+            return super().submit(journal)
+
+    one_at_a_time = Limits(rate_per_second=1000, burst=100, concurrency=1)
+    connector = Slow(name="rest", limits=one_at_a_time)
+    clock = FixedClock(T0)
+    d = fixed(engine, lambda _le: connector, clock, ticks)
+    d.run_once()
+    assert connector.calls == [f"submit {journals[0].id}", f"submit {journals[1].id}"]
+    last = store.get(engine, journals[2].id)
+    assert last is not None
+    assert (last.status, last.attempts, last.uncertain) == ("staged", 0, False)
+    d.run_once()
+    assert connector.calls[2:] == [f"submit {journals[2].id}"]
+    assert store.counts(engine)["posted"] == 3
+    d.close()
