@@ -43,7 +43,7 @@ LARGE_MESSAGE_EVENTS = 200
 # On SQLite (one writer) a transaction of small messages commits after this long (its message
 # finished), so intake waits at most about this; on PostgreSQL a batch is one transaction.
 TRANSACTION_SECONDS = 0.015
-YIELD_AFTER_SECONDS = 0.004  # ...or after this long, once intake waits (its fsync amortised)
+YIELD_AFTER_SECONDS = 0.010  # ...or after this long once intake waits (fsyncs amortised)
 
 
 class PostingStage(Protocol):

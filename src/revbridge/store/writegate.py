@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 # The longest a worker waits for waiting priority writers before it queues anyway.
-YIELD_SECONDS = 0.05
+YIELD_SECONDS = 0.005
 
 
 class WriteGate:
