@@ -176,10 +176,10 @@ def test_an_idle_worker_wakes_when_a_message_arrives(db_url: str, tmp_path: Path
 def test_a_batch_commits_in_short_transactions_and_every_message_ends_once(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On SQLite a worker's transaction ends once its time is up (intake must not wait behind a
-    whole batch for the one writer): with no time at all, each message commits alone, and every one
-    still ends exactly once with its events, a message in error included. On PostgreSQL writers do
-    not wait for each other: the batch is one transaction whatever its time."""
+    """A worker's transaction ends once its time is up (intake must not wait behind a whole batch
+    for SQLite's one writer; two workers must not hold a batch's row locks against each other on
+    PostgreSQL): with no time at all, each message commits alone, and every one still ends exactly
+    once with its events, a message in error included."""
     monkeypatch.setattr(worker_module, "TRANSACTION_SECONDS", 0.0)
     clock = FixedClock(T0)
     rt = build_runtime(db_url, tmp_path, formats=FORMATS, clock=clock)
@@ -191,7 +191,7 @@ def test_a_batch_commits_in_short_transactions_and_every_message_ends_once(
         event.listen(rt.db.engine, "commit", lambda _conn: commits.append(1))
         results = rt.worker(owner="w").process_batch(claimed)
         assert sorted(r.message_id for r in results) == sorted([*ids, bad])
-        assert len(commits) == (6 if rt.db.dialect == "sqlite" else 1)
+        assert len(commits) == 6  # one transaction per message
         assert [_status(rt, mid)[0] for mid in ids] == ["processed"] * 5
         assert _status(rt, bad) == ("excepted", "MISSING_AMOUNT")
         assert events.count(rt.db) == 6

@@ -40,10 +40,10 @@ log = get_logger("revbridge.worker")
 
 # A message with this many events or more is committed in a transaction of its own.
 LARGE_MESSAGE_EVENTS = 200
-# On SQLite (one writer) a transaction of small messages commits after this long (its message
-# finished), so intake waits at most about this; on PostgreSQL a batch is one transaction.
-TRANSACTION_SECONDS = 0.015
-YIELD_AFTER_SECONDS = 0.010  # ...or after this long once intake waits (fsyncs amortised)
+# A transaction commits after 15 ms (its message done): intake waits at most that for SQLite's
+# writer, and workers hold few row locks against each other on PostgreSQL (whole batches
+# deadlocked). After 10 ms once intake waits (SQLite; the worker's fsync still amortised).
+TRANSACTION_SECONDS, YIELD_AFTER_SECONDS = 0.015, 0.010
 
 
 class PostingStage(Protocol):
@@ -155,9 +155,7 @@ class Worker:
             return []
         small = [item for item in parsed if len(item[1].items) < LARGE_MESSAGE_EVENTS]
         large = [item for item in parsed if len(item[1].items) >= LARGE_MESSAGE_EVENTS]
-        results: list[Result] = []
-        failed: list[tuple[queue.Claimed, str]] = []
-        opened: list[str] = []
+        results, failed, opened = list[Result](), list[tuple[queue.Claimed, str]](), list[str]()
         if small:
             self._commit_group(small, results, failed, opened)
         for message, outcome in large:
@@ -224,7 +222,6 @@ class Worker:
         errors: list[tuple[queue.Claimed, str]] = []
         taken = 0
         started = time.perf_counter()
-        budget = TRANSACTION_SECONDS if self._db.dialect == "sqlite" else float("inf")
         try:
             with self._db.transaction() as tx:
                 now = self._clock.now()
@@ -234,8 +231,7 @@ class Worker:
                     if committed is not None:
                         done.append(committed[0])
                         codes.extend(committed[1])
-                    spent = time.perf_counter() - started
-                    if spent >= budget or (spent >= YIELD_AFTER_SECONDS and self._db.intake_waiting()):
+                    if self._time_is_up(time.perf_counter() - started):
                         break
         except StoreError as exc:
             raise _CommitFailed(taken, str(exc)) from exc
@@ -245,6 +241,9 @@ class Worker:
         if done and self._staged is not None:
             self._staged.notify()
         return taken
+
+    def _time_is_up(self, spent: float) -> bool:
+        return spent >= TRANSACTION_SECONDS or (spent >= YIELD_AFTER_SECONDS and self._db.intake_waiting())
 
     def _commit_one(
         self,
@@ -270,8 +269,7 @@ class Worker:
         return None
 
     def _parse(self, message: queue.Claimed) -> Outcome[CanonicalEvent] | None:
-        """The message's events and problems; None when the parser raised and the message was
-        put back for a later attempt."""
+        """The message's events and problems; None when the parser raised (retried later)."""
         try:
             return self._parser.parse(message)
         except Exception as exc:
