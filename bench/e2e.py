@@ -157,6 +157,18 @@ def _settings(home: Path, url: str) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def _opened(setup: Setup, home: Path) -> Iterator[tuple[dict[str, Any], Runtime, str]]:
+    """A fresh store for one run: its settings, the runtime on it and a ``system`` API key."""
+    with fresh_store(setup, home) as url:
+        settings = _settings(home, url)
+        rt = build(Settings(**settings), upgrade=True)
+        key = apikeys.create(
+            rt.db, name="bench", roles=(Role.SYSTEM,), now=rt.clock.now(), actor="bench", anchor=None
+        )[1]
+        yield settings, rt, key
+
+
 def run(
     traffic: Traffic, home: Path, setup: Setup, *, minutes: float | None
 ) -> tuple[float, list[float], int]:
@@ -165,12 +177,7 @@ def run(
     Prints each format's cash-journal latency and returns the seconds from the first send to the
     last acknowledgement, every cash journal's receipt-to-posted seconds, and the messages sent.
     """
-    with fresh_store(setup, home) as url:
-        settings = _settings(home, url)
-        rt = build(Settings(**settings), upgrade=True)
-        key = apikeys.create(
-            rt.db, name="bench", roles=(Role.SYSTEM,), now=rt.clock.now(), actor="bench", anchor=None
-        )[1]
+    with _opened(setup, home) as (settings, rt, key):
         inline = setup.threads if not setup.processes else 0
         service = Service(rt, workers=inline, post=not setup.processes)
         procs = WorkerProcesses(settings, setup.processes, setup.threads) if setup.processes else None
@@ -194,12 +201,7 @@ def run(
 def drain(traffic: Traffic, home: Path, setup: Setup, processes: int) -> tuple[float, float, int]:
     """Store the day with intake alone, then start ``processes`` worker processes; returns the
     seconds intake took, the seconds until every journal was posted, and the messages stored."""
-    with fresh_store(setup, home) as url:
-        settings = _settings(home, url)
-        rt = build(Settings(**settings), upgrade=True)
-        key = apikeys.create(
-            rt.db, name="bench", roles=(Role.SYSTEM,), now=rt.clock.now(), actor="bench", anchor=None
-        )[1]
+    with _opened(setup, home) as (settings, rt, key):
         service = Service(rt, workers=0, post=False)
         service.start()
         assert service.inbox is not None
