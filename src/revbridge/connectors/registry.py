@@ -35,6 +35,7 @@ from revbridge.connectors import (
     dynamics_finance,
     embedded,
     file,
+    infor_ion,
     netsuite,
     oracle_fusion,
     rest,
@@ -58,7 +59,9 @@ class Environment:
 
 Factory = Callable[[str, dict[str, Any], Limits | None, Environment], Connector]
 # Settings that hold secrets: configuration names the environment variable (``<key>_env``).
-SECRET_KEYS = frozenset({"password", "client_secret", "consumer_secret", "token_secret", "private_key"})
+SECRET_KEYS = frozenset(
+    {"password", "client_secret", "consumer_secret", "token_secret", "private_key", "secret_key"}
+)
 
 
 def _convert(name: str, key: str, hint: Any, value: Any) -> Any:
@@ -185,6 +188,7 @@ CONNECTORS: Mapping[str, Factory] = MappingProxyType(
             dynamics_finance.DEFAULT_LIMITS,
         ),
         "netsuite": _cloud(netsuite.NetsuiteSettings, netsuite.NetsuiteConnector, netsuite.DEFAULT_LIMITS),
+        "infor_ion": _cloud(infor_ion.InforIonSettings, infor_ion.InforIonConnector, infor_ion.DEFAULT_LIMITS),
     }
 )
 # The settings record of each type, for documentation and its test.
@@ -198,6 +202,7 @@ SETTINGS: Mapping[str, tuple[type[Any], ...]] = MappingProxyType(
         "business_central": (business_central.BusinessCentralSettings,),
         "dynamics_finance": (dynamics_finance.DynamicsFinanceSettings,),
         "netsuite": (netsuite.NetsuiteSettings,),
+        "infor_ion": (infor_ion.InforIonSettings,),
     }
 )
 
