@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import infor_erp_rig
 from erp_chart import Chart, reference
 
 from revbridge.ledger.journal import Journal
@@ -38,7 +39,7 @@ QUICK = {
     "poll_interval": 0.05,
     "poll_deadline": 120,
 }
-KINDS = ("oracle_fusion", "business_central", "dynamics_finance", "netsuite")
+KINDS = ("oracle_fusion", "business_central", "dynamics_finance", "netsuite", "infor_ion")
 
 
 @dataclass
@@ -293,6 +294,7 @@ STARTERS: dict[str, Callable[[Chart | None, dict[str, Any]], Rig]] = {
     "business_central": _business_central,
     "dynamics_finance": _dynamics_finance,
     "netsuite": _netsuite,
+    "infor_ion": infor_erp_rig.infor_ion,
 }
 
 
