@@ -1,6 +1,6 @@
 """Posting to the cloud ERPs' test servers (bench/posting.py's rows per ERP, issue 15).
 
-For Oracle Fusion, Business Central, Dynamics 365 Finance and NetSuite, each on its protocol-
+For Oracle Fusion, Business Central, Dynamics 365 Finance, NetSuite and Infor ION, each on its protocol-
 faithful server (tests/support/cloud_erps.py: real HTTP on loopback, jobs ending after one or two
 status polls, F&O's Journal post job every 50 ms), with the connector's limits lifted so the
 figures measure revbridge, not a rate limit:
@@ -47,6 +47,7 @@ WRITES: dict[str, Callable[[Any], bool]] = {
         r.method == "POST" and (r.path.endswith("ImportFromPackage") or r.path == "/data/$batch")
     ),
     "netsuite": lambda r: r.method == "PUT",
+    "infor_ion": lambda r: r.route == "message",  # one BOD per IMS message: ION has no bulk path
 }
 
 

@@ -45,12 +45,11 @@ from infor_erp_oneview import OneView
 
 XSD = Path(__file__).parent / "xsd" / "infor"
 HOSTILE = {
-    "entity_expansion": b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;'
-    b'&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><r>&c;&c;&c;&c;</r>',
+    "entity_expansion": b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+    b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><r>&c;&c;&c;&c;</r>',
     "external_entity": b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
 }
-
-
 
 
 @functools.cache
@@ -167,7 +166,9 @@ class InforErp:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def fail_next(self, kind: str, count: int = 1, *, on: str = "message", retry_after: str | None = None) -> None:
+    def fail_next(
+        self, kind: str, count: int = 1, *, on: str = "message", retry_after: str | None = None
+    ) -> None:
         if kind in ("twice", "never"):
             self.oneview.next_acks(kind, count)
             return
@@ -211,7 +212,9 @@ class InforErp:
             self.bodies.append(raw)
         if not self._authorised(h):
             self._log(method, url.path, route, 401)
-            h.reply(401, {"error": "invalid_token", "error_description": "Access token is invalid or expired"})
+            h.reply(
+                401, {"error": "invalid_token", "error_description": "Access token is invalid or expired"}
+            )
             return
         with self._lock:
             fault = self._faults.popleft() if self._faults and self._faults[0].on in (route, "any") else None
@@ -306,7 +309,9 @@ def _multipart(content_type: str, raw: bytes) -> dict[str, bytes]:
     """The named parts of a multipart/form-data body (empty when it is not one)."""
     if not content_type.startswith("multipart/form-data"):
         return {}
-    message = email.parser.BytesParser().parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+    message = email.parser.BytesParser().parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw
+    )
     parts: dict[str, bytes] = {}
     for part in message.walk() if message.is_multipart() else []:
         name = part.get_param("name", header="content-disposition")

@@ -21,7 +21,12 @@ from erp_chart import Chart
 from lxml import etree
 
 NS = "http://schema.infor.com/InforOAGIS/2"
-LISTS = {"FACILITY": "facility", "COSTCENTER": "cost_center", "PAYERCLASS": "payer_class", "SERVICELINE": "service_line"}
+LISTS = {
+    "FACILITY": "facility",
+    "COSTCENTER": "cost_center",
+    "PAYERCLASS": "payer_class",
+    "SERVICELINE": "service_line",
+}
 CSF_LOGICAL_ID = "lid://infor.fsm.fsm"
 
 
@@ -128,7 +133,9 @@ class Books:
         stamp = _t(lines[0], "SourceAccountingDate", "PostDateTime") if lines else ""
         return stamp[:7]
 
-    def _post(self, noun: Any, entity: str, journal_id: str, number: str, bod_id: str, lines: list[Any]) -> None:
+    def _post(
+        self, noun: Any, entity: str, journal_id: str, number: str, bod_id: str, lines: list[Any]
+    ) -> None:
         made = [
             (
                 _t(line, "GLAccount", "GLNominalAccount"),
@@ -147,18 +154,26 @@ class Books:
 
 def acknowledge(process: Any, reasons: list[tuple[str, str]], refused: list[Any], number: str) -> bytes:
     """The AcknowledgeSourceSystemJournalEntry CloudSuite sends back through ION."""
-    root = etree.Element(q("AcknowledgeSourceSystemJournalEntry"), nsmap={None: NS}, releaseID="9.2", versionID="2.9.0")
+    root = etree.Element(
+        q("AcknowledgeSourceSystemJournalEntry"), nsmap={None: NS}, releaseID="9.2", versionID="2.9.0"
+    )
     area = etree.SubElement(root, q("ApplicationArea"))
     sender = etree.SubElement(area, q("Sender"))
     etree.SubElement(sender, q("LogicalID")).text = CSF_LOGICAL_ID
     etree.SubElement(sender, q("ComponentID")).text = "CloudSuite Financials"
-    etree.SubElement(area, q("CreationDateTime")).text = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    etree.SubElement(area, q("CreationDateTime")).text = (
+        datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    )
     original_area = process.find(q("ApplicationArea"))
-    etree.SubElement(area, q("BODID")).text = _t(original_area, "BODID").replace("verb=Process", "verb=Acknowledge")
+    etree.SubElement(area, q("BODID")).text = _t(original_area, "BODID").replace(
+        "verb=Process", "verb=Acknowledge"
+    )
     data = etree.SubElement(root, q("DataArea"))
     ack = etree.SubElement(data, q("Acknowledge"))
     etree.SubElement(ack, q("TenantID")).text = _t(process, "DataArea", "Process", "TenantID")
-    etree.SubElement(ack, q("AccountingEntityID")).text = _t(process, "DataArea", "Process", "AccountingEntityID")
+    etree.SubElement(ack, q("AccountingEntityID")).text = _t(
+        process, "DataArea", "Process", "AccountingEntityID"
+    )
     original = etree.SubElement(ack, q("OriginalApplicationArea"))
     for child in original_area:
         original.append(_copy(child))

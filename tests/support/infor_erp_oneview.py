@@ -72,8 +72,10 @@ def matcher(text: str) -> Callable[[Message], bool]:
         while i < len(tokens) and tokens[i] in ("and", "or"):
             op = tokens[i]
             right, i = term(i + 1)
-            left = (lambda a, b: lambda m: a(m) and b(m))(left, right) if op == "and" else (
-                (lambda a, b: lambda m: a(m) or b(m))(left, right)
+            left = (
+                (lambda a, b: lambda m: a(m) and b(m))(left, right)
+                if op == "and"
+                else ((lambda a, b: lambda m: a(m) or b(m))(left, right))
             )
         return left, i
 

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -128,7 +129,9 @@ class InforIonSettings:
             return self
         found = read_ionapi(self.ionapi_file)
         names = {f.name for f in fields(self)}
-        filled = {k: found[v] for k, v in IONAPI.items() if k in names and not getattr(self, k) and v in found}
+        filled: dict[str, Any] = {
+            k: found[v] for k, v in IONAPI.items() if k in names and not getattr(self, k) and v in found
+        }
         made = replace(self, **filled)
         made.check()
         return made

@@ -61,7 +61,12 @@ class PasswordGrant(ClientCredentials):
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(
-            token_url, client_id, client_secret, client_auth="body", refresh_margin=refresh_margin, monotonic=monotonic
+            token_url,
+            client_id,
+            client_secret,
+            client_auth="body",
+            refresh_margin=refresh_margin,
+            monotonic=monotonic,
         )
         self._access_key = access_key
         self._secret_key = secret_key

@@ -89,7 +89,9 @@ def _header(noun: Any, journal: Journal, entity: str, settings: InforIonSettings
     xmldoc.sub(xmldoc.sub(base, _q("JournalStatus")), _q("Code"), settings.journal_status)
 
 
-def _line(noun: Any, n: int, line: JournalLine, journal: Journal, entity: str, settings: InforIonSettings) -> None:
+def _line(
+    noun: Any, n: int, line: JournalLine, journal: Journal, entity: str, settings: InforIonSettings
+) -> None:
     item = xmldoc.sub(noun, _q("JournalEntryLine"), sequence=str(n))
     amount = _money(line.amount.amount)
     xmldoc.sub(item, _q("Amount"), amount, currencyID=line.amount.currency)
@@ -162,8 +164,14 @@ def acknowledgement(root: xmldoc.Element) -> Acknowledgement | None:
     if kind == CONFIRM:
         words = [" ".join((d.text or "").split()) for d in xmldoc.every(root, "Description")]
         return Acknowledgement(
-            bod_id=original, created=created, reference="", outcome="Rejected", document="",
-            words="; ".join(w for w in words if w), lines=(), root=root,
+            bod_id=original,
+            created=created,
+            reference="",
+            outcome="Rejected",
+            document="",
+            words="; ".join(w for w in words if w),
+            lines=(),
+            root=root,
         )
     if kind != ACKNOWLEDGE or not original:
         return None
@@ -173,7 +181,9 @@ def acknowledgement(root: xmldoc.Element) -> Acknowledgement | None:
         " ".join(f"{xmldoc.text(s, 'ReasonCode')}: {xmldoc.text(s, 'Reason')}".strip(": ").split())
         for s in xmldoc.every(root, "ChangeStatus")
     ]
-    lines = sorted({int(s) for e in xmldoc.every(root, "JournalEntryLine") if (s := e.get("sequence", "")).isdigit()})
+    lines = sorted(
+        {int(s) for e in xmldoc.every(root, "JournalEntryLine") if (s := e.get("sequence", "")).isdigit()}
+    )
     return Acknowledgement(
         bod_id=original,
         created=created,
@@ -191,7 +201,12 @@ def answer(reference: str, ack: Acknowledgement, posted_at: datetime | None = No
     if ack.accepted:
         return Receipt(reference=reference, document=ack.document or ack.bod_id, posted_at=posted_at)
     words = ack.words or f"CloudSuite answered {ack.outcome or 'without an outcome'}"
-    return Rejection(reference=reference, message=f"Infor rejected the journal: {words}", lines=ack.lines, document=ack.bod_id)
+    return Rejection(
+        reference=reference,
+        message=f"Infor rejected the journal: {words}",
+        lines=ack.lines,
+        document=ack.bod_id,
+    )
 
 
 def _amount(value: str) -> Decimal:

@@ -75,7 +75,11 @@ class IonHttp:
     def send_bod(self, bod: bytes, parameters: Mapping[str, str]) -> None:
         """Hand ION one BOD; returns when ION answered 201, raises the connector outcomes else."""
         files = {
-            "ParameterRequest": ("ParameterRequest", json.dumps(dict(parameters)).encode(), "application/json"),
+            "ParameterRequest": (
+                "ParameterRequest",
+                json.dumps(dict(parameters)).encode(),
+                "application/json",
+            ),
             "MessagePayload": ("MessagePayload", bod, "application/octet-stream"),
         }
         response = send(self._client, "POST", self._prefix + MESSAGE, files=files)
@@ -126,7 +130,10 @@ class IonHttp:
         """A message's BOD, read with a size cap and parsed safely."""
         try:
             with self._client.stream(
-                "GET", self._prefix + PAYLOAD, params={"messageId": message_id}, headers={"Accept": "text/xml"}
+                "GET",
+                self._prefix + PAYLOAD,
+                params={"messageId": message_id},
+                headers={"Accept": "text/xml"},
             ) as response:
                 if response.status_code != 200:
                     response.read()
@@ -141,7 +148,9 @@ class IonHttp:
                         raise xmldoc.UnsafeXml("the XML document is over the size limit")
             return xmldoc.parse(bytes(body))
         except xmldoc.UnsafeXml as exc:
-            raise ConnectorUnavailable(f"ION's message {message_id} was not read: {exc}", uncertain=True) from None
+            raise ConnectorUnavailable(
+                f"ION's message {message_id} was not read: {exc}", uncertain=True
+            ) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise ConnectorUnavailable(f"ION unreachable: {type(exc).__name__}") from None
         except httpx.TransportError as exc:

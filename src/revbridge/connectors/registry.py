@@ -188,7 +188,9 @@ CONNECTORS: Mapping[str, Factory] = MappingProxyType(
             dynamics_finance.DEFAULT_LIMITS,
         ),
         "netsuite": _cloud(netsuite.NetsuiteSettings, netsuite.NetsuiteConnector, netsuite.DEFAULT_LIMITS),
-        "infor_ion": _cloud(infor_ion.InforIonSettings, infor_ion.InforIonConnector, infor_ion.DEFAULT_LIMITS),
+        "infor_ion": _cloud(
+            infor_ion.InforIonSettings, infor_ion.InforIonConnector, infor_ion.DEFAULT_LIMITS
+        ),
     }
 )
 # The settings record of each type, for documentation and its test.

@@ -31,6 +31,7 @@ KNOWN_CONNECTORS = frozenset(
         "business_central",
         "dynamics_finance",
         "netsuite",
+        "infor_ion",
     }
 )
 
