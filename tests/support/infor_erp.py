@@ -17,8 +17,9 @@ Faults, queued with ``fail_next(kind, on=route)`` (route: ``message``, ``search`
 ``token`` or ``any``): ``401`` (as for an expired token), ``429`` (Retry-After when given),
 ``500``, ``503``, ``drop_after_commit`` (done, then the connection closed unanswered), ``garbled``
 (done, then a 200 HTML page), ``slow``, and hostile payloads: ``entity_expansion``,
-``external_entity``, ``huge`` (50 MB). ``twice`` and ``never`` make the next BODs' acknowledgement
-come twice or never. Every request is logged (method, path, status; 0 when dropped).
+``external_entity``, ``huge`` (50 MB). ``twice``, ``never`` and ``confirm`` make the next BODs'
+answer come twice, never, or as ION's ConfirmBOD. Every request is logged (method, path, status;
+0 when dropped).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import xmlschema
 from erp_chart import Chart, reference
-from infor_erp_books import Books
+from infor_erp_books import Books, confirm_failure
 from infor_erp_oneview import OneView
 
 XSD = Path(__file__).parent / "xsd" / "infor"
@@ -141,7 +142,7 @@ class InforErp:
         self.token_lifetime = token_lifetime
         self.slow_seconds = slow_seconds
         self.books = Books(chart or reference(), {e: le for le, e in entities.items()})
-        self.oneview = OneView(self.books.process, ack_polls=ack_polls)
+        self.oneview = OneView(self.books.process, confirm_failure, ack_polls=ack_polls)
         self.requests: list[Request] = []
         self.bodies: list[bytes] = []  # every request body but the token endpoint's
         self.tokens: dict[str, float] = {}  # bearer token -> monotonic expiry
@@ -169,7 +170,7 @@ class InforErp:
     def fail_next(
         self, kind: str, count: int = 1, *, on: str = "message", retry_after: str | None = None
     ) -> None:
-        if kind in ("twice", "never"):
+        if kind in ("twice", "never", "confirm"):
             self.oneview.next_acks(kind, count)
             return
         with self._lock:

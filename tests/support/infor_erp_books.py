@@ -198,8 +198,12 @@ def acknowledge(process: Any, reasons: list[tuple[str, str]], refused: list[Any]
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
 
-def confirm_failure(process_area: Any, tenant: str, words: str) -> bytes:
-    """ION's ConfirmBOD for a BOD it could not deliver."""
+def confirm_failure(bod: bytes) -> bytes:
+    """ION's ConfirmBOD for a BOD it could not deliver (no active flow to CloudSuite)."""
+    process = etree.fromstring(bod)
+    process_area = process.find(q("ApplicationArea"))
+    tenant = _t(process, "DataArea", "Process", "TenantID")
+    words = "ION could not deliver the BOD: no active document flow to lid://infor.fsm.fsm"
     root = etree.Element(q("ConfirmBOD"), nsmap={None: NS}, releaseID="9.2", versionID="2.9.0")
     area = etree.SubElement(root, q("ApplicationArea"))
     etree.SubElement(etree.SubElement(area, q("Sender")), q("LogicalID")).text = "lid://infor.ion.ion"

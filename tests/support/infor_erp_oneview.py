@@ -9,8 +9,8 @@ parentheses; anything else in a filter is a 400, as OneView refuses a filter it 
 
 CloudSuite works the delivered Process BODs in the background: each is processed once it has been
 ``ack_polls`` searches old (so tests need no sleeps), its acknowledgement stored as a new message;
-``twice`` stores it twice, ``never`` drops it (ION lost it), ``stall`` holds every BOD until it is
-released.
+``twice`` stores it twice, ``never`` drops it (ION lost it), ``confirm`` has ION answer a
+ConfirmBOD instead (no flow delivered it), ``stall`` holds every BOD until it is released.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Message:
     payload: bytes
     message_date: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     polls: int = 0
-    mode: str = "once"  # once | twice | never (for a Process BOD CloudSuite has yet to answer)
+    mode: str = "once"  # once | twice | never | confirm (for a Process BOD yet to be answered)
     done: bool = False
 
     def row(self) -> dict[str, str]:
@@ -102,8 +102,11 @@ def matcher(text: str) -> Callable[[Message], bool]:
 
 
 class OneView:
-    def __init__(self, process: Callable[[bytes], bytes], *, ack_polls: int = 1) -> None:
+    def __init__(
+        self, process: Callable[[bytes], bytes], confirm: Callable[[bytes], bytes], *, ack_polls: int = 1
+    ) -> None:
         self._process = process
+        self._confirm = confirm
         self.ack_polls = ack_polls
         self.messages: list[Message] = []
         self._lock = threading.Lock()
@@ -140,6 +143,16 @@ class OneView:
                     message.done = True
                     due.append(message)
         for message in due:
+            if message.mode == "confirm":
+                self.add(
+                    document_name="ConfirmBOD",
+                    document_id=message.document_id,
+                    accounting_entity=message.accounting_entity,
+                    document_sent_from="lid://infor.ion.ion",
+                    document_sent_to=message.document_sent_from,
+                    payload=self._confirm(message.payload),
+                )
+                continue
             ack = self._process(message.payload)
             for _ in range(2 if message.mode == "twice" else 1):
                 self.add(

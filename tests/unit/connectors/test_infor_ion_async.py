@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+import xmlschema
 from connectors_journals import remittance
-from infor_erp import InforErp
+from infor_erp import XSD, InforErp
 from infor_erp_rig import connector, make_erp
 
 from revbridge.connectors.base import ConnectorUnavailable, Receipt, Rejection
@@ -125,3 +126,36 @@ def test_a_rejection_is_final_and_names_the_bodid(ion: InforIonConnector, erp: I
     rejection = ion.check([receipt])[journal.id]
     assert isinstance(rejection, Rejection) and rejection.lines == (1,)
     assert rejection.document == ion.bod_id(journal)
+
+
+def test_ions_confirmbod_for_an_undelivered_bod_is_a_rejection_in_ions_words(
+    ion: InforIonConnector, erp: InforErp
+) -> None:
+    erp.fail_next("confirm")
+    journal = remittance()
+    receipt = ion.submit(journal)
+    erp.oneview.run(every=True)
+    rejection = ion.check([receipt])[journal.id]
+    assert isinstance(rejection, Rejection) and rejection.lines == ()
+    assert "no active document flow" in rejection.message and erp.books.count(journal.id) == 0
+
+
+def test_every_answer_the_test_erp_gives_matches_the_acknowledge_schema(
+    ion: InforIonConnector, erp: InforErp
+) -> None:
+    schema = xmlschema.XMLSchema(str(XSD / "AcknowledgeSourceSystemJournalEntry.xsd"))
+    good, bad, lost = remittance(trn="G"), remittance(trn="B"), remittance(trn="L")
+    bad = replace(bad, lines=(replace(bad.lines[0], account="0000"), *bad.lines[1:]))
+    ion.submit(good)
+    ion.submit(bad)
+    erp.fail_next("confirm")
+    ion.submit(lost)
+    erp.oneview.run(every=True)
+    answers = [m for m in erp.oneview.messages if not m.document_name.startswith("Process")]
+    assert sorted(m.document_name for m in answers) == [
+        "AcknowledgeSourceSystemJournalEntry",
+        "AcknowledgeSourceSystemJournalEntry",
+        "ConfirmBOD",
+    ]
+    for message in answers:
+        schema.validate(message.payload)
