@@ -78,3 +78,11 @@ def test_throttling_and_outages_are_unavailable_with_their_wait(
     erp.fail_next("503", on="search")
     with pytest.raises(ConnectorUnavailable):
         ion.lookup(remittance().id)
+
+
+def test_a_setup_ion_refuses_is_unavailable_not_a_rejection(erp: InforErp) -> None:
+    stranger = connector(erp, logical_id="lid://infor.someone.else")
+    with pytest.raises(ConnectorUnavailable, match=r"logical id \(403\)"):
+        stranger.submit(remittance())
+    stranger.close()
+    assert erp.oneview.messages == []
