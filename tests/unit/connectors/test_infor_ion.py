@@ -142,3 +142,15 @@ def test_read_back_and_held_give_what_cloudsuite_holds_in_our_terms(
     other = connector(erp, journal_reference="OTHER")
     assert other.held(date(2026, 6, 1), date(2026, 6, 30)) == {}  # not revbridge's journal source
     other.close()
+
+
+def test_many_references_are_looked_up_in_pages(erp: InforErp) -> None:
+    client = connector(erp, page_size=2)
+    journals = [remittance(trn=f"P{n}") for n in range(5)]
+    client.check([client.submit(j) for j in journals])
+    before = len(erp.calls("search"))
+    found = client.lookup_many([j.id for j in journals])
+    assert {r: f.accepted for r, f in found.items()} == {j.id: False for j in journals}
+    assert len(erp.calls("search")) - before == 3  # five acknowledgements, two per page
+    assert len(client.read_back([j.id for j in journals])) == 5
+    client.close()
