@@ -28,7 +28,6 @@ failure answer, ``BODFailureMessage/ErrorProcessMessage/Description``) into a co
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -46,6 +45,7 @@ PROCESS = "ProcessSourceSystemJournalEntry"
 ACKNOWLEDGE = "AcknowledgeSourceSystemJournalEntry"
 CONFIRM = "ConfirmBOD"
 NOUN = "SourceSystemJournalEntry"
+OUTCOMES = ("Accepted", "Modified", "Rejected")  # OAGIS 9 ResponseExpression actionCode
 RELEASE, VERSION = "9.2", "2.9.0"
 DIMENSIONS = ("facility", "cost_center", "payer_class", "service_line")
 
@@ -177,6 +177,8 @@ def acknowledgement(root: xmldoc.Element) -> Acknowledgement | None:
         return None
     expression = xmldoc.find(root, "ResponseCriteria", "ResponseExpression")
     outcome = expression.get("actionCode", "") if expression is not None else ""
+    if outcome not in OUTCOMES:  # not an answer we can read: never a posting or refusal on a guess
+        return None
     reasons = [
         " ".join(f"{xmldoc.text(s, 'ReasonCode')}: {xmldoc.text(s, 'Reason')}".strip(": ").split())
         for s in xmldoc.every(root, "ChangeStatus")
@@ -200,7 +202,7 @@ def answer(reference: str, ack: Acknowledgement, posted_at: datetime | None = No
     """The connector's answer for our journal from its acknowledgement."""
     if ack.accepted:
         return Receipt(reference=reference, document=ack.document or ack.bod_id, posted_at=posted_at)
-    words = ack.words or f"CloudSuite answered {ack.outcome or 'without an outcome'}"
+    words = ack.words or f"CloudSuite answered {ack.outcome}"
     return Rejection(
         reference=reference,
         message=f"Infor rejected the journal: {words}",
@@ -257,7 +259,3 @@ def _date(value: str) -> date | None:
         return date.fromisoformat(value[:10]) if value else None
     except ValueError:
         return None
-
-
-def inverse(mapping: Mapping[str, str]) -> dict[str, str]:
-    return {erp: ours for ours, erp in mapping.items()}

@@ -44,7 +44,7 @@ DATA = "/IONSERVICES/oneviewapi/data"
 PAYLOAD = "/IONSERVICES/oneviewapi/data/documentPayload"
 ANSWERS = (ACKNOWLEDGE, CONFIRM)
 CHUNK = 20  # references per OneView query (a filter is a query parameter: keep URLs short)
-CACHED = 20_000  # acknowledgements remembered per connector
+CACHED = 5_000  # acknowledgements remembered per connector (each holds its parsed BOD)
 
 
 def _any(field: str, values: Sequence[str]) -> str:

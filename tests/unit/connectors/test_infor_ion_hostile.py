@@ -86,3 +86,14 @@ def test_a_setup_ion_refuses_is_unavailable_not_a_rejection(erp: InforErp) -> No
         stranger.submit(remittance())
     stranger.close()
     assert erp.oneview.messages == []
+
+
+def test_an_acknowledgement_without_a_known_outcome_is_no_answer(
+    ion: InforIonConnector, erp: InforErp
+) -> None:
+    journal = remittance()
+    receipt = ion.submit(journal)
+    erp.oneview.run(every=True)
+    (ack,) = [m for m in erp.oneview.messages if m.document_name.startswith("Acknowledge")]
+    ack.payload = ack.payload.replace(b'actionCode="Accepted"', b'actionCode="Pending"')
+    assert ion.check([receipt]) == {}  # neither posted nor refused on a guess: it waits
