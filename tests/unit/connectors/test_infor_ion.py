@@ -154,3 +154,27 @@ def test_many_references_are_looked_up_in_pages(erp: InforErp) -> None:
     assert len(erp.calls("search")) - before == 3  # five acknowledgements, two per page
     assert len(client.read_back([j.id for j in journals])) == 5
     client.close()
+
+
+def test_the_test_cloudsuite_refuses_an_unbalanced_bod_and_a_second_bodid_for_a_posted_journal(
+    erp: InforErp,
+) -> None:
+    settings = InforIonSettings(
+        tenant=TENANT,
+        client_id="c",
+        client_secret="s",
+        gateway_url="g",
+        sso_url="p",
+        access_key="a",
+        secret_key="k",
+        accounting_entities={"MHN": "1000"},
+    )
+    journal = remittance()
+    body = process_bod(journal, settings, TENANT, datetime(2026, 6, 15, 8, tzinfo=UTC))
+    unbalanced = body.replace(b">595.25</Amount>", b">595.26</Amount>", 1)
+    assert b"UNBALANCED" in erp.books.process(unbalanced) and erp.books.count(journal.id) == 0
+    assert b'actionCode="Accepted"' in erp.books.process(body)
+    again = body.replace(b":1?SourceSystemJournalEntry", b":2?SourceSystemJournalEntry")  # a new BODID
+    refused = erp.books.process(again)
+    assert b'actionCode="Rejected"' in refused and b"DUPLICATE" in refused
+    assert erp.books.count(journal.id) == 1
