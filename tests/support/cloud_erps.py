@@ -39,7 +39,7 @@ QUICK = {
     "poll_interval": 0.05,
     "poll_deadline": 120,
 }
-KINDS = ("oracle_fusion", "business_central", "dynamics_finance", "netsuite", "infor_ion")
+KINDS = ("oracle_fusion", "business_central", "dynamics_finance", "netsuite", "infor_ion", "workday")
 
 
 @dataclass
@@ -295,6 +295,7 @@ STARTERS: dict[str, Callable[[Chart | None, dict[str, Any]], Rig]] = {
     "dynamics_finance": _dynamics_finance,
     "netsuite": _netsuite,
     "infor_ion": infor_erp_rig.infor_ion,
+    "workday": lambda chart, limits: __import__("workday_erp_rig").rig(chart, limits),
 }
 
 

@@ -40,6 +40,7 @@ from revbridge.connectors import (
     oracle_fusion,
     rest,
     tryton,
+    workday,
 )
 from revbridge.connectors.base import Connector, Limits
 from revbridge.connectors.exports import FbdiSettings
@@ -60,7 +61,7 @@ class Environment:
 Factory = Callable[[str, dict[str, Any], Limits | None, Environment], Connector]
 # Settings that hold secrets: configuration names the environment variable (``<key>_env``).
 SECRET_KEYS = frozenset(
-    {"password", "client_secret", "consumer_secret", "token_secret", "private_key", "secret_key"}
+    {"password", "client_secret", "consumer_secret", "token_secret", "private_key", "secret_key", "refresh_token"}
 )
 
 
@@ -191,6 +192,7 @@ CONNECTORS: Mapping[str, Factory] = MappingProxyType(
         "infor_ion": _cloud(
             infor_ion.InforIonSettings, infor_ion.InforIonConnector, infor_ion.DEFAULT_LIMITS
         ),
+        "workday": _cloud(workday.WorkdaySettings, workday.WorkdayConnector, workday.DEFAULT_LIMITS),
     }
 )
 # The settings record of each type, for documentation and its test.
@@ -205,6 +207,7 @@ SETTINGS: Mapping[str, tuple[type[Any], ...]] = MappingProxyType(
         "dynamics_finance": (dynamics_finance.DynamicsFinanceSettings,),
         "netsuite": (netsuite.NetsuiteSettings,),
         "infor_ion": (infor_ion.InforIonSettings,),
+        "workday": (workday.WorkdaySettings,),
     }
 )
 
