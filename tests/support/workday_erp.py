@@ -132,10 +132,10 @@ class WorkdayErp:
         *,
         tenant: str = TENANT,
         username: str = "ISU_revbridge",
-        password: str = "Wd-pass-SECRET-5521",  # noqa: S107 (test equipment)
+        password: str = "Wd-pass-SECRET-5521",
         client_id: str = "NjE4ZTdhYjEtY2xpZW50",
-        client_secret: str = "wd-client-SECRET-7788",  # noqa: S107
-        refresh_token: str = "wd-refresh-SECRET-3141",  # noqa: S107
+        client_secret: str = "wd-client-SECRET-7788",
+        refresh_token: str = "wd-refresh-SECRET-3141",
         token_lifetime: int = 3600,
         import_polls: int = 1,
         slow_seconds: float = 0.3,
@@ -169,7 +169,9 @@ class WorkdayErp:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def fail_next(self, kind: str, count: int = 1, *, on: str = "any", retry_after: str | None = None) -> None:
+    def fail_next(
+        self, kind: str, count: int = 1, *, on: str = "any", retry_after: str | None = None
+    ) -> None:
         if kind == "never":
             self.books.never_next(count)
             return
@@ -206,7 +208,9 @@ class WorkdayErp:
         try:
             envelope = xmldoc.parse(raw)
         except xmldoc.UnsafeXml as exc:
-            self._answer(h, path, "", 500, answers.plain_fault("SOAP-ENV:Client", f"Unparseable request: {exc}"))
+            self._answer(
+                h, path, "", 500, answers.plain_fault("SOAP-ENV:Client", f"Unparseable request: {exc}")
+            )
             return
         body = xmldoc.find(envelope, "Body")
         request = next(iter(body), None) if body is not None else None
@@ -259,7 +263,13 @@ class WorkdayErp:
         return ops.answer(self.books, name, request)
 
     def _answer(
-        self, h: _Handler, path: str, operation: str, status: int, data: bytes, headers: dict[str, str] | None = None
+        self,
+        h: _Handler,
+        path: str,
+        operation: str,
+        status: int,
+        data: bytes,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self._log(path, operation, status)
         h.raw(status, data, "text/xml; charset=utf-8", headers)
@@ -267,7 +277,7 @@ class WorkdayErp:
     # -- authentication ----------------------------------------------------------------------------
 
     def _unauthorised(self, h: _Handler, envelope: Any) -> str:
-        """"" when the request is authenticated; else what was wrong ("bearer" or "wsse")."""
+        """ "" when the request is authenticated; else what was wrong ("bearer" or "wsse")."""
         authorization = h.headers.get("Authorization", "")
         if authorization.startswith("Bearer "):
             with self._lock:

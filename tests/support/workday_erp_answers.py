@@ -40,7 +40,9 @@ def schema_errors(body: Any, root_name: str) -> list[Error]:
     for error in schema().iter_errors(body):
         path = error.path or f"/wd:{root_name}[1]"
         reason = " ".join(str(error.reason or error.message).split())
-        found.append(Error("Validation error occurred. The request is not valid for the schema.", reason, path))
+        found.append(
+            Error("Validation error occurred. The request is not valid for the schema.", reason, path)
+        )
         if len(found) >= 5:
             break
     return found
@@ -71,7 +73,12 @@ def results(parent: Any, total: int, page: int, count: int) -> None:
     pages = max(1, -(-total // count))
     block = xmldoc.sub(parent, tag("Response_Results"))
     on_page = max(0, min(count, total - (page - 1) * count))
-    for name, value in (("Total_Results", total), ("Total_Pages", pages), ("Page_Results", on_page), ("Page", page)):
+    for name, value in (
+        ("Total_Results", total),
+        ("Total_Pages", pages),
+        ("Page_Results", on_page),
+        ("Page", page),
+    ):
         xmldoc.sub(block, tag(name), value)
 
 
@@ -105,10 +112,11 @@ def plain_fault(code: str, message: str, *, processing: bool = False) -> bytes:
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
     + b"".join(
-        f'<!ENTITY lol{n} "{("&lol" + (str(n - 1) if n > 1 else "") + ";") * 10}">'.encode() for n in range(1, 10)
+        f'<!ENTITY lol{n} "{("&lol" + (str(n - 1) if n > 1 else "") + ";") * 10}">'.encode()
+        for n in range(1, 10)
     )
     + b']><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
-    b"<wd:Put_Import_Process_Response xmlns:wd=\"urn:com.workday/bsvc\">&lol9;</wd:Put_Import_Process_Response>"
+    b'<wd:Put_Import_Process_Response xmlns:wd="urn:com.workday/bsvc">&lol9;</wd:Put_Import_Process_Response>'
     b"</soapenv:Body></soapenv:Envelope>"
 )
 EXTERNAL_ENTITY = (

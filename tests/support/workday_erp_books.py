@@ -135,7 +135,9 @@ class Books:
         for (name, id_type), known in head.items():
             value = ids(xmldoc.find(data, name)).get(id_type, "")
             if value not in known:
-                errors.append(Error(invalid(value, id_type), f"{name} must name a {id_type}", f"{at}/wd:{name}[1]"))
+                errors.append(
+                    Error(invalid(value, id_type), f"{name} must name a {id_type}", f"{at}/wd:{name}[1]")
+                )
         day = date.fromisoformat(xmldoc.text(data, "Accounting_Date")[:10])
         if company in self.chart.legal_entities and not self.chart.is_open(company, day.strftime("%Y-%m")):
             errors.append(
@@ -165,11 +167,18 @@ class Books:
         errors = []
         account = ids(xmldoc.find(line, "Ledger_Account_Reference")).get("Ledger_Account_ID", "")
         account_id = next(
-            (e for e in xmldoc.find(line, "Ledger_Account_Reference") or [] if xmldoc.local(e.tag) == "ID"), None
+            (e for e in xmldoc.find(line, "Ledger_Account_Reference") or [] if xmldoc.local(e.tag) == "ID"),
+            None,
         )
         account_set = account_id.get("{urn:com.workday/bsvc}parent_id", "") if account_id is not None else ""
         if account not in self.chart.accounts or account_set != "Standard":
-            errors.append(Error(invalid(account, "Ledger_Account_ID"), "Ledger account in account set Standard", f"{at}/wd:Ledger_Account_Reference[1]"))
+            errors.append(
+                Error(
+                    invalid(account, "Ledger_Account_ID"),
+                    "Ledger account in account set Standard",
+                    f"{at}/wd:Ledger_Account_Reference[1]",
+                )
+            )
         worktags = [e for e in line if xmldoc.local(e.tag) == "Worktags_Reference"]
         affiliate = False
         for n, worktag in enumerate(worktags, start=1):
@@ -179,7 +188,11 @@ class Books:
                     continue
                 dimensions = self.worktag_types.get(id_type, ())
                 if not any(value in self.chart.dimension(d) for d in dimensions):
-                    errors.append(Error(invalid(value, id_type), "Worktag not valid", f"{at}/wd:Worktags_Reference[{n}]"))
+                    errors.append(
+                        Error(
+                            invalid(value, id_type), "Worktag not valid", f"{at}/wd:Worktags_Reference[{n}]"
+                        )
+                    )
         line_company = ids(xmldoc.find(line, "Line_Company_Reference")).get("Company_Reference_ID", company)
         if line_company != company and not affiliate:
             errors.append(
@@ -206,7 +219,13 @@ class Books:
             )
         control = xmldoc.text(data, "Control_Total_Amount")
         if control and _amount(control) != debits:
-            errors.append(Error(f"Control Total Amount {control} does not match the debits {debits}.", "", f"{at}/wd:Control_Total_Amount[1]"))
+            errors.append(
+                Error(
+                    f"Control Total Amount {control} does not match the debits {debits}.",
+                    "",
+                    f"{at}/wd:Control_Total_Amount[1]",
+                )
+            )
         return errors
 
     # -- posting ------------------------------------------------------------------------------------
@@ -218,7 +237,9 @@ class Books:
                 account=ids(xmldoc.find(e, "Ledger_Account_Reference")).get("Ledger_Account_ID", ""),
                 debit=_amount(xmldoc.text(e, "Debit_Amount")),
                 credit=_amount(xmldoc.text(e, "Credit_Amount")),
-                worktags={k: v for w in e if xmldoc.local(w.tag) == "Worktags_Reference" for k, v in ids(w).items()},
+                worktags={
+                    k: v for w in e if xmldoc.local(w.tag) == "Worktags_Reference" for k, v in ids(w).items()
+                },
                 company=ids(xmldoc.find(e, "Line_Company_Reference")).get("Company_Reference_ID", company),
             )
             for e in data
@@ -295,7 +316,9 @@ class Books:
             for error in errors:
                 found = _LINE.search(error.xpath)
                 line = int(found.group(1)) if found else None
-                process.messages.append(("ERROR", f"{error.message} {error.detail}".strip(), line, journal_id))
+                process.messages.append(
+                    ("ERROR", f"{error.message} {error.detail}".strip(), line, journal_id)
+                )
             return
         self.post(process.data)
         process.status = "Completed"

@@ -55,8 +55,14 @@ def _page(request: Any) -> tuple[int, int]:
 def _journals(books: Books, request: Any) -> tuple[int, bytes]:
     criteria = xmldoc.find(request, "Request_Criteria")
     if criteria is None:
-        return 500, validation_fault([Error("Request_Criteria is required by this test tenant.", "", "/wd:Get_Journals_Request[1]")])
-    sources = {ids(e).get("Journal_Source_ID", "") for e in criteria if xmldoc.local(e.tag) == "Journal_Source_Reference"}
+        return 500, validation_fault(
+            [Error("Request_Criteria is required by this test tenant.", "", "/wd:Get_Journals_Request[1]")]
+        )
+    sources = {
+        ids(e).get("Journal_Source_ID", "")
+        for e in criteria
+        if xmldoc.local(e.tag) == "Journal_Source_Reference"
+    }
     number = xmldoc.text(criteria, "Journal_Number")
     start, end = xmldoc.text(criteria, "Accounting_From_Date"), xmldoc.text(criteria, "Accounting_To_Date")
     with books._lock:
@@ -80,7 +86,11 @@ def _journals(books: Books, request: Any) -> tuple[int, bytes]:
 
 def _entry(parent: Any, journal: Held) -> None:
     entry = xmldoc.sub(parent, tag("Journal_Entry"))
-    ref(entry, "Journal_Entry_Reference", [("WID", journal.wid), ("Accounting_Journal_ID", journal.journal_id)])
+    ref(
+        entry,
+        "Journal_Entry_Reference",
+        [("WID", journal.wid), ("Accounting_Journal_ID", journal.journal_id)],
+    )
     data = xmldoc.sub(entry, tag("Journal_Entry_Data"))
     xmldoc.sub(data, tag("Journal_Number"), journal.number or None)
     ref(data, "Journal_Status_Reference", [("Journal_Entry_Status_ID", "Posted")])
@@ -104,7 +114,9 @@ def _entry(parent: Any, journal: Held) -> None:
 def _process_id(books: Books, request: Any, at: str) -> tuple[str, bytes | None]:
     wid = ids(xmldoc.find(request, "Import_Process_Reference")).get("WID", "")
     if wid not in books.processes:
-        error = Error(invalid(wid, "WID"), "No import process has this WID.", f"{at}/wd:Import_Process_Reference[1]")
+        error = Error(
+            invalid(wid, "WID"), "No import process has this WID.", f"{at}/wd:Import_Process_Reference[1]"
+        )
         return wid, validation_fault([error])
     return wid, None
 
@@ -128,7 +140,9 @@ def _processes(books: Books, request: Any) -> tuple[int, bytes]:
 
 
 def _messages(books: Books, request: Any) -> tuple[int, bytes]:
-    wid, refused = _process_id(books, request, "/wd:Get_Import_Process_Messages_Request[1]/wd:Request_Criteria[1]")
+    wid, refused = _process_id(
+        books, request, "/wd:Get_Import_Process_Messages_Request[1]/wd:Request_Criteria[1]"
+    )
     if refused is not None:
         return 500, refused
     found = books.processes[wid].messages
@@ -136,7 +150,9 @@ def _messages(books: Books, request: Any) -> tuple[int, bytes]:
     body = document("Get_Import_Process_Messages_Response")
     results(body, len(found), page, count)
     data = xmldoc.sub(body, tag("Response_Data"))
-    for n, (severity, summary, line, identifier) in enumerate(found[(page - 1) * count : page * count], start=1):
+    for n, (severity, summary, line, identifier) in enumerate(
+        found[(page - 1) * count : page * count], start=1
+    ):
         message = xmldoc.sub(data, tag("Import_Process_Message"))
         ref(message, "Import_Process_Message_Reference", [("WID", f"{wid[:24]}{n:08x}")])
         item = xmldoc.sub(message, tag("Import_Process_Message_Data"))

@@ -43,7 +43,9 @@ def settings(erp: WorkdayErp, *, oauth: bool = False, **overrides: Any) -> Workd
     return replace(base, **overrides)
 
 
-def connector(erp: WorkdayErp, *, oauth: bool = False, monotonic: Any = None, **overrides: Any) -> WorkdayConnector:
+def connector(
+    erp: WorkdayErp, *, oauth: bool = False, monotonic: Any = None, **overrides: Any
+) -> WorkdayConnector:
     options = {"monotonic": monotonic} if monotonic is not None else {}
     return WorkdayConnector(settings(erp, oauth=oauth, **overrides), **options)
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from revbridge.connectors import xmldoc
 from revbridge.connectors.base import (
     ACCEPTED,
     Answer,
@@ -54,7 +55,15 @@ from revbridge.connectors.workday_documents import (
     journals_numbered,
     submit_request,
 )
-from revbridge.connectors.workday_read import journals, messages, pages, process_reference, process_state
+from revbridge.connectors.workday_read import (
+    Message,
+    id_of,
+    journals,
+    messages,
+    pages,
+    process_reference,
+    process_state,
+)
 from revbridge.connectors.workday_soap import WorkdaySoap
 from revbridge.core.clock import Clock, SystemClock
 from revbridge.ledger.journal import Journal
@@ -79,7 +88,7 @@ class WorkdaySettings:
     client_id: str = ""  # oauth2: the registered API client
     client_secret: str = ""  # oauth2, secret
     refresh_token: str = ""  # oauth2, secret: the API client's refresh token for the user
-    token_path: str = ""  # noqa: S105 (a path) default /ccx/oauth2/{tenant}/token
+    token_path: str = ""
     refresh_margin: float = 300.0
     operation: str = "import"  # import (asynchronous, high volume) | submit (synchronous)
     companies: Mapping[str, str] = field(default_factory=dict)  # legal entity -> Company_Reference_ID
@@ -233,7 +242,9 @@ class WorkdayConnector(HttpConnector):
         found: dict[str, ErpJournal] = {}
         page, total = 1, 1
         while page <= total:
-            answer = self._soap.call(FINANCIALS, journals_dated(date_from, date_to, page, self.settings), read=True)
+            answer = self._soap.call(
+                FINANCIALS, journals_dated(date_from, date_to, page, self.settings), read=True
+            )
             found.update((j.reference, j) for j in journals(answer, self.settings))
             total, page = pages(answer), page + 1
         return found
@@ -251,7 +262,9 @@ class WorkdayConnector(HttpConnector):
             return None
         errors = [m for m in self._messages(receipt.document) if m.error] if state.has_messages else []
         if not errors and not state.failed:
-            return Receipt(reference=receipt.reference, document=receipt.reference, posted_at=self._clock.now())
+            return Receipt(
+                reference=receipt.reference, document=receipt.reference, posted_at=self._clock.now()
+            )
         words = " ".join("; ".join(m.summary for m in errors).split())[:500]
         if DUPLICATE in words:  # Add_Only met our own journal, imported before: it is posted
             found = self.lookup(receipt.reference)
@@ -261,10 +274,13 @@ class WorkdayConnector(HttpConnector):
         message = f"Workday import {receipt.document} {state.status}: {words or 'no message'}"
         return Rejection(reference=receipt.reference, message=message, lines=lines, document=receipt.document)
 
-    def _messages(self, process: str) -> list[Any]:
-        found, page, total = [], 1, 1
+    def _messages(self, process: str) -> list[Message]:
+        found: list[Message] = []
+        page, total = 1, 1
         while page <= total:
-            answer = self._soap.call(INTEGRATIONS, import_messages(process, page, self.settings.version), read=True)
+            answer = self._soap.call(
+                INTEGRATIONS, import_messages(process, page, self.settings.version), read=True
+            )
             more, total = messages(answer)
             found += more
             page += 1
@@ -276,7 +292,4 @@ class WorkdayConnector(HttpConnector):
 
 
 def _journal_wid(answer: Any) -> str:
-    from revbridge.connectors import xmldoc
-    from revbridge.connectors.workday_read import id_of
-
     return id_of(xmldoc.find(answer, "Accounting_Journal_Reference"), "WID")

@@ -28,9 +28,8 @@ from revbridge.connectors import xmldoc
 from revbridge.connectors.http import ClientCredentials
 
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-PASSWORD_TEXT = (
-    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"
-)
+TOKEN_PROFILE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
+PASSWORD_TEXT = f"{TOKEN_PROFILE}#PasswordText"  # noqa: S105 (a password type's name)
 
 
 def username_token(username: str, password: str) -> Any:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from revbridge.connectors.workday import WorkdaySettings
 
 BSVC = "urn:com.workday/bsvc"
-NSMAP = {"wd": BSVC}
+NSMAP: dict[str | None, str] = {"wd": BSVC}
 
 
 def tag(name: str) -> str:
@@ -82,7 +82,9 @@ def _line(parent: Any, line: ExportLine, settings: WorkdaySettings, company: str
     for dimension, id_type in settings.worktag_types.items():
         value = getattr(line, dimension)
         if value:  # blank: no worktag of that type on the line
-            reference(data, "Worktags_Reference", id_type, settings.dimension_values(dimension).get(value, value))
+            reference(
+                data, "Worktags_Reference", id_type, settings.dimension_values(dimension).get(value, value)
+            )
 
 
 def journal_data(parent: Any, journal: Journal, settings: WorkdaySettings, *, high_volume: bool) -> Any:
@@ -117,7 +119,10 @@ def _parameters(parent: Any, settings: WorkdaySettings) -> None:
 def import_request(journal: Journal, settings: WorkdaySettings) -> Any:
     """``Import_Accounting_Journal_Request``: Add_Only, never a journal created with errors."""
     root = _request(
-        "Import_Accounting_Journal_Request", settings.version, Add_Only="true", Create_Journal_with_Errors="false"
+        "Import_Accounting_Journal_Request",
+        settings.version,
+        Add_Only="true",
+        Create_Journal_with_Errors="false",
     )
     _parameters(root, settings)
     journal_data(root, journal, settings, high_volume=True)

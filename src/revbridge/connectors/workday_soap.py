@@ -68,7 +68,9 @@ def outcome(
     if found.client and xmldoc.find(root, "Processing_Fault") is None:  # type: ignore[arg-type]
         return ConnectorRejected(f"Workday rejected the journal ({found.code}): {found.message}")
     words = xmldoc.text(root, "Processing_Fault", "Detail_Message") or found.message  # type: ignore[arg-type]
-    return ConnectorUnavailable(f"Workday could not process the request ({found.code}): {words}", uncertain=True)
+    return ConnectorUnavailable(
+        f"Workday could not process the request ({found.code}): {words}", uncertain=True
+    )
 
 
 class WorkdaySoap:
