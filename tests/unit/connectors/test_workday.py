@@ -63,7 +63,9 @@ def test_an_import_is_followed_through_its_background_process_to_the_end(
     assert held.journal_id == journal.id and held.source == "revbridge"
     assert nets([journal]) == erp.books.balances()
     assert SENTINEL.encode() not in b"".join(erp.bodies)
-    assert [c.operation for c in erp.calls()][-4:] == ["Import_Accounting_Journal"] + ["Get_Import_Processes"] * 3
+    assert [c.operation for c in erp.calls()][-4:] == ["Import_Accounting_Journal"] + [
+        "Get_Import_Processes"
+    ] * 3
 
 
 def test_worktags_carry_cost_centre_payer_class_and_facility(wd: WorkdayConnector, erp: WorkdayErp) -> None:
@@ -140,14 +142,19 @@ def test_a_second_submit_is_refused_by_add_only_and_found_not_posted_twice(erp: 
         wd.close()
 
 
-def test_an_import_sent_twice_posts_once_whichever_process_ends_first(wd: WorkdayConnector, erp: WorkdayErp) -> None:
+def test_an_import_sent_twice_posts_once_whichever_process_ends_first(
+    wd: WorkdayConnector, erp: WorkdayErp
+) -> None:
     journal = small(4)
     first = wd.submit(journal)
     second = wd.submit(journal)  # a resend after a lost answer: a second process
     erp.books.run_all()  # Workday's queue runs both: Add_Only refuses the second
     answers = wd.check([first, second])
     assert isinstance(answers[journal.id], Receipt) and not answers[journal.id].accepted
-    assert {wd.check([r])[journal.id].document for r in (first, second)} == {journal.id, erp.books.numbered(journal.id)[0].wid}
+    assert {wd.check([r])[journal.id].document for r in (first, second)} == {
+        journal.id,
+        erp.books.numbered(journal.id)[0].wid,
+    }
     assert len(erp.books.numbered(journal.id)) == 1
 
 
