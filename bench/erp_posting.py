@@ -1,8 +1,8 @@
 """Posting to the cloud ERPs' test servers (bench/posting.py's rows per ERP, issue 15).
 
-For Oracle Fusion, Business Central, Dynamics 365 Finance, NetSuite and Infor ION, each on its protocol-
-faithful server (tests/support/cloud_erps.py: real HTTP on loopback, jobs ending after one or two
-status polls, F&O's Journal post job every 50 ms), with the connector's limits lifted so the
+For Oracle Fusion, Business Central, Dynamics 365 Finance, NetSuite, Infor ION and Workday, each on
+its protocol-faithful server (tests/support/cloud_erps.py: real HTTP on loopback, jobs ending after
+one or two status polls, F&O's Journal post job every 50 ms), with the connector's limits lifted so the
 figures measure revbridge, not a rate limit:
 
 1. Rate. Five-line journals staged in a SQLite store, then posted by the outbox (claim, load,
@@ -48,6 +48,7 @@ WRITES: dict[str, Callable[[Any], bool]] = {
     ),
     "netsuite": lambda r: r.method == "PUT",
     "infor_ion": lambda r: r.route == "message",  # one BOD per IMS message: ION has no bulk path
+    "workday": lambda r: r.operation == "Import_Accounting_Journal",
 }
 
 

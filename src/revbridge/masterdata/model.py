@@ -32,6 +32,7 @@ KNOWN_CONNECTORS = frozenset(
         "dynamics_finance",
         "netsuite",
         "infor_ion",
+        "workday",
     }
 )
 
