@@ -84,6 +84,10 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def finish(self) -> None:  # the client may have hung up on a hostile answer: nothing to flush
+        with contextlib.suppress(OSError):
+            super().finish()
+
     def do_POST(self) -> None:
         self.server.erp.handle(self)
 
