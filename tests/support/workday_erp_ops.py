@@ -63,6 +63,10 @@ def _journals(books: Books, request: Any) -> tuple[int, bytes]:
         for e in criteria
         if xmldoc.local(e.tag) == "Journal_Source_Reference"
     }
+    unknown = sorted(sources - set(books.sources))
+    if unknown:  # Workday checks every reference id it is given, in criteria too
+        at = "/wd:Get_Journals_Request[1]/wd:Request_Criteria[1]/wd:Journal_Source_Reference[1]"
+        return 500, validation_fault([Error(invalid(unknown[0], "Journal_Source_ID"), "", at)])
     number = xmldoc.text(criteria, "Journal_Number")
     start, end = xmldoc.text(criteria, "Accounting_From_Date"), xmldoc.text(criteria, "Accounting_To_Date")
     with books._lock:

@@ -134,6 +134,19 @@ def test_a_hostile_answer_is_refused_without_harm(erp: WorkdayErp, kind: str) ->
         wd.close()
 
 
+def test_a_hostile_answer_to_a_status_read_is_refused_and_the_journal_stays_accepted(erp: WorkdayErp) -> None:
+    wd = connector(erp)
+    try:
+        receipt = wd.submit(small(6))
+        erp.fail_next("entities", on="Get_Import_Processes")
+        with pytest.raises(ConnectorUnavailable, match="answer was refused"):
+            wd.check([receipt])
+        assert erp.books.processes[receipt.document].status == "Processing"
+        assert receipt.reference in wd.check([receipt])
+    finally:
+        wd.close()
+
+
 def test_a_request_outside_the_schema_gets_workdays_validation_fault(erp: WorkdayErp) -> None:
     request = workday_documents.import_request(small(4), settings(erp))
     data = xmldoc.find(request, "Accounting_Journal_Data")
@@ -171,7 +184,9 @@ def test_a_refusal_of_a_query_is_never_a_rejection_of_the_journal(erp: WorkdayEr
     try:
         with pytest.raises(ConnectorRejected):
             wd.submit(small(5))
-        assert wd.lookup(small(5).id) is None  # criteria on an unknown source: nothing held
+        with pytest.raises(ConnectorUnavailable, match="refused a Financial_Management query") as refused:
+            wd.lookup(small(5).id)  # a setup problem, never the journal's fault
+        assert "Journal_Source_ID" in str(refused.value)
     finally:
         wd.close()
 
