@@ -21,7 +21,10 @@ workday_documents.py and tests/support/xsd/workday/README.md):
   ``read_back`` use ``Get_Journals`` with ``Request_Criteria`` ``Journal_Number`` and our
   ``Journal_Source_Reference`` (a criteria query answers empty for a journal Workday never saw,
   where a reference query would fault); ``held`` lists our journal source's journals by accounting
-  date, paged (``Response_Filter`` ``Page``/``Count``, at most 999).
+  date, paged (``Response_Filter`` ``Page``/``Count``, at most 999). The document of a posted
+  journal is its ``Accounting_Journal_ID``, Workday's reference id of the journal (our id): the
+  import's process does not name the journal's WID, and asking for it would cost a call per
+  journal; ``read_back`` and ``lookup`` name the same.
 - Authentication: WS-Security UsernameToken or OAuth 2.0 refresh token (workday_auth.py).
 """
 
@@ -202,7 +205,7 @@ class WorkdayConnector(HttpConnector):
         try:
             if self.settings.operation == "submit":
                 answer = self._soap.call(FINANCIALS, submit_request(journal, self.settings))
-                document = _journal_wid(answer) or journal.id
+                document = _journal_reference(answer) or journal.id
                 return Receipt(reference=journal.id, document=document, posted_at=self._clock.now())
             answer = self._soap.call(FINANCIALS, import_request(journal, self.settings))
             return Receipt(reference=journal.id, document=process_reference(answer), status=ACCEPTED)
@@ -291,5 +294,5 @@ class WorkdayConnector(HttpConnector):
         return next((j for j in journals(answer, self.settings) if j.reference == reference), None)
 
 
-def _journal_wid(answer: Any) -> str:
-    return id_of(xmldoc.find(answer, "Accounting_Journal_Reference"), "WID")
+def _journal_reference(answer: Any) -> str:
+    return id_of(xmldoc.find(answer, "Accounting_Journal_Reference"), "Accounting_Journal_ID")

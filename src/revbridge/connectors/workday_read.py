@@ -128,7 +128,8 @@ def _day(text: str) -> date | None:
 def journals(answer: xmldoc.Element, settings: WorkdaySettings) -> list[ErpJournal]:
     """Every journal on a ``Get_Journals`` page in our terms, keyed (``reference``) by its
     ``Journal_Number`` (our journal id), else ``wid:<WID>`` (Workday's own name for it, never one
-    of our ids), its ``document`` the journal's WID."""
+    of our ids); its ``document`` the journal's ``Accounting_Journal_ID`` (the reference id we
+    gave it, the same document a receipt names), else its WID."""
     accounts = _inverse(settings.accounts)
     companies = _inverse(settings.companies)
     found = []
@@ -152,7 +153,7 @@ def journals(answer: xmldoc.Element, settings: WorkdaySettings) -> list[ErpJourn
         found.append(
             ErpJournal(
                 reference=xmldoc.text(data, "Journal_Number") or f"wid:{wid}",
-                document=wid,
+                document=id_of(xmldoc.find(entry, "Journal_Entry_Reference"), "Accounting_Journal_ID") or wid,
                 legal_entity=companies.get(company, company),
                 posting_date=_day(xmldoc.text(data, "Accounting_Date")),
                 lines=lines,
