@@ -107,6 +107,22 @@ def test_throttling_and_server_errors_are_unavailable(erp: WorkdayErp) -> None:
         wd.close()
 
 
+def test_a_throttled_call_waits_as_workday_asks_and_a_slow_answer_is_uncertain(erp: WorkdayErp) -> None:
+    wd = connector(erp, timeout=0.2)
+    erp.slow_seconds = 1.0
+    try:
+        erp.fail_next("429", retry_after="3")
+        with pytest.raises(ConnectorUnavailable) as throttled:
+            wd.lookup(small(1).id)
+        assert throttled.value.retry_after == 3 and not throttled.value.uncertain
+        erp.fail_next("slow", on="Import_Accounting_Journal")
+        with pytest.raises(ConnectorUnavailable) as slow:
+            wd.submit(small(1))
+        assert slow.value.uncertain and "ReadTimeout" in str(slow.value)
+    finally:
+        wd.close()
+
+
 @pytest.mark.parametrize("kind", ["drop_after_commit", "garbled"])
 def test_an_answer_lost_or_garbled_after_the_import_is_uncertain(erp: WorkdayErp, kind: str) -> None:
     wd = connector(erp)
