@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import httpx
 
 from revbridge.connectors import xmldoc
+from revbridge.connectors.base import ConnectorUnavailable
 from revbridge.connectors.http import ClientCredentials
 
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -66,6 +68,19 @@ class RefreshToken(ClientCredentials):
 
     def __repr__(self) -> str:  # never the secret or the refresh token
         return f"RefreshToken({self.token_url!r}, {self._client_id!r})"
+
+    @staticmethod
+    def _parse(response: httpx.Response) -> tuple[str, float]:
+        """The token, or the endpoint's own reason (RFC 6749 5.2 ``error``) for refusing ours."""
+        if response.status_code not in (400, 401, 403):
+            return ClientCredentials._parse(response)
+        response.read()
+        try:
+            reason = str(json.loads(response.content).get("error", ""))
+        except (ValueError, AttributeError):
+            reason = ""
+        words = f"Workday's token endpoint refused our client or refresh token ({response.status_code})"
+        raise ConnectorUnavailable(f"{words} {reason}".strip())
 
     def _token_request(self, request: httpx.Request) -> httpx.Request:
         form = {"grant_type": "refresh_token", "refresh_token": self._refresh_token}

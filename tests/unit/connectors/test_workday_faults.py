@@ -67,7 +67,9 @@ def test_oauth_fetches_one_token_renews_it_on_a_401_once_and_before_expiry(erp: 
 
 def test_a_refused_refresh_token_sends_nothing(erp: WorkdayErp) -> None:
     wd = connector(erp, oauth=True, refresh_token="revoked-token")
-    with pytest.raises(ConnectorUnavailable, match="token"):
+    with pytest.raises(
+        ConnectorUnavailable, match=r"refused our client or refresh token \(400\) invalid_grant"
+    ):
         wd.submit(small(1))
     wd.close()
     assert [r.operation for r in erp.requests] == ["token"] and erp.bodies == []
