@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 import infor_erp_rig
+import workday_erp_rig
 from erp_chart import Chart, reference
 
 from revbridge.ledger.journal import Journal
@@ -295,7 +296,7 @@ STARTERS: dict[str, Callable[[Chart | None, dict[str, Any]], Rig]] = {
     "dynamics_finance": _dynamics_finance,
     "netsuite": _netsuite,
     "infor_ion": infor_erp_rig.infor_ion,
-    "workday": lambda chart, limits: __import__("workday_erp_rig").rig(chart, limits),
+    "workday": workday_erp_rig.rig,
 }
 
 

@@ -7,12 +7,15 @@ that no secret travels in a SOAP body the contract suite searches)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from erp_chart import Chart, reference
 from workday_erp import WorkdayErp
 
 from revbridge.connectors.workday import WorkdayConnector, WorkdaySettings
+
+if TYPE_CHECKING:
+    from cloud_erps import Rig
 
 WORKTAG_TYPES = {
     "cost_center": "Cost_Center_Reference_ID",
@@ -50,8 +53,8 @@ def connector(
     return WorkdayConnector(settings(erp, oauth=oauth, **overrides), **options)
 
 
-def rig(chart: Chart | None, limits: dict[str, Any]) -> Any:
-    from cloud_erps import Rig, _faults, readable
+def rig(chart: Chart | None, limits: dict[str, Any]) -> Rig:
+    from cloud_erps import Rig, _faults, readable  # cloud_erps imports this module
 
     server = WorkdayErp(chart or reference())
     config = {
