@@ -61,7 +61,15 @@ class Environment:
 Factory = Callable[[str, dict[str, Any], Limits | None, Environment], Connector]
 # Settings that hold secrets: configuration names the environment variable (``<key>_env``).
 SECRET_KEYS = frozenset(
-    {"password", "client_secret", "consumer_secret", "token_secret", "private_key", "secret_key", "refresh_token"}
+    {
+        "password",
+        "client_secret",
+        "consumer_secret",
+        "token_secret",
+        "private_key",
+        "secret_key",
+        "refresh_token",
+    }
 )
 
 
