@@ -49,8 +49,9 @@ def engine(tmp_path: Path) -> Iterator[Database]:
 
 
 @pytest.fixture(params=cloud_erps.KINDS)
-def rig(request: pytest.FixtureRequest) -> Iterator[cloud_erps.Rig]:
+def rig(request: pytest.FixtureRequest, engine: Database) -> Iterator[cloud_erps.Rig]:
     with cloud_erps.started(request.param) as made:
+        made.attach(engine)
         yield made
 
 

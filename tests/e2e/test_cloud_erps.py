@@ -55,6 +55,7 @@ def _post_day(rt: Runtime, dispatcher: Dispatcher, *, timeout: float = 180.0) ->
 def test_the_demo_day_posts_through_the_erp_exactly_once_and_ties(kind: str, tmp_path: Path) -> None:
     with cloud_erps.started(kind) as rig:
         rt = build_runtime(f"sqlite:///{tmp_path / 'store.db'}", tmp_path, posting=True)
+        rig.attach(rt.db)
         env = registry.Environment(db=rt.db, clock=rt.clock, secrets=rig.secrets)
         router = registry.routing({"targets": {"erp": rig.settings}, "default": "erp"}, env)
         metrics = Metrics()

@@ -40,7 +40,7 @@ QUICK = {
     "poll_interval": 0.05,
     "poll_deadline": 120,
 }
-KINDS = ("oracle_fusion", "business_central", "dynamics_finance", "netsuite", "infor_ion", "workday")
+KINDS = ("oracle_fusion", "business_central", "dynamics_finance", "netsuite", "infor_ion", "workday", "sap_s4hana")
 
 
 @dataclass
@@ -63,6 +63,10 @@ class Rig:
     # every request body the ERP received but the token endpoint's (the one place a secret goes)
     bodies: Callable[[], bytes] = lambda: b""
     stop: Callable[[], None] = lambda: None
+    # an ERP that pushes its answers to revbridge (SAP's confirmations) needs revbridge's endpoint
+    # served over the test's store: attach(db) starts it; a no-op for the others
+    attach: Callable[[Any], None] = lambda _db: None
+    direct: dict[str, Any] = field(default_factory=dict)  # settings post_directly adds (SAP: synchronous)
 
     def post_directly(self, journal: Journal, *, timeout: float = 30.0) -> None:
         """Post a journal straight into the ERP with a connector of its own, as another revbridge
@@ -73,7 +77,8 @@ class Rig:
         from revbridge.store import Database
 
         env = registry.Environment(db=Database.open("sqlite://"), clock=SystemClock(), secrets=self.secrets)
-        connector: Any = registry.build(self.settings["type"], self.settings, env, name="direct")
+        settings = {**self.settings, **self.direct}
+        connector: Any = registry.build(self.settings["type"], settings, env, name="direct")
         try:
             bulk = getattr(connector, "submit_many", None)
             answer = bulk([journal])[journal.id] if bulk is not None else connector.submit(journal)
@@ -256,6 +261,12 @@ def _dynamics_finance(chart: Chart | None, limits: dict[str, Any]) -> Rig:
     )
 
 
+def _sap(chart: Chart | None, limits: dict[str, Any]) -> Rig:
+    from sap_erp_rig import start  # tests/support/sap_erp_rig.py builds on this module
+
+    return start(chart, limits)
+
+
 def readable(body: bytes) -> bytes:
     """A request body with what it carries opened up, so a search for a sentinel sees inside:
     base64 ``DocumentContent`` (Oracle's upload), zips (FBDI, DMF packages), UTF-16 text (DMF
@@ -297,6 +308,7 @@ STARTERS: dict[str, Callable[[Chart | None, dict[str, Any]], Rig]] = {
     "netsuite": _netsuite,
     "infor_ion": infor_erp_rig.infor_ion,
     "workday": workday_erp_rig.rig,
+    "sap_s4hana": _sap,
 }
 
 

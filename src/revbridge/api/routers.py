@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from revbridge.api.routes import docs, fhir, ingest, messages, monitoring, operations, portal, reconcile
+from revbridge.api.routes import docs, fhir, ingest, messages, monitoring, operations, portal, reconcile, sap
 
 routers: list[APIRouter] = [
     monitoring.router,
@@ -18,6 +18,7 @@ routers: list[APIRouter] = [
     fhir.router,
     portal.router,
     reconcile.router,
+    sap.router,
 ]
 
 __all__ = ["routers"]

@@ -39,6 +39,7 @@ from revbridge.connectors import (
     netsuite,
     oracle_fusion,
     rest,
+    sap_s4hana,
     tryton,
     workday,
 )
@@ -175,6 +176,15 @@ def _cloud(settings_type: type[Any], connector_type: Callable[..., Connector], d
     return factory
 
 
+def _sap(name: str, values: dict[str, Any], limits: Limits | None, env: Environment) -> Connector:
+    """SAP S/4HANA: a cloud factory that also hands the connector the store, where the
+    confirmations SAP pushes to revbridge's endpoint are kept for its ``check``."""
+    config = settings_record(name, sap_s4hana.SapSettings, values, env.secrets)
+    return sap_s4hana.SapS4HanaConnector(
+        config, db=env.db, limits=limits or sap_s4hana.DEFAULT_LIMITS, clock=env.clock, name=name
+    )
+
+
 CONNECTORS: Mapping[str, Factory] = MappingProxyType(
     {
         "embedded": _embedded,
@@ -201,6 +211,7 @@ CONNECTORS: Mapping[str, Factory] = MappingProxyType(
             infor_ion.InforIonSettings, infor_ion.InforIonConnector, infor_ion.DEFAULT_LIMITS
         ),
         "workday": _cloud(workday.WorkdaySettings, workday.WorkdayConnector, workday.DEFAULT_LIMITS),
+        "sap_s4hana": _sap,
     }
 )
 # The settings record of each type, for documentation and its test.
@@ -216,6 +227,7 @@ SETTINGS: Mapping[str, tuple[type[Any], ...]] = MappingProxyType(
         "netsuite": (netsuite.NetsuiteSettings,),
         "infor_ion": (infor_ion.InforIonSettings,),
         "workday": (workday.WorkdaySettings,),
+        "sap_s4hana": (sap_s4hana.SapSettings,),
     }
 )
 

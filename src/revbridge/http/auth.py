@@ -1,6 +1,8 @@
 """Authentication and authorization as pure ASGI middleware, ahead of any body parsing.
 
-A request names its credentials in ``Authorization: Bearer <api key or JWT>`` or ``X-API-Key``;
+A request names its credentials in ``Authorization: Bearer <api key or JWT>`` or ``X-API-Key``,
+or, for a machine that can only send HTTP basic authentication (SAP's outbound communication
+user pushing journal confirmations), ``Authorization: Basic`` with the API key as the password;
 the workbench's login sets a session cookie carrying the same key. The middleware finds the route
 the request will reach, reads the permission it declares, and answers 401 (no or bad credentials)
 or 403 (a role that lacks the permission) before the handler runs, so an unauthenticated request
@@ -14,6 +16,7 @@ sent in a header is a machine's and is not timed out.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -70,10 +73,21 @@ def _credential_from(scope: Scope) -> tuple[str | None, bool]:
     auth = headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None, False
+    if auth[:6].lower() == "basic ":
+        return _basic_password(auth[6:]), False
     if headers.get("x-api-key"):
         return headers["x-api-key"].strip(), False
     cookie = _cookies(headers).get(SESSION_COOKIE)
     return (cookie, True) if cookie else (None, False)
+
+
+def _basic_password(encoded: str) -> str | None:
+    """The password of HTTP basic credentials (RFC 7617): the API key; the user name is not used."""
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[2].strip() or None
 
 
 def _credential(scope: Scope) -> str | None:

@@ -230,6 +230,24 @@ journal_lines = Table(
     Column("service_line", String(64), nullable=False),
 )
 
+# SAP S/4HANA's asynchronous confirmations (JournalEntryBulkCreateConfirmation), one row per
+# journal entry request and submission, keyed by its MessageHeader/ID (= our journal key) and the
+# bulk request's. PHI-free:
+# SAP's document number, company code, fiscal year, the outcome and its Log notes (JSON list).
+sap_confirmations = Table(
+    "sap_confirmations",
+    metadata,
+    Column("message_id", String(35), primary_key=True),
+    Column("request_id", String(35), primary_key=True),  # the bulk request's MessageHeader/ID
+    Column("outcome", String(16), nullable=False),  # posted | rejected
+    Column("accounting_document", String(10), nullable=False),
+    Column("company_code", String(4), nullable=False),
+    Column("fiscal_year", String(4), nullable=False),
+    Column("notes", Text, nullable=False),
+    Column("deliveries", Integer, nullable=False),  # how often SAP delivered it
+    Column("received_at", UtcDateTime, nullable=False),
+)
+
 # ---- configuration and periods ---------------------------------------------------------------
 
 config_versions = Table(
