@@ -97,6 +97,12 @@ class Deliveries:
             self._url, self._auth = url, (username, password)
             self._cond.notify_all()
 
+    @property
+    def endpoint(self) -> tuple[str, tuple[str, str]]:
+        """Where confirmations go and the outbound user's credentials."""
+        with self._cond:
+            return self._url, self._auth
+
     def fault_next(self, kind: str, count: int) -> None:
         with self._cond:
             self._faults.extend([kind] * count)
