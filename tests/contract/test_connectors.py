@@ -199,10 +199,14 @@ def _followed(connector: Connector, journal: Journal) -> Receipt:
     return receipt
 
 
-def _cloud(kind: str) -> Iterator[Harness]:
-    """A cloud ERP's protocol-faithful server (tests/support/cloud_erps.py), fresh per test."""
+def _cloud(kind: str, store: Path) -> Iterator[Harness]:
+    """A cloud ERP's protocol-faithful server (tests/support/cloud_erps.py), fresh per test, over a
+    store an ERP that pushes its answers (SAP) delivers them into."""
     with cloud_erps.started(kind) as rig:
-        env = registry.Environment(db=Database.open("sqlite://"), clock=SystemClock(), secrets=rig.secrets)
+        db = Database.open(f"sqlite:///{store}")
+        migrate.upgrade(db)
+        rig.attach(db)
+        env = registry.Environment(db=db, clock=SystemClock(), secrets=rig.secrets)
         connector = registry.build(kind, rig.settings, env)
         sent: dict[str, Journal] = {}
 
@@ -219,6 +223,7 @@ def _cloud(kind: str) -> Iterator[Harness]:
 
         yield Harness(connector, lambda _refs: rig.balances(), documents, refused, True, {}, post)
         connector.close()
+        db.close()
 
 
 def _tryton(server: tryton_support.TrytonServer) -> Iterator[Harness]:
@@ -268,7 +273,7 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
     elif kind.startswith("file-"):
         yield from _file(tmp_path / "out", kind.removeprefix("file-"))
     elif kind in cloud_erps.KINDS:
-        yield from _cloud(kind)
+        yield from _cloud(kind, tmp_path / "cloud.db")
     elif kind == "rest":
         erp = FaultyErp()
         try:

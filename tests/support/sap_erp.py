@@ -138,7 +138,7 @@ class SapErp:
         segments: frozenset[str] = frozenset(),
         check_duplicates: bool = True,
         username: str = "CC_REVBRIDGE",
-        password: str = "Sap-Comm-Pass-4471",  # noqa: S107 (test equipment)
+        password: str = "Sap-Comm-Pass-4471",
         delay: float = 0.02,
         slow_seconds: float = 0.3,
         page_size: int = 100,

@@ -23,7 +23,7 @@ from sap_erp import SapErp
 from revbridge.connectors.sap_s4hana_soap import references
 from revbridge.ledger.journal import Journal
 
-PASSWORD_ENV = "SAP_PASSWORD"  # noqa: S105 (the variable's name)
+PASSWORD_ENV = "SAP_PASSWORD"
 ENDPOINT = "/api/v1/erp/sap/confirmations"
 
 

@@ -247,18 +247,20 @@ class SapS4HanaConnector(BulkConnector):
     # -- following and reading ---------------------------------------------------------------------
 
     def check(self, accepted: Sequence[Receipt]) -> dict[str, Answer]:
-        """The accepted journals whose confirmation for this submission has arrived."""
+        """The accepted journals SAP has answered: posted when any submission of the journal was
+        posted, rejected when this submission's confirmation says so (an earlier submission's
+        rejection, before a mapping was fixed, is not this one's answer)."""
         received = sap_confirmations.find(self._db, (message_id(r.reference) for r in accepted))
         done: dict[str, Answer] = {}
         rejected: dict[str, sap_confirmations.SapConfirmation] = {}
         for receipt in accepted:
+            every = received.get(message_id(receipt.reference), [])
+            posted = [c for c in every if c.outcome == sap_confirmations.POSTED]
             request_id = receipt.document.partition(":")[0]
-            mine = [c for c in received.get(message_id(receipt.reference), []) if c.request_id == request_id]
-            if not mine:
-                continue
-            if mine[0].outcome == sap_confirmations.POSTED:
-                done[receipt.reference] = answer_of(receipt.reference, mine[0], (), now=self._clock.now())
-            else:
+            mine = [c for c in every if c.request_id == request_id]
+            if posted:  # from any submission: a resend SAP refused as a repeat is still posted
+                done[receipt.reference] = answer_of(receipt.reference, posted[0], (), now=self._clock.now())
+            elif mine:
                 rejected[receipt.reference] = mine[0]
         if rejected:
             loaded = journal_store.load_many(self._db, list(rejected))

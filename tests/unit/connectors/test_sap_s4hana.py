@@ -11,17 +11,17 @@ answer is the confirmation. Hostile answers are refused without harm.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from connectors_journals import charge_batch, remittance, small
+from erp_chart import reference
 from sap_erp import SapErp
 from sap_erp_rig import PASSWORD_ENV, Endpoint, segments, settings_for
-from erp_chart import reference
 
 from revbridge.connectors import registry
 from revbridge.connectors.base import ConnectorUnavailable, Receipt, Rejection
