@@ -33,6 +33,7 @@ KNOWN_CONNECTORS = frozenset(
         "netsuite",
         "infor_ion",
         "workday",
+        "sap_s4hana",
     }
 )
 
