@@ -1,7 +1,9 @@
 """An SAP S/4HANA system for the connector's tests, over real loopback HTTP.
 
 It speaks Journal Entry - Post as SAP documents it (revbridge.connectors.sap_s4hana):
-- HTTP basic authentication with the communication user; anything else is 401 with
+- HTTP basic authentication with the communication user, or a bearer token from
+  ``POST /sap/bc/sec/oauth2/token`` (client credentials grant, the client's id and secret as basic
+  authentication: SAP's OAuth 2.0 server on ABAP); anything else is 401 with
   ``WWW-Authenticate: Basic realm="SAP NetWeaver Application Server"``.
 - ``POST`` of a SOAP 1.1 envelope to ``JournalEntryBulkCreationRequest_In`` (asynchronous): the
   body is validated against the schema (tests/support/xsd/sap); a violation, a wrong SOAPAction
@@ -30,6 +32,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -51,6 +54,7 @@ XSD = Path(__file__).resolve().parent / "xsd" / "sap" / "JournalEntryBulkCreate.
 ASYNC_PATH = "/sap/bc/srt/scs_ext/sap/journalentrybulkcreationrequest_in"
 SYNC_PATH = "/sap/bc/srt/scs_ext/sap/journalentrycreaterequestconfi"
 READ_PATH = "/sap/opu/odata/sap/API_JOURNALENTRYITEMBASIC_SRV/A_JournalEntryItemBasic"
+TOKEN_PATH = "/sap/bc/sec/oauth2/token"
 HOSTILE = {
     "entities": b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;'
     b'&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><l>&c;</l>',
@@ -139,6 +143,8 @@ class SapErp:
         check_duplicates: bool = True,
         username: str = "CC_REVBRIDGE",
         password: str = "Sap-Comm-Pass-4471",
+        client_id: str = "REVBRIDGE_OAUTH",
+        client_secret: str = "Sap-Client-Secret-9120",
         delay: float = 0.02,
         slow_seconds: float = 0.3,
         page_size: int = 100,
@@ -147,6 +153,8 @@ class SapErp:
         codes = company_codes or {e: f"{1010 + 10 * n}" for n, e in enumerate(sorted(chart.legal_entities))}
         self.books = Books(chart, company_codes=codes, segments=segments, check_duplicates=check_duplicates)
         self.username, self.password = username, password
+        self.client_id, self.client_secret = client_id, client_secret
+        self.tokens: set[str] = set()
         self.deliveries = Deliveries(delay=delay)
         self.slow_seconds, self.page_size = slow_seconds, page_size
         self.requests: list[Request] = []
@@ -204,6 +212,11 @@ class SapErp:
         raw = h.body()
         with self._lock:
             self.bodies.append(raw)
+        if method == "POST" and path == TOKEN_PATH:
+            status, data = self._token(h, raw)
+            self._log(method, path, status)
+            h.raw(status, data, "application/json")
+            return
         if not self._authorised(h):
             self._log(method, path, 401)
             h.raw(
@@ -248,8 +261,30 @@ class SapErp:
             self._log(method, path, status)
             h.raw(status, data, kind)
 
+    def _credentials(self, h: _Handler) -> tuple[str, str]:
+        header = h.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            with contextlib.suppress(ValueError):
+                user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+                return user, password
+        return "", ""
+
+    def _token(self, h: _Handler, raw: bytes) -> tuple[int, bytes]:
+        form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        if form.get("grant_type") != "client_credentials":
+            return 400, json.dumps({"error": "unsupported_grant_type"}).encode()
+        if self._credentials(h) != (self.client_id, self.client_secret):
+            return 401, json.dumps({"error": "invalid_client"}).encode()
+        token = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()
+        with self._lock:
+            self.tokens.add(token)
+        return 200, json.dumps({"access_token": token, "token_type": "Bearer", "expires_in": 3600}).encode()
+
     def _authorised(self, h: _Handler) -> bool:
         header = h.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            with self._lock:
+                return header[7:] in self.tokens
         if not header.startswith("Basic "):
             return False
         with contextlib.suppress(ValueError):

@@ -215,3 +215,22 @@ def test_the_keys_are_pure_functions_of_the_journal_id() -> None:
     assert key_of(reference_id, text, "RB") == journal_key(journal.id) == journal.id
     assert key_of(reference_id, text, "XX") is None
     assert message_id(journal.id) == journal.id and len(message_id("x" * 80)) == 32
+
+
+def test_oauth2_client_credentials_are_the_other_way_in(erp: SapErp, db: Database) -> None:
+    settings = {**settings_for(erp, {}, reference())}
+    for key in ("limits", "username", "password_env"):
+        settings.pop(key)
+    settings |= {
+        "authentication": "oauth2",
+        "token_url": "/sap/bc/sec/oauth2/token",
+        "client_id": erp.client_id,
+        "client_secret_env": "SAP_CLIENT_SECRET",
+        "synchronous": True,
+    }
+    env = registry.Environment(db=db, clock=SystemClock(), secrets={"SAP_CLIENT_SECRET": erp.client_secret})
+    connector = registry.build("sap_s4hana", settings, env)
+    receipt = connector.submit(small(7))
+    assert not receipt.accepted and receipt.document.count("/") == 2
+    assert [r.path for r in erp.requests][:1] == ["/sap/bc/sec/oauth2/token"] and len(erp.tokens) == 1
+    connector.close()
