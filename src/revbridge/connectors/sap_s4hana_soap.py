@@ -35,7 +35,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Protocol
 
 from revbridge.connectors import xmldoc
@@ -259,7 +258,3 @@ def _values(line: ExportLine, settings: Mapped, note: str) -> set[str]:
         if value and words in note:
             values.add(settings.dimension_values(dimension).get(value, value))
     return values
-
-
-def amount(text: str) -> Decimal:
-    return Decimal(text.strip() or "0")

@@ -8,7 +8,7 @@ key of the ``system`` role as the password (http/auth.py), or the key as a beare
 
 The body is read as a stream up to the configured size, parsed safely (xmldoc.parse: no DTD, no
 entities, no external references) and kept per journal (connectors/sap_s4hana_wire.receive),
-PHI-free. SAP's asynchronous SOAP is one-way: it expects 202 with an empty body, and retries a
+PHI-free. A body over 8 MB (xmldoc's cap) is refused unread. SAP's asynchronous SOAP is one-way: it expects 202 with an empty body, and retries a
 delivery that failed (a 500 SOAP fault: the store was unavailable). A body that is not a
 confirmation revbridge will read is answered 400 with a SOAP ``Client`` fault and nothing is
 kept; a repeated delivery is answered 202 and changes nothing.
@@ -17,7 +17,7 @@ kept; a repeated delivery is answered 202 and changes nothing.
 from __future__ import annotations
 
 import anyio.to_thread
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 from starlette.requests import Request
 
@@ -47,7 +47,11 @@ def _fault(status: int, code: str, words: str) -> Response:
 async def sap_confirmations(request: Request) -> Response:
     """A JournalEntryBulkCreateConfirmation from SAP: 202 once kept (or kept before)."""
     runtime = runtime_of(request)
-    body = await read_body(request, min(runtime.settings.max_body_bytes, xmldoc.MAX_BYTES))
+    try:  # over the size revbridge reads an ERP's XML at, or empty: refused like a hostile body
+        body = await read_body(request, min(runtime.settings.max_body_bytes, xmldoc.MAX_BYTES))
+    except HTTPException as exc:
+        log.warning("sap.confirmation_refused", reason=str(exc.detail)[:200])
+        return _fault(400, "Client", f"not a confirmation revbridge reads: {exc.detail}"[:300])
     try:
         held, new = await anyio.to_thread.run_sync(lambda: receive(runtime.db, body, now=runtime.clock.now()))
     except SapConfirmationRefused as exc:
