@@ -131,5 +131,8 @@ def test_a_hostile_or_foreign_confirmation_is_refused_and_nothing_is_kept(
 def test_the_endpoint_wants_credentials(erp: SapErp, db: Database) -> None:
     body = confirmation([Outcome("A" * 32, "1010", "1000000001", "2026")], "C" * 32)
     assert _post(erp, body, auth=False).status_code == 401
+    url, (user, _key) = erp.deliveries.endpoint
+    wrong = httpx.post(url, content=body, auth=(user, "rb_wrong_key"), timeout=30)
+    assert wrong.status_code == 401
     assert _stored(db) == 0
     assert message_id("A" * 32) == "A" * 32
