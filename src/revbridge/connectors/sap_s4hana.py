@@ -55,6 +55,7 @@ from revbridge.connectors.sap_s4hana_soap import (
     SYNC_ACTION,
     Confirmation,
     add_journal,
+    bulk_id,
     bulk_request,
     confirmations,
     message_id,
@@ -210,7 +211,7 @@ class SapS4HanaConnector(BulkConnector):
                 j.id: Rejection(reference=j.id, message=str(outcome), lines=outcome.lines) for j in sent
             }
         if not synchronous:
-            request_id = xmldoc.text(bulk, "MessageHeader", "ID")  # type: ignore[arg-type]
+            request_id = bulk_id(journals, now)
             return answers | {
                 j.id: Receipt(reference=j.id, document=f"{request_id}:{message_id(j.id)}", status=ACCEPTED)
                 for j in sent

@@ -8,10 +8,11 @@ key of the ``system`` role as the password (http/auth.py), or the key as a beare
 
 The body is read as a stream up to the configured size, parsed safely (xmldoc.parse: no DTD, no
 entities, no external references) and kept per journal (connectors/sap_s4hana_wire.receive),
-PHI-free. A body over 8 MB (xmldoc's cap) is refused unread. SAP's asynchronous SOAP is one-way: it expects 202 with an empty body, and retries a
-delivery that failed (a 500 SOAP fault: the store was unavailable). A body that is not a
-confirmation revbridge will read is answered 400 with a SOAP ``Client`` fault and nothing is
-kept; a repeated delivery is answered 202 and changes nothing.
+PHI-free. A body over 8 MB (xmldoc's cap) is refused unread. SAP's asynchronous SOAP is one-way:
+it expects 202 with an empty body, and retries a delivery that failed (a 500 SOAP fault: the
+store was unavailable). A body that is not a confirmation revbridge will read is answered 400
+with a SOAP ``Client`` fault and nothing is kept; a repeated delivery is answered 202 and changes
+nothing.
 """
 
 from __future__ import annotations
