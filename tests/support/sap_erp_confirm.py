@@ -120,8 +120,10 @@ class Deliveries:
             self._cond.notify_all()
 
     def flush(self) -> None:
-        """Deliver everything queued now (the caller waits)."""
+        """Deliver everything queued now (the caller waits); nothing before ``target`` names where."""
         with self._cond:
+            if not self._url:
+                return
             due, self._queue = list(self._queue), deque()
         for item in due:
             self._deliver(item)
