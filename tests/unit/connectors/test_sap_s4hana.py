@@ -234,3 +234,24 @@ def test_oauth2_client_credentials_are_the_other_way_in(erp: SapErp, db: Databas
     assert not receipt.accepted and receipt.document.count("/") == 2
     assert [r.path for r in erp.requests][:1] == ["/sap/bc/sec/oauth2/token"] and len(erp.tokens) == 1
     connector.close()
+
+
+def test_held_lists_what_sap_holds_with_our_mark_page_by_page(db: Database) -> None:
+    chart = reference()
+    server = SapErp(chart, segments=frozenset(segments(chart).values()), page_size=4)  # 7 items: 2 pages
+    try:
+        connector = _connector(server, db, synchronous=True)
+        journals = [remittance(trn="HELD-1"), remittance(trn="HELD-2")]
+        assert all(isinstance(a, Receipt) for a in connector.submit_many(journals).values())
+        day = journals[0].posting_date
+        held = connector.held(day, day)
+        assert sorted(held) == sorted(j.id for j in journals)
+        for journal in journals:
+            assert len(held[journal.id].lines) == len(journal.lines) == 7
+            assert held[journal.id] == connector.read_back([journal.id])[journal.id]
+        assert connector.held(day.replace(day=day.day + 1), day.replace(day=day.day + 2)) == {}
+        reads = [r for r in server.requests if r.method == "GET"]
+        assert len(reads) >= 4 and all(r.status == 200 for r in reads)
+        connector.close()
+    finally:
+        server.close()
