@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 import infor_erp_rig
+import sap_erp_rig
 import workday_erp_rig
 from erp_chart import Chart, reference
 
@@ -40,7 +41,15 @@ QUICK = {
     "poll_interval": 0.05,
     "poll_deadline": 120,
 }
-KINDS = ("oracle_fusion", "business_central", "dynamics_finance", "netsuite", "infor_ion", "workday", "sap_s4hana")
+KINDS = (
+    "oracle_fusion",
+    "business_central",
+    "dynamics_finance",
+    "netsuite",
+    "infor_ion",
+    "workday",
+    "sap_s4hana",
+)
 
 
 @dataclass
@@ -261,12 +270,6 @@ def _dynamics_finance(chart: Chart | None, limits: dict[str, Any]) -> Rig:
     )
 
 
-def _sap(chart: Chart | None, limits: dict[str, Any]) -> Rig:
-    from sap_erp_rig import start  # tests/support/sap_erp_rig.py builds on this module
-
-    return start(chart, limits)
-
-
 def readable(body: bytes) -> bytes:
     """A request body with what it carries opened up, so a search for a sentinel sees inside:
     base64 ``DocumentContent`` (Oracle's upload), zips (FBDI, DMF packages), UTF-16 text (DMF
@@ -308,7 +311,7 @@ STARTERS: dict[str, Callable[[Chart | None, dict[str, Any]], Rig]] = {
     "netsuite": _netsuite,
     "infor_ion": infor_erp_rig.infor_ion,
     "workday": workday_erp_rig.rig,
-    "sap_s4hana": _sap,
+    "sap_s4hana": sap_erp_rig.start,
 }
 
 

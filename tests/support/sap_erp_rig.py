@@ -14,14 +14,16 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cloud_erps import Rig, _faults, readable
 from erp_chart import Chart, reference
 from sap_erp import SapErp
 
 from revbridge.connectors.sap_s4hana_soap import references
 from revbridge.ledger.journal import Journal
+
+if TYPE_CHECKING:
+    from cloud_erps import Rig
 
 PASSWORD_ENV = "SAP_PASSWORD"
 ENDPOINT = "/api/v1/erp/sap/confirmations"
@@ -82,6 +84,8 @@ def settings_for(server: SapErp, limits: dict[str, Any], chart: Chart) -> dict[s
 
 
 def start(chart: Chart | None, limits: dict[str, Any]) -> Rig:
+    from cloud_erps import Rig, _faults, readable  # cloud_erps imports this module
+
     chart = chart or reference()
     server = SapErp(chart, segments=frozenset(segments(chart).values()))
     endpoint = Endpoint(server)
