@@ -88,10 +88,21 @@ def test_the_migration_keeps_existing_rows_and_downgrades(url: str) -> None:
             assert not partitions.is_partitioned(conn, "messages")
             assert sorted(conn.execute(select(messages.c.id)).scalars()) == ["m1", "m2"]
             assert sorted(conn.execute(select(events.c.key)).scalars()) == ["e1", "e2", "e3"]
-        with db.engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        with db.engine.connect() as conn:  # tables later migrations add are not there yet
+            at_0005 = MigrationContext.configure(conn, opts={"include_object": _held})
+            assert compare_metadata(at_0005, metadata) == []
+        migrate.upgrade(db)  # and back up again on what the downgrade left
+        with db.reading() as conn:
+            assert partitions.is_partitioned(conn, "messages")
+            assert sorted(conn.execute(select(events.c.key)).scalars()) == ["e1", "e2", "e3"]
     finally:
         db.close()
+
+
+def _held(obj: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
+    """Compare a table only where the database has it (a table a later migration adds is not
+    there at 0005); its columns and indexes are compared wherever the table is."""
+    return not (kind == "table" and not reflected and compare_to is None)
 
 
 def _message(mid: str, when: datetime) -> dict[str, object]:

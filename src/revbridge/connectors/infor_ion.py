@@ -237,7 +237,8 @@ class InforIonConnector(HttpConnector):
 
     def lookup_many(self, references: Sequence[str]) -> dict[str, Receipt]:
         """What ION holds for each reference: posted (an accepted acknowledgement) or accepted
-        (ION has our BOD, CloudSuite has not answered yet); left out: never seen, or refused."""
+        (ION has our BOD, CloudSuite has not answered yet); left out: never seen, or every send
+        of it refused (a fixed journal must be sent again, not waited for)."""
         found: dict[str, Receipt] = {}
         answers = self._ion.answers(list(references))
         for reference, acks in answers.items():
@@ -245,9 +246,11 @@ class InforIonConnector(HttpConnector):
             if posted is not None:
                 found[reference] = Receipt(reference=reference, document=posted.document or posted.bod_id)
         unanswered = [r for r in references if r not in found]
-        for reference, entity in sorted(self._ion.sent(unanswered).items()) if unanswered else []:
-            bod = bod_id(self.settings.tenant, entity, reference)
-            found[reference] = Receipt(reference=reference, document=bod, status=ACCEPTED)
+        for reference, (entity, times) in sorted(self._ion.sent(unanswered).items()) if unanswered else []:
+            refused = {a.created for a in answers.get(reference, []) if not a.accepted}
+            if times > len(refused):
+                bod = bod_id(self.settings.tenant, entity, reference)
+                found[reference] = Receipt(reference=reference, document=bod, status=ACCEPTED)
         return found
 
     def read_back(self, references: Sequence[str]) -> dict[str, ErpJournal]:

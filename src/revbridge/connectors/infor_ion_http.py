@@ -182,15 +182,17 @@ class IonHttp:
                     found.setdefault(reference, []).append(ack)
         return found
 
-    def sent(self, references: Sequence[str]) -> dict[str, str]:
+    def sent(self, references: Sequence[str]) -> dict[str, tuple[str, int]]:
         """The references whose Process BOD ION holds (taken, maybe not yet answered), each with
-        the accounting entity it was sent for."""
-        held: dict[str, str] = {}
+        the accounting entity it was sent for and how many times ION took it."""
+        held: dict[str, tuple[str, int]] = {}
         for start in range(0, len(references), CHUNK):
             chunk = [_quiet(r) for r in references[start : start + CHUNK]]
             query = f"(document_name eq '{PROCESS}') and {_any('document_id', chunk)}"
             for row in self.search(query):
-                held[str(row.get("document_id", ""))] = str(row.get("accounting_entity", ""))
+                reference = str(row.get("document_id", ""))
+                times = held.get(reference, ("", 0))[1]
+                held[reference] = (str(row.get("accounting_entity", "")), times + 1)
         return held
 
     def routed_to(self, logical_id: str) -> Iterator[tuple[str, Acknowledgement]]:
