@@ -110,9 +110,11 @@ def _bare(rig: cloud_erps.Rig, journals: Sequence[Journal], store: Path) -> floa
     return elapsed
 
 
-def bench_rates(tmp: Path, make: Callable[[int], Journal], count: int) -> None:
+def bench_rates(
+    tmp: Path, make: Callable[[int], Journal], count: int, kinds: Sequence[str] = cloud_erps.KINDS
+) -> None:
     print(f"cloud ERPs: {count} five-line journals, outbox against the connector driven bare")
-    for kind in cloud_erps.KINDS:
+    for kind in kinds:
         with cloud_erps.started(kind) as rig:
             floor = count / _bare(rig, [make(n) for n in range(count)], tmp / f"bare-{kind}.db")
         with cloud_erps.started(kind) as rig:
@@ -123,10 +125,12 @@ def bench_rates(tmp: Path, make: Callable[[int], Journal], count: int) -> None:
             )
 
 
-def bench_calls(tmp: Path, journals: Sequence[Journal], charges: int) -> None:
+def bench_calls(
+    tmp: Path, journals: Sequence[Journal], charges: int, kinds: Sequence[str] = cloud_erps.KINDS
+) -> None:
     windows = len({(j.legal_entity, j.reference) for j in journals})
     print(f"cloud ERPs: ERP calls for {charges:,} charges ({len(journals)} journals, {windows} windows)")
-    for kind in cloud_erps.KINDS:
+    for kind in kinds:
         with cloud_erps.started(kind) as rig:
             _outbox(tmp, rig, journals, f"calls-{kind}.db")
             requests = list(rig.server.requests)
@@ -139,6 +143,7 @@ def bench_calls(tmp: Path, journals: Sequence[Journal], charges: int) -> None:
 
 def main() -> None:
     import argparse
+    import os
     import sys
     import tempfile
 
@@ -150,11 +155,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--charges", type=int, default=10_000, help="charges for the ERP-call count")
     parser.add_argument("--journals", type=int, default=500, help="journals per ERP for the rate")
+    parser.add_argument(
+        "--erps", default=",".join(cloud_erps.KINDS), help="comma-separated ERP kinds (default: all)"
+    )
     args = parser.parse_args()
+    kinds = [k for k in args.erps.split(",") if k]
+    unknown = sorted(set(kinds) - set(cloud_erps.KINDS))
+    if unknown:
+        parser.error(f"unknown ERP kind(s) {', '.join(unknown)}; known: {', '.join(cloud_erps.KINDS)}")
     policy = load_dir(reference_config_dir()).master.posting.batch_window
+    os.environ.setdefault("REVBRIDGE_LOG_LEVEL", "WARNING")  # SAP's endpoint runtime: figures, not logs
     with tempfile.TemporaryDirectory(prefix="rb-bench-erps-") as tmp:
-        bench_calls(Path(tmp), windows(args.charges, policy), args.charges)
-        bench_rates(Path(tmp), remittance, args.journals)
+        bench_calls(Path(tmp), windows(args.charges, policy), args.charges, kinds)
+        bench_rates(Path(tmp), remittance, args.journals, kinds)
 
 
 if __name__ == "__main__":

@@ -61,31 +61,56 @@ def _configure(tmp_path: Path, rig: cloud_erps.Rig) -> Path:
     return config
 
 
+def _post_the_day(
+    tmp_path: Path, rig: cloud_erps.Rig, db: str, monkeypatch: pytest.MonkeyPatch
+) -> list[journals.StoredJournal]:
+    """Configure every legal entity on the rig's ERP, feed a small demo day and post it through
+    the runtime's own outbox; the journals posted."""
+    assert _cli(tmp_path, db, "db", "upgrade", env=rig.secrets).returncode == 0
+    applied = _cli(tmp_path, db, "config", "apply", str(_configure(tmp_path, rig)), env=rig.secrets)
+    assert applied.returncode == 0, applied.stderr
+    for name, value in rig.secrets.items():
+        monkeypatch.setenv(name, value)
+    rt = build_runtime(db, tmp_path, posting=True)
+    try:
+        rig.attach(rt.db)  # SAP delivers its confirmations to this store's endpoint
+        for message in generate(start=date(2025, 3, 3), seed=7, scale=0.05).messages:
+            rt.intake.receive(message.payload, channel=f"{message.channel}:demo", format=message.format)
+        rt.settle(close_windows=True, post=False)
+        dispatcher = rt.dispatcher()
+        deadline = time.monotonic() + 120
+        while any(journals.counts(rt.db)[s] for s in BUSY):
+            assert time.monotonic() < deadline, journals.counts(rt.db)
+            if dispatcher.run_once() == 0:
+                time.sleep(0.02)
+        dispatcher.close()
+        return journals.list_journals(rt.db, status="posted", limit=100_000)
+    finally:
+        rt.close()
+
+
+@pytest.mark.parametrize("kind", ["sap_s4hana", "workday", "infor_ion"])
+def test_reconcile_reads_the_soap_and_xml_erps_back(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: `revbridge reconcile` in a fresh process reads SAP, Workday and Infor back."""
+    with cloud_erps.started(kind) as rig:
+        db = f"sqlite:///{tmp_path / 'store.db'}"
+        posted = _post_the_day(tmp_path, rig, db, monkeypatch)
+        assert posted and {j.connector for j in posted} == {kind}
+        shown = _cli(tmp_path, db, "reconcile", "--json", env=rig.secrets)
+        assert shown.returncode == 0, shown.stderr[-2000:]
+        report = json.loads(shown.stdout)
+        assert report["ties"] is True and report["breaks"] == []
+        assert report["journals"]["by_delivery"]["acknowledged"] == len(posted), report["journals"]
+
+
 def test_reconcile_reads_the_configured_cloud_erp_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with cloud_erps.started("oracle_fusion") as rig:
         db = f"sqlite:///{tmp_path / 'store.db'}"
-        assert _cli(tmp_path, db, "db", "upgrade", env=rig.secrets).returncode == 0
-        applied = _cli(tmp_path, db, "config", "apply", str(_configure(tmp_path, rig)), env=rig.secrets)
-        assert applied.returncode == 0, applied.stderr
-        for name, value in rig.secrets.items():
-            monkeypatch.setenv(name, value)
-        rt = build_runtime(db, tmp_path, posting=True)
-        try:
-            for message in generate(start=date(2025, 3, 3), seed=7, scale=0.05).messages:
-                rt.intake.receive(message.payload, channel=f"{message.channel}:demo", format=message.format)
-            rt.settle(close_windows=True, post=False)
-            dispatcher = rt.dispatcher()
-            deadline = time.monotonic() + 120
-            while any(journals.counts(rt.db)[s] for s in BUSY):
-                assert time.monotonic() < deadline, journals.counts(rt.db)
-                if dispatcher.run_once() == 0:
-                    time.sleep(0.02)
-            dispatcher.close()
-            posted = journals.list_journals(rt.db, status="posted", limit=100_000)
-        finally:
-            rt.close()
+        posted = _post_the_day(tmp_path, rig, db, monkeypatch)
         assert posted and {j.connector for j in posted} == {"oracle_fusion"}
 
         shown = _cli(tmp_path, db, "reconcile", "--json", env=rig.secrets)
