@@ -22,6 +22,7 @@ from revbridge.cli import (
     messages,
     periods,
     reconcile,
+    report,
     security,
 )
 from revbridge.cli.common import err_console
@@ -40,6 +41,7 @@ app.command("journals")(journals.journals_command)
 app.command()(journals.replay)
 app.add_typer(exceptions.exceptions_app, name="exceptions")
 app.command("reconcile")(reconcile.reconcile_command)
+app.add_typer(report.report_app, name="report")
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.apikey_app, name="apikey")
 app.add_typer(admin.audit_app, name="audit")

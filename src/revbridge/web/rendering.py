@@ -41,6 +41,7 @@ NAVIGATION = (
     ("workqueue", "Work queue", "/workqueue", Permission.READ),
     ("journals", "Journals", "/journals", Permission.READ),
     ("reconciliation", "Reconciliation", "/reconciliation", Permission.READ),
+    ("finance", "Finance", "/finance", Permission.READ),
     ("config", "Configuration", "/config", Permission.READ),
 )
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from revbridge.web import (
     configuration,
+    finance,
     journals,
     lineage,
     overview,
@@ -26,6 +27,7 @@ routers: list[APIRouter] = [
     journals.router,
     configuration.router,
     reconciliation.router,
+    finance.router,
 ]
 
 __all__ = ["redirect_to_login", "routers"]

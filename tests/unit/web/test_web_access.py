@@ -23,6 +23,7 @@ PAGES = {
     "/workqueue": P.READ,
     "/journals": P.READ,
     "/reconciliation": P.READ,
+    "/finance": P.READ,
     "/config": P.READ,
     "/config/versions/1": P.READ,
     "/config/propose": P.CONFIG_PROPOSE,

@@ -85,6 +85,8 @@ def test_a_viewer_sees_no_raw_content(rt: Runtime, people: People, corpus: Path)
             f"/messages/{dft}",
             f"/journals/{journal_id}",
             "/reconciliation",
+            *(f"/finance?report={name}" for name in ("revenue", "denials", "ar-days", "operations")),
+            "/finance/denials.csv",
         ):
             page = browser.get(path).text
             leaked = [s for s in SENTINELS if s in page]
