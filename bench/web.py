@@ -118,6 +118,7 @@ def pages_to_time(rt: Runtime, current: Configuration) -> list[str]:
     )
     some_journal = journals.list_journals(rt.db, limit=1)[0].journal.id
     pages = ["/", "/workqueue", "/journals", f"/journals/{some_journal}", "/reconciliation", "/config"]
+    pages += [f"/finance?report={name}" for name in ("revenue", "denials", "ar-days", "operations")]
     # A proposal to approve, so its page shows the what-if: one more alias for a payer.
     documents = to_documents(current)
     documents["payers.yaml"]["payers"][0]["aliases"].append("BENCH-ALIAS")
