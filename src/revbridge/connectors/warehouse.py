@@ -83,8 +83,6 @@ def _in_span(day: date, span: Span) -> bool:
 
 def _remove_stale(root: Path, span: Span, kept: set[date], written: Written) -> None:
     """Drop partitions an earlier export wrote inside this range that now have no rows."""
-    if not root.is_dir():
-        return
     for folder in sorted(root.iterdir()):
         match = _PARTITION.match(folder.name)
         if match is None or not folder.is_dir():
@@ -103,6 +101,7 @@ def _remove_stale(root: Path, span: Span, kept: set[date], written: Written) -> 
 def _export_one(db: Database, out: Path, dataset: Dataset, span: Span, progress: Progress) -> Written:
     written = Written(dataset.name)
     root = out / dataset.name
+    root.mkdir(exist_ok=True)  # even when empty: the three datasets are always there
     partitions = _Partitions(root, dataset, written)
     try:
         for records in dataset.batches(db, span, BATCH):
