@@ -14,12 +14,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from runtime import build_runtime
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from revbridge.cli.app import app
+from revbridge.connectors import warehouse
 from revbridge.demo import generate
 from revbridge.store import Database, events, journals
 from revbridge.store.schema import event_lines
@@ -142,3 +144,25 @@ def test_a_date_range_writes_and_prunes_only_its_partitions(store: str, tmp_path
     assert not stale.parent.exists()
     after = sorted(p.parent.name for p in (out / "journals").glob("*/part-0.parquet"))
     assert after == written
+
+
+def test_small_batches_stream_into_the_same_datasets(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 7 rows (partitions span batches, batches span partitions) export what one big
+    batch does, appended as row groups to each partition's open file."""
+    whole, streamed = tmp_path / "whole", tmp_path / "streamed"
+    _export(store, tmp_path, whole)
+    monkeypatch.setattr(warehouse, "BATCH", 7)
+    _export(store, tmp_path, streamed)
+    con = duckdb.connect()
+    for name in ("events", "subledger", "journals"):
+        query = "SELECT * EXCLUDE (posting_date), posting_date FROM {} ORDER BY ALL"
+        assert (
+            con.execute(query.format(_glob(streamed, name))).fetchall()
+            == con.execute(query.format(_glob(whole, name))).fetchall()
+        ), name
+    groups = [pq.ParquetFile(p).num_row_groups for p in (streamed / "subledger").rglob("*.parquet")]
+    assert max(groups) > 1 and all(
+        pq.ParquetFile(p).num_row_groups == 1 for p in (whole / "subledger").rglob("*.parquet")
+    )
