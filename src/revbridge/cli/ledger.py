@@ -13,6 +13,7 @@ import yaml
 from rich.table import Table
 
 from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, open_runtime, print_json
+from revbridge.cli.warehouse import export_parquet
 from revbridge.connectors import registry
 from revbridge.connectors.exports import FbdiSettings
 from revbridge.connectors.file import FileSettings, publish, render
@@ -20,8 +21,10 @@ from revbridge.core.errors import ConfigurationError, InputError
 from revbridge.ledger.journal import Journal
 from revbridge.store import Database, journals
 from revbridge.store.general_ledger import trial_balance
+from revbridge.store.warehouse import Span
 
 PAGE = 5000  # journals per read while exporting
+PARQUET = "parquet"  # the warehouse export: three datasets, not one import file
 BULK_NAMES = {"csv": "journals.csv", "fbdi": "GlInterface.zip", "beancount": "journals.beancount"}
 
 
@@ -101,8 +104,8 @@ def _fbdi(ledger_ids: list[str], connector_settings: Path | None) -> FbdiSetting
 
 
 def export_command(
-    out: Annotated[Path, typer.Option("--out", help="Directory to write the file into.")],
-    file_format: Annotated[str, typer.Option("--format", help="csv, fbdi or beancount.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the file (or datasets) into.")],
+    file_format: Annotated[str, typer.Option("--format", help="csv, fbdi, beancount or parquet.")],
     connector: Annotated[str, typer.Option("--connector", help="Only file exports exist.")] = "file",
     status: Annotated[str, typer.Option("--status", help="posted (default) or staged.")] = journals.POSTED,
     legal_entity: Annotated[str | None, typer.Option("--legal-entity")] = None,
@@ -118,14 +121,21 @@ def export_command(
     db: DbOption = None,
     settings: SettingsOption = None,
 ) -> None:
-    """Write the store's journals into one import file (docs/connectors.md lists the columns)."""
+    """Write the store's journals into one import file, or (parquet) events, subledger rows and
+    journal lines as warehouse datasets (docs/connectors.md lists the columns)."""
     if connector != "file":
         raise InputError(f"only the file connector exports (--connector file), not {connector!r}")
-    if file_format not in BULK_NAMES:
-        raise InputError(f"--format must be one of {', '.join(BULK_NAMES)}, not {file_format!r}")
+    if file_format not in (*BULK_NAMES, PARQUET):
+        raise InputError(f"--format must be one of {', '.join((*BULK_NAMES, PARQUET))}, not {file_format!r}")
     if status not in (journals.POSTED, journals.STAGED):
         raise InputError(f"--status must be posted or staged, not {status!r}")
     first, last = _date(date_from, "--from"), _date(date_to, "--to")
+    if first is not None and last is not None and first > last:
+        raise InputError(f"--from {first} is after --to {last}")
+    if file_format == PARQUET:
+        span = Span(first=first, last=last, legal_entity=legal_entity, status=status)
+        export_parquet(out, span, json_out=json_out, db=db, settings=settings)
+        return
     fbdi = _fbdi(ledger_id or [], connector_settings) if file_format == "fbdi" else None
     with open_runtime(db, settings) as runtime:
         selected = _selected(runtime.db, status=status, legal_entity=legal_entity, first=first, last=last)
