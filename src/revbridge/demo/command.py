@@ -20,11 +20,11 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from revbridge.bootstrap import Runtime, build
 from revbridge.cli.common import SettingsOption, console, err_console
 from revbridge.cli.reconcile import print_report
+from revbridge.cli.tables import Column, Grid, print_grid
 from revbridge.connectors.base import Connector, ConnectorUnavailable, Limits, Receipt
 from revbridge.demo import generate
 from revbridge.demo.feed import Fed, Targets, feed
@@ -240,11 +240,10 @@ def _feed(traffic: Traffic, targets: Targets, outage: Outage) -> Fed:
         )
 
 
-def _table(title: str, *columns: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for n, column in enumerate(columns):
-        table.add_column(column, justify="right" if n == len(columns) - 1 else "left")
-    return table
+def _table(title: str, *columns: str, figures: int = 1) -> Grid:
+    """The last ``figures`` columns hold numbers (right-justified); the first names the row."""
+    first = len(columns) - figures
+    return Grid(title, tuple(Column(c, numeric=n >= first) for n, c in enumerate(columns)))
 
 
 def _summary(
@@ -268,7 +267,7 @@ def _summary(
     faults = _table("deliberate faults", "fault", "where it should surface", "caught")
     for fault in traffic.faults:
         faults.add_row(fault.kind.value, fault.surfaces, _caught(runtime, fault, codes, by_source, outage))
-    console.print(faults)
+    print_grid(console, faults)
     _print_latency(latencies)
     _print_reconciliation(runtime)
 
@@ -283,10 +282,10 @@ def _by_source(tallies: tuple[dashboard.Tally, ...]) -> Counter[tuple[str, str]]
 
 def _print_messages(by_source: Counter[tuple[str, str]], traffic: Traffic) -> None:
     states = sorted({s for _, s in by_source})
-    table = _table("messages by source and terminal state", "source", *states)
+    table = _table("messages by source and terminal state", "source", *states, figures=len(states))
     for source in sorted({src for src, _ in by_source}):
         table.add_row(source, *(f"{by_source.get((source, s), 0):,}" for s in states))
-    console.print(table)
+    print_grid(console, table)
     expected = traffic.statuses()
     console.print(f"ground truth: {', '.join(f'{n:,} {s}' for s, n in sorted(expected.items()))}")
 
@@ -298,14 +297,14 @@ def _print_journals(runtime: Runtime) -> None:
     ).items():
         (lane, status), n = stored
         journal_table.add_row(lane, status, f"{n:,}")
-    console.print(journal_table)
+    print_grid(console, journal_table)
 
 
 def _print_items(codes: dict[str, int]) -> None:
     items = _table("open work items by code", "code", "count")
     for code, n in sorted(codes.items()):
         items.add_row(code, f"{n:,}")
-    console.print(items)
+    print_grid(console, items)
 
 
 def _print_latency(latencies: tuple[float, ...]) -> None:
