@@ -1,6 +1,7 @@
 """revbridge demo: the reference health system's traffic through the real sources, end to end.
 
-It creates a fresh embedded store under ``$REVBRIDGE_HOME/demo``, applies the reference
+It creates a fresh embedded store under ``$REVBRIDGE_HOME/demo`` (or runs on the empty database
+``--db`` names, ``database.py``), sends its log lines to ``revbridge.log`` there, applies the reference
 configuration, starts the service (MLLP listener, HTTP API, directory source, workers, posting
 loop, ERP outbox to the embedded ledger), feeds generated traffic exactly as hospital systems
 would, simulates the ERP outage the generator scheduled, waits until everything settled, and
@@ -19,17 +20,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from revbridge.bootstrap import Runtime, build
 from revbridge.cli.common import SettingsOption, console, err_console
 from revbridge.cli.reconcile import print_report
 from revbridge.cli.tables import Column, Grid, print_grid
 from revbridge.connectors.base import Connector, ConnectorUnavailable, Limits, Receipt
-from revbridge.demo import generate
+from revbridge.demo import database, generate
 from revbridge.demo.feed import Fed, Targets, feed
+from revbridge.demo.progress import Stages
 from revbridge.demo.truth import Fault, FaultKind, Message, Traffic
 from revbridge.ledger.journal import Journal
+from revbridge.observability.logging import to_file
 from revbridge.pipeline import reconciliation
 from revbridge.security.roles import Role
 from revbridge.service.runner import Service
@@ -155,24 +157,41 @@ def demo(
     mllp_port: Annotated[
         int | None, typer.Option("--mllp-port", help="MLLP port (default from settings).")
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="An empty database to run on, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/demo "
+            "(default: a fresh SQLite file under $REVBRIDGE_HOME/demo). Its schema is upgraded.",
+            show_default=False,
+        ),
+    ] = None,
     settings: SettingsOption = None,
 ) -> None:
-    """Run the demo health system end to end on a fresh embedded store, then serve it."""
+    """Run the demo health system end to end on a fresh store, then serve it."""
     base = load_settings(settings)
     home = (base.home / "demo").resolve()
+    if db is not None:
+        database.check_empty(db)  # before the home (with the keys of what it holds) goes
     if home.exists():
         shutil.rmtree(home)
     cfg = load_settings(
-        settings, home=home, db=f"sqlite:///{home / 'revbridge.db'}", http_port=port, mllp_port=mllp_port
+        settings, home=home, db=database.url_for(home, db), http_port=port, mllp_port=mllp_port
     )
-    first_day = date.fromisoformat(start) if start else _default_start(date.today())
-    console.print(f"generating {days} day(s) of traffic from {first_day} (seed {seed}, scale {scale}) ...")
-    traffic = generate(start=first_day, days=days, seed=seed, scale=scale)
-    runtime = build(cfg, upgrade=True)
-    try:
-        _run(runtime, traffic, serve=not no_serve)
-    finally:
-        runtime.close()
+    log = home / "revbridge.log"
+    with to_file(log):
+        console.print(f"logs: {log}", highlight=False)
+        first_day = date.fromisoformat(start) if start else _default_start(date.today())
+        console.print(
+            f"generating {days} day(s) of traffic from {first_day} (seed {seed}, scale {scale}) ..."
+        )
+        traffic = generate(start=first_day, days=days, seed=seed, scale=scale)
+        runtime = build(cfg, upgrade=True)
+        try:
+            console.print(f"store: {runtime.db.url}", highlight=False)
+            _run(runtime, traffic, serve=not no_serve)
+        finally:
+            runtime.close()
 
 
 def _run(runtime: Runtime, traffic: Traffic, *, serve: bool) -> None:
@@ -198,10 +217,11 @@ def _run(runtime: Runtime, traffic: Traffic, *, serve: bool) -> None:
             mllp_port=service.mllp_port, http_port=service.http_port, inbox=service.inbox, api_key=system_key
         )
         started = time.monotonic()
-        fed = _feed(traffic, targets, outage)
-        outage.end(runtime)
-        fed_in = time.monotonic() - started
-        settled = _settled(runtime, service.inbox, timeout=300)
+        with Stages(console, len(traffic.messages), runtime.status) as stages:
+            fed = _feed(traffic, targets, outage, stages)
+            outage.end(runtime)
+            fed_in = time.monotonic() - started
+            settled = _settled(runtime, service.inbox, timeout=300)
         elapsed = time.monotonic() - started
         _summary(runtime, traffic, fed, outage, elapsed, settled)
         console.print(
@@ -219,25 +239,16 @@ def _run(runtime: Runtime, traffic: Traffic, *, serve: bool) -> None:
         (runtime.settings.home / "demo-logins.txt").write_text(
             "".join(f"{role.value} {key}\n" for role, key in logins.items()), encoding="utf-8"
         )
-        console.print("serving until Ctrl-C")
+        console.print(
+            f"serving until Ctrl-C (logs: {runtime.settings.home / 'revbridge.log'})", highlight=False
+        )
         service.wait()
     finally:
         service.stop()
 
 
-def _feed(traffic: Traffic, targets: Targets, outage: Outage) -> Fed:
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("feeding MLLP, files and HTTP", total=len(traffic.messages))
-        return feed(
-            traffic.messages, targets, on_sent=lambda _m: progress.advance(task), before_send=outage.advance
-        )
+def _feed(traffic: Traffic, targets: Targets, outage: Outage, stages: Stages) -> Fed:
+    return feed(traffic.messages, targets, on_sent=stages.sent, before_send=outage.advance)
 
 
 def _table(title: str, *columns: str, figures: int = 1) -> Grid:
