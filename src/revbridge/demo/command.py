@@ -180,7 +180,7 @@ def demo(
     )
     log = home / "revbridge.log"
     with to_file(log):
-        console.print(f"logs: {log}", highlight=False)
+        console.print(f"logs: {log}", highlight=False, soft_wrap=True)  # a path stays copyable
         first_day = date.fromisoformat(start) if start else _default_start(date.today())
         console.print(
             f"generating {days} day(s) of traffic from {first_day} (seed {seed}, scale {scale}) ..."
@@ -188,7 +188,7 @@ def demo(
         traffic = generate(start=first_day, days=days, seed=seed, scale=scale)
         runtime = build(cfg, upgrade=True)
         try:
-            console.print(f"store: {runtime.db.url}", highlight=False)
+            console.print(f"store: {runtime.db.url}", highlight=False, soft_wrap=True)
             _run(runtime, traffic, serve=not no_serve)
         finally:
             runtime.close()
@@ -240,7 +240,9 @@ def _run(runtime: Runtime, traffic: Traffic, *, serve: bool) -> None:
             "".join(f"{role.value} {key}\n" for role, key in logins.items()), encoding="utf-8"
         )
         console.print(
-            f"serving until Ctrl-C (logs: {runtime.settings.home / 'revbridge.log'})", highlight=False
+            f"serving until Ctrl-C (logs: {runtime.settings.home / 'revbridge.log'})",
+            highlight=False,
+            soft_wrap=True,
         )
         service.wait()
     finally:
