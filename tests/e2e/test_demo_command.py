@@ -130,7 +130,7 @@ def test_the_demo_in_a_pipe_at_80_columns_cuts_nothing_logs_to_a_file_and_maps_e
     shown = result.stdout + result.stderr
     assert "reconciliation ties" in shown
     assert "…" not in shown
-    paths = ("logs: ", "store: ")  # printed whole, to be copied
+    paths = ("logs: ", "store: ", "later: ")  # printed whole, to be copied
     too_wide = [line for line in result.stdout.splitlines() if len(line) > 80 and not line.startswith(paths)]
     assert too_wide == []
     # no log line on the terminal: they are in the file the demo names
@@ -138,6 +138,7 @@ def test_the_demo_in_a_pipe_at_80_columns_cuts_nothing_logs_to_a_file_and_maps_e
     log = tmp_path / "demo" / "revbridge.log"
     assert f"logs: {log}" in result.stdout
     assert '"event": "message.done"' in log.read_text()
+    assert f"later: REVBRIDGE_HOME={tmp_path / 'demo'} revbridge reconcile\n" in result.stdout
     # every facility of the demo day is mapped, the 837s' billing providers included
     report = _reconcile(tmp_path / "demo")
     daily = report["daily"]
@@ -159,6 +160,7 @@ def test_the_demo_runs_on_an_empty_postgresql_database_and_refuses_a_used_one(tm
         result = _demo(tmp_path, "--db", url)
         assert result.returncode == 0, result.stderr[-3000:]
         assert "store: postgresql+psycopg://" in result.stdout
+        assert f"revbridge reconcile --db {url}" in result.stdout
         assert "reconciliation ties" in result.stdout
         report = _reconcile(tmp_path / "demo", "--db", url)
         assert report["ties"] is True

@@ -227,6 +227,7 @@ def _run(runtime: Runtime, traffic: Traffic, *, serve: bool) -> None:
         console.print(
             f"fed in {fed_in:.1f} s; all processed, posted and acknowledged by the ERP after {elapsed:.1f} s"
         )
+        _print_later(runtime)
         if not serve:
             return
         console.print(
@@ -247,6 +248,14 @@ def _run(runtime: Runtime, traffic: Traffic, *, serve: bool) -> None:
         service.wait()
     finally:
         service.stop()
+
+
+def _print_later(runtime: Runtime) -> None:
+    """How to look at this store again with the other commands (its key file is the demo's)."""
+    home = runtime.settings.home
+    own = runtime.settings.db_url == database.url_for(home, None)  # the home finds its own file
+    db = "" if own else f" --db {runtime.db.url}"
+    console.print(f"later: REVBRIDGE_HOME={home} revbridge reconcile{db}", highlight=False, soft_wrap=True)
 
 
 def _feed(traffic: Traffic, targets: Targets, outage: Outage, stages: Stages) -> Fed:
