@@ -73,6 +73,10 @@ def test_demo_catches_every_fault_ties_and_serves(tmp_path: Path) -> None:
         admin = logins[logins.index("admin") + 1]
         status = httpx.get(f"http://127.0.0.1:{http}/api/v1/status", headers={"X-API-Key": admin}, timeout=10)
         assert status.json()["messages"]["pending"] == 0
+        # the workbench's reconciliation names every facility, the 837s' billing providers included
+        page = httpx.get(f"http://127.0.0.1:{http}/reconciliation", headers={"X-API-Key": admin}, timeout=30)
+        assert page.status_code == 200
+        assert "MHS-GEN" in page.text and "(unmapped)" not in page.text
     finally:
         proc.send_signal(signal.SIGINT)
         try:
