@@ -152,6 +152,13 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.home / 'revbridge.db').resolve()}"
 
     @property
+    def embedded_store(self) -> bool:
+        """The store is a SQLite file (the default one or one named with --db): it belongs to this
+        process, so commands bring its schema up to date themselves. PostgreSQL is shared by many
+        processes and is upgraded on purpose (`revbridge db upgrade`)."""
+        return self.db_url.split(":", 1)[0].split("+", 1)[0] == "sqlite"
+
+    @property
     def resolved_key_file(self) -> Path:
         return self.key_file or (self.home / "keys.json")
 

@@ -93,6 +93,48 @@ def test_every_command_takes_db(tmp_path: Path, command: list[str]) -> None:
     assert (tmp_path / "elsewhere.db").exists()
 
 
+def test_a_new_sqlite_file_named_with_db_is_created_at_the_current_schema(
+    tmp_path: Path, corpus: Path
+) -> None:
+    """Like the default embedded store: no `revbridge db upgrade` first."""
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    result = run(tmp_path, "ingest", "--process", "--json", str(corpus / REDOX), "--db", url)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["format"] == "hl7v2"
+    status = json.loads(run(tmp_path, "status", "--json", "--db", url).stdout)
+    assert sum(status["messages"].values()) == 1
+    assert not (tmp_path / "revbridge.db").exists()  # the default store was not touched
+
+
+def test_a_sqlite_file_at_an_old_schema_is_upgraded_by_the_next_command(tmp_path: Path) -> None:
+    from revbridge.store import Database, migrate
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    db = Database.open(url, null_pool=True)
+    try:
+        migrate.upgrade(db, "0005")
+        assert migrate.current(db) == "0005"
+        result = run(tmp_path, "status", "--json", "--db", url)
+        assert result.returncode == 0, result.stderr
+        assert migrate.is_current(db)
+    finally:
+        db.close()
+
+
+def test_postgresql_keeps_explicit_upgrades(tmp_path: Path) -> None:
+    from pgdb import create_pg_database, drop_pg_database
+
+    url = create_pg_database("rbcli")
+    try:
+        result = run(tmp_path, "status", "--db", url)
+        assert result.returncode == 2
+        assert "run `revbridge db upgrade`" in one_line_error(result)
+        assert run(tmp_path, "db", "upgrade", "--db", url).returncode == 0
+        assert run(tmp_path, "status", "--db", url).returncode == 0
+    finally:
+        drop_pg_database(url)
+
+
 def test_work_items_are_resolved_and_ignored_from_the_cli_with_an_audit_entry(
     tmp_path: Path, corpus: Path
 ) -> None:

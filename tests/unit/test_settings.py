@@ -94,3 +94,19 @@ def test_an_invalid_setting_is_named_in_one_line(monkeypatch: pytest.MonkeyPatch
     assert str(caught.value) == (
         "invalid setting workbench_idle_minutes: Input should be greater than or equal to 0"
     )
+
+
+def test_logs_go_to_a_file_for_a_block_then_back_where_they_went(tmp_path: Path) -> None:
+    """The demo's terminal shows progress: its log lines go to a file, at the level in force."""
+    before = io.StringIO()
+    rblog.configure("WARNING", json_lines=True, stream=before)
+    log = tmp_path / "demo" / "revbridge.log"
+    try:
+        with rblog.to_file(log):
+            rblog.get_logger("t").warning("inside.block", n=1)
+            rblog.get_logger("t").info("below.the.level")
+        rblog.get_logger("t").warning("after.block")
+    finally:
+        rblog.configure("INFO", json_lines=True)
+    assert [json.loads(line)["event"] for line in log.read_text().splitlines()] == ["inside.block"]
+    assert [json.loads(line)["event"] for line in before.getvalue().splitlines()] == ["after.block"]

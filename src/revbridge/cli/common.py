@@ -41,11 +41,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 def open_runtime(
     db: str | None, settings_file: Path | None, *, upgrade: bool | None = None, **overrides: Any
 ) -> Iterator[Runtime]:
-    """Build the runtime for one command. The embedded default store upgrades itself; an explicit
-    database must be upgraded on purpose (`revbridge db upgrade`) unless the command says so."""
+    """Build the runtime for one command. An embedded SQLite store (the default file or one named
+    with --db) is created or upgraded to the current schema; PostgreSQL must be upgraded on
+    purpose (`revbridge db upgrade`) unless the command says so."""
     settings = load_settings(settings_file, db=db, **overrides)
     if upgrade is None:
-        upgrade = settings.db is None
+        upgrade = settings.embedded_store
     runtime = build(settings, upgrade=upgrade)
     try:
         yield runtime

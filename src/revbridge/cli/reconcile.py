@@ -10,7 +10,6 @@ from datetime import date, timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from revbridge.cli.common import (
     DbOption,
@@ -21,6 +20,7 @@ from revbridge.cli.common import (
     open_runtime,
     print_json,
 )
+from revbridge.cli.tables import Column, Grid, print_grid
 from revbridge.core.errors import InputError
 from revbridge.core.money import Money
 from revbridge.pipeline.reconciliation import report
@@ -97,16 +97,18 @@ def print_report(found: Report) -> None:
 
 def _completeness(found: Report) -> None:
     totals = found.completeness.totals()
-    table = Table(title="Messages by day received, source and state")
-    for col in ("day", "source", *totals):
-        table.add_column(col, justify="right" if col in totals else "left")
+    table = Grid(
+        "Messages by day received, source and state",
+        (Column("day"), Column("source"), *(Column(s, numeric=True) for s in totals)),
+        keys=2,
+    )
     rows: dict[tuple[str, str], dict[str, int]] = {}
     for received, source, state, n in found.completeness.counts:
         rows.setdefault((received.isoformat(), source), {})[state] = n
     for (shown, source), states in sorted(rows.items()):
         table.add_row(shown, source, *(str(states.get(s, 0)) for s in totals))
     table.add_row("total", "", *(str(n) for n in totals.values()), style="bold")
-    console.print(table)
+    print_grid(console, table)
     for u in found.completeness.unfinished:
         flag = " [bold red](stale)[/bold red]" if u.stale else ""
         console.print(f"  not yet terminal: message {u.message_id} {u.state} for {u.age}{flag}")
@@ -124,9 +126,14 @@ def _remittances(found: Report) -> None:
     if not shown:
         console.print(f"Remittances, cash posted = BPR02: {summary}")
         return
-    table = Table(title=f"Remittances, cash posted = BPR02: {summary} (those that tie are in --json)")
-    for col in ("paid", "remittance", "BPR02", "cash booked", "acknowledged", "status"):
-        table.add_column(col, justify="right" if col in ("BPR02", "cash booked", "acknowledged") else "left")
+    table = Grid(
+        f"Remittances, cash posted = BPR02: {summary} (those that tie are in --json)",
+        tuple(
+            Column(c, numeric=c in ("BPR02", "cash booked", "acknowledged"))
+            for c in ("paid", "remittance", "BPR02", "cash booked", "acknowledged", "status")
+        ),
+        keys=2,
+    )
     for r in shown:
         status = r.status + (f" ({', '.join(r.held_codes)})" if r.held_codes else "")
         table.add_row(
@@ -137,11 +144,10 @@ def _remittances(found: Report) -> None:
             _amount(r.acknowledged),
             status if r.status != "break" else f"[bold red]{status}[/bold red]",
         )
-    console.print(table)
+    print_grid(console, table)
 
 
 def _daily(found: Report) -> None:
-    table = Table(title="Daily tie-out: source = subledger = ERP, per facility and event kind")
     columns = (
         "day",
         "facility",
@@ -154,8 +160,11 @@ def _daily(found: Report) -> None:
         "ERP",
         "in flight",
     )
-    for col in (*columns, "ties"):
-        table.add_column(col, justify="left" if col in ("day", "facility", "kind") else "right")
+    table = Grid(
+        "Daily tie-out: source = subledger = ERP, per facility and event kind",
+        tuple(Column(c, numeric=c not in ("day", "facility", "kind")) for c in (*columns, "ties")),
+        keys=3,
+    )
     for r in found.daily.rows:
         held = _amount(r.held) + (f" ({', '.join(c for c, _ in r.held_codes)})" if r.held_codes else "")
         table.add_row(
@@ -171,7 +180,7 @@ def _daily(found: Report) -> None:
             _amount(r.in_flight),
             TICK if r.ties else CROSS,
         )
-    console.print(table)
+    print_grid(console, table)
 
 
 def _journals(found: Report) -> None:
@@ -185,7 +194,6 @@ def _journals(found: Report) -> None:
 def _rollforward(found: Report) -> None:
     ar = found.ar
     span = f"{ar.start.isoformat()} to {ar.end.isoformat()}" if ar.start else f"through {ar.end.isoformat()}"
-    table = Table(title=f"AR roll-forward {span}")
     cols = (
         "legal entity",
         "payer class",
@@ -195,8 +203,14 @@ def _rollforward(found: Report) -> None:
         "- adjustments",
         "+/- transfers",
     )
-    for col in (*cols, "= closing", "journals", "ties"):
-        table.add_column(col, justify="left" if col in ("legal entity", "payer class") else "right")
+    table = Grid(
+        f"AR roll-forward {span}",
+        tuple(
+            Column(c, numeric=c not in ("legal entity", "payer class"))
+            for c in (*cols, "= closing", "journals", "ties")
+        ),
+        keys=2,
+    )
     broken = {b.subject for b in ar.breaks}
     for r in ar.rows:
         subject = f"AR {r.legal_entity} {r.payer_class or '(no payer class)'}"
@@ -212,19 +226,24 @@ def _rollforward(found: Report) -> None:
             _amount(r.journaled),
             CROSS if subject in broken else TICK,
         )
-    console.print(table)
+    print_grid(console, table)
 
 
 def _breaks(found: Report) -> None:
     if found.ties:
         return
-    table = Table(title=f"{len(found.breaks)} break(s)")
-    for col in ("control", "subject", "what does not tie", "difference", "events"):
-        table.add_column(col, overflow="fold")
+    table = Grid(
+        f"{len(found.breaks)} break(s)",
+        tuple(
+            Column(c, numeric=c == "difference")
+            for c in ("control", "subject", "what does not tie", "difference", "events")
+        ),
+        keys=2,
+    )
     for b in found.breaks:
         difference = b.difference
         keys = ", ".join(b.event_keys[:3]) + (f" (+{len(b.event_keys) - 3})" if len(b.event_keys) > 3 else "")
         table.add_row(
             b.control.value, b.subject, b.message, str(difference.amount) if difference else "", keys
         )
-    console.print(table)
+    print_grid(console, table)

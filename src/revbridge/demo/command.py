@@ -1,6 +1,7 @@
 """revbridge demo: the reference health system's traffic through the real sources, end to end.
 
-It creates a fresh embedded store under ``$REVBRIDGE_HOME/demo``, applies the reference
+It creates a fresh embedded store under ``$REVBRIDGE_HOME/demo`` (or runs on the empty database
+``--db`` names, ``database.py``), sends its log lines to ``revbridge.log`` there, applies the reference
 configuration, starts the service (MLLP listener, HTTP API, directory source, workers, posting
 loop, ERP outbox to the embedded ledger), feeds generated traffic exactly as hospital systems
 would, simulates the ERP outage the generator scheduled, waits until everything settled, and
@@ -19,17 +20,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from revbridge.bootstrap import Runtime, build
 from revbridge.cli.common import SettingsOption, console, err_console
 from revbridge.cli.reconcile import print_report
+from revbridge.cli.tables import Column, Grid, print_grid
 from revbridge.connectors.base import Connector, ConnectorUnavailable, Limits, Receipt
-from revbridge.demo import generate
+from revbridge.demo import database, generate
 from revbridge.demo.feed import Fed, Targets, feed
+from revbridge.demo.progress import Stages
 from revbridge.demo.truth import Fault, FaultKind, Message, Traffic
 from revbridge.ledger.journal import Journal
+from revbridge.observability.logging import to_file
 from revbridge.pipeline import reconciliation
 from revbridge.security.roles import Role
 from revbridge.service.runner import Service
@@ -155,24 +157,41 @@ def demo(
     mllp_port: Annotated[
         int | None, typer.Option("--mllp-port", help="MLLP port (default from settings).")
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="An empty database to run on, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/demo "
+            "(default: a fresh SQLite file under $REVBRIDGE_HOME/demo). Its schema is upgraded.",
+            show_default=False,
+        ),
+    ] = None,
     settings: SettingsOption = None,
 ) -> None:
-    """Run the demo health system end to end on a fresh embedded store, then serve it."""
+    """Run the demo health system end to end on a fresh store, then serve it."""
     base = load_settings(settings)
     home = (base.home / "demo").resolve()
+    if db is not None:
+        database.check_empty(db)  # before the home (with the keys of what it holds) goes
     if home.exists():
         shutil.rmtree(home)
     cfg = load_settings(
-        settings, home=home, db=f"sqlite:///{home / 'revbridge.db'}", http_port=port, mllp_port=mllp_port
+        settings, home=home, db=database.url_for(home, db), http_port=port, mllp_port=mllp_port
     )
-    first_day = date.fromisoformat(start) if start else _default_start(date.today())
-    console.print(f"generating {days} day(s) of traffic from {first_day} (seed {seed}, scale {scale}) ...")
-    traffic = generate(start=first_day, days=days, seed=seed, scale=scale)
-    runtime = build(cfg, upgrade=True)
-    try:
-        _run(runtime, traffic, serve=not no_serve)
-    finally:
-        runtime.close()
+    log = home / "revbridge.log"
+    with to_file(log):
+        console.print(f"logs: {log}", highlight=False, soft_wrap=True)  # a path stays copyable
+        first_day = date.fromisoformat(start) if start else _default_start(date.today())
+        console.print(
+            f"generating {days} day(s) of traffic from {first_day} (seed {seed}, scale {scale}) ..."
+        )
+        traffic = generate(start=first_day, days=days, seed=seed, scale=scale)
+        runtime = build(cfg, upgrade=True)
+        try:
+            console.print(f"store: {runtime.db.url}", highlight=False, soft_wrap=True)
+            _run(runtime, traffic, serve=not no_serve)
+        finally:
+            runtime.close()
 
 
 def _run(runtime: Runtime, traffic: Traffic, *, serve: bool) -> None:
@@ -198,15 +217,17 @@ def _run(runtime: Runtime, traffic: Traffic, *, serve: bool) -> None:
             mllp_port=service.mllp_port, http_port=service.http_port, inbox=service.inbox, api_key=system_key
         )
         started = time.monotonic()
-        fed = _feed(traffic, targets, outage)
-        outage.end(runtime)
-        fed_in = time.monotonic() - started
-        settled = _settled(runtime, service.inbox, timeout=300)
+        with Stages(console, len(traffic.messages), runtime.status) as stages:
+            fed = _feed(traffic, targets, outage, stages)
+            outage.end(runtime)
+            fed_in = time.monotonic() - started
+            settled = _settled(runtime, service.inbox, timeout=300)
         elapsed = time.monotonic() - started
         _summary(runtime, traffic, fed, outage, elapsed, settled)
         console.print(
             f"fed in {fed_in:.1f} s; all processed, posted and acknowledged by the ERP after {elapsed:.1f} s"
         )
+        _print_later(runtime)
         if not serve:
             return
         console.print(
@@ -219,32 +240,32 @@ def _run(runtime: Runtime, traffic: Traffic, *, serve: bool) -> None:
         (runtime.settings.home / "demo-logins.txt").write_text(
             "".join(f"{role.value} {key}\n" for role, key in logins.items()), encoding="utf-8"
         )
-        console.print("serving until Ctrl-C")
+        console.print(
+            f"serving until Ctrl-C (logs: {runtime.settings.home / 'revbridge.log'})",
+            highlight=False,
+            soft_wrap=True,
+        )
         service.wait()
     finally:
         service.stop()
 
 
-def _feed(traffic: Traffic, targets: Targets, outage: Outage) -> Fed:
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("feeding MLLP, files and HTTP", total=len(traffic.messages))
-        return feed(
-            traffic.messages, targets, on_sent=lambda _m: progress.advance(task), before_send=outage.advance
-        )
+def _print_later(runtime: Runtime) -> None:
+    """How to look at this store again with the other commands (its key file is the demo's)."""
+    home = runtime.settings.home
+    own = runtime.settings.db_url == database.url_for(home, None)  # the home finds its own file
+    db = "" if own else f" --db {runtime.db.url}"
+    console.print(f"later: REVBRIDGE_HOME={home} revbridge reconcile{db}", highlight=False, soft_wrap=True)
 
 
-def _table(title: str, *columns: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for n, column in enumerate(columns):
-        table.add_column(column, justify="right" if n == len(columns) - 1 else "left")
-    return table
+def _feed(traffic: Traffic, targets: Targets, outage: Outage, stages: Stages) -> Fed:
+    return feed(traffic.messages, targets, on_sent=stages.sent, before_send=outage.advance)
+
+
+def _table(title: str, *columns: str, figures: int = 1) -> Grid:
+    """The last ``figures`` columns hold numbers (right-justified); the first names the row."""
+    first = len(columns) - figures
+    return Grid(title, tuple(Column(c, numeric=n >= first) for n, c in enumerate(columns)))
 
 
 def _summary(
@@ -268,7 +289,7 @@ def _summary(
     faults = _table("deliberate faults", "fault", "where it should surface", "caught")
     for fault in traffic.faults:
         faults.add_row(fault.kind.value, fault.surfaces, _caught(runtime, fault, codes, by_source, outage))
-    console.print(faults)
+    print_grid(console, faults)
     _print_latency(latencies)
     _print_reconciliation(runtime)
 
@@ -283,10 +304,10 @@ def _by_source(tallies: tuple[dashboard.Tally, ...]) -> Counter[tuple[str, str]]
 
 def _print_messages(by_source: Counter[tuple[str, str]], traffic: Traffic) -> None:
     states = sorted({s for _, s in by_source})
-    table = _table("messages by source and terminal state", "source", *states)
+    table = _table("messages by source and terminal state", "source", *states, figures=len(states))
     for source in sorted({src for src, _ in by_source}):
         table.add_row(source, *(f"{by_source.get((source, s), 0):,}" for s in states))
-    console.print(table)
+    print_grid(console, table)
     expected = traffic.statuses()
     console.print(f"ground truth: {', '.join(f'{n:,} {s}' for s, n in sorted(expected.items()))}")
 
@@ -298,14 +319,14 @@ def _print_journals(runtime: Runtime) -> None:
     ).items():
         (lane, status), n = stored
         journal_table.add_row(lane, status, f"{n:,}")
-    console.print(journal_table)
+    print_grid(console, journal_table)
 
 
 def _print_items(codes: dict[str, int]) -> None:
     items = _table("open work items by code", "code", "count")
     for code, n in sorted(codes.items()):
         items.add_row(code, f"{n:,}")
-    console.print(items)
+    print_grid(console, items)
 
 
 def _print_latency(latencies: tuple[float, ...]) -> None:

@@ -67,7 +67,7 @@ class Facility:
     msh4: str
     payee_qualifier: str  # N1*PE N103: XX (NPI) or FI (tax id)
     payee_id: str  # N1*PE N104, a configured npi or tax_id
-    npi: str  # 837 NM1*85; synthetic where the configuration lists no NPI (claims post nothing)
+    npi: str  # 837 NM1*85, the billing provider; the reference configuration maps every one
     tax_id: str
     portal: str
     fhir: str  # its FHIR Organization reference, "" when it sends no FHIR
@@ -310,7 +310,7 @@ def check(master: MasterData) -> list[str]:
     aliases = {a: p for p in master.payers for a in p.aliases}
     departments = {(d.facility, d.code): d for d in master.departments}
     for facility in FACILITIES:
-        sent = [facility.msh4, facility.payee_id, facility.portal] + (
+        sent = [facility.msh4, facility.payee_id, facility.npi, facility.portal] + (
             [facility.fhir] if facility.fhir else []
         )
         for value in sent:

@@ -11,17 +11,20 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TextIO
 
 import structlog
 
 _configured = False
 _stream: TextIO | None = None
+_level = "INFO"
+_json_lines = True
 
 
 def configure(level: str = "INFO", *, json_lines: bool = True, stream: TextIO | None = None) -> None:
-    global _configured, _stream
-    _stream = stream
+    global _configured, _stream, _level, _json_lines
+    _stream, _level, _json_lines = stream, level, json_lines
     renderer: Any = (
         structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -45,6 +48,21 @@ def apply_settings(level: str, *, json_lines: bool) -> None:
     """The level and rendering settings ask for (REVBRIDGE_LOG_LEVEL, REVBRIDGE_LOG_JSON), written
     where logs went so far (stderr, or a stream a test captures)."""
     configure(level, json_lines=json_lines, stream=_stream)
+
+
+@contextmanager
+def to_file(path: Path) -> Iterator[None]:
+    """Log lines appended to ``path`` for the block (at the level set so far or by settings
+    applied inside it), then written where they went before. For the demo, whose terminal
+    shows progress and a summary instead."""
+    before = _stream
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        configure(_level, json_lines=_json_lines, stream=handle)
+        try:
+            yield
+        finally:
+            configure(_level, json_lines=_json_lines, stream=before)
 
 
 def get_logger(name: str) -> Any:

@@ -52,6 +52,20 @@ def test_the_profile_check_names_what_a_configuration_does_not_map(reference: Co
     ]
 
 
+def test_the_profile_check_names_an_837_billing_provider_the_configuration_does_not_map(
+    reference: Configuration,
+) -> None:
+    """The 837s name each facility's own NPI (NM1*85): unmapped, reconciliation would list their
+    rows as ``<npi> (unmapped)`` instead of the facility."""
+    master = reference.master
+    general = next(f for f in master.facilities if f.code == "MHS-GEN")
+    without_npi = replace(general, identifiers=replace(general.identifiers, npi=()))
+    broken = replace(
+        master, facilities=tuple(without_npi if f.code == "MHS-GEN" else f for f in master.facilities)
+    )
+    assert check(broken) == ["facility MHS-GEN: identifier '1295837461' maps to None"]
+
+
 def test_every_message_parses_without_a_problem(parsed: list[Parsed]) -> None:
     """No errors and no warnings either: the deliberate faults are master-data faults, which only
     posting can see, and duplicates are whole messages sent twice."""
