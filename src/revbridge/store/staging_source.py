@@ -85,7 +85,9 @@ class StagingTable:
     def fetch_ready(self, limit: int) -> list[dict[str, Any]]:
         """Status mode: the first ``limit`` rows whose status is the ready value, in key order."""
         status = self._status()
-        query = select(*self._selected).where(status == self.spec.ready_value).order_by(self._key).limit(limit)
+        query = (
+            select(*self._selected).where(status == self.spec.ready_value).order_by(self._key).limit(limit)
+        )
         return self._rows(query)
 
     def mark_done(self, keys: Sequence[object]) -> int:
@@ -126,7 +128,7 @@ class StagingTable:
             return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def columns_of(mapping: Mapping[str, Mapping[str, str]], extra: Iterable[str]) -> frozenset[str]:
-    """Every source column a per-kind mapping (canonical field -> column) reads, plus ``extra``."""
-    names = {column for fields in mapping.values() for column in fields.values()}
+def columns_of(mappings: Iterable[Mapping[str, str]], extra: Iterable[str]) -> frozenset[str]:
+    """Every source column the per-kind mappings (canonical field -> column) read, plus ``extra``."""
+    names = {column for fields in mappings for column in fields.values()}
     return frozenset(names | {e for e in extra if e})

@@ -51,7 +51,9 @@ def to_events(row: object, path: str, ctx: ParseContext, problems: list[Problem]
     r = ItemReader(ctx, row["fields"], path, problems)
     kind = row.get("kind")
     if kind not in KINDS:
-        r.problem(ProblemCode.UNSUPPORTED_TRANSACTION, "kind", f"the row's kind is not one of {', '.join(KINDS)}")
+        r.problem(
+            ProblemCode.UNSUPPORTED_TRANSACTION, "kind", f"the row's kind is not one of {', '.join(KINDS)}"
+        )
         return []
     row_id = r.text("id", _IDENT, required=True)
     facility = r.text("facility", _IDENT, required=True)
