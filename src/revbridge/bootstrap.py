@@ -36,8 +36,8 @@ from revbridge.security.keys import Keyring, load_keyring
 from revbridge.settings import Settings, StagingSource
 from revbridge.sources.staging import StagingPoller
 from revbridge.store import Database, configs, migrate, queue, staging, workitems
-from revbridge.store.staging_source import StagingTable, TableSpec, columns_of
 from revbridge.store.messages import MessageStore
+from revbridge.store.staging_source import StagingTable, TableSpec, columns_of
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

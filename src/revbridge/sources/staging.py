@@ -163,6 +163,10 @@ class StagingPoller:
                 handled = 0
             if handled < self.config.batch_size:
                 stop.wait(self.config.poll_seconds)
+        self.close()
+
+    def close(self) -> None:
+        """Release the source connections; the next poll opens them again."""
         self._forget()
 
     def _forget(self) -> None:
