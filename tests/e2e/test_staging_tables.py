@@ -277,3 +277,61 @@ def test_10000_rows_with_the_poller_killed_midway_are_each_stored_exactly_once(
 def _stored(rt: Runtime) -> int:
     with rt.db.reading() as conn:
         return int(conn.execute(select(func.count()).select_from(message_keys)).scalar_one())
+
+
+def test_serve_polls_the_configured_tables_until_events_are_recorded(source: str, tmp_path: Path) -> None:
+    from revbridge.service.runner import Service
+
+    stagingdb.insert(source, [stagingdb.row(n) for n in range(1, 31)])
+    runtime = build_runtime(f"sqlite:///{tmp_path / 'serve.db'}", tmp_path, staging_sources=[_config(source)])
+    service = Service(runtime, http=False, mllp=False, directory=False, post=False, workers=1)
+    service.start()
+    try:
+        deadline = time.monotonic() + 60
+        while events.count(runtime.db) < 30 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert events.count(runtime.db) == 30
+        assert staging.read(runtime.db, "pas") == "30"
+    finally:
+        service.stop()
+        runtime.close()
+
+
+def test_status_shows_each_source_mark_and_rows_waiting(
+    source: str, rt: Runtime, tmp_path: Path, pollers: Callable[[StagingSource], StagingPoller]
+) -> None:
+    import yaml
+
+    stagingdb.insert(source, [stagingdb.row(n) for n in range(1, 6)])
+    config = _config(source, batch_size=3)
+    assert pollers(config).poll_once() == 3
+    gone = _config("postgresql+psycopg://nobody@127.0.0.1:1/none", name="gone")
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(
+        yaml.safe_dump({"staging_sources": [config.model_dump(mode="json"), gone.model_dump(mode="json")]}),
+        encoding="utf-8",
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "revbridge",
+        "status",
+        "--db",
+        rt.settings.db_url,
+        "--settings",
+        str(settings),
+    ]
+    env = {**os.environ, "REVBRIDGE_HOME": str(tmp_path), "COLUMNS": "200"}
+    shown = subprocess.run([*args, "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)["staging"]
+    assert (report["pas"]["high_water"], report["pas"]["waiting"]) == ("3", 2)
+    assert report["gone"] == {
+        "high_water": None,
+        "updated_at": None,
+        "waiting": None,
+        "error": "StoreUnavailable",
+    }
+    text = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    assert "staging pas: high-water 3, waiting 2" in text.stdout
+    assert "staging gone: high-water None, waiting unknown (StoreUnavailable)" in text.stdout

@@ -66,3 +66,11 @@ def test_a_valid_block_keeps_its_mapping() -> None:
     source = StagingSource.model_validate(_block())
     assert source.columns["payment"]["amount"] == "amount"
     assert source.batch_size == 500
+
+
+def test_the_block_can_come_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.setenv("REVBRIDGE_STAGING_SOURCES", json.dumps([_block()]))
+    (source,) = load_settings().staging_sources
+    assert (source.name, source.kind) == ("pas", "payment")
