@@ -20,6 +20,7 @@ from runtime import build_runtime
 from sqlalchemy import func, select
 
 from revbridge.bootstrap import Runtime
+from revbridge.core.errors import ConfigurationError, StoreUnavailable
 from revbridge.settings import StagingSource
 from revbridge.sources.staging import StagingPoller
 from revbridge.store import events, queue, staging, workitems
@@ -335,3 +336,47 @@ def test_status_shows_each_source_mark_and_rows_waiting(
     text = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
     assert "staging pas: high-water 3, waiting 2" in text.stdout
     assert "staging gone: high-water None, waiting unknown (StoreUnavailable)" in text.stdout
+
+
+def test_key_mode_commits_the_mark_with_the_messages_so_a_kill_after_commit_repeats_nothing(
+    source: str, rt: Runtime, tmp_path: Path, pollers: Callable[[StagingSource], StagingPoller]
+) -> None:
+    stagingdb.insert(source, [stagingdb.row(n) for n in range(1, 21)])
+    config = _config(source)
+    proc = _run(
+        f"sqlite:///{tmp_path / 'rb.db'}", tmp_path, config, "once", REVBRIDGE_FAULTS="ack.after_commit=1"
+    )
+    assert proc.wait(timeout=120) == -signal.SIGKILL  # died right after the commit, before anything else
+    assert queue.counts(rt.db)["pending"] == 20
+    assert staging.read(rt.db, "pas") == "20"  # the mark was in that same commit
+    assert pollers(config).poll_once() == 0
+    assert queue.counts(rt.db)["duplicate"] == 0
+
+
+def test_a_mapped_column_the_table_lacks_is_one_clear_line(
+    source: str, pollers: Callable[[StagingSource], StagingPoller]
+) -> None:
+    columns = stagingdb.source_settings(source)["columns"]
+    columns["payment"]["method"] = "tender_type"
+    poller = pollers(_config(source, columns=columns))
+    with pytest.raises(
+        ConfigurationError, match=r"^staging table billing_stage has no column\(s\) tender_type$"
+    ):
+        poller.poll_once()
+
+
+def test_the_password_comes_from_the_named_environment_variable(
+    source: str, pollers: Callable[[StagingSource], StagingPoller], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poller = pollers(_config(source, password_env="PAS_TEST_PASSWORD"))
+    monkeypatch.delenv("PAS_TEST_PASSWORD", raising=False)
+    with pytest.raises(ConfigurationError, match=r"^staging source pas: PAS_TEST_PASSWORD is not set$"):
+        poller.poll_once()
+    stagingdb.insert(source, [stagingdb.row(1)])
+    if "mysql" in source:  # MariaDB's root has no password here: a wrong one is refused, so it is sent
+        monkeypatch.setenv("PAS_TEST_PASSWORD", "Wrong-Pw-ZZQ")
+        with pytest.raises(StoreUnavailable) as refused:
+            poller.poll_once()
+        assert "Wrong-Pw-ZZQ" not in str(refused.value)
+    monkeypatch.setenv("PAS_TEST_PASSWORD", "")
+    assert poller.poll_once() == 1

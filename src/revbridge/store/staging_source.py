@@ -48,23 +48,31 @@ class StagingTable:
         if spec.password is not None:
             url = url.set(password=spec.password)
         self._engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=0)
-        with translated():
-            try:
-                self._table = Table(spec.table, MetaData(), schema=spec.schema, autoload_with=self._engine)
-            except NoSuchTableError:
-                raise ConfigurationError(f"staging table {spec.table} does not exist in the source") from None
-        wanted = {spec.key_column, *spec.columns}
-        if spec.status_column:
-            wanted.add(spec.status_column)
-        missing = sorted(wanted - set(self._table.c.keys()))
-        if missing:
-            raise ConfigurationError(f"staging table {spec.table} has no column(s) {', '.join(missing)}")
+        try:
+            self._table = self._reflect()
+        except BaseException:
+            self._engine.dispose()  # a poller retrying a bad table must not leak a connection a try
+            raise
+        wanted = {spec.key_column, *spec.columns, *([spec.status_column] if spec.status_column else [])}
         self._selected = [self._table.c[name] for name in sorted(wanted)]
         self._key: Column[Any] = self._table.c[spec.key_column]
         try:
             self._key_type: type = self._key.type.python_type
         except NotImplementedError:
             self._key_type = str
+
+    def _reflect(self) -> Table:
+        spec = self.spec
+        with translated():
+            try:
+                table = Table(spec.table, MetaData(), schema=spec.schema, autoload_with=self._engine)
+            except NoSuchTableError:
+                raise ConfigurationError(f"staging table {spec.table} does not exist in the source") from None
+        wanted = {spec.key_column, *spec.columns, *([spec.status_column] if spec.status_column else [])}
+        missing = sorted(wanted - set(table.c.keys()))
+        if missing:
+            raise ConfigurationError(f"staging table {spec.table} has no column(s) {', '.join(missing)}")
+        return table
 
     def key_text(self, value: object) -> str:
         return str(value)
