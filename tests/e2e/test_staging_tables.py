@@ -363,6 +363,8 @@ def test_a_mapped_column_the_table_lacks_is_one_clear_line(
         ConfigurationError, match=r"^staging table billing_stage has no column\(s\) tender_type$"
     ):
         poller.poll_once()
+    with pytest.raises(ConfigurationError, match=r"^staging table nope does not exist in the source$"):
+        pollers(_config(source, table="nope")).poll_once()
 
 
 def test_the_password_comes_from_the_named_environment_variable(
