@@ -382,3 +382,28 @@ def test_the_password_comes_from_the_named_environment_variable(
         assert "Wrong-Pw-ZZQ" not in str(refused.value)
     monkeypatch.setenv("PAS_TEST_PASSWORD", "")
     assert poller.poll_once() == 1
+
+
+def test_the_poller_keeps_trying_until_the_table_can_be_read(
+    source: str, rt: Runtime, pollers: Callable[[StagingSource], StagingPoller]
+) -> None:
+    import threading
+
+    poller = pollers(_config(source, table="late_stage"))
+    stop = threading.Event()
+    thread = threading.Thread(target=poller.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.3)  # several polls fail: the table is not there yet
+        assert queue.counts(rt.db)["pending"] == 0
+        stagingdb.create_table(source, "late_stage")
+        stagingdb.insert(source, [stagingdb.row(n) for n in range(1, 4)], "late_stage")
+        deadline = time.monotonic() + 30
+        while queue.counts(rt.db)["pending"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert queue.counts(rt.db)["pending"] == 3
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert staging.read(rt.db, "pas") == "3"

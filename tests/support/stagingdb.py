@@ -46,9 +46,9 @@ def drop_source(backend: str, url: str) -> None:
     admin.dispose()
 
 
-def staging_table(metadata: MetaData) -> Table:
+def staging_table(metadata: MetaData, name: str = TABLE) -> Table:
     return Table(
-        TABLE,
+        name,
         metadata,
         Column("row_id", Integer, primary_key=True, autoincrement=True),
         Column("txn_type", String(8), nullable=False),
@@ -81,9 +81,15 @@ def row(n: int, kind: str = "CHG", **overrides: Any) -> dict[str, Any]:
     return values
 
 
-def insert(url: str, rows: Iterable[Mapping[str, Any]]) -> None:
+def create_table(url: str, name: str) -> None:
     engine = create_engine(url)
-    table = staging_table(MetaData())
+    staging_table(MetaData(), name).create(engine)
+    engine.dispose()
+
+
+def insert(url: str, rows: Iterable[Mapping[str, Any]], table_name: str = TABLE) -> None:
+    engine = create_engine(url)
+    table = staging_table(MetaData(), table_name)
     batch = list(rows)
     with engine.begin() as conn:
         for start in range(0, len(batch), 1000):
