@@ -4,8 +4,8 @@ Problems and events point into their message with the standards' own notation (`
 ``ST[1]/2100[3]/CAS[1]-2``, ``Bundle.entry[4].resource.total``); this module finds that place
 in the raw text so the lineage page can show it. HL7 v2 and X12 are shown one segment per line as
 received; JSON (FHIR, portal, staged rows) is shown pretty-printed, numbers exactly as written.
-Finding the place is best effort over text that may be malformed: a locator that cannot be found leaves the
-text unmarked and says so, it never fails the page.
+Finding the place is best effort over text that may be malformed: a locator that cannot be found
+leaves the text unmarked and says so, it never fails the page.
 
 Pure: raw bytes and a locator in, lines out. The caller decides who may see them (phi.read) and
 audits the view.
