@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -100,11 +100,6 @@ class StagingPoller:
     _table: StagingReader | None = None
     _mark: str | None = None
     _mark_known: bool = False
-    _lag: int = field(default=0)
-
-    @property
-    def channel(self) -> str:
-        return f"staging:{self.config.name}"[:64]
 
     def poll_once(self) -> int:
         """Store the next batch; returns how many source rows it covered (0: nothing waiting)."""
@@ -121,8 +116,7 @@ class StagingPoller:
             if status_mode:
                 fault_point("staging.after_commit")  # stored, the source rows not yet marked done
                 table.mark_done([row[c.key_column] for row in taken])
-        self._lag = table.waiting(self._mark)
-        self.metrics.staging_lag.labels(c.name).set(self._lag)
+        self.metrics.staging_lag.labels(c.name).set(table.waiting(self._mark))
         return len(taken)
 
     def _store(self, table: StagingReader, runs: list[list[dict[str, Any]]]) -> None:
