@@ -151,6 +151,13 @@ def test_a_crash_between_commit_and_status_update_repeats_without_duplicates(
     assert stagingdb.states(source) == {"done": 20}
     counts = queue.counts(rt.db)
     assert (counts["pending"], counts["duplicate"]) == (20, 20)
+    with rt.db.reading() as conn:
+        firsts = {i for (i,) in conn.execute(select(messages.c.id).where(messages.c.status == "pending"))}
+        repeats = [
+            d
+            for (d,) in conn.execute(select(messages.c.duplicate_of).where(messages.c.status == "duplicate"))
+        ]
+    assert sorted(repeats) == sorted(firsts)  # each repeat answered with its original
     rt.worker().drain()
     assert events.count(rt.db) == 20
     assert (
