@@ -18,7 +18,7 @@ from revbridge.connectors.base import Connector
 from revbridge.connectors.registry import Connectors, thaw
 from revbridge.connectors.registry import Environment as ConnectorEnvironment
 from revbridge.core.clock import Clock, SystemClock
-from revbridge.core.errors import InputError
+from revbridge.core.errors import ConfigurationError, InputError, StoreError
 from revbridge.core.wakeup import Wakeup
 from revbridge.formats.base import Format
 from revbridge.formats.registry import FORMATS
@@ -33,9 +33,11 @@ from revbridge.pipeline.replay import Replayer
 from revbridge.pipeline.status import Result
 from revbridge.pipeline.worker import Worker, WorkerConfig
 from revbridge.security.keys import Keyring, load_keyring
-from revbridge.settings import Settings
-from revbridge.store import Database, configs, migrate, queue, workitems
+from revbridge.settings import Settings, StagingSource
+from revbridge.sources.staging import StagingPoller
+from revbridge.store import Database, configs, migrate, queue, staging, workitems
 from revbridge.store.messages import MessageStore
+from revbridge.store.staging_source import StagingTable, TableSpec, columns_of
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -168,6 +170,60 @@ class Runtime:
             finally:
                 dispatcher.close()
         return processed
+
+    def staging_table(self, source: StagingSource) -> StagingTable:
+        """Open a configured staging table; its password comes from the environment variable the
+        settings name (never from YAML)."""
+        password = None
+        if source.password_env:
+            password = os.environ.get(source.password_env)
+            if password is None:
+                raise ConfigurationError(f"staging source {source.name}: {source.password_env} is not set")
+        extra = (source.kind_column or "", source.group_column or "")
+        spec = TableSpec(
+            url=source.url,
+            table=source.table,
+            schema=source.db_schema,
+            password=password,
+            key_column=source.key_column,
+            columns=columns_of(source.columns.values(), extra),
+            status_column=source.status_column,
+            ready_value=source.ready_value,
+            done_value=source.done_value,
+        )
+        return StagingTable(spec)
+
+    def staging_poller(self, source: StagingSource) -> StagingPoller:
+        channel = f"staging:{source.name}"[:64]
+        return StagingPoller(
+            config=source,
+            open_table=lambda: self.staging_table(source),
+            store_rows=lambda envelopes, mark: [
+                r.accepted.status for r in self.intake.store_envelopes(envelopes, channel=channel, mark=mark)
+            ],
+            read_mark=lambda: staging.read(self.db, source.name),
+            metrics=self.metrics,
+        )
+
+    def staging_status(self) -> dict[str, dict[str, object]]:
+        """Per staging source: its committed mark, when it moved, and the rows still waiting
+        (``null`` when the source cannot be read now; the reason is named by type only)."""
+        marks = staging.all_marks(self.db)
+        found: dict[str, dict[str, object]] = {name: dict(mark) for name, mark in marks.items()}
+        for source in self.settings.staging_sources:
+            entry = found.setdefault(source.name, {"high_water": None, "updated_at": None})
+            try:
+                table = self.staging_table(source)
+            except (StoreError, ConfigurationError) as exc:
+                entry.update(waiting=None, error=type(exc).__name__)
+                continue
+            try:
+                entry["waiting"] = table.waiting(marks.get(source.name, {}).get("high_water"))
+            except StoreError as exc:
+                entry.update(waiting=None, error=type(exc).__name__)
+            finally:
+                table.close()
+        return found
 
     def status(self) -> dict[str, dict[str, int]]:
         """The public shape of `revbridge status --json` (DESIGN.md section 10)."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from revbridge.core.errors import ConfigurationError
@@ -47,6 +48,64 @@ class _YamlSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
+
+
+StagingKind = Literal["charge", "payment", "adjustment"]
+# The canonical fields a staged row of each kind may map (formats/staging/rows.py reads them).
+STAGING_FIELDS: dict[str, frozenset[str]] = {
+    "charge": frozenset(
+        {"id", "facility", "encounter", "department", "amount", "date", "procedure", "revenue_code"}
+        | {"quantity", "patient_id", "currency"}
+    ),
+    "payment": frozenset(
+        {"id", "facility", "amount", "date", "encounter", "method", "patient_id", "currency"}
+    ),
+    "adjustment": frozenset(
+        {"id", "facility", "amount", "code", "date", "encounter", "category", "against", "department"}
+        | {"patient_id", "currency"}
+    ),
+}
+
+
+class StagingSource(BaseModel):
+    """One database staging table to poll (docs/configuration.md, "Database staging tables")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    url: str  # SQLAlchemy URL without a password: postgresql+psycopg://..., mysql+pymysql://...
+    password_env: str | None = None  # the environment variable holding the source password
+    table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+    db_schema: str | None = None
+    key_column: str
+    status_column: str | None = None  # status mode when set; key (high-water) mode otherwise
+    ready_value: str = "ready"
+    done_value: str = "done"
+    group_column: str | None = None  # consecutive rows with one value of it are one message
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    poll_seconds: float = Field(default=1.0, gt=0)
+    kind: StagingKind | None = None  # every row is of this kind ...
+    kind_column: str | None = None  # ... or this column's value, looked up in ``kinds``
+    kinds: dict[str, StagingKind] = Field(default_factory=dict)
+    columns: dict[StagingKind, dict[str, str]]  # kind -> canonical field -> source column
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StagingSource:
+        if urlsplit(self.url).password:
+            raise ValueError("the url must not hold a password: name an environment variable in password_env")
+        if (self.kind is None) == (self.kind_column is None):
+            raise ValueError("give either kind or kind_column (with kinds)")
+        if self.kind_column is not None and not self.kinds:
+            raise ValueError("kind_column needs kinds: column value -> charge | payment | adjustment")
+        used = {self.kind} if self.kind is not None else set(self.kinds.values())
+        unmapped = sorted(k for k in used if k not in self.columns)
+        if unmapped:
+            raise ValueError(f"columns has no mapping for kind {unmapped[0]}")
+        for kind, fields in self.columns.items():
+            unknown = sorted(set(fields) - STAGING_FIELDS[kind])
+            if unknown:
+                raise ValueError(f"columns.{kind} maps unknown field(s) {', '.join(unknown)}")
+        return self
 
 
 class Settings(BaseSettings):
@@ -86,6 +145,9 @@ class Settings(BaseSettings):
     inbox: Path | None = None
     inbox_poll_seconds: float = 1.0
     inbox_stable_seconds: float = 1.0
+
+    # database staging-table sources (sources/staging.py), polled by `revbridge serve`
+    staging_sources: list[StagingSource] = Field(default_factory=list)
 
     # workers
     worker_id: str | None = None

@@ -177,7 +177,10 @@ def _print_ingest_summary(files: list[Path], report: list[dict[str, Any]]) -> No
 def status(json_out: JsonOption = False, db: DbOption = None, settings: SettingsOption = None) -> None:
     """Counts of messages by state (terminal and not), journals by state, open work items."""
     with open_runtime(db, settings) as runtime:
-        data = runtime.status()
+        data: dict[str, Any] = dict(runtime.status())
+        sources = runtime.staging_status()  # configured or ever marked: nothing when none
+        if sources:
+            data["staging"] = sources
     if json_out:
         print_json(data)
         return
@@ -190,3 +193,10 @@ def status(json_out: JsonOption = False, db: DbOption = None, settings: Settings
         table.add_row(state, str(n))
     console.print(table)
     console.print(f"journals: {data['journals']}  open work items: {data['work_items']}")
+    for name, source in data.get("staging", {}).items():
+        waiting = source.get("waiting")
+        console.print(
+            f"staging {name}: high-water {source.get('high_water')}, "
+            f"waiting {'unknown (' + str(source.get('error')) + ')' if waiting is None else waiting}",
+            highlight=False,
+        )

@@ -10,6 +10,7 @@ from revbridge.formats.base import Format
 from revbridge.formats.fhir import FHIR
 from revbridge.formats.hl7v2 import HL7V2
 from revbridge.formats.portal import PORTAL
+from revbridge.formats.staging import STAGING
 from revbridge.formats.x12 import X12
 
-FORMATS: Mapping[str, Format] = MappingProxyType({f.name: f for f in (HL7V2, X12, FHIR, PORTAL)})
+FORMATS: Mapping[str, Format] = MappingProxyType({f.name: f for f in (HL7V2, X12, FHIR, STAGING, PORTAL)})

@@ -144,5 +144,17 @@ class Metrics:
             ["scope"],
             registry=r,
         )
+        self.staging_rows = Counter(
+            "revbridge_staging_rows",
+            "Rows read from database staging tables (received), and their messages stored or duplicate",
+            ["source", "outcome"],
+            registry=r,
+        )
+        self.staging_lag = Gauge(
+            "revbridge_staging_lag_rows",
+            "Rows waiting in a staging table, not yet stored",
+            ["source"],
+            registry=r,
+        )
         self.state = StateCollector()
         r.register(self.state)

@@ -16,6 +16,7 @@ from revbridge.core.problem import Problem
 from revbridge.formats.base import Envelope, Format
 from revbridge.observability.metrics import Metrics
 from revbridge.store.messages import Accepted, Arrival, MessageStore
+from revbridge.store.staging import StagingMark
 
 AUTO = "auto"
 
@@ -84,7 +85,11 @@ class Intake:
         correlation_id: str = "",
         dedupe_key: str | None = None,
         acks: Sequence[bytes | None] | None = None,
+        mark: StagingMark | None = None,
     ) -> list[Received]:
+        """Store and commit; a staging ``mark`` rides with the last envelope, so it is committed in
+        the same transaction as that message and after (or with) every earlier one."""
+        last = len(envelopes) - 1
         arrivals = [
             Arrival(
                 channel=channel,
@@ -95,6 +100,7 @@ class Intake:
                 locator=env.locator,
                 correlation_id=correlation_id,
                 ack=acks[i] if acks is not None else None,
+                mark=mark if i == last else None,
             )
             for i, env in enumerate(envelopes)
         ]

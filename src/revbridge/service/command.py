@@ -85,7 +85,9 @@ def worker(
             n = process_all(runtime, quiet=False)
             console.print(f"processed {n} message(s)")
             return
-        service = Service(runtime, http=False, mllp=False, directory=False, workers=threads, post=not no_post)
+        service = Service(
+            runtime, http=False, mllp=False, directory=False, staging=False, workers=threads, post=not no_post
+        )
         service.start()
         if wake_fd is None:
             console.print(f"worker {runtime.worker().config.owner} running; Ctrl-C to stop")

@@ -37,6 +37,7 @@ class Service:
     mllp: bool = True
     workers: int = 1
     directory: bool = True
+    staging: bool = True  # poll the configured database staging tables (settings.staging_sources)
     post: bool = True  # run the ERP outbox
     connector_for: Callable[[str], Connector] | None = None  # default: the configuration's connector
     loops: list[Callable[[threading.Event], None]] = field(default_factory=list)
@@ -70,6 +71,9 @@ class Service:
             self._spawn("outbox", self._dispatcher.run)
         if self.directory:
             self._start_directory()
+        if self.staging:
+            for source in self.runtime.settings.staging_sources:
+                self._spawn(f"staging-{source.name}", self.runtime.staging_poller(source).run)
         for n, loop in enumerate(self.loops):
             self._spawn(f"loop-{n}", loop)
         if self.processes is not None:

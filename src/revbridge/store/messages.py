@@ -27,9 +27,10 @@ from revbridge.core.ids import content_hash, uuid7
 from revbridge.core.problem import ProblemCode, Severity
 from revbridge.core.wakeup import Wakeup
 from revbridge.security.keys import Keyring
-from revbridge.store import bulk, partitions
+from revbridge.store import bulk, partitions, staging
 from revbridge.store.database import Database
 from revbridge.store.schema import message_keys, messages, work_items
+from revbridge.store.staging import StagingMark
 from revbridge.store.workitems import fingerprint
 
 PENDING = "pending"
@@ -46,6 +47,9 @@ class Arrival:
     locator: str = ""
     correlation_id: str = ""
     ack: bytes | None = None  # the acknowledgement to replay when this arrives again
+    # A staging-table source's high-water mark, written in the transaction that commits this
+    # arrival (store/staging.py): the mark never runs ahead of the stored rows.
+    mark: StagingMark | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,6 +228,9 @@ class MessageStore:
             bulk.insert_rows(conn, message_keys, key_rows)
             if items_rows:
                 conn.execute(insert(work_items), items_rows)
+            marks = [item.arrival.mark for item in group if item.arrival.mark is not None]
+            if marks:
+                staging.write(conn, marks, now)
         return results
 
 

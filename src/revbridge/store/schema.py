@@ -329,3 +329,13 @@ charge_context = Table(
     Column("payer_class", String(64), nullable=False),
     Column("event_key", String(512), nullable=False),
 )
+
+# Where each database staging-table source stands: the last key stored (store/staging.py). It is
+# written in the transaction that stores the rows' messages, so it never runs ahead of them.
+staging_marks = Table(
+    "staging_marks",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("high_water", String(256), nullable=False),  # the key column's value, as text
+    Column("updated_at", UtcDateTime, nullable=False),
+)

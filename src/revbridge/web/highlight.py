@@ -3,9 +3,9 @@
 Problems and events point into their message with the standards' own notation (``FT1[2]-11.1``,
 ``ST[1]/2100[3]/CAS[1]-2``, ``Bundle.entry[4].resource.total``); this module finds that place
 in the raw text so the lineage page can show it. HL7 v2 and X12 are shown one segment per line as
-received; JSON (FHIR, portal) is shown pretty-printed, numbers exactly as written. Finding the
-place is best effort over text that may be malformed: a locator that cannot be found leaves the
-text unmarked and says so, it never fails the page.
+received; JSON (FHIR, portal, staged rows) is shown pretty-printed, numbers exactly as written.
+Finding the place is best effort over text that may be malformed: a locator that cannot be found
+leaves the text unmarked and says so, it never fails the page.
 
 Pure: raw bytes and a locator in, lines out. The caller decides who may see them (phi.read) and
 audits the view.
@@ -293,6 +293,25 @@ def _json(text: str, locator: str) -> Layout:
     return Layout(rendered, True, "pretty-printed; numbers as written")
 
 
+_STAGED = re.compile(r"[A-Za-z0-9_]+\[(?P<key>[^\]]*)\](?:\.(?P<field>[A-Za-z_]+))?")
+
+
+def _staging_path(text: str, locator: str) -> str:
+    """``billing_stage[42].amount`` (formats/staging) -> ``$.rows[n].fields.amount``, n being the
+    row whose key is 42; ``.kind`` is the row's own; anything else is left as it is."""
+    found = _STAGED.fullmatch(locator)
+    try:
+        rows = json.loads(text)["rows"]
+        at = next(n for n, row in enumerate(rows) if found and str(row.get("key")) == found["key"])
+    except (ValueError, TypeError, KeyError, AttributeError, StopIteration, RecursionError):
+        return locator
+    assert found is not None  # no row matched otherwise
+    field = found["field"]
+    if not field:
+        return f"$.rows[{at}]"
+    return f"$.rows[{at}].kind" if field == "kind" else f"$.rows[{at}].fields.{field}"
+
+
 def _scalar(value: Any) -> str:
     if isinstance(value, Decimal):
         return str(value)
@@ -351,5 +370,7 @@ def layout(fmt: str, raw: bytes, locator: str) -> Layout:
             return _x12(text, locator)
         case "fhir" | "portal":
             return _json(text, locator)
+        case "staging":
+            return _json(text, _staging_path(text, locator))
         case _:
             return _plain(text.splitlines() or [text], f"no layout for format {fmt!r}: shown as received")

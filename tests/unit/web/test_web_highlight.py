@@ -95,3 +95,23 @@ def test_json_paths_mark_the_node_and_keep_numbers_as_written(corpus: Path) -> N
     assert [t.strip() for t in _marked(layout("portal", portal, "$.items[1].amount"))] == ['"amount": 12.50,']
     assert not layout("portal", portal, "$.items[5].amount").found
     assert not layout("portal", b"{not json", "$").found
+
+
+def test_a_staged_row_locator_marks_the_field_of_the_row_with_that_key() -> None:
+    from revbridge.formats.staging import document
+
+    raw = document(
+        "pas",
+        "billing_stage",
+        [
+            {"key": "41", "kind": "charge", "fields": {"amount": "1.00", "id": "T41"}},
+            {"key": "42", "kind": "XYZ", "fields": {"amount": None, "id": "T42"}},
+        ],
+    )
+    assert [t.strip() for t in _marked(layout("staging", raw, "billing_stage[42].amount"))] == [
+        '"amount": null,'
+    ]
+    assert [t.strip() for t in _marked(layout("staging", raw, "billing_stage[42].kind"))] == ['"kind": "XYZ"']
+    assert [t.strip() for t in _marked(layout("staging", raw, "billing_stage[41].id"))] == ['"id": "T41"']
+    assert not layout("staging", raw, "billing_stage[99].amount").found
+    assert not layout("staging", b"{not json", "billing_stage[1].amount").found

@@ -1,0 +1,107 @@
+"""The staging format object: a JSON document of rows read from one staging table.
+
+The poller has already applied the configured column mapping, so a document names canonical
+fields, not the hospital's columns::
+
+    {"revbridge_staging": 1, "source": "pas", "table": "billing_stage",
+     "rows": [{"key": "42", "kind": "charge", "fields": {"id": "C-42", "amount": "125.00", ...}}]}
+
+Every value is a string or null. A row is located as ``<table>[<key>]`` and a field inside it as
+``<table>[<key>].<field>``: a problem names the table, the key and the field, never a value.
+The dedupe key is ``staging:<table>/<key>`` (``<first>..<last>`` for a group of rows).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from revbridge.canonical.events import CanonicalEvent
+from revbridge.core.locator import SourceRef
+from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
+from revbridge.formats.base import Envelope, Format, ParseContext
+from revbridge.formats.portal.format import load
+from revbridge.formats.staging import rows as staged_rows
+
+NAME = "staging"
+MARKER = "revbridge_staging"
+_HEAD = b'"' + MARKER.encode() + b'"'
+
+
+def dedupe_key(table: str, keys: Sequence[str]) -> str:
+    if not keys:
+        return ""
+    span = keys[0] if len(keys) == 1 else f"{keys[0]}..{keys[-1]}"
+    return f"staging:{table}/{span}"[:512]
+
+
+def document(source: str, table: str, rows: Sequence[dict[str, Any]]) -> bytes:
+    """The stored bytes for rows already mapped to ``{"key", "kind", "fields"}``."""
+    body = {MARKER: 1, "source": source, "table": table, "rows": list(rows)}
+    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+
+
+def to_events(payload: bytes, ctx: ParseContext) -> Outcome[CanonicalEvent]:
+    loaded, problems = load(payload, ctx.message_id, ctx.limits)
+    if problems:
+        return Outcome(problems=tuple(problems))
+    doc: Any = loaded
+    if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list) or not doc["rows"]:
+        where = SourceRef(ctx.message_id, "$")
+        return Outcome(
+            problems=(Problem(code=ProblemCode.MALFORMED_MESSAGE, message="no staged rows", where=where),)
+        )
+    table = str(doc.get("table", ""))
+    events: list[CanonicalEvent] = []
+    seen: set[str] = set()
+    for n, row in enumerate(doc["rows"]):
+        key = str(row.get("key", n)) if isinstance(row, dict) else str(n)
+        path = f"{table}[{key}]"
+        for event in staged_rows.to_events(row, path, ctx, problems):
+            if event.key in seen:
+                problems.append(
+                    Problem(
+                        code=ProblemCode.EVENT_CONFLICT,
+                        message="another row of this group has the same facility, kind and id",
+                        where=SourceRef(ctx.message_id, path),
+                        event_key=event.key,
+                    )
+                )
+                continue
+            seen.add(event.key)
+            events.append(event)
+    return Outcome(tuple(events), tuple(problems))
+
+
+class StagingFormat:
+    @property
+    def name(self) -> str:
+        return NAME
+
+    def detect(self, head: bytes) -> bool:
+        text = head.lstrip()
+        return text[:1] == b"{" and _HEAD in text[:8192]
+
+    def split(self, data: bytes) -> Iterator[Envelope]:
+        key = ""
+        problems: tuple[Problem, ...] = ()
+        try:
+            doc = json.loads(data)
+            rows = doc["rows"]
+            key = dedupe_key(str(doc["table"]), [str(r["key"]) for r in rows])
+        except (ValueError, TypeError, KeyError, RecursionError):
+            problems = (
+                Problem(
+                    code=ProblemCode.MALFORMED_MESSAGE,
+                    message="not a staged-rows document",
+                    severity=Severity.ERROR,
+                ),
+            )
+        yield Envelope(format=NAME, payload=data, dedupe_key=key, problems=problems)
+
+    def to_events(self, payload: bytes, ctx: ParseContext) -> Outcome[CanonicalEvent]:
+        return to_events(payload, ctx)
+
+
+STAGING: Format = StagingFormat()
