@@ -19,6 +19,7 @@ import re
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Problem, ProblemCode, Severity
 from revbridge.formats.hl7v2.delimiters import Delimiters, read_delimiters, unescape
+from revbridge.formats.hl7v2.lead import has_control_characters, marker_length
 
 BOM = "\ufeff"
 HEADER_SEGMENTS = frozenset({"MSH", "FHS", "BHS"})
@@ -189,15 +190,26 @@ def parse(data: bytes | str) -> tuple[Message | None, tuple[Problem, ...]]:
     the text that caused them."""
     text, charset = decode(data)
     text = text.lstrip(BOM + " \t\r\n\x0b")
+    problems: list[Problem] = []
+    lead = 0 if text.startswith("MSH") else marker_length(text)
+    if lead:
+        text = text[lead:]
+        problems.append(_skipped(lead))
     if not text.startswith("MSH"):
         return None, (_malformed("the message does not start with an MSH segment", "segment[1]"),)
+    if has_control_characters(text[: _header_end(text)]):
+        found = Problem(
+            code=ProblemCode.CONTROL_CHARACTERS,
+            message="the MSH segment holds control characters (NUL, ESC, ...)",
+            where=_ref("MSH[1]"),
+        )
+        return None, (found,)
     delimiters = read_delimiters(text)
     if isinstance(delimiters, str):
         return None, (_malformed(f"unusable delimiters: {delimiters}", "MSH[1]-2"),)
     fs = delimiters.field
     segments: list[Segment] = []
     seen: dict[str, int] = {}
-    problems: list[Problem] = []
     for position, line in enumerate(segment_lines(text), start=1):
         end = line.find(fs)
         name = line if end < 0 else line[:end]
@@ -220,6 +232,21 @@ def parse(data: bytes | str) -> tuple[Message | None, tuple[Problem, ...]]:
         seen[name] = occurrence
         segments.append(Segment(name, occurrence, position, line, delimiters))
     return Message(segments, delimiters, charset), tuple(problems)
+
+
+def _header_end(text: str) -> int:
+    ends = [i for i in (text.find("\r"), text.find("\n")) if i >= 0]
+    return min(ends) if ends else len(text)
+
+
+def _skipped(characters: int) -> Problem:
+    """The marker itself is not shown: it is the sender's text, and could be anything."""
+    return Problem(
+        code=ProblemCode.TEXT_BEFORE_HEADER,
+        message=f"{characters} characters of text before the MSH segment (a sender's marker) were skipped",
+        where=_ref("MSH[1]"),
+        severity=Severity.WARNING,
+    )
 
 
 def _ref(locator: str) -> SourceRef:
