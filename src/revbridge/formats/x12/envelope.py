@@ -45,6 +45,7 @@ _SET_ID = re.compile(r"[0-9]{3}")
 _VERSION = re.compile(r"[0-9]{6}(?:X[0-9]{3}[A-Z0-9]{0,2})?")
 _COUNT = re.compile(r"[0-9]{1,10}")
 _ISA_WINDOW = 512  # an ISA is 106 characters; unpadded or padded too much, it still fits
+BARE_835 = "005010X221A1"  # the guide a bare 835 without ST03 is read by
 _BARE_WINDOW = 64 * 1024  # a bare ST's delimiters: its terminator and the first composite
 
 
@@ -212,6 +213,8 @@ class _Walker:
                 if isa.group is None and not isa.bare:
                     message = "transaction set outside a functional group"
                     self.problem(ProblemCode.ENVELOPE_MISMATCH, message, f"ST[{self.st_n + 1}]")
+                if isa.bare and not element(elements, 3):
+                    elements = self._bare_version(elements)
                 return self._open_transaction(elements, isa.group, isa.sender, isa.delimiters)
             case "GE":
                 if isa.group is None:
@@ -247,6 +250,14 @@ class _Walker:
                 return elements
         tx.count = count
         return None
+
+    def _bare_version(self, st: list[str]) -> list[str]:
+        """A bare 835 without ST03 has no GS08 either: it is read by the 5010 guide, and says so."""
+        if element(st, 1) != "835":
+            return st
+        where = f"ST[{self.st_n + 1}]-3"
+        self.problem(ProblemCode.MISSING_ENVELOPE, f"no ST03 and no GS08: read as {BARE_835}", where)
+        return [*st[:3], *[""] * (3 - len(st)), BARE_835]
 
     def _open_transaction(
         self, st: list[str], group: _Group | None, sender: str, delimiters: Delimiters

@@ -131,3 +131,14 @@ def test_an_st_without_terminator_is_malformed_not_refused() -> None:
     [envelope] = X12.split(b"ST*835*0001")
     assert [p.code for p in envelope.problems] == [ProblemCode.MALFORMED_MESSAGE]
     assert not parse(b"ST*835*0001").ok
+
+
+def test_a_bare_835_without_st03_is_read_by_the_5010_guide_and_says_so() -> None:
+    data = bare().replace(f"*{V835}".encode(), b"", 1)
+    assert data.startswith(b"ST*835*0001~")
+    outcome = parse(data)
+    assert outcome.items == parse(x12(BODY)).items
+    assert [(p.code, p.locator, p.severity) for p in outcome.problems] == [
+        (ProblemCode.MISSING_ENVELOPE, "ST[1]", Severity.WARNING),
+        (ProblemCode.MISSING_ENVELOPE, "ST[1]-3", Severity.WARNING),
+    ]
