@@ -27,6 +27,7 @@ _LINE = re.compile(rb"[^\r\n]+")
 _BLANK = b" \t\x0b\x0c\x1c"  # whitespace plus the MLLP frame bytes a careless sender leaves in
 _BATCH = frozenset({b"FHS", b"BHS", b"BTS", b"FTS"})
 _STARTS = (b"MSH", b"FHS", b"BHS")
+_LINE_MSH = re.compile(rb"[\r\n][ \t\x0b]*MSH[^A-Za-z0-9\s]")
 
 
 def _names(line: bytes, name: bytes) -> bool:
@@ -40,7 +41,9 @@ def detect(head: bytes) -> bool:
     head = head.lstrip(b" \t\r\n" + _BLANK)
     if any(_names(head, start) for start in _STARTS) and len(head) > 3:
         return True
-    return marker_length(head.decode("latin-1")) > 0
+    # A marker before the MSH, or any text before an MSH that starts a line: the file holds HL7 v2
+    # (split keeps text that is no marker as an envelope of its own, so it is seen, not lost).
+    return marker_length(head.decode("latin-1")) > 0 or _LINE_MSH.search(head) is not None
 
 
 def header_line(payload: bytes) -> bytes:

@@ -22,6 +22,7 @@ from revbridge.formats.x12.segments import Delimiters, read_delimiters
 NAME = "x12"
 _BETWEEN = b"\r\n\t \xef\xbb\xbf"  # whitespace and the bytes of a UTF-8 byte-order mark
 _ISA_WINDOW = 512
+_LINE_ISA = re.compile(rb"[\r\n][ \t]*ISA[^A-Za-z0-9\s]")
 
 
 def detect(head: bytes) -> bool:
@@ -29,7 +30,9 @@ def detect(head: bytes) -> bool:
     start = head.lstrip(_BETWEEN)
     if start[:3] == b"ISA" and (len(start) < 4 or not chr(start[3]).isalnum()):
         return True
-    return bare.is_bare(start[:16].decode("latin-1"))
+    # A bare transaction set, or text before an ISA that starts a line (split keeps the text as
+    # an envelope of its own with a problem, so nothing is lost and the interchange still posts).
+    return bare.is_bare(start[:16].decode("latin-1")) or _LINE_ISA.search(head) is not None
 
 
 def split(data: bytes) -> Iterator[Envelope]:

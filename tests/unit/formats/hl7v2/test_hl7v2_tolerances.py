@@ -144,10 +144,21 @@ def test_markers_before_each_message_of_a_file_stay_with_their_message(ctx: Pars
     assert all(HL7V2.to_events(e.payload, ctx).ok for e in envelopes)
 
 
+def test_text_that_is_no_marker_before_an_msh_line_is_kept_apart_and_the_message_read(
+    ctx: ParseContext,
+) -> None:
+    data = b"Exported by SomeTool v2 on 2024-03-01\r\n" + dft(ft1(f11="1.00"))
+    assert detect(data, FORMATS) is HL7V2
+    junk, message = HL7V2.split(data)
+    assert [p.code for p in junk.problems] == [ProblemCode.MALFORMED_MESSAGE]
+    assert message.problems == () and message.dedupe_key == "FAC|CTRL1"
+    assert HL7V2.to_events(message.payload, ctx).ok
+
+
 @pytest.mark.parametrize(
     "data",
     [
-        b"just some words before\r\nMSH|^~\\&|A|B|C|D|20240301||ADT^A01|1|P|2.5\r",
+        b"just some words, MSH|^~\\&|A|B|C|D|20240301||ADT^A01|1|P|2.5\r",
         b'{"note": "MSH|^~\\\\&|A"}',
         b"x" * 80 + b"MSH|^~\\&|A|B|C|D|20240301||ADT^A01|1|P|2.5\r",
         b"PID|1||123\r",

@@ -142,3 +142,16 @@ def test_a_bare_835_without_st03_is_read_by_the_5010_guide_and_says_so() -> None
         (ProblemCode.MISSING_ENVELOPE, "ST[1]", Severity.WARNING),
         (ProblemCode.MISSING_ENVELOPE, "ST[1]-3", Severity.WARNING),
     ]
+
+
+def test_text_before_an_isa_line_is_x12_and_kept_apart() -> None:
+    data = b"Remittance report, page 1\r\n" + x12(BODY)
+    assert detect(data, FORMATS) is X12
+    junk, interchange = X12.split(data)
+    assert [p.code for p in junk.problems] == [ProblemCode.MALFORMED_MESSAGE]
+    assert interchange.problems == () and interchange.dedupe_key == "SENDER|000000001"
+    assert parse(interchange.payload).items == parse(x12(BODY)).items
+
+
+def test_text_with_no_message_at_all_is_still_refused() -> None:
+    assert detect(b"remember to call the payer about ISA and MSH\n", FORMATS) is None
