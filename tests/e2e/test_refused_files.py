@@ -100,13 +100,13 @@ def test_a_marked_dft_with_unit_amounts_posts_with_a_warning_and_infos(tmp_path:
     path.write_bytes(b"[SOM]\r\n" + ADT.encode() + b"[SOM]\r\n" + DFT.encode())
     [admission, report] = ingest(tmp_path, path)
     assert admission["status"] == "processed"
-    assert codes(admission) == [("TEXT_BEFORE_HEADER", "warning")]
+    assert codes(admission) == [("MARKER_SKIPPED", "warning")]
     assert report["format"] == "hl7v2"
     assert report["status"] == "processed"
     assert codes(report) == [
         ("DERIVED_AMOUNT", "info"),
         ("DERIVED_AMOUNT", "info"),
-        ("TEXT_BEFORE_HEADER", "warning"),
+        ("MARKER_SKIPPED", "warning"),
     ]
     journals = json.loads(run(tmp_path, "journals", "--json").stdout)
     revenue = sum(
@@ -121,8 +121,8 @@ def test_a_marked_dft_with_unit_amounts_posts_with_a_warning_and_infos(tmp_path:
     assert sorted(i["code"] for i in json.loads(items.stdout)) == [
         "DERIVED_AMOUNT",
         "DERIVED_AMOUNT",
-        "TEXT_BEFORE_HEADER",
-        "TEXT_BEFORE_HEADER",
+        "MARKER_SKIPPED",
+        "MARKER_SKIPPED",
     ]
 
 

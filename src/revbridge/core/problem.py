@@ -34,7 +34,7 @@ class ProblemCode(StrEnum):
     PARSER_FAILED = "PARSER_FAILED"
     PAYLOAD_UNREADABLE = "PAYLOAD_UNREADABLE"
     MISSING_ENVELOPE = "MISSING_ENVELOPE"  # a bare X12 transaction set (ST..SE, no ISA/GS)
-    TEXT_BEFORE_HEADER = "TEXT_BEFORE_HEADER"  # a sender's marker ("[SOM]") before the MSH
+    MARKER_SKIPPED = "MARKER_SKIPPED"  # a sender's marker ("[SOM]") before the MSH
     CONTROL_CHARACTERS = "CONTROL_CHARACTERS"  # NUL and the like inside an HL7 v2 MSH
     # values inside a message
     MISSING_FIELD = "MISSING_FIELD"

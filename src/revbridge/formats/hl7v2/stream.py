@@ -6,7 +6,7 @@ segment line. Batch wrappers (FHS/BHS ... BTS/FTS, HL7 v2.5 section 2.10.3) are 
 envelopes and are dropped; blank lines between messages are dropped. Bytes that belong to no MSH
 (garbage before the first message, text after a trailer) become an envelope of their own with a
 MALFORMED_MESSAGE problem: nothing received is lost, and nothing here raises. A sender's marker
-before an MSH (``[SOM]``, lead.py) stays with the message it precedes, with a TEXT_BEFORE_HEADER
+before an MSH (``[SOM]``, lead.py) stays with the message it precedes, with a MARKER_SKIPPED
 warning; an MSH holding control characters makes a CONTROL_CHARACTERS error.
 """
 
@@ -19,7 +19,12 @@ from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Problem, ProblemCode, Severity
 from revbridge.formats.base import Envelope
 from revbridge.formats.hl7v2.delimiters import read_delimiters
-from revbridge.formats.hl7v2.lead import MAX_MARKER, has_control_characters, is_marker, marker_length
+from revbridge.formats.hl7v2.lead import (
+    MAX_MARKER,
+    has_control_characters,
+    is_end_marker,
+    marker_length,
+)
 
 FORMAT_NAME = "hl7v2"
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -85,10 +90,9 @@ def split(data: bytes) -> Iterator[Envelope]:
         marker = _stray_marker(body)
         if current is None:
             current = [begin, end, 0]
-        elif current[2] and marker:
-            chunks.append((current[0], current[1], True))
-            current = [begin, end, 0]
         else:
+            # A marker line after a message ([EOM]) stays with it unless an MSH follows at once,
+            # which then takes the marker as its own ([SOM]): see the MSH branch above.
             current[1] = end
         pending = begin if marker else None
     if current is not None:
@@ -107,7 +111,7 @@ def _marked_header(body: bytes) -> bool:
 
 def _stray_marker(body: bytes) -> bool:
     """A line such as ``[SOM]``: punctuation first (no segment starts so) and marker text."""
-    return not body[:1].isalnum() and is_marker(body.decode("latin-1"))
+    return is_end_marker(body.decode("latin-1"))
 
 
 def _after_terminator(data: bytes, end: int) -> int:
@@ -158,7 +162,7 @@ def _marked(payload: bytes) -> tuple[Problem, ...]:
     message = f"{lead} characters of text before the MSH segment (a sender's marker) were skipped"
     where = SourceRef("", "MSH[1]")
     return (
-        Problem(code=ProblemCode.TEXT_BEFORE_HEADER, message=message, where=where, severity=Severity.WARNING),
+        Problem(code=ProblemCode.MARKER_SKIPPED, message=message, where=where, severity=Severity.WARNING),
     )
 
 

@@ -119,7 +119,7 @@ def test_a_marker_before_the_msh_is_detected_split_and_read_with_a_warning(
     [envelope] = HL7V2.split(data)
     assert envelope.dedupe_key == "FAC|CTRL1"
     assert [(p.code, p.severity) for p in envelope.problems] == [
-        (ProblemCode.TEXT_BEFORE_HEADER, Severity.WARNING)
+        (ProblemCode.MARKER_SKIPPED, Severity.WARNING)
     ]
     assert envelope.payload.rstrip().endswith(b"|LAB^^X" + b"|" * 9)  # the whole message, kept
     assert header_line(envelope.payload) == MSH.encode()
@@ -127,7 +127,7 @@ def test_a_marker_before_the_msh_is_detected_split_and_read_with_a_warning(
     assert [e.amount for e in outcome.items] == [Money.of("125.10")]  # type: ignore[attr-defined]
     [warning] = outcome.problems
     assert (warning.code, warning.severity, warning.locator) == (
-        ProblemCode.TEXT_BEFORE_HEADER,
+        ProblemCode.MARKER_SKIPPED,
         Severity.WARNING,
         "MSH[1]",
     )
@@ -202,3 +202,25 @@ def test_a_nul_as_field_separator_is_not_used_as_a_delimiter() -> None:
     )
     assert b"\x00" not in ack
     assert b"\rMSA|AR|" in ack
+
+
+def test_som_and_eom_markers_around_each_message_are_skipped_with_warnings(ctx: ParseContext) -> None:
+    second = dft(ft1(f11="5.00")).replace(b"CTRL1", b"CTRL2")
+    data = b"[SOM]" + dft(ft1(f11="1.00")) + b"[EOM]\r\n[SOM]\r\n" + second + b"[EOM]\r\n"
+    envelopes = list(HL7V2.split(data))
+    assert [e.dedupe_key for e in envelopes] == ["FAC|CTRL1", "FAC|CTRL2"]
+    for envelope in envelopes:
+        assert envelope.payload.startswith(b"[SOM]") and envelope.payload.rstrip().endswith(b"[EOM]")
+        outcome = HL7V2.to_events(envelope.payload, ctx)
+        assert len(outcome.items) == 1
+        assert [(p.code, p.severity) for p in outcome.problems] == [
+            (ProblemCode.MARKER_SKIPPED, Severity.WARNING),
+            (ProblemCode.MARKER_SKIPPED, Severity.WARNING),
+        ]
+
+
+def test_a_marker_line_in_the_middle_of_a_message_is_still_a_malformed_segment(ctx: ParseContext) -> None:
+    data = dft(ft1(f11="1.00")).replace(b"EVN|P03\r", b"EVN|P03\r[EOM]\r")
+    outcome = HL7V2.to_events(data, ctx)
+    assert (ProblemCode.MALFORMED_SEGMENT, "segment[3]") in [(p.code, p.locator) for p in outcome.problems]
+    assert not outcome.ok
