@@ -3,9 +3,10 @@
 Some sender tools write a text marker before each message (``[SOM]MSH|...``, or ``[SOM]`` on a
 line of its own), some another after it (``[EOM]``). Such a file is still HL7 v2: the splitter
 keeps the markers with the message (the stored bytes are what was received) and the tokenizer
-skips them, each with a MARKER_SKIPPED warning. A marker is one word of printable ASCII (no blanks
-inside: a line of prose before an MSH is garbage, not a marker), at most ``MAX_MARKER``
-characters, that cannot be the start of another format (no JSON braces or quotes, no X12 ISA).
+skips them, each with a MARKER_SKIPPED warning. A marker is one word of printable ASCII that starts with
+punctuation, as no segment does (``[SOM]``, ``<SOM>``, ``##``; no blanks inside: a line of prose
+before an MSH is garbage, not a marker), at most ``MAX_MARKER`` characters, and cannot be the start
+of another format (no JSON braces or quotes).
 
 Control characters inside the MSH (a NUL from a broken sender, an escape byte) are refused: the
 MSH is echoed into the acknowledgement and names the message's sender and control id, so a
@@ -37,15 +38,9 @@ def marker_length(text: str) -> int:
 def is_marker(text: str) -> bool:
     """Short printable text that is not the start of another format."""
     stripped = text.strip()
-    if not stripped or len(stripped) > MAX_MARKER or _MARKER.fullmatch(text) is None:
+    if not stripped or stripped[0].isalnum() or len(stripped) > MAX_MARKER:
         return False
-    return not (_NOT_IN_MARKER & set(stripped)) and not stripped.startswith("ISA")
-
-
-def is_end_marker(line: str) -> bool:
-    """A marker line after a message (``[EOM]``): punctuation first, as no segment starts."""
-    stripped = line.strip()
-    return bool(stripped) and not stripped[0].isalnum() and is_marker(stripped)
+    return _MARKER.fullmatch(text) is not None and not (_NOT_IN_MARKER & set(stripped))
 
 
 def has_control_characters(header: str) -> bool:

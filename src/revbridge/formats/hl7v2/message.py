@@ -19,7 +19,7 @@ import re
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Problem, ProblemCode, Severity
 from revbridge.formats.hl7v2.delimiters import Delimiters, read_delimiters, unescape
-from revbridge.formats.hl7v2.lead import has_control_characters, is_end_marker, marker_length
+from revbridge.formats.hl7v2.lead import has_control_characters, is_marker, marker_length
 
 BOM = "\ufeff"
 HEADER_SEGMENTS = frozenset({"MSH", "FHS", "BHS"})
@@ -217,7 +217,7 @@ def parse(data: bytes | str) -> tuple[Message | None, tuple[Problem, ...]]:
         if not is_segment_name(name):
             stripped = name.strip()
             if not is_segment_name(stripped):
-                trailer = position == len(lines) and end < 0 and is_end_marker(line)
+                trailer = position == len(lines) and end < 0 and is_marker(line)
                 problems.append(_trailer(position) if trailer else _unnamed(position))
                 continue
             line = line.lstrip()
@@ -229,8 +229,10 @@ def parse(data: bytes | str) -> tuple[Message | None, tuple[Problem, ...]]:
 
 
 def _header_end(text: str) -> int:
-    ends = [i for i in (text.find("\r"), text.find("\n")) if i >= 0]
-    return min(ends) if ends else len(text)
+    cr = text.find("\r")
+    end = len(text) if cr < 0 else cr
+    lf = text.find("\n", 0, end)
+    return end if lf < 0 else lf
 
 
 def _skipped(characters: int) -> Problem:

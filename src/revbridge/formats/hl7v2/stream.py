@@ -22,7 +22,7 @@ from revbridge.formats.hl7v2.delimiters import read_delimiters
 from revbridge.formats.hl7v2.lead import (
     MAX_MARKER,
     has_control_characters,
-    is_end_marker,
+    is_marker,
     marker_length,
 )
 
@@ -53,11 +53,14 @@ def detect(head: bytes) -> bool:
 
 def header_line(payload: bytes) -> bytes:
     """The MSH line of a stored message, past a sender's marker if there is one."""
-    text = payload.decode("latin-1")
-    text = text.lstrip(UTF8_BOM.decode("latin-1") + " \t\r\n\x0b")
-    text = text[marker_length(text) :]
-    ends = [i for i in (text.find("\r"), text.find("\n")) if i >= 0]
-    return text[: min(ends) if ends else len(text)].encode("latin-1")
+    start = 3 if payload.startswith(UTF8_BOM) else 0
+    start = len(payload) - len(payload[start:].lstrip(b" \t\r\n\x0b"))
+    if not payload.startswith(b"MSH", start):
+        start += marker_length(payload[start : start + MAX_MARKER + 8].decode("latin-1"))
+    cr = payload.find(b"\r", start)
+    end = len(payload) if cr < 0 else cr
+    lf = payload.find(b"\n", start, end)
+    return payload[start : end if lf < 0 else lf]
 
 
 def split(data: bytes) -> Iterator[Envelope]:
@@ -80,14 +83,15 @@ def split(data: bytes) -> Iterator[Envelope]:
                 current = None
             pending = None
             continue
-        if _names(body, b"MSH") or _marked_header(body):
+        punctuation = not body[:1].isalnum()  # only a marker line (or garbage) starts so
+        if _names(body, b"MSH") or (punctuation and _marked_header(body)):
             start = begin if pending is None else pending  # a marker line just before it is its own
             if current is not None and current[0] < start:
                 chunks.append((current[0], min(current[1], start), bool(current[2])))
             current = [start, end, 1]
             pending = None
             continue
-        marker = _stray_marker(body)
+        marker = punctuation and _stray_marker(body)
         if current is None:
             current = [begin, end, 0]
         else:
@@ -111,7 +115,7 @@ def _marked_header(body: bytes) -> bool:
 
 def _stray_marker(body: bytes) -> bool:
     """A line such as ``[SOM]``: punctuation first (no segment starts so) and marker text."""
-    return is_end_marker(body.decode("latin-1"))
+    return is_marker(body.decode("latin-1"))
 
 
 def _after_terminator(data: bytes, end: int) -> int:
