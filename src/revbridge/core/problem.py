@@ -33,6 +33,9 @@ class ProblemCode(StrEnum):
     DUPLICATE_CONFLICT = "DUPLICATE_CONFLICT"
     PARSER_FAILED = "PARSER_FAILED"
     PAYLOAD_UNREADABLE = "PAYLOAD_UNREADABLE"
+    MISSING_ENVELOPE = "MISSING_ENVELOPE"  # a bare X12 transaction set (ST..SE, no ISA/GS)
+    MARKER_SKIPPED = "MARKER_SKIPPED"  # a sender's marker ("[SOM]") before the MSH
+    CONTROL_CHARACTERS = "CONTROL_CHARACTERS"  # NUL and the like inside an HL7 v2 MSH
     # values inside a message
     MISSING_FIELD = "MISSING_FIELD"
     MISSING_AMOUNT = "MISSING_AMOUNT"
@@ -47,6 +50,8 @@ class ProblemCode(StrEnum):
     UNBALANCED_SERVICE_LINE = "UNBALANCED_SERVICE_LINE"
     UNRESOLVED_REFERENCE = "UNRESOLVED_REFERENCE"
     EVENT_CONFLICT = "EVENT_CONFLICT"
+    DERIVED_AMOUNT = "DERIVED_AMOUNT"  # an amount computed from a unit amount and a quantity
+    NOTHING_TO_POST = "NOTHING_TO_POST"  # a financial resource that posts nothing, and why
     # master data and rules
     UNMAPPED_FACILITY = "UNMAPPED_FACILITY"
     UNMAPPED_DEPARTMENT = "UNMAPPED_DEPARTMENT"

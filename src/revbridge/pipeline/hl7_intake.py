@@ -3,7 +3,9 @@
 The ACK is built before the commit (it names our control id and time) and stored with the
 message, so a duplicate gets byte-for-byte the ACK the original got. It is released to the sender
 only after ``accept`` returns, that is, after the commit. A frame without a usable MSH gets an AR
-naming the reason and is not stored: the sender keeps responsibility for it.
+naming the reason and is not stored: the sender keeps responsibility for it. So is a frame whose
+MSH holds control characters (a NUL from a broken sender): its header cannot be trusted.
+A sender's marker before the MSH (``[SOM]``) is only a warning: the message is stored and gets AA.
 """
 
 from __future__ import annotations
@@ -14,16 +16,20 @@ from dataclasses import dataclass
 from revbridge.core.clock import Clock
 from revbridge.core.faults import fault_point
 from revbridge.core.ids import uuid7
+from revbridge.core.problem import Problem, ProblemCode, Severity
 from revbridge.formats.hl7v2 import HL7V2, AckCode, build_ack, build_reject, parse
-from revbridge.formats.hl7v2.ack import frame_too_large
+from revbridge.formats.hl7v2.ack import CONTROL_CHARACTERS, NO_USABLE_HEADER, AckError, frame_too_large
+from revbridge.formats.hl7v2.stream import header_line
 from revbridge.pipeline.intake import Intake
 from revbridge.store.messages import Accepted, Arrival
 
 
-def _first_line(payload: bytes) -> bytes:
-    cr, lf = payload.find(b"\r"), payload.find(b"\n")
-    ends = [i for i in (cr, lf) if i >= 0]
-    return payload[: min(ends)] if ends else payload
+def _refusal(problems: tuple[Problem, ...]) -> AckError | None:
+    """Why a split message cannot be acknowledged AA; None when it can (warnings only)."""
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    if any(p.code is ProblemCode.CONTROL_CHARACTERS for p in errors):
+        return CONTROL_CHARACTERS
+    return NO_USABLE_HEADER if errors else None
 
 
 def _control_id() -> str:
@@ -48,9 +54,11 @@ class Hl7Intake:
         for env in envelopes:
             # The ACK echoes only the header, so only the MSH line is tokenized here; the whole
             # message is parsed later by the worker.
-            message, _problems = parse(_first_line(env.payload))
-            if env.problems or message is None:
-                return build_reject(data, control_ids=_control_id, now=self._clock.now())
+            refusal = _refusal(env.problems)
+            message, _problems = parse(header_line(env.payload)) if refusal is None else (None, ())
+            if refusal is not None or message is None:
+                error = refusal or NO_USABLE_HEADER
+                return build_reject(data, control_ids=_control_id, now=self._clock.now(), error=error)
             ack = build_ack(message, AckCode.AA, control_ids=_control_id, now=self._clock.now())
             arrivals.append(
                 Arrival(

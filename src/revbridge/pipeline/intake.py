@@ -38,7 +38,7 @@ def choose(data: bytes, wanted: str, formats: Mapping[str, Format]) -> Format:
             raise InputError(f"unknown format {wanted!r}; choose auto or one of: {names}") from None
     fmt = detect(data, formats)
     if fmt is None:
-        raise InputError("cannot tell the format of the input (not HL7 v2, X12 or JSON)")
+        raise InputError("cannot tell the format of the input (no HL7 v2 MSH, X12 ISA or ST, or JSON in it)")
     return fmt
 
 

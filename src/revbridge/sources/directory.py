@@ -6,8 +6,10 @@ folder. A file is picked up only once it is complete: either a marker ``<name>.r
 changed for ``stable_seconds``. Temporary names (``.part``, ``.tmp``, dot-files) are never read.
 A file is moved to ``done/`` only after every message in it is committed, so a crash leaves it in
 the inbox and the next scan stores it again (as a duplicate, which the store recognises). A file
-whose format cannot be told is moved to ``rejected/`` with a ``.reason`` file beside it: nothing
-is deleted.
+whose format cannot be told (no HL7 v2 MSH, not even after a sender's marker; no X12 ISA or bare
+ST; no JSON) is moved to ``rejected/`` with a ``.reason`` file beside it: nothing is deleted. A
+file that can be told but holds problems (a marker before the MSH, a bare 835, a broken segment)
+is stored and moved to ``done/``; its problems become work items when it is processed.
 """
 
 from __future__ import annotations
@@ -86,8 +88,10 @@ class DirectorySource:
             self.handler(data, path.name)
         except InputError as exc:
             target = _free_name(self.rejected, path.name)
-            os.replace(path, target)
+            # The reason is written first: a crash between the two leaves the file in the inbox
+            # (taken again on the next scan), never a rejected file nobody can explain.
             target.with_name(target.name + ".reason").write_text(f"{exc}\n", encoding="utf-8")
+            os.replace(path, target)
             log.warning("directory.rejected", file=path.name, reason=str(exc))
         else:
             os.replace(path, _free_name(self.done, path.name))

@@ -5,7 +5,9 @@ use, validated, with located problems); ``to_events`` maps those models to canon
 references resolved inside the document. Resource types we do not read (Observation, Procedure,
 ...) are passed over without a problem: they concern no ledger. When a document yields no event
 at all, the Outcome names why in ``ignored_by`` so the message can end ``ignored`` rather than
-vanish.
+vanish. A financial resource (``FINANCIAL``) that yields no event and no ERROR of its own also
+gets an INFO NOTHING_TO_POST problem at its path naming the reason, so it becomes a work item
+somebody can read: an ExplanationOfBenefit without a payment never disappears silently.
 
 Event keys are ``fhir:<resourceType>/<id>`` plus ``/_history/<versionId>`` when the resource has
 one, with a ``#...`` suffix for a reversal or a second event from the same resource. A key seen
@@ -47,6 +49,21 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         "PaymentReconciliation": Handler(payment.read, payment.to_events),
         "PaymentNotice": Handler(payment.read_notice, payment.notice_events),
         "Invoice": Handler(invoice.read, invoice.to_events),
+    }
+)
+
+
+# The resources that carry money or the accounts money is posted to.
+FINANCIAL = frozenset(
+    {
+        "Account",
+        "ChargeItem",
+        "Claim",
+        "ClaimResponse",
+        "ExplanationOfBenefit",
+        "Invoice",
+        "PaymentNotice",
+        "PaymentReconciliation",
     }
 )
 
@@ -104,7 +121,10 @@ def to_events(payload: bytes, ctx: ParseContext) -> Outcome[CanonicalEvent]:
     for resource in resources:
         head: Head = resource.model.head
         key = scope.key(head)
+        passed_over = len(scope.ignored)
         produced = HANDLERS[resource.entry.resource_type].events(resource.model, scope, key)
+        if not produced and head.resource_type in FINANCIAL:
+            _nothing_to_post(reader, head, scope.ignored[passed_over:])
         if produced and "@" in key:
             reader.problem(
                 ProblemCode.MISSING_FIELD,
@@ -127,3 +147,17 @@ def to_events(payload: bytes, ctx: ParseContext) -> Outcome[CanonicalEvent]:
     if not events and all(p.severity is not Severity.ERROR for p in reader.problems):
         ignored_by = scope.ignored[0] if scope.ignored else "fhir: the document holds no financial resource"
     return Outcome(tuple(events), tuple(reader.problems), ignored_by)
+
+
+def _nothing_to_post(reader: Reader, head: Head, reasons: list[str]) -> None:
+    """An INFO naming why a financial resource posts nothing, unless an ERROR already says so."""
+    inside = (head.path, f"{head.path}.", f"{head.path}[")
+    if any(p.severity is Severity.ERROR and p.locator.startswith(inside) for p in reader.problems):
+        return
+    why = reasons[0].split(": ", 1)[-1] if reasons else "it yields no financial event"
+    reader.problem(
+        ProblemCode.NOTHING_TO_POST,
+        head.path,
+        f"{head.resource_type} posts nothing: {why}",
+        severity=Severity.INFO,
+    )

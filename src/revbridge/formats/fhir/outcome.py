@@ -39,6 +39,7 @@ ISSUE_TYPE: dict[ProblemCode, str] = {
     ProblemCode.UNSUPPORTED_CURRENCY: "code-invalid",
     ProblemCode.TOTAL_MISMATCH: "business-rule",
     ProblemCode.UNRESOLVED_REFERENCE: "not-found",
+    ProblemCode.NOTHING_TO_POST: "informational",
 }
 
 

@@ -5,7 +5,8 @@ and the stored ACK again for a duplicate; this module only builds the bytes. It 
 clock and the control-id source are parameters (python-hl7's ``create_ack`` reads the clock
 itself and has no ERR segment). The ACK is written with the message's own delimiters and
 charset, sender and receiver swapped. Error text must be PHI-free; it goes back over the wire and
-into logs.
+into logs. No control character (a NUL a sender put in its MSH) is ever echoed: every echoed field
+is cleaned before it is written.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from enum import StrEnum
 from revbridge.core.ids import IdSource
 from revbridge.formats.hl7v2.address import Address
 from revbridge.formats.hl7v2.delimiters import STANDARD, Delimiters, escape, read_delimiters
+from revbridge.formats.hl7v2.lead import without_control_characters as clean
 from revbridge.formats.hl7v2.message import BOM, Message, Segment, decode
 
 DEFAULT_VERSION = "2.5"
@@ -56,6 +58,7 @@ class AckError:
 
 
 NO_USABLE_HEADER = AckError(code="100", text="The frame holds no usable MSH segment")
+CONTROL_CHARACTERS = AckError(code="102", text="The MSH segment holds control characters")
 
 
 def frame_too_large(limit: int) -> AckError:
@@ -117,7 +120,8 @@ def build_reject(
     """An AR for a frame we cannot accept, echoing whatever of its MSH can be read."""
     text, charset = decode(frame[:_HEADER_SCAN])
     text = text.lstrip(BOM + " \t\r\n\x0b")
-    first = text.replace("\n", "\r").split("\r", 1)[0]
+    # Control characters are dropped before anything is read: a NUL must not become a delimiter.
+    first = clean(text.replace("\n", "\r").split("\r", 1)[0])
     echo = _Echo(d=STANDARD, charset=charset)
     if first.startswith("MSH") and len(first) > 3:
         found = read_delimiters(first)
@@ -161,28 +165,28 @@ def _encode(
     if code is not AckCode.AA and error is None:
         raise ValueError(f"an {code} acknowledgement needs an AckError naming the reason")
     d = echo.d
-    trigger = escape(echo.trigger, d)
+    trigger = escape(clean(echo.trigger), d)
     message_type = d.component.join(("ACK", trigger, "ACK")) if trigger else "ACK"
     msh = d.field.join(
         (
             "MSH",
             d.encoding_characters,
-            echo.receiving_application,
-            echo.receiving_facility,
-            echo.sending_application,
-            echo.sending_facility,
+            clean(echo.receiving_application),
+            clean(echo.receiving_facility),
+            clean(echo.sending_application),
+            clean(echo.sending_facility),
             _timestamp(now),
             "",
             message_type,
-            escape(control_id, d),
-            echo.processing_id,
-            echo.version,
+            escape(clean(control_id), d),
+            clean(echo.processing_id) or DEFAULT_PROCESSING_ID,
+            clean(echo.version) or DEFAULT_VERSION,
         )
     )
-    msa_fields = ["MSA", code.value, echo.control_id]
+    msa_fields = ["MSA", code.value, clean(echo.control_id)]
     segments = [msh]
     if code is not AckCode.AA and error is not None:
-        msa_fields.append(escape(error.text, d))
+        msa_fields.append(escape(clean(error.text), d))
         segments.append(d.field.join(msa_fields))
         segments.append(_err(error, d))
     else:

@@ -19,6 +19,7 @@ import re
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Problem, ProblemCode, Severity
 from revbridge.formats.hl7v2.delimiters import Delimiters, read_delimiters, unescape
+from revbridge.formats.hl7v2.lead import has_control_characters, is_marker, marker_length
 
 BOM = "\ufeff"
 HEADER_SEGMENTS = frozenset({"MSH", "FHS", "BHS"})
@@ -189,37 +190,77 @@ def parse(data: bytes | str) -> tuple[Message | None, tuple[Problem, ...]]:
     the text that caused them."""
     text, charset = decode(data)
     text = text.lstrip(BOM + " \t\r\n\x0b")
+    problems: list[Problem] = []
+    lead = 0 if text.startswith("MSH") else marker_length(text)
+    if lead:
+        text = text[lead:]
+        problems.append(_skipped(lead))
     if not text.startswith("MSH"):
         return None, (_malformed("the message does not start with an MSH segment", "segment[1]"),)
+    if has_control_characters(text[: _header_end(text)]):
+        found = Problem(
+            code=ProblemCode.CONTROL_CHARACTERS,
+            message="the MSH segment holds control characters (NUL, ESC, ...)",
+            where=_ref("MSH[1]"),
+        )
+        return None, (found,)
     delimiters = read_delimiters(text)
     if isinstance(delimiters, str):
         return None, (_malformed(f"unusable delimiters: {delimiters}", "MSH[1]-2"),)
     fs = delimiters.field
     segments: list[Segment] = []
     seen: dict[str, int] = {}
-    problems: list[Problem] = []
-    for position, line in enumerate(segment_lines(text), start=1):
+    lines = segment_lines(text)
+    for position, line in enumerate(lines, start=1):
         end = line.find(fs)
         name = line if end < 0 else line[:end]
         if not is_segment_name(name):
             stripped = name.strip()
-            if is_segment_name(stripped):
-                line = line.lstrip()
-                name = stripped
-            else:
-                problems.append(
-                    Problem(
-                        code=ProblemCode.MALFORMED_SEGMENT,
-                        message="a segment does not start with a three-character segment name",
-                        where=_ref(f"segment[{position}]"),
-                        severity=Severity.ERROR,
-                    )
-                )
+            if not is_segment_name(stripped):
+                trailer = position == len(lines) and end < 0 and is_marker(line)
+                problems.append(_trailer(position) if trailer else _unnamed(position))
                 continue
+            line = line.lstrip()
+            name = stripped
         occurrence = seen.get(name, 0) + 1
         seen[name] = occurrence
         segments.append(Segment(name, occurrence, position, line, delimiters))
     return Message(segments, delimiters, charset), tuple(problems)
+
+
+def _header_end(text: str) -> int:
+    cr = text.find("\r")
+    end = len(text) if cr < 0 else cr
+    lf = text.find("\n", 0, end)
+    return end if lf < 0 else lf
+
+
+def _skipped(characters: int) -> Problem:
+    """The marker itself is not shown: it is the sender's text, and could be anything."""
+    return Problem(
+        code=ProblemCode.MARKER_SKIPPED,
+        message=f"{characters} characters of text before the MSH segment (a sender's marker) were skipped",
+        where=_ref("MSH[1]"),
+        severity=Severity.WARNING,
+    )
+
+
+def _unnamed(position: int) -> Problem:
+    return Problem(
+        code=ProblemCode.MALFORMED_SEGMENT,
+        message="a segment does not start with a three-character segment name",
+        where=_ref(f"segment[{position}]"),
+        severity=Severity.ERROR,
+    )
+
+
+def _trailer(position: int) -> Problem:
+    return Problem(
+        code=ProblemCode.MARKER_SKIPPED,
+        message="a sender's marker after the last segment was skipped",
+        where=_ref(f"segment[{position}]"),
+        severity=Severity.WARNING,
+    )
 
 
 def _ref(locator: str) -> SourceRef:

@@ -3,9 +3,11 @@
 FT1-6 (table 0017) decides the event: CG charge, CD credit, PY payment, AJ adjustment, in any
 case. A CG with a negative quantity or amount is a credit too. Every amount becomes a positive
 magnitude, as the canonical events document; the event type carries the direction. The amount is
-FT1-11 (extended), else FT1-22 (unit cost) x FT1-10 (quantity), else a MISSING_AMOUNT problem at
-the FT1. Problems about one FT1 carry the event key that FT1 would have had, so the rest of the
-message can still post; problems without a key concern the whole message.
+FT1-11 (extended), else FT1-12 (unit amount) x FT1-10 (quantity, 1 when empty) with an INFO
+DERIVED_AMOUNT problem saying so (some senders fill only the unit amount), else FT1-22 (unit cost)
+x FT1-10, else a MISSING_AMOUNT problem at the FT1. Problems about one FT1 carry the event key
+that FT1 would have had, so the rest of the message can still post (an INFO or WARNING does not
+hold the event back); problems without a key concern the whole message.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Protocol
 
 from revbridge.canonical.events import (
     AdjustmentPosted,
@@ -25,7 +28,7 @@ from revbridge.canonical.events import (
 from revbridge.core.ids import PatientToken
 from revbridge.core.locator import SourceRef
 from revbridge.core.money import Money
-from revbridge.core.problem import Outcome, Problem, ProblemCode
+from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
 from revbridge.formats.base import ParseContext
 from revbridge.formats.hl7v2.header import Header, message_date, problem, require_sender
 from revbridge.formats.hl7v2.identity import encounter_id, patient_token
@@ -37,6 +40,15 @@ CREDIT = "CD"
 PAYMENT = "PY"
 ADJUSTMENT = "AJ"
 TRANSACTION_TYPES = frozenset({CHARGE, CREDIT, PAYMENT, ADJUSTMENT})
+# Where an FT1's amount is read, in order: FT1-11 extended amount, FT1-12 unit amount x FT1-10,
+# FT1-22 unit cost x FT1-10.
+EXTENDED, UNIT_AMOUNT, UNIT_COST = 11, 12, 22
+
+
+class _Report(Protocol):
+    def __call__(
+        self, code: ProblemCode, text: str, locator: str, severity: Severity = Severity.ERROR
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,8 +109,8 @@ def _transaction(
     transaction_id, key = _identity(ft1, kind, common)
     problems: list[Problem] = []
 
-    def report(code: ProblemCode, text: str, locator: str) -> None:
-        problems.append(problem(ctx, code, text, locator, event_key=key))
+    def report(code: ProblemCode, text: str, locator: str, severity: Severity = Severity.ERROR) -> None:
+        problems.append(problem(ctx, code, text, locator, severity=severity, event_key=key))
 
     if key in keys:
         report(
@@ -114,7 +126,8 @@ def _transaction(
         problems.append(_with_key(occurred, key))
     quantity = _quantity(ft1, report)
     amount = _amount(ft1, Decimal(1) if quantity is None else quantity, ctx.default_currency, report)
-    if problems or quantity is None or amount is None or isinstance(occurred, Problem):
+    blocked = any(p.severity is Severity.ERROR for p in problems)
+    if blocked or quantity is None or amount is None or isinstance(occurred, Problem):
         return None, problems
     source = SourceRef(ctx.message_id, ft1.where)
     return _event(ft1, kind, key, source, occurred, common, transaction_id, quantity, amount), problems
@@ -213,7 +226,7 @@ def _service_date(ft1: Segment, common: _Common, ctx: ParseContext) -> date | Pr
     return found
 
 
-def _quantity(ft1: Segment, report: Callable[[ProblemCode, str, str], None]) -> Decimal | None:
+def _quantity(ft1: Segment, report: _Report) -> Decimal | None:
     text = ft1.get(10, 1)
     if not text.strip():
         return Decimal(1)
@@ -224,24 +237,17 @@ def _quantity(ft1: Segment, report: Callable[[ProblemCode, str, str], None]) -> 
     return found
 
 
-def _amount(
-    ft1: Segment,
-    quantity: Decimal,
-    default_currency: str,
-    report: Callable[[ProblemCode, str, str], None],
-) -> Money | None:
-    """FT1-11, else FT1-22 x FT1-10. Both are CP: the price is an MO whose denomination is a
-    sub-component (``125.10&USD``) by the book and a component (``125.10^USD``) in practice."""
-    field = 11
-    price = ft1.get(11, 1, 1)
-    if not price.strip():
-        field = 22
-        price = ft1.get(22, 1, 1)
-        if not price.strip():
-            report(ProblemCode.MISSING_AMOUNT, "no extended amount (FT1-11) or unit cost (FT1-22)", ft1.where)
-            return None
+def _amount(ft1: Segment, quantity: Decimal, default_currency: str, report: _Report) -> Money | None:
+    """FT1-11, else FT1-12 x FT1-10, else FT1-22 x FT1-10. All three are CP: the price is an MO
+    whose denomination is a sub-component (``125.10&USD``) by the book and a component
+    (``125.10^USD``) in practice."""
+    field = next((f for f in (EXTENDED, UNIT_AMOUNT, UNIT_COST) if ft1.get(f, 1, 1).strip()), None)
+    if field is None:
+        text = "no extended amount (FT1-11), unit amount (FT1-12) or unit cost (FT1-22)"
+        report(ProblemCode.MISSING_AMOUNT, text, ft1.where)
+        return None
     where = ft1.locator(field)
-    number = read_number(price)
+    number = read_number(ft1.get(field, 1, 1))
     if isinstance(number, str):
         report(ProblemCode.INVALID_AMOUNT, f"FT1-{field} is {number}", where)
         return None
@@ -253,8 +259,11 @@ def _amount(
     if currency is None:
         report(ProblemCode.UNSUPPORTED_CURRENCY, f"currency {shown(denomination)} (FT1-{field})", where)
         return None
-    amount = Money(number if field == 11 else number * quantity, currency)
+    amount = Money(number if field == EXTENDED else number * quantity, currency)
     if not amount.is_exact():
         report(ProblemCode.INEXACT_AMOUNT, f"FT1-{field} has more decimals than {currency} allows", where)
         return None
+    if field == UNIT_AMOUNT:
+        text = f"FT1-11 is empty: the amount {amount.amount} is FT1-12 {number} x FT1-10 quantity {quantity}"
+        report(ProblemCode.DERIVED_AMOUNT, text, where, Severity.INFO)
     return amount

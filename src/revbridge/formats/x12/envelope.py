@@ -7,7 +7,9 @@ holding a whole transaction in memory. It checks the trailers against their head
 - SE01 (segment count, ST and SE included) and SE02 = ST02: a mismatch or a missing SE means the
   transaction may be incomplete, so it is an ERROR and the transaction yields no events;
 - GE01 (transaction sets in the group), GE02 = GS06, IEA01 (groups), IEA02 = ISA13: every
-  transaction set is checked on its own, so these are WARNINGs and the sets still post.
+  transaction set is checked on its own, so these are WARNINGs and the sets still post;
+- a payload that is a bare transaction set (no ISA/GS, bare.py) is read with the delimiters its
+  ST shows, with one MISSING_ENVELOPE WARNING; its sets post as enveloped ones do.
 
 Locators follow the notation in ``__init__.py``.
 """
@@ -25,6 +27,7 @@ from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
 from revbridge.formats.base import ParseContext
+from revbridge.formats.x12.bare import is_bare, read_bare_delimiters
 from revbridge.formats.x12.segments import (
     Delimiters,
     ElementTooLong,
@@ -42,6 +45,8 @@ _SET_ID = re.compile(r"[0-9]{3}")
 _VERSION = re.compile(r"[0-9]{6}(?:X[0-9]{3}[A-Z0-9]{0,2})?")
 _COUNT = re.compile(r"[0-9]{1,10}")
 _ISA_WINDOW = 512  # an ISA is 106 characters; unpadded or padded too much, it still fits
+BARE_835 = "005010X221A1"  # the guide a bare 835 without ST03 is read by
+_BARE_WINDOW = 64 * 1024  # a bare ST's delimiters: its terminator and the first composite
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,18 +153,23 @@ class _Walker:
             return
         while pos < source.size:
             found = read_delimiters(source.text(pos, pos + _ISA_WINDOW), 0)
+            bare = isinstance(found, str) and not self.isa_n and is_bare(source.text(pos, pos + 16))
+            if bare:
+                found = read_bare_delimiters(source.text(pos, pos + _BARE_WINDOW), 0)
             if isinstance(found, str):
                 where = f"ISA[{self.isa_n + 1}]"
                 self.problem(ProblemCode.MALFORMED_MESSAGE, found, where, Severity.ERROR)
                 return
+            if bare:
+                message = "a bare transaction set without ISA/GS envelope; delimiters read from its ST"
+                self.problem(ProblemCode.MISSING_ENVELOPE, message, "ST[1]")
             reader = SegmentReader(source, pos, found, self.ctx.limits.max_element_length)
             self.isa_n += 1
             self.ordinal = 0
-            self._interchange(reader, found)
+            self._interchange(reader, _Interchange(found, bare=bare))
             pos = source.skip_between(reader.end)
 
-    def _interchange(self, segments: SegmentReader, delimiters: Delimiters) -> None:
-        isa = _Interchange(delimiters)
+    def _interchange(self, segments: SegmentReader, isa: _Interchange) -> None:
         tx: _Transaction | None = None
         stream = iter(segments)
         while True:
@@ -182,7 +192,7 @@ class _Walker:
             self._abandon_transaction(tx)
         if isa.group is not None:
             self._close_group(isa.group, None)
-        if not isa.ended:
+        if not isa.ended and not isa.bare:
             self.problem(ProblemCode.ENVELOPE_MISMATCH, "the interchange has no IEA", f"IEA[{self.isa_n}]")
 
     def _envelope(self, elements: list[str], isa: _Interchange) -> _Transaction | None:
@@ -200,9 +210,11 @@ class _Walker:
                 self.gs_n += 1
                 isa.group = _Group(self.gs_n, element(elements, 6), element(elements, 8))
             case "ST":
-                if isa.group is None:
+                if isa.group is None and not isa.bare:
                     message = "transaction set outside a functional group"
                     self.problem(ProblemCode.ENVELOPE_MISMATCH, message, f"ST[{self.st_n + 1}]")
+                if isa.bare and not element(elements, 3):
+                    elements = self._bare_version(elements)
                 return self._open_transaction(elements, isa.group, isa.sender, isa.delimiters)
             case "GE":
                 if isa.group is None:
@@ -238,6 +250,14 @@ class _Walker:
                 return elements
         tx.count = count
         return None
+
+    def _bare_version(self, st: list[str]) -> list[str]:
+        """A bare 835 without ST03 has no GS08 either: it is read by the 5010 guide, and says so."""
+        if element(st, 1) != "835":
+            return st
+        where = f"ST[{self.st_n + 1}]-3"
+        self.problem(ProblemCode.MISSING_ENVELOPE, f"no ST03 and no GS08: read as {BARE_835}", where)
+        return [*st[:3], *[""] * (3 - len(st)), BARE_835]
 
     def _open_transaction(
         self, st: list[str], group: _Group | None, sender: str, delimiters: Delimiters
@@ -339,10 +359,11 @@ class _Walker:
 class _Interchange:
     """What the walker remembers between the ISA and the IEA of one interchange."""
 
-    __slots__ = ("delimiters", "ended", "group", "groups", "isa13", "sender")
+    __slots__ = ("bare", "delimiters", "ended", "group", "groups", "isa13", "sender")
 
-    def __init__(self, delimiters: Delimiters) -> None:
+    def __init__(self, delimiters: Delimiters, *, bare: bool = False) -> None:
         self.delimiters = delimiters
+        self.bare = bare  # a transaction set sent without ISA/GS (bare.py)
         self.sender = ""  # ISA06, trimmed
         self.isa13 = ""
         self.groups = 0  # GS segments so far, for IEA01

@@ -3,7 +3,9 @@
 Intake calls this before anything is stored, so it works on the raw bytes, copies each ISA..IEA
 out exactly as received, and never fails: bytes that are not an interchange still become an
 ``Envelope`` (with a MALFORMED_MESSAGE problem) so nothing received is lost. Everything past the
-ISA is left to ``to_events``, which checks the envelopes properly.
+ISA is left to ``to_events``, which checks the envelopes properly. A file that is a bare
+transaction set (``ST*835`` ... ``SE``, no ISA or GS; bare.py) is one envelope from its ST to the
+end, deduplicated on the payer and TRN02 of its 835s.
 """
 
 from __future__ import annotations
@@ -14,21 +16,30 @@ from collections.abc import Iterator
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Problem, ProblemCode
 from revbridge.formats.base import Envelope
+from revbridge.formats.x12 import bare
 from revbridge.formats.x12.segments import Delimiters, read_delimiters
 
 NAME = "x12"
 _BETWEEN = b"\r\n\t \xef\xbb\xbf"  # whitespace and the bytes of a UTF-8 byte-order mark
 _ISA_WINDOW = 512
+_LINE_ISA = re.compile(rb"[\r\n][ \t]*ISA[^A-Za-z0-9\s]")
 
 
 def detect(head: bytes) -> bool:
     """ISA after an optional byte-order mark and whitespace, then a non-alphanumeric separator."""
     start = head.lstrip(_BETWEEN)
-    return start[:3] == b"ISA" and (len(start) < 4 or not chr(start[3]).isalnum())
+    if start[:3] == b"ISA" and (len(start) < 4 or not chr(start[3]).isalnum()):
+        return True
+    # A bare transaction set, or text before an ISA that starts a line (split keeps the text as
+    # an envelope of its own with a problem, so nothing is lost and the interchange still posts).
+    return bare.is_bare(start[:16].decode("latin-1")) or _LINE_ISA.search(head) is not None
 
 
 def split(data: bytes) -> Iterator[Envelope]:
     pos = _skip(data, 0)
+    if data[pos : pos + 2] == b"ST" and bare.is_bare(data[pos : pos + 16].decode("latin-1")):
+        yield _bare(data, pos)
+        return
     count = 0
     while pos < len(data):
         found = _delimiters_at(data, pos)
@@ -45,6 +56,17 @@ def split(data: bytes) -> Iterator[Envelope]:
         key = f"{isa[6].strip()}|{isa[13].strip()}" if len(isa) > 13 else ""
         yield Envelope(format=NAME, payload=data[pos:end], dedupe_key=key, locator=f"ISA[{count}]")
         pos = _skip(data, end)
+
+
+def _bare(data: bytes, pos: int) -> Envelope:
+    """The whole file from its ST: the walker reads every transaction set in it (bare.py)."""
+    text = data[pos:].decode("latin-1")
+    delimiters = bare.read_bare_delimiters(text, 0)
+    if isinstance(delimiters, str):
+        return _malformed(data, pos, len(data), delimiters)
+    return Envelope(
+        format=NAME, payload=data[pos:], dedupe_key=bare.dedupe_key(text, delimiters), locator="ST[1]"
+    )
 
 
 def _skip(data: bytes, pos: int) -> int:

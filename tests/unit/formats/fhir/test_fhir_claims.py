@@ -189,7 +189,15 @@ def test_without_payment_or_not_complete_nothing_posts() -> None:
     resource = claim_response()
     del resource["payment"]
     outcome = run(resource)
-    assert (outcome.items, outcome.problems) == ((), ())
+    assert outcome.items == ()
+    # Never silent: an INFO (a work item) says why the resource posted nothing.
+    [info] = outcome.problems
+    assert (info.code, info.severity, info.locator) == (
+        ProblemCode.NOTHING_TO_POST,
+        Severity.INFO,
+        "ClaimResponse",
+    )
+    assert info.message == "ClaimResponse posts nothing: no payment, so nothing to post"
     assert outcome.ignored_by == "fhir.claimresponse: no payment, so nothing to post"
     assert run(claim_response(outcome="queued")).items == ()
     assert run(claim_response(use="predetermination")).items == ()
