@@ -16,8 +16,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from revbridge.core.errors import InputError
@@ -313,8 +314,7 @@ def _stored(row: object, journal: Journal) -> StoredJournal:
     )
 
 
-def list_journals(
-    db: Database,
+def matching(
     *,
     status: str | None = None,
     legal_entity: str | None = None,
@@ -323,12 +323,11 @@ def list_journals(
     date_from: date | None = None,
     date_to: date | None = None,
     ids: Sequence[str] | None = None,
-    limit: int = 1000,
-    offset: int = 0,
-) -> list[StoredJournal]:
+) -> Select[tuple[str]]:
+    """The ids of the journals passing every given filter: a query the journal pages build on."""
     if status is not None and status not in STATES:
         raise InputError(f"unknown journal status {status!r}; one of {', '.join(STATES)}")
-    query = select(journals).order_by(journals.c.posting_date, journals.c.id).limit(limit).offset(offset)
+    query = select(journals.c.id)
     for column, value in (
         (journals.c.status, status),
         (journals.c.legal_entity, legal_entity),
@@ -343,6 +342,25 @@ def list_journals(
         query = query.where(journals.c.posting_date <= date_to)
     if ids is not None:
         query = query.where(journals.c.id.in_(list(ids)))
+    return query
+
+
+def list_journals(
+    db: Database,
+    *,
+    limit: int = 1000,
+    offset: int = 0,
+    newest_first: bool = False,
+    **filters: Any,
+) -> list[StoredJournal]:
+    """Journals passing ``matching``'s filters, by posting date (oldest first unless
+    ``newest_first``: then by posting date and staging time, newest first)."""
+    order = (
+        (journals.c.posting_date.desc(), journals.c.created_at.desc(), journals.c.id)
+        if newest_first
+        else (journals.c.posting_date, journals.c.id)
+    )
+    query = matching(**filters).with_only_columns(*journals.c).order_by(*order).limit(limit).offset(offset)
     with db.reading() as tx:
         headers = tx.execute(query).all()
         built = _journals_from_rows(tx, headers)
