@@ -42,7 +42,8 @@ def _rows(client: TestClient, query: str = "") -> list[tuple[str, str]]:
 def _total(client: TestClient, query: str = "") -> tuple[str, str, str]:
     page = client.get(f"/journals{query}").text
     found = re.search(
-        r"Total of (\d+) journals? matching</th>\s*<td class=\"num\">([\d,.]+)</td><td class=\"num\">([\d,.]+)</td>",
+        r"Total of (\d+) journals? matching</th>\s*"
+        r'<td class="num">([\d,.]+)</td><td class="num">([\d,.]+)</td>',
         page,
     )
     assert found is not None, "no total row"
