@@ -21,7 +21,7 @@ from revbridge.web.journals import describe
 PAYER = "1512345678"  # the Medicare ERA's TRN03 / payer id
 ERA = "Remittance from INSURANCE COMPANY OF TIMBUCKTU, ACH 12345"  # its N1*PR name, BPR04, TRN02
 ROW = re.compile(
-    r'<a href="/journals/([0-9a-f]+)" title="journal \1" class="journal-description">([^<]*)</a>'
+    r'<a href="/journals/([0-9a-f]+)" title="journal \1" class="journal-description">([^<]*)<br>'
 )
 
 
@@ -63,7 +63,7 @@ def test_journals_are_described_newest_first_with_totals(rt: Runtime, people: Pe
         r"Batch window \d{4}-\d\d-\d\d \d\d:\d\d-\d\d:\d\d UTC, 2 subledger lines", rows[0][1]
     )
     page = viewer.get("/journals").text
-    assert f'<code class="help">{era}</code>' in page  # the hash stays there for support
+    assert f'<code class="help">{era}</code></a>' in page  # the hash stays there for support
     assert page.count('<td class="num">226,368.24</td>') == 2  # the ERA's debits and credits
     assert page.count('<td class="num">125.10</td>') == 2  # the charge's
     assert _total(viewer) == ("2", "226,493.34", "226,493.34")

@@ -103,20 +103,18 @@ def describe(db: Database, found: Iterable[tuple[str, str, str]]) -> dict[str, S
 
 
 def kinds(db: Database) -> tuple[str, ...]:
-    """The source kinds the journals have, sorted: what the page's kind filter offers."""
+    """The source kinds the kind filter offers, sorted: remittance and batch always, and the
+    event kind of every other realtime journal's source."""
     with db.reading() as tx:
         found = set(
             tx.execute(
-                select(events.c.kind).distinct().join(journals, journals.c.reference == events.c.key)
+                select(events.c.kind)
+                .distinct()
+                .join(journals, journals.c.reference == events.c.key)
+                .where(journals.c.lane != BATCH, events.c.kind != _HEADER)
             ).scalars()
         )
-        if tx.execute(select(journals.c.id).where(journals.c.lane == BATCH).limit(1)).first():
-            found.add(BATCH)
-        claims = journals.c.reference.startswith(_CLAIMS_ALONE)
-        if _HEADER in found or tx.execute(select(journals.c.id).where(claims).limit(1)).first():
-            found.discard(_HEADER)
-            found.add(REMITTANCE)
-    return tuple(sorted(found))
+    return tuple(sorted(found | {REMITTANCE, BATCH}))
 
 
 def _headers(tx: Tx) -> list[tuple[str, Source]]:
