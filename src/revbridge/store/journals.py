@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TypedDict, Unpack
 
 from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -314,33 +314,32 @@ def _stored(row: object, journal: Journal) -> StoredJournal:
     )
 
 
-def matching(
-    *,
-    status: str | None = None,
-    legal_entity: str | None = None,
-    lane: str | None = None,
-    connector: str | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    ids: Sequence[str] | None = None,
-) -> Select[tuple[str]]:
+class Filters(TypedDict, total=False):
+    """What ``matching`` narrows journals by (every one optional)."""
+
+    status: str | None
+    legal_entity: str | None
+    lane: str | None
+    connector: str | None
+    date_from: date | None
+    date_to: date | None
+    ids: Sequence[str] | None
+
+
+def matching(**filters: Unpack[Filters]) -> Select[tuple[str]]:
     """The ids of the journals passing every given filter: a query the journal pages build on."""
+    status = filters.get("status")
     if status is not None and status not in STATES:
         raise InputError(f"unknown journal status {status!r}; one of {', '.join(STATES)}")
     query = select(journals.c.id)
-    for column, value in (
-        (journals.c.status, status),
-        (journals.c.legal_entity, legal_entity),
-        (journals.c.lane, lane),
-        (journals.c.connector, connector),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if date_from is not None:
+    for name in ("status", "legal_entity", "lane", "connector"):
+        if (value := filters.get(name)) is not None:
+            query = query.where(journals.c[name] == value)
+    if (date_from := filters.get("date_from")) is not None:
         query = query.where(journals.c.posting_date >= date_from)
-    if date_to is not None:
+    if (date_to := filters.get("date_to")) is not None:
         query = query.where(journals.c.posting_date <= date_to)
-    if ids is not None:
+    if (ids := filters.get("ids")) is not None:
         query = query.where(journals.c.id.in_(list(ids)))
     return query
 
@@ -351,7 +350,7 @@ def list_journals(
     limit: int = 1000,
     offset: int = 0,
     newest_first: bool = False,
-    **filters: Any,
+    **filters: Unpack[Filters],
 ) -> list[StoredJournal]:
     """Journals passing ``matching``'s filters, by posting date (oldest first unless
     ``newest_first``: then by posting date and staging time, newest first)."""

@@ -129,14 +129,14 @@ def _found(db: Database, filters: dict[str, str], page: int) -> dict[str, object
         journal_views.with_account(db, account) if account else None,
         sources.with_source(db, kind=kind, payer=payer) if kind or payer else None,
     )
-    search = {
-        "status": filters["status"] or None,
-        "legal_entity": filters["legal_entity"] or None,
-        "lane": filters["lane"] or None,
-        "date_from": _date(filters["date_from"]),
-        "date_to": _date(filters["date_to"]),
-        "ids": ids,
-    }
+    search = journals.Filters(
+        status=filters["status"] or None,
+        legal_entity=filters["legal_entity"] or None,
+        lane=filters["lane"] or None,
+        date_from=_date(filters["date_from"]),
+        date_to=_date(filters["date_to"]),
+        ids=ids,
+    )
     found = journals.list_journals(db, limit=PAGE + 1, offset=(page - 1) * PAGE, newest_first=True, **search)
     shown = found[:PAGE]
     described = sources.describe(

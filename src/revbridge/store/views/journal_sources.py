@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Unpack
 
 from sqlalchemy import ColumnElement, func, or_, select
 
@@ -193,7 +193,7 @@ def describe_bases(tx: Tx, bases: set[str]) -> dict[str, Source]:
     return found
 
 
-def totals(db: Database, **filters: Any) -> tuple[int, tuple[Total, ...]]:
+def totals(db: Database, **filters: Unpack[stored_journals.Filters]) -> tuple[int, tuple[Total, ...]]:
     """How many journals pass ``store.journals.matching``'s filters, and their lines' debits and
     credits per currency."""
     matching = stored_journals.matching(**filters)
