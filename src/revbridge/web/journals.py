@@ -49,20 +49,24 @@ def _ids(*narrowing: tuple[str, ...] | None) -> list[str] | None:
     return sorted(set.intersection(*given))
 
 
+def _window(source: Source) -> str:
+    opened, closed = source.window_opened, source.window_closed
+    if opened is None:
+        return "of unknown times"
+    if closed is None:
+        return f"{opened:%Y-%m-%d %H:%M} (still open)"
+    if closed.date() != opened.date():
+        return f"{opened:%Y-%m-%d %H:%M} to {closed:%Y-%m-%d %H:%M}"
+    return f"{opened:%Y-%m-%d %H:%M}-{closed:%H:%M}"
+
+
 def describe(source: Source | None, lane: str) -> str:
     """One PHI-free line saying what a journal was built from, for people looking for it."""
     if source is None:
         return f"{lane} journal (its source is no longer stored)"
     if source.kind == sources.BATCH:
-        opened, closed = source.window_opened, source.window_closed
-        window = f"{opened:%Y-%m-%d %H:%M}" if opened else "?"
-        if closed is not None:
-            window += (
-                f" to {closed:%Y-%m-%d %H:%M}"
-                if opened is None or closed.date() != opened.date()
-                else f"-{closed:%H:%M}"
-            )
-        return f"Batch window {window} UTC, {source.window_lines} subledger lines"
+        lines = f"{source.window_lines} subledger line" + ("" if source.window_lines == 1 else "s")
+        return f"Batch window {_window(source)} UTC, {lines}"
     if source.kind == sources.REMITTANCE:
         payer = source.payer_name or (f"payer {source.payer_id}" if source.payer_id else "unknown payer")
         paid = " ".join(part for part in (source.method, source.trace) if part)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -120,6 +121,16 @@ def test_descriptions_of_other_sources() -> None:
     card = journal_sources.Source(kind="PatientPaymentReceived", method="card")
     assert describe(card, "realtime") == "Patient payment received, card"
     assert describe(None, "batch") == "batch journal (its source is no longer stored)"
+    opened = datetime(2026, 12, 7, 23, 55, tzinfo=UTC)
+    overnight = journal_sources.Source(
+        kind="batch", window_opened=opened, window_closed=opened + timedelta(minutes=10), window_lines=3
+    )
+    assert (
+        describe(overnight, "batch")
+        == "Batch window 2026-12-07 23:55 to 2026-12-08 00:05 UTC, 3 subledger lines"
+    )
+    still_open = journal_sources.Source(kind="batch", window_opened=opened, window_lines=1)
+    assert describe(still_open, "batch") == "Batch window 2026-12-07 23:55 (still open) UTC, 1 subledger line"
 
 
 def test_no_patient_data_in_descriptions(rt: Runtime, people: People, corpus: Path) -> None:
