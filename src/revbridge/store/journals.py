@@ -227,7 +227,7 @@ class StoredJournal:
     posted_at: datetime | None
 
 
-def _journals_from_rows(tx: Tx, headers: Sequence[object]) -> dict[str, Journal]:
+def _journals_from_rows(tx: Tx, headers: Sequence[object], *, event_keys: bool = True) -> dict[str, Journal]:
     ids = [h._mapping["id"] for h in headers]  # type: ignore[attr-defined]
     if not ids:
         return {}
@@ -239,10 +239,11 @@ def _journals_from_rows(tx: Tx, headers: Sequence[object]) -> dict[str, Journal]
     ):
         lines.setdefault(r.journal_id, []).append(r)
     keys: dict[int, list[str]] = {}
-    for journal_line_id, event_key in tx.execute(
-        select(event_lines.c.journal_line_id, event_lines.c.event_key).where(
-            event_lines.c.journal_id.in_(ids), event_lines.c.journal_line_id.is_not(None)
-        )
+    linked = (event_lines.c.journal_id.in_(ids), event_lines.c.journal_line_id.is_not(None))
+    for journal_line_id, event_key in (
+        tx.execute(select(event_lines.c.journal_line_id, event_lines.c.event_key).where(*linked))
+        if event_keys
+        else ()
     ):
         keys.setdefault(int(journal_line_id), []).append(event_key)
     result = {}
@@ -350,10 +351,12 @@ def list_journals(
     limit: int = 1000,
     offset: int = 0,
     newest_first: bool = False,
+    event_keys: bool = True,
     **filters: Unpack[Filters],
 ) -> list[StoredJournal]:
     """Journals passing ``matching``'s filters, by posting date (oldest first unless
-    ``newest_first``: then by posting date and staging time, newest first)."""
+    ``newest_first``: then by posting date and staging time, newest first). Without
+    ``event_keys`` their lines name no event keys (a batch journal's are thousands)."""
     order = (
         (journals.c.posting_date.desc(), journals.c.created_at.desc(), journals.c.id)
         if newest_first
@@ -362,7 +365,7 @@ def list_journals(
     query = matching(**filters).with_only_columns(*journals.c).order_by(*order).limit(limit).offset(offset)
     with db.reading() as tx:
         headers = tx.execute(query).all()
-        built = _journals_from_rows(tx, headers)
+        built = _journals_from_rows(tx, headers, event_keys=event_keys)
     return [_stored(h, built[h.id]) for h in headers]
 
 

@@ -141,7 +141,9 @@ def _found(db: Database, filters: dict[str, str], page: int) -> dict[str, object
         date_to=_date(filters["date_to"]),
         ids=ids,
     )
-    found = journals.list_journals(db, limit=PAGE + 1, offset=(page - 1) * PAGE, newest_first=True, **search)
+    found = journals.list_journals(
+        db, limit=PAGE + 1, offset=(page - 1) * PAGE, newest_first=True, event_keys=False, **search
+    )
     shown = found[:PAGE]
     described = sources.describe(
         db, ((s.journal.id, s.journal.lane.value, s.journal.reference) for s in shown)

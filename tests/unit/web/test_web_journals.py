@@ -68,6 +68,11 @@ def test_journals_are_described_newest_first_with_totals(rt: Runtime, people: Pe
     assert page.count('<td class="num">226,368.24</td>') == 2  # the ERA's debits and credits
     assert page.count('<td class="num">125.10</td>') == 2  # the charge's
     assert _total(viewer) == ("2", "226,493.34", "226,493.34")
+    # The page reads journals without their lines' event keys (a batch journal has thousands).
+    (keyed,) = journals.list_journals(rt.db, lane="batch")
+    (bare,) = journals.list_journals(rt.db, lane="batch", event_keys=False)
+    assert all(line.event_keys for line in keyed.journal.lines)
+    assert not any(line.event_keys for line in bare.journal.lines) and bare.journal.id == batch
 
 
 def test_each_filter_narrows_the_list_and_its_total(rt: Runtime, people: People, corpus: Path) -> None:

@@ -149,14 +149,15 @@ def with_source(db: Database, *, kind: str = "", payer: str = "") -> tuple[str, 
     with db.reading() as tx:
         if kind == BATCH:
             return tuple(tx.execute(select(journals.c.id).where(journals.c.lane == BATCH)).scalars())
-        rows = tx.execute(
-            select(journals.c.id, journals.c.reference).where(
-                journals.c.lane != BATCH, _narrow(tx, kind, payer)
-            )
-        ).all()
+        realtime, replayed = journals.c.lane != BATCH, journals.c.reference.contains("#")
+        exact = tuple(
+            tx.execute(select(journals.c.id).where(realtime, ~replayed, _exactly(tx, kind, payer))).scalars()
+        )
+        # A replay's reference is its source's key and "#revision": looked up one by one (rare).
+        rows = tx.execute(select(journals.c.id, journals.c.reference).where(realtime, replayed)).all()
         bases = {jid: base_of(reference) for jid, reference in rows}
         found = describe_bases(tx, set(bases.values()))
-    return tuple(
+    return exact + tuple(
         jid
         for jid, base in bases.items()
         if base in found
@@ -165,18 +166,18 @@ def with_source(db: Database, *, kind: str = "", payer: str = "") -> tuple[str, 
     )
 
 
-def _narrow(tx: Tx, kind: str, payer: str) -> ColumnElement[bool]:
-    """A cheap SQL condition every wanted realtime journal passes (checked exactly afterwards)."""
+def _exactly(tx: Tx, kind: str, payer: str) -> ColumnElement[bool]:
+    """The SQL condition a journal whose reference is its source's key (no replay) meets exactly
+    when its source is of ``kind`` and/or from ``payer``."""
     ref = journals.c.reference
-    replayed = ref.contains("#")
     if payer:
         keys = [key for key, s in _headers(tx) if s.payer_id == payer]
-        return or_(ref.in_(keys), ref.startswith(f"{_CLAIMS_ALONE}{payer}:", autoescape=True), replayed)
+        return or_(ref.in_(keys), ref.startswith(f"{_CLAIMS_ALONE}{payer}:", autoescape=True))
     event_kind = _HEADER if kind == REMITTANCE else kind
     of_kind = ref.in_(select(events.c.key).where(events.c.kind == event_kind))
     if kind == REMITTANCE:
-        return or_(of_kind, ref.startswith(_CLAIMS_ALONE), replayed)
-    return or_(of_kind, replayed)
+        return or_(of_kind, ref.startswith(_CLAIMS_ALONE))
+    return of_kind
 
 
 def describe_bases(tx: Tx, bases: set[str]) -> dict[str, Source]:
