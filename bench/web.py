@@ -119,11 +119,6 @@ def pages_to_time(rt: Runtime, current: Configuration) -> list[str]:
     )
     some_journal = journals.list_journals(rt.db, limit=1)[0].journal.id
     pages = ["/", "/workqueue", "/journals", f"/journals/{some_journal}", "/reconciliation", "/config"]
-    # The accountant's filtered journal lists (issue 18): by source kind, by the busiest payer.
-    pages += ["/journals?kind=remittance", "/journals?kind=batch"]
-    payers = journal_sources.payers(rt.db)
-    if payers:
-        pages.append(f"/journals?payer={payers[0].id}&kind=remittance")
     # A proposal to approve, so its page shows the what-if: one more alias for a payer.
     documents = to_documents(current)
     documents["payers.yaml"]["payers"][0]["aliases"].append("BENCH-ALIAS")
@@ -141,6 +136,11 @@ def pages_to_time(rt: Runtime, current: Configuration) -> list[str]:
         anchor=None,
     )
     pages += ["/config/versions/1", "/config/versions/2"]
+    # The accountant's filtered journal lists (issue 18): by source kind, by the first payer.
+    pages += ["/journals?kind=remittance", "/journals?kind=batch"]
+    payers = journal_sources.payers(rt.db)
+    if payers:
+        pages.append(f"/journals?payer={payers[0].id}&kind=remittance")
     if some_message:
         pages.append(f"/messages/{some_message}")
     return pages
