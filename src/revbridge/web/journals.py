@@ -1,5 +1,10 @@
 """Journals (``/journals``): search, one journal, and the events behind one of its lines.
 
+The search lists journals newest first, each described by what it was built from (a remittance's
+payer and check/EFT number, a batch's window: ``store/views/journal_sources.py``, PHI-free), with
+its debit and credit totals and those of everything the filters match, filterable by source kind
+and payer as well as status, legal entity, lane, posting dates and account.
+
 A realtime journal is one source document; a batch journal is a micro-batch summary whose lines
 add up many events (a day's charges for a cost centre). The drill-down from a summary line reads
 the subledger rows linked to it (``event_lines.journal_line_id``), so every figure in the ERP can
