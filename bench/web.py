@@ -34,6 +34,7 @@ from revbridge.security.roles import Role
 from revbridge.service.app import create_app
 from revbridge.settings import Settings
 from revbridge.store import apikeys, configs, journals, workitems
+from revbridge.store.views import journal_sources
 
 TARGET_MS = 300.0
 
@@ -136,6 +137,11 @@ def pages_to_time(rt: Runtime, current: Configuration) -> list[str]:
         anchor=None,
     )
     pages += ["/config/versions/1", "/config/versions/2"]
+    # The accountant's filtered journal lists (issue 18): by source kind, by the first payer.
+    pages += ["/journals?kind=remittance", "/journals?kind=batch"]
+    payers = journal_sources.payers(rt.db)
+    if payers:
+        pages.append(f"/journals?payer={payers[0].id}&kind=remittance")
     if some_message:
         pages.append(f"/messages/{some_message}")
     return pages

@@ -198,6 +198,13 @@ class Journal:
                 result = result + line.debit
         return result
 
+    def total_credits(self, currency: str) -> Money:
+        result = Money.zero(currency)
+        for line in self.lines:
+            if line.amount.currency == currency:
+                result = result + line.credit
+        return result
+
 
 def journal_id(*, legal_entity: str, lane: Lane, posting_date: date, reference: str) -> str:
     return digest("journal", legal_entity, lane.value, posting_date.isoformat(), reference)

@@ -16,8 +16,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypedDict, Unpack
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from revbridge.core.errors import InputError
@@ -226,7 +227,7 @@ class StoredJournal:
     posted_at: datetime | None
 
 
-def _journals_from_rows(tx: Tx, headers: Sequence[object]) -> dict[str, Journal]:
+def _journals_from_rows(tx: Tx, headers: Sequence[object], *, event_keys: bool = True) -> dict[str, Journal]:
     ids = [h._mapping["id"] for h in headers]  # type: ignore[attr-defined]
     if not ids:
         return {}
@@ -238,10 +239,11 @@ def _journals_from_rows(tx: Tx, headers: Sequence[object]) -> dict[str, Journal]
     ):
         lines.setdefault(r.journal_id, []).append(r)
     keys: dict[int, list[str]] = {}
-    for journal_line_id, event_key in tx.execute(
-        select(event_lines.c.journal_line_id, event_lines.c.event_key).where(
-            event_lines.c.journal_id.in_(ids), event_lines.c.journal_line_id.is_not(None)
-        )
+    linked = (event_lines.c.journal_id.in_(ids), event_lines.c.journal_line_id.is_not(None))
+    for journal_line_id, event_key in (
+        tx.execute(select(event_lines.c.journal_line_id, event_lines.c.event_key).where(*linked))
+        if event_keys
+        else ()
     ):
         keys.setdefault(int(journal_line_id), []).append(event_key)
     result = {}
@@ -313,39 +315,57 @@ def _stored(row: object, journal: Journal) -> StoredJournal:
     )
 
 
+class Filters(TypedDict, total=False):
+    """What ``matching`` narrows journals by (every one optional)."""
+
+    status: str | None
+    legal_entity: str | None
+    lane: str | None
+    connector: str | None
+    date_from: date | None
+    date_to: date | None
+    ids: Sequence[str] | None
+
+
+def matching(**filters: Unpack[Filters]) -> Select[tuple[str]]:
+    """The ids of the journals passing every given filter: a query the journal pages build on."""
+    status = filters.get("status")
+    if status is not None and status not in STATES:
+        raise InputError(f"unknown journal status {status!r}; one of {', '.join(STATES)}")
+    query = select(journals.c.id)
+    for name in ("status", "legal_entity", "lane", "connector"):
+        if (value := filters.get(name)) is not None:
+            query = query.where(journals.c[name] == value)
+    if (date_from := filters.get("date_from")) is not None:
+        query = query.where(journals.c.posting_date >= date_from)
+    if (date_to := filters.get("date_to")) is not None:
+        query = query.where(journals.c.posting_date <= date_to)
+    if (ids := filters.get("ids")) is not None:
+        query = query.where(journals.c.id.in_(list(ids)))
+    return query
+
+
 def list_journals(
     db: Database,
     *,
-    status: str | None = None,
-    legal_entity: str | None = None,
-    lane: str | None = None,
-    connector: str | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    ids: Sequence[str] | None = None,
     limit: int = 1000,
     offset: int = 0,
+    newest_first: bool = False,
+    event_keys: bool = True,
+    **filters: Unpack[Filters],
 ) -> list[StoredJournal]:
-    if status is not None and status not in STATES:
-        raise InputError(f"unknown journal status {status!r}; one of {', '.join(STATES)}")
-    query = select(journals).order_by(journals.c.posting_date, journals.c.id).limit(limit).offset(offset)
-    for column, value in (
-        (journals.c.status, status),
-        (journals.c.legal_entity, legal_entity),
-        (journals.c.lane, lane),
-        (journals.c.connector, connector),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if date_from is not None:
-        query = query.where(journals.c.posting_date >= date_from)
-    if date_to is not None:
-        query = query.where(journals.c.posting_date <= date_to)
-    if ids is not None:
-        query = query.where(journals.c.id.in_(list(ids)))
+    """Journals passing ``matching``'s filters, by posting date (oldest first unless
+    ``newest_first``: then by posting date and staging time, newest first). Without
+    ``event_keys`` their lines name no event keys (a batch journal's are thousands)."""
+    order = (
+        (journals.c.posting_date.desc(), journals.c.created_at.desc(), journals.c.id)
+        if newest_first
+        else (journals.c.posting_date, journals.c.id)
+    )
+    query = matching(**filters).with_only_columns(*journals.c).order_by(*order).limit(limit).offset(offset)
     with db.reading() as tx:
         headers = tx.execute(query).all()
-        built = _journals_from_rows(tx, headers)
+        built = _journals_from_rows(tx, headers, event_keys=event_keys)
     return [_stored(h, built[h.id]) for h in headers]
 
 
