@@ -203,3 +203,29 @@ def test_a_viewer_cannot_see_raw_messages(workbench: Workbench, corpus: Path) ->
     with workbench.rt.db.reading() as conn:
         assert conn.execute(select(audit_log).where(audit_log.c.action == "phi.view")).all() == []
     page.context.close()
+
+
+def test_finance_reports_charts_tables_and_a_csv_download(workbench: Workbench, corpus: Path) -> None:
+    """Issue 18: the Finance section, as a revenue-cycle director uses it: pick a report, see its
+    charts and tables, download a table as CSV."""
+    _receive(workbench.rt, REDOX_ADT, "finance-adt")
+    _receive(workbench.rt, (corpus / REDOX_DFT).read_bytes(), "finance-dft")
+    page = workbench.person(Role.VIEWER)
+    page.get_by_role("link", name="Finance").click()
+    expect(page.get_by_role("heading", name="Finance", level=1)).to_be_visible()
+    expect(page.get_by_role("link", name="Finance")).to_have_attribute("aria-current", "page")
+    assert page.locator("svg.chart[role=img]").count() >= 1
+    page.get_by_label("Report").select_option("denials")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(re.compile(r"/finance\?report=denials"))
+    tables = page.locator("main table")
+    assert tables.count() >= 1
+    first = page.get_by_role("link", name=re.compile(r"^Download .* as CSV$")).first
+    with page.expect_download() as download:
+        first.click()
+    body = Path(download.value.path()).read_text()
+    header = body.splitlines()[0]
+    shown = tables.first.locator("thead th").all_inner_texts()
+    assert header == ",".join(["table", *shown])  # the CLI's --csv columns: the table's name first
+    workbench.shot(page, "finance-denials")
+    _sign_out(page)
