@@ -38,6 +38,7 @@ class Service:
     workers: int = 1
     directory: bool = True
     post: bool = True  # run the ERP outbox
+    events: bool = True  # run the events-out publisher, when the settings configure a sink
     connector_for: Callable[[str], Connector] | None = None  # default: the configuration's connector
     loops: list[Callable[[threading.Event], None]] = field(default_factory=list)
     processes: WorkerProcesses | None = None  # workers in child processes (besides ``workers``)
@@ -70,6 +71,9 @@ class Service:
             self._spawn("outbox", self._dispatcher.run)
         if self.directory:
             self._start_directory()
+        publisher = self.runtime.publisher() if self.events else None
+        if publisher is not None:
+            self._spawn("events", publisher.run)
         for n, loop in enumerate(self.loops):
             self._spawn(f"loop-{n}", loop)
         if self.processes is not None:
