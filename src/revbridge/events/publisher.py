@@ -83,7 +83,7 @@ class Publisher:
         self._metrics.events_failed.labels(self._sink.name).inc()
         log.warning(
             "event_send_failed",
-            event=pending.event_id,
+            event_id=pending.event_id,
             type=pending.kind,
             attempts=attempts,
             retry_in=delay,
