@@ -10,6 +10,7 @@ opened lazily and reopened after a failure, so a broker restart costs retries, n
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -136,7 +137,16 @@ class NatsSink:
     async def _open(self) -> JetStreamContext:
         if self._js is None:
             s = self._settings
-            self._client = await nats.connect(s.url, connect_timeout=int(s.timeout), allow_reconnect=False)
+            # bounded: the client retries an unreachable server on its own, for minutes
+            self._client = await asyncio.wait_for(
+                nats.connect(
+                    s.url,
+                    connect_timeout=max(1, int(s.timeout)),
+                    allow_reconnect=False,
+                    max_reconnect_attempts=0,
+                ),
+                timeout=s.timeout,
+            )
             self._js = self._client.jetstream(timeout=s.timeout)
             await self._js.add_stream(name=s.stream, subjects=[f"{s.subject_prefix}.>"])
         return self._js
