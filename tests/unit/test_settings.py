@@ -94,3 +94,14 @@ def test_an_invalid_setting_is_named_in_one_line(monkeypatch: pytest.MonkeyPatch
     assert str(caught.value) == (
         "invalid setting workbench_idle_minutes: Input should be greater than or equal to 0"
     )
+
+
+def test_the_events_out_examples_are_valid_settings() -> None:
+    """examples/config/events: each documented sink's example loads as it is written."""
+    folder = Path(__file__).resolve().parents[2] / "examples" / "config" / "events"
+    sinks = {}
+    for path in sorted(folder.glob("*.yaml")):
+        loaded = load_settings(path)
+        sinks[path.stem] = loaded.events_sink
+        assert loaded.events_url and loaded.events_source == "/revbridge/mercy-health"
+    assert sinks == {"nats": "nats", "rabbitmq": "rabbitmq", "webhook": "webhook"}
