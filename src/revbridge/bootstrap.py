@@ -165,6 +165,7 @@ class Runtime:
             owner=f"{owner}:events",
             source=s.events_source,
             batch=s.events_batch,
+            lease=timedelta(seconds=s.events_lease_seconds),
             poll_seconds=s.events_poll_seconds,
             retry_base=s.events_retry_base_seconds,
             retry_max=s.events_retry_max_seconds,

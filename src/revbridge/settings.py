@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     events_stream: str = "REVBRIDGE_EVENTS"  # NATS JetStream stream ...
     events_subject_prefix: str = "revbridge.events"  # ... of subjects <prefix>.<type>
     events_batch: int = Field(default=100, ge=1)
+    # how long a publisher holds the announcements of one round; one that dies holding them
+    # delays them this long (another publisher, or the restarted one, then sends them)
+    events_lease_seconds: float = Field(default=60.0, gt=0)
     events_poll_seconds: float = Field(default=1.0, gt=0)
     events_retry_base_seconds: float = Field(default=1.0, gt=0)
     events_retry_max_seconds: float = Field(default=300.0, gt=0)

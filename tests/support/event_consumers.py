@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ class Delivery:
 class Endpoint:
     url: str = ""
     fail_next: int = 0  # answer this many requests with HTTP 500
+    delay: float = 0.0  # seconds before answering each request
     deliveries: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -40,6 +42,7 @@ def webhook_endpoint() -> Iterator[Endpoint]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(endpoint.delay)
             with endpoint.lock:
                 status = 500 if endpoint.fail_next > 0 else 200
                 endpoint.fail_next = max(0, endpoint.fail_next - 1)
