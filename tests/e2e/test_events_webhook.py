@@ -92,6 +92,13 @@ def test_signed_deliveries_and_a_retry_after_a_500(tmp_path: Path) -> None:
             thread.join(10)
         finally:
             rt.close()
+    metrics = rt.metrics
+    published = sum(
+        metrics.events_published.labels("webhook", kind)._value.get() for kind in announcements.TYPES
+    )
+    assert published == len(announced)
+    assert metrics.events_failed.labels("webhook")._value.get() == 1
+    assert (metrics.events_unsent._value.get(), metrics.events_lag._value.get()) == (0, 0)
     failed = [d for d in endpoint.deliveries if d.status == 500]
     assert len(failed) == 1
     retried = failed[0].headers[EVENT_ID_HEADER]
