@@ -34,14 +34,19 @@ NATS = "nats://127.0.0.1:4222"
 
 
 def _phi(traffic: Traffic) -> set[str]:
-    """The day's identifiers from the HL7 PID segments (PID-3 MRN, PID-18 account) and names."""
+    """The day's PHI from its HL7 messages (PID-3 MRN, PID-7 birth date, PID-18 account number,
+    IN1-36 member id) and every demo name, street and the city."""
     found = {*FAMILY, *STREETS, CITY, *(g for g in GIVEN if len(g) > 4)}
     for message in traffic.messages:
         for pid in re.findall(rb"\rPID\|[^\r]*", message.payload):
             fields = pid.decode().split("|")
-            found.add(fields[3].split("^")[0])
+            found.update((fields[3].split("^")[0], fields[7] if len(fields) > 7 else ""))
             if len(fields) > 18 and fields[18]:
                 found.add(fields[18])
+        for in1 in re.findall(rb"\rIN1\|[^\r]*", message.payload):
+            fields = in1.decode().split("|")
+            if len(fields) > 36:
+                found.add(fields[36])
     return {value for value in found if value}
 
 
