@@ -32,9 +32,9 @@ SECRET = "whsec-test-7f3a"
 SOURCE = "/revbridge/test-webhook"
 
 
-def _runtime(tmp_path: Path, endpoint: Endpoint) -> Runtime:
+def _runtime(tmp_path: Path, endpoint: Endpoint, db_url: str | None = None) -> Runtime:
     return build_runtime(
-        f"sqlite:///{tmp_path / 'rb.db'}",
+        db_url or f"sqlite:///{tmp_path / 'rb.db'}",
         tmp_path,
         posting=True,
         events_sink="webhook",
@@ -78,9 +78,9 @@ def _all_sent(rt: Runtime) -> bool:
     return announcements.backlog(rt.db).unsent == 0
 
 
-def test_signed_deliveries_and_a_retry_after_a_500(tmp_path: Path) -> None:
+def test_signed_deliveries_and_a_retry_after_a_500(db_url: str, tmp_path: Path) -> None:
     with webhook_endpoint() as endpoint:
-        rt = _runtime(tmp_path, endpoint)
+        rt = _runtime(tmp_path, endpoint, db_url)
         try:
             _feed(rt, 0, 60)
             announced = {p.event_id: p.kind for p in announcements.listed(rt.db)}
