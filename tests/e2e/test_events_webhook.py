@@ -26,6 +26,7 @@ from revbridge.core.errors import InputError
 from revbridge.demo import generate
 from revbridge.events import Publisher
 from revbridge.events.sinks import EVENT_ID_HEADER, SIGNATURE_HEADER
+from revbridge.service import Service
 from revbridge.store import announcements
 
 SECRET = "whsec-test-7f3a"
@@ -206,3 +207,23 @@ def test_a_killed_worker_process_is_restarted_and_delivers_everything(tmp_path: 
     assert set(delivered) == announced
     repeats = [eid for eid in set(delivered) if delivered.count(eid) > 1]
     assert len(repeats) <= 10  # at most the one round the killed worker had claimed
+
+
+@pytest.mark.parametrize("events", [True, False])
+def test_the_service_runs_the_publisher_when_asked(tmp_path: Path, events: bool) -> None:
+    """`revbridge serve` runs it in the serving process (events=True), its worker children do not."""
+    with webhook_endpoint() as endpoint:
+        rt = _runtime(tmp_path, endpoint)
+        with rt.db.transaction() as tx:
+            announcements.record(tx, kind="journal.posted", subject="J1", data={}, now=rt.clock.now())
+        service = Service(rt, http=False, mllp=False, workers=0, post=False, directory=False, events=events)
+        try:
+            service.start()
+            if events:
+                _until(lambda: _all_sent(rt))
+            else:
+                time.sleep(0.5)
+        finally:
+            service.stop()
+            rt.close()
+    assert len(endpoint.accepted()) == (1 if events else 0)
