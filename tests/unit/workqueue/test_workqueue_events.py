@@ -18,6 +18,7 @@ from revbridge.core.money import Money
 from revbridge.ledger.journal import Dimensions, Journal, JournalDraft, JournalLine, Lane, realtime_journal
 from revbridge.ledger.role import AccountRole as R
 from revbridge.store import announcements, journals
+from revbridge.store.messages import Arrival
 
 
 @dataclass
@@ -130,3 +131,19 @@ def test_a_message_whose_parser_failed_is_announced_excepted(rt: Runtime) -> Non
             {"message_id": poison, "channel": "test", "format": "lines", "codes": ["PARSER_FAILED"]},
         )
     ]
+
+
+def test_a_key_reused_with_other_content_is_announced_at_intake(rt: Runtime) -> None:
+    first = rt.store.accept(Arrival(channel="test", format="lines", payload=b"CHARGE c1 1", dedupe_key="K1"))
+    other = rt.store.accept(Arrival(channel="test", format="lines", payload=b"CHARGE c1 2", dedupe_key="K1"))
+    assert other.status == "excepted" and other.message_id != first.message_id
+    announced = _announced(rt)
+    assert [kind for kind, _eid, _data in announced] == ["workitem.opened", "message.excepted"]
+    assert announced[0][2]["code"] == "DUPLICATE_CONFLICT"
+    assert announced[0][2]["message_id"] == other.message_id
+    assert announced[1][2] == {
+        "message_id": other.message_id,
+        "channel": "test",
+        "format": "lines",
+        "codes": ["DUPLICATE_CONFLICT"],
+    }
