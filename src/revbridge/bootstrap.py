@@ -20,6 +20,8 @@ from revbridge.connectors.registry import Environment as ConnectorEnvironment
 from revbridge.core.clock import Clock, SystemClock
 from revbridge.core.errors import ConfigurationError, InputError, StoreError
 from revbridge.core.wakeup import Wakeup
+from revbridge.events import SINKS, Publisher, PublisherConfig
+from revbridge.events.sinks import SinkSettings
 from revbridge.formats.base import Format
 from revbridge.formats.registry import FORMATS
 from revbridge.masterdata.loader import load
@@ -138,6 +140,39 @@ class Runtime:
             ),
             staged=self.staged,
         )
+
+    def publisher(self) -> Publisher | None:
+        """The events-out publisher the settings ask for (None: ``events_sink`` is "none")."""
+        s = self.settings
+        if s.events_sink == "none":
+            return None
+        if not s.events_url:
+            raise InputError(f"events_sink {s.events_sink} needs events_url")
+        secret = s.events_secret.get_secret_value().encode() if s.events_secret else None
+        try:
+            sink = SINKS[s.events_sink](
+                SinkSettings(
+                    url=s.events_url,
+                    secret=secret,
+                    exchange=s.events_exchange,
+                    stream=s.events_stream,
+                    subject_prefix=s.events_subject_prefix,
+                    timeout=s.events_timeout_seconds,
+                )
+            )
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        owner = s.worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        config = PublisherConfig(
+            owner=f"{owner}:events",
+            source=s.events_source,
+            batch=s.events_batch,
+            lease=timedelta(seconds=s.events_lease_seconds),
+            poll_seconds=s.events_poll_seconds,
+            retry_base=s.events_retry_base_seconds,
+            retry_max=s.events_retry_max_seconds,
+        )
+        return Publisher(self.db, sink, clock=self.clock, metrics=self.metrics, config=config)
 
     def replayer(self) -> Replayer:
         if self.posting is None:

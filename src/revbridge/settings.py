@@ -159,6 +159,24 @@ class Settings(BaseSettings):
     retry_base_seconds: float = 2.0
     batch_size: int = 64
 
+    # events out (issue 19, docs/configuration.md): CloudEvents to one sink; "none" sends nothing
+    # (announcements still accumulate in the event outbox, sent once a sink is configured)
+    events_sink: Literal["none", "rabbitmq", "nats", "webhook"] = "none"
+    events_url: str | None = None  # amqp://..., nats://..., or the webhook's https:// URL
+    events_secret: SecretStr | None = None  # the webhook's HMAC-SHA256 signing key
+    events_source: str = "/revbridge"  # the CloudEvents source attribute
+    events_exchange: str = "revbridge.events"  # RabbitMQ topic exchange (routing key: the type)
+    events_stream: str = "REVBRIDGE_EVENTS"  # NATS JetStream stream ...
+    events_subject_prefix: str = "revbridge.events"  # ... of subjects <prefix>.<type>
+    events_batch: int = Field(default=100, ge=1)
+    # how long a publisher holds the announcements of one round; one that dies holding them
+    # delays them this long (another publisher, or the restarted one, then sends them)
+    events_lease_seconds: float = Field(default=60.0, gt=0)
+    events_poll_seconds: float = Field(default=1.0, gt=0)
+    events_retry_base_seconds: float = Field(default=1.0, gt=0)
+    events_retry_max_seconds: float = Field(default=300.0, gt=0)
+    events_timeout_seconds: float = Field(default=10.0, gt=0)
+
     # retention of raw payloads (days); None keeps them forever
     retention_days: int | None = None
     # records horizon (whole months, PostgreSQL): `revbridge purge` drops the messages and events

@@ -31,7 +31,7 @@ from revbridge.pipeline.reconciliation import report
 from revbridge.reconcile import Control, Report
 from revbridge.security.roles import Role
 from revbridge.service.app import create_app
-from revbridge.store import apikeys
+from revbridge.store import Database, announcements, apikeys
 from revbridge.store import journals as journal_store
 from revbridge.store.schema import event_lines, gl_documents, gl_entries, journals
 
@@ -282,6 +282,18 @@ def test_the_command_exits_zero_when_it_ties_and_one_naming_the_breaks(tmp_path:
     breaks = json.loads(as_json.stdout)["breaks"]
     assert {b["control"] for b in breaks} == {"erp", "daily"}
     assert sorted(Decimal(b["difference"]) for b in breaks) == [Decimal("-80.00"), Decimal("80.00")]
+    # events out: both runs found the same two breaks; each is announced once, without event keys
+    store = Database.open(db, null_pool=True)
+    try:
+        announced = [p for p in announcements.listed(store) if p.kind == "reconciliation.broken"]
+    finally:
+        store.close()
+    assert sorted(str(p.data["control"]) for p in announced) == ["daily", "erp"]
+    assert sorted(Decimal(str(p.data["difference"])) for p in announced) == [
+        Decimal("-80.00"),
+        Decimal("80.00"),
+    ]
+    assert all("event_keys" not in p.data and int(str(p.data["event_count"])) > 0 for p in announced)
     bad = _cli(tmp_path, db, "--date", "yesterday")
     assert bad.returncode == 2 and "--date must be an ISO date" in bad.stderr
 

@@ -110,3 +110,14 @@ def test_logs_go_to_a_file_for_a_block_then_back_where_they_went(tmp_path: Path)
         rblog.configure("INFO", json_lines=True)
     assert [json.loads(line)["event"] for line in log.read_text().splitlines()] == ["inside.block"]
     assert [json.loads(line)["event"] for line in before.getvalue().splitlines()] == ["after.block"]
+
+
+def test_the_events_out_examples_are_valid_settings() -> None:
+    """examples/config/events: each documented sink's example loads as it is written."""
+    folder = Path(__file__).resolve().parents[2] / "examples" / "config" / "events"
+    sinks = {}
+    for path in sorted(folder.glob("*.yaml")):
+        loaded = load_settings(path)
+        sinks[path.stem] = loaded.events_sink
+        assert loaded.events_url and loaded.events_source == "/revbridge/mercy-health"
+    assert sinks == {"nats": "nats", "rabbitmq": "rabbitmq", "webhook": "webhook"}

@@ -23,7 +23,7 @@ from revbridge.cli.common import (
 from revbridge.cli.tables import Column, Grid, print_grid
 from revbridge.core.errors import InputError
 from revbridge.core.money import Money
-from revbridge.pipeline.reconciliation import report
+from revbridge.pipeline.reconciliation import announce, report
 from revbridge.reconcile import Report
 
 TICK = "[green]yes[/green]"
@@ -67,6 +67,7 @@ def reconcile_command(
             in_flight=timedelta(minutes=stale_after),
             connector_for=runtime.connector_for,
         )
+        announce(runtime.db, found, now=runtime.clock.now())  # events out: reconciliation.broken
     if json_out:
         print_json(found.as_json(keys=events))
     else:

@@ -156,5 +156,26 @@ class Metrics:
             ["source"],
             registry=r,
         )
+        self._events(r)
         self.state = StateCollector()
         r.register(self.state)
+
+    def _events(self, r: CollectorRegistry) -> None:
+        """Events out (revbridge.events): what the publisher sent, what failed, how far behind."""
+        self.events_published = Counter(
+            "revbridge_events_published", "CloudEvents published", ["sink", "type"], registry=r
+        )
+        self.events_failed = Counter(
+            "revbridge_events_failed",
+            "CloudEvent sends that failed and will be retried",
+            ["sink"],
+            registry=r,
+        )
+        self.events_unsent = Gauge(
+            "revbridge_events_unsent", "Announcements in the event outbox not sent yet", registry=r
+        )
+        self.events_lag = Gauge(
+            "revbridge_events_lag_seconds",
+            "Age of the oldest announcement not sent yet (0 when none waits)",
+            registry=r,
+        )

@@ -15,7 +15,7 @@ from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Problem, ProblemCode
 from revbridge.observability.logging import get_logger
 from revbridge.observability.metrics import Metrics
-from revbridge.store import Tx, journals, outbox
+from revbridge.store import Tx, announcements, journals, outbox
 from revbridge.workqueue import open_items
 
 
@@ -115,6 +115,9 @@ def write(tx: Tx, outcome: Outcome, *, owner: str, now: datetime) -> tuple[bool,
                 error=error,
             )
             if done:
+                announcements.journal_rejected(
+                    tx, claim.id, code=str(outcome.code), connector=connector, attempts=attempts, now=now
+                )
                 opened = open_items(tx, [problem(outcome)], now=now, message_id=None)
                 return True, [item.code for item in opened]
         case Released(claim, at) if claim.ticket is not None:  # a check given back: still accepted

@@ -8,7 +8,9 @@ Both sides are read: what the ERP holds under each posted journal's reference, a
 with a ``held`` method) every document the ERP holds from revbridge in the report's dates, so a
 document no journal of ours has (posted twice by hand, sent by another installation) is a break.
 How long work may legitimately be in flight comes from the configuration in effect: its context
-wait and batch window, each plus ``in_flight``. It writes nothing and decides no figure itself.
+wait and batch window, each plus ``in_flight``. It writes nothing and decides no figure itself;
+``announce`` (what `revbridge reconcile` and the API call after it) puts the report's breaks in
+the event outbox as ``reconciliation.broken`` events, each once however often it is found.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from datetime import date, datetime, timedelta
 from revbridge.core.errors import RevbridgeError
 from revbridge.masterdata.configuration import Configuration
 from revbridge.reconcile import Inputs, Report, Thresholds, reconcile
+from revbridge.reconcile.breaks import Break
 from revbridge.reconcile.erp import Reader, erp_document, readers_for
 from revbridge.reconcile.facts import ErpDocument
-from revbridge.store import Database, facts
+from revbridge.store import Database, announcements, facts
 
 DEFAULT_IN_FLIGHT = timedelta(minutes=30)
 
@@ -48,6 +51,30 @@ def report(
     inputs = _read_back(inputs, found)
     inputs = replace(inputs, documents={**_held(inputs, connectors, day), **inputs.documents})
     return reconcile(inputs, now=now, thresholds=_thresholds(config, in_flight))
+
+
+def announce(db: Database, found: Report, *, now: datetime) -> int:
+    """Announce the report's breaks (events out); returns how many had not been announced yet."""
+    return announcements.breaks_found(db, [_notice(b) for b in found.breaks], now=now)
+
+
+def _notice(found: Break) -> announcements.BreakNotice:
+    """A break's PHI-free fields: never its event keys (an 835's holds the patient control number)."""
+    shown = found.as_json()
+    return announcements.BreakNotice(
+        control=found.control.value,
+        subject=found.subject,
+        message=found.message,
+        expected=_text(shown["expected"]),
+        actual=_text(shown["actual"]),
+        difference=_text(shown["difference"]),
+        currency=_text(shown["currency"]),
+        event_count=len(found.event_keys),
+    )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _connectors(config: Configuration | None, connector_for: Callable[[str], object] | None) -> list[object]:

@@ -24,6 +24,7 @@ def run_server(runtime: Runtime, *, workers: int, child_args: list[str]) -> None
         mllp=runtime.settings.mllp_port != 0,
         workers=0,
         post=False,  # the worker processes run the posting loop and the outbox
+        events=True,  # this process publishes events out (when a sink is configured), not its workers
         processes=processes,
     )
     service.start()
@@ -86,7 +87,14 @@ def worker(
             console.print(f"processed {n} message(s)")
             return
         service = Service(
-            runtime, http=False, mllp=False, directory=False, staging=False, workers=threads, post=not no_post
+            runtime,
+            http=False,
+            mllp=False,
+            directory=False,
+            staging=False,
+            workers=threads,
+            post=not no_post,
+            events=wake_fd is None,  # a child of `revbridge serve`: the parent publishes events
         )
         service.start()
         if wake_fd is None:

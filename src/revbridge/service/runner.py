@@ -39,6 +39,7 @@ class Service:
     directory: bool = True
     staging: bool = True  # poll the configured database staging tables (settings.staging_sources)
     post: bool = True  # run the ERP outbox
+    events: bool = True  # run the events-out publisher, when the settings configure a sink
     connector_for: Callable[[str], Connector] | None = None  # default: the configuration's connector
     loops: list[Callable[[threading.Event], None]] = field(default_factory=list)
     processes: WorkerProcesses | None = None  # workers in child processes (besides ``workers``)
@@ -74,6 +75,9 @@ class Service:
         if self.staging:
             for source in self.runtime.settings.staging_sources:
                 self._spawn(f"staging-{source.name}", self.runtime.staging_poller(source).run)
+        publisher = self.runtime.publisher() if self.events else None
+        if publisher is not None:
+            self._spawn("events", publisher.run)
         for n, loop in enumerate(self.loops):
             self._spawn(f"loop-{n}", loop)
         if self.processes is not None:

@@ -27,7 +27,7 @@ from revbridge.core.ids import content_hash, uuid7
 from revbridge.core.problem import ProblemCode, Severity
 from revbridge.core.wakeup import Wakeup
 from revbridge.security.keys import Keyring
-from revbridge.store import bulk, partitions, staging
+from revbridge.store import announcements, bulk, partitions, staging
 from revbridge.store.database import Database
 from revbridge.store.schema import message_keys, messages, work_items
 from revbridge.store.staging import StagingMark
@@ -226,8 +226,14 @@ class MessageStore:
             # cost as much as the fsync itself.
             bulk.insert_rows(conn, messages, rows)
             bulk.insert_rows(conn, message_keys, key_rows)
-            if items_rows:
-                conn.execute(insert(work_items), items_rows)
+            if items_rows:  # a key reused with other content: rare, announced (events out)
+                opened = conn.execute(
+                    insert(work_items).returning(work_items.c.id, sort_by_parameter_order=True), items_rows
+                )
+                announcements.workitems_opened(conn, [int(i) for (i,) in opened], now=now)
+                for row in rows:
+                    if row["status"] == EXCEPTED:
+                        announcements.message_excepted(conn, str(row["id"]), now=now)
             marks = [item.arrival.mark for item in group if item.arrival.mark is not None]
             if marks:
                 staging.write(conn, marks, now)

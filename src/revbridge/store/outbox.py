@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, case, or_, select, update
 
+from revbridge.store import announcements
 from revbridge.store.database import Database, Tx
 from revbridge.store.journals import ACCEPTED, FAILED, POSTED, STAGED, SUBMITTING
 from revbridge.store.schema import journals
@@ -184,7 +185,10 @@ def mark_posted(tx: Tx, journal_id: str, *, owner: str, document: str, connector
             posted_at=now,
         )
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    announcements.journal_posted(tx, journal_id, now=now)  # the same transaction: events out
+    return True
 
 
 def retry_later(

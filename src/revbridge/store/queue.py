@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
+from revbridge.store import announcements
 from revbridge.store.database import Database, Tx
 from revbridge.store.schema import messages, work_items
 
@@ -129,7 +130,11 @@ def finish(
             "p_completed_at": now if status in TERMINAL else None,
         },
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    if status == EXCEPTED:
+        announcements.message_excepted(conn, message_id, now=now)  # the same transaction: events out
+    return True
 
 
 def retry_later(db: Database, message_id: str, *, owner: str, at: datetime, reason: str) -> bool:
@@ -217,6 +222,8 @@ def settle(tx: Tx, message_id: str, *, status: str, reason: str, now: datetime) 
         .where(messages.c.id == message_id)
         .values(status=status, terminal_reason=reason, completed_at=now)
     )
+    if status == EXCEPTED:
+        announcements.message_excepted(tx, message_id, now=now)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -230,6 +230,28 @@ journal_lines = Table(
     Column("service_line", String(64), nullable=False),
 )
 
+# Events out (issue 19): CloudEvents announcing what happened, written in the same transaction as
+# what they announce and sent by the publisher (revbridge.events), at least once. event_id is
+# stable (the same announcement, the same id: consumers dedupe on it); data is PHI-free JSON.
+event_outbox = Table(
+    "event_outbox",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("type", String(40), nullable=False),
+    Column("subject", String(256), nullable=False),
+    Column("time", UtcDateTime, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("sent_at", UtcDateTime),
+    Index("ix_event_outbox_unsent", "sent_at", "seq"),
+    Index("ix_event_outbox_type_subject", "type", "subject"),
+)
+
 # SAP S/4HANA's asynchronous confirmations (JournalEntryBulkCreateConfirmation), one row per
 # journal entry request and submission, keyed by its MessageHeader/ID (= our journal key) and the
 # bulk request's. PHI-free:

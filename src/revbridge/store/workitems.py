@@ -18,6 +18,7 @@ from sqlalchemy import Connection, func, or_, select, update
 
 from revbridge.core.ids import digest
 from revbridge.core.problem import Problem, ProblemCode, Severity
+from revbridge.store import announcements
 from revbridge.store.database import Database
 from revbridge.store.schema import messages, work_items
 
@@ -108,7 +109,10 @@ def insert(conn: Connection, items: Sequence[NewItem], *, now: datetime) -> None
         }
         for i in items
     ]
-    conn.execute(work_items.insert(), rows)
+    inserted = conn.execute(
+        work_items.insert().returning(work_items.c.id, sort_by_parameter_order=True), rows
+    )
+    announcements.workitems_opened(conn, [int(i) for (i,) in inserted], now=now)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -216,12 +220,14 @@ def close(
 ) -> int:
     if status not in (RESOLVED, IGNORED):
         raise ValueError(f"cannot close an item as {status!r}")
-    result = conn.execute(
+    closed = conn.execute(
         update(work_items)
         .where(work_items.c.id.in_(list(item_ids)), work_items.c.status == OPEN)
         .values(status=status, resolved_by=actor, resolution=reason, updated_at=now)
-    )
-    return int(result.rowcount)
+        .returning(work_items.c.id, work_items.c.code)
+    ).all()
+    announcements.workitems_resolved(conn, [(int(i), c) for i, c in closed], status=status, now=now)
+    return len(closed)
 
 
 def assign(conn: Connection, item_ids: Sequence[int], *, assignee: str | None, now: datetime) -> int:
@@ -266,10 +272,13 @@ def resolve_cleared(
     )
     if keep:
         query = query.where(work_items.c.fingerprint.not_in(keep))
-    result = conn.execute(
-        query.values(status=RESOLVED, resolved_by=actor, resolution="cleared by replay", updated_at=now)
-    )
-    return int(result.rowcount)
+    closed = conn.execute(
+        query.values(
+            status=RESOLVED, resolved_by=actor, resolution="cleared by replay", updated_at=now
+        ).returning(work_items.c.id, work_items.c.code)
+    ).all()
+    announcements.workitems_resolved(conn, [(int(i), c) for i, c in closed], status=RESOLVED, now=now)
+    return len(closed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

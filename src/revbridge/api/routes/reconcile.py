@@ -16,7 +16,7 @@ from starlette.requests import Request
 
 from revbridge.http.permissions import requires
 from revbridge.http.state import runtime_of
-from revbridge.pipeline.reconciliation import report
+from revbridge.pipeline.reconciliation import announce, report
 from revbridge.security.roles import Permission
 from revbridge.store import facts
 
@@ -41,6 +41,7 @@ async def reconcile(
             in_flight=timedelta(minutes=stale_after),
             connector_for=runtime.connector_for,
         )
+        announce(runtime.db, found, now=runtime.clock.now())  # events out: reconciliation.broken
         if day is None:  # the whole store: what the reconciliation alert reads
             runtime.metrics.reconciliation_ties.labels("all").set(1 if found.ties else 0)
         return found.as_json(keys=events)
