@@ -248,6 +248,22 @@ sap_confirmations = Table(
     Column("received_at", UtcDateTime, nullable=False),
 )
 
+# Go-live opening positions, one row per cut-over date and legal entity: which opening journal
+# was loaded (its document key is a digest of the rows, so the same file is recognised again).
+golive_loads = Table(
+    "golive_loads",
+    metadata,
+    Column("as_of", Date, primary_key=True),
+    Column("legal_entity", String(32), primary_key=True),
+    Column("document_key", String(128), nullable=False),
+    Column("journal_id", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("loaded_by", String(128), nullable=False),
+    Column("loaded_at", UtcDateTime, nullable=False),
+)
+
 # ---- configuration and periods ---------------------------------------------------------------
 
 config_versions = Table(
