@@ -81,6 +81,17 @@ def generate(*, start: date, days: int = 1, seed: int = 0, scale: float = 1.0) -
     )
 
 
+def carried_in(
+    *, start: date, days: int = 1, seed: int = 0, scale: float = 1.0
+) -> Iterator[tuple[Visit, Settlement]]:
+    """The visits ``generate`` (same arguments) lets into the window without their registration
+    and charges: registered before ``start``, they are what a go-live at ``start`` carries in."""
+    window = [start + timedelta(days=n) for n in range(days)]
+    for life in _lives(seed, scale, window, {}):
+        if not life.sends_registration:
+            yield life.visit, life.settlement
+
+
 def _lives(seed: int, scale: float, window: list[date], plans: dict[date, faults.Plan]) -> Iterator[_Life]:
     first, end = window[0], window[-1] + timedelta(days=1)
     for facility in FACILITIES:
