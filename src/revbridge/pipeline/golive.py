@@ -18,7 +18,7 @@ from revbridge.core.money import Money
 from revbridge.formats import golive as golive_file
 from revbridge.ledger.journal import realtime_journal
 from revbridge.rules.golive import opening
-from revbridge.store import Database, configs, golive, journals
+from revbridge.store import Database, configs, golive, journals, periods
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,7 +53,7 @@ def load(db: Database, text: str, *, as_of: date, actor: str, now: datetime) -> 
         if found is None:
             raise InputError("no approved configuration is in effect: run `revbridge config apply`")
         config = found[1]
-        built = opening(parsed.rows, config, as_of=as_of)
+        built = opening(parsed.rows, config, as_of=as_of, calendar=periods.calendar(tx))
         _refuse(built.errors)
         before = golive.loads(tx, as_of=as_of)
         if before:

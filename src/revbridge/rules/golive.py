@@ -6,7 +6,7 @@ patient balances live) and Cr ``opening_balance`` (the chart's equity/clearing a
 carrying the row's event key so the subledger drills down to the account. Remittances and patient
 payments on pre-cut-over claims then relieve this AR like any other. A credit balance (a negative
 amount) books the other way round. Every code is checked against master data first; a file with
-any unknown code yields its errors and no draft.
+any unknown code, or a cut-over date in a closed period, yields its errors and no draft.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from revbridge.core.money import Money
 from revbridge.core.problem import Problem
 from revbridge.formats.golive import OpeningRow
 from revbridge.ledger.journal import Dimensions, JournalDraft, JournalLine, Lane
+from revbridge.ledger.period import PeriodCalendar
 from revbridge.ledger.role import AccountRole
 from revbridge.masterdata.configuration import Configuration
 
@@ -42,7 +43,11 @@ def document_key(as_of: date, legal_entity: str, rows: Sequence[OpeningRow]) -> 
     return f"golive:{as_of.isoformat()}:{legal_entity}:{digest(*content, length=16)}"
 
 
-def opening(rows: Sequence[OpeningRow], config: Configuration, *, as_of: date) -> Opening:
+def opening(
+    rows: Sequence[OpeningRow], config: Configuration, *, as_of: date, calendar: PeriodCalendar | None = None
+) -> Opening:
+    """``calendar``: a cut-over date in a legal entity's closed period is refused (an opening
+    position is the start of the books, never moved to a later day)."""
     errors: list[str] = []
     lines: dict[str, list[JournalLine]] = defaultdict(list)
     by_entity: dict[str, list[OpeningRow]] = defaultdict(list)
@@ -53,6 +58,8 @@ def opening(rows: Sequence[OpeningRow], config: Configuration, *, as_of: date) -
             continue
         lines[row.legal_entity].extend(found)
         by_entity[row.legal_entity].append(row)
+    closed = sorted(e for e in lines if calendar is not None and not calendar.is_open(e, as_of))
+    errors += [f"{as_of.isoformat()} is in a closed period of legal entity {e}" for e in closed]
     if errors:
         return Opening(drafts=(), errors=tuple(errors))
     drafts = tuple(

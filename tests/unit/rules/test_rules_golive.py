@@ -10,6 +10,7 @@ from pathlib import Path
 
 from revbridge.formats.golive import OpeningRow, parse
 from revbridge.ledger.journal import Lane, realtime_journal
+from revbridge.ledger.period import Period, PeriodCalendar, PeriodStatus
 from revbridge.ledger.role import AccountRole
 from revbridge.masterdata import Configuration
 from revbridge.rules.golive import document_key, opening
@@ -91,3 +92,17 @@ def test_a_chart_without_an_opening_balance_account_is_an_error(config: Configur
     built = opening([_row(2, "MHN-STJ", "MEDICARE", "10")], bare, as_of=AS_OF)
     assert built.drafts == ()
     assert built.errors == ("line 2: no account for role opening_balance in legal entity MHN",)
+
+
+def test_a_cut_over_in_a_closed_period_is_refused(config: Configuration) -> None:
+    closed = Period(
+        legal_entity="MHS", start=date(2025, 3, 1), end=date(2025, 3, 31), status=PeriodStatus.CLOSED
+    )
+    rows = [_row(2, "MHN-STJ", "MEDICARE", "10"), _row(3, "MHS-BAY", "MEDICARE", "10", entity="MHS")]
+    built = opening(rows, config, as_of=AS_OF, calendar=PeriodCalendar(periods=(closed,)))
+    assert built.drafts == ()
+    assert built.errors == ("2025-03-02 is in a closed period of legal entity MHS",)
+    assert (
+        len(opening(rows, config, as_of=date(2025, 2, 28), calendar=PeriodCalendar(periods=(closed,))).drafts)
+        == 2
+    )
