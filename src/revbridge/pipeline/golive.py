@@ -16,8 +16,8 @@ from datetime import date, datetime
 from revbridge.core.errors import InputError
 from revbridge.core.money import Money
 from revbridge.formats import golive as golive_file
-from revbridge.ledger.journal import realtime_journal
 from revbridge.rules.golive import opening
+from revbridge.rules.posting import open_books
 from revbridge.store import Database, configs, golive, journals, periods
 
 
@@ -64,8 +64,7 @@ def load(db: Database, text: str, *, as_of: date, actor: str, now: datetime) -> 
                 f"({', '.join(b.legal_entity for b in before)}); a cut-over date loads once"
             )
         recorded = []
-        for draft in built.drafts:
-            journal = realtime_journal(draft)
+        for draft, journal in zip(built.drafts, open_books(built.drafts), strict=True):
             connector = config.legal_entity(draft.legal_entity).connector.name
             journals.stage_realtime(tx, draft, journal, connector=connector, first_received_at=now, now=now)
             rows = [r for r in parsed.rows if r.legal_entity == draft.legal_entity]
