@@ -89,3 +89,12 @@ def load_opening(db: Database, traffic: Traffic, *, now: datetime) -> golive.Loa
         self_pay_class=master.self_pay_class,
     )
     return golive.load(db, text, as_of=cutover, actor="demo", now=now)
+
+
+def describe(loaded: golive.Loaded) -> str:
+    """One line for the demo's console: what the go-live opened, per legal entity."""
+    parts = [
+        f"{item.legal_entity} {item.rows} accounts {item.total.amount:,} {item.total.currency}"
+        for item in loaded.loads
+    ]
+    return f"go-live opening AR as of {loaded.as_of.isoformat()}: " + "; ".join(parts)
