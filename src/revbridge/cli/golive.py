@@ -1,4 +1,4 @@
-"""golive load | list: the go-live cut-over's opening receivables (docs/golive.md)."""
+"""golive load | reverse | list: the go-live cut-over's opening receivables (docs/golive.md)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ def _read(path: Path) -> str:
 def load_command(
     file: Annotated[Path, typer.Argument(help="Opening balances CSV (docs/golive.md).")],
     as_of: AsOfOption,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Reverse a different position loaded for the date first.")
+    ] = False,
     json_out: JsonOption = False,
     db: DbOption = None,
     settings: SettingsOption = None,
@@ -50,11 +53,18 @@ def load_command(
     text = _read(file)
     with open_runtime(db, settings) as runtime:
         loaded = loading.load(
-            runtime.db, text, as_of=cutover, actor=f"cli:{getpass.getuser()}", now=runtime.clock.now()
+            runtime.db,
+            text,
+            as_of=cutover,
+            actor=f"cli:{getpass.getuser()}",
+            now=runtime.clock.now(),
+            replace=replace,
+            anchor=runtime.settings.resolved_audit_anchor,
         )
     if json_out:
         print_json(loaded.as_json())
         return
+    _print_reversed(loaded)
     verb = "loaded" if loaded.new else "already loaded (nothing posted)"
     for item in loaded.loads:
         console.print(
@@ -64,21 +74,52 @@ def load_command(
         )
 
 
+@golive_app.command("reverse")
+def reverse_command(
+    as_of: AsOfOption, json_out: JsonOption = False, db: DbOption = None, settings: SettingsOption = None
+) -> None:
+    """Take the opening position loaded for a cut-over date back out (a reversing journal each)."""
+    cutover = _date(as_of)
+    with open_runtime(db, settings) as runtime:
+        loaded = loading.reverse(
+            runtime.db,
+            as_of=cutover,
+            actor=f"cli:{getpass.getuser()}",
+            now=runtime.clock.now(),
+            anchor=runtime.settings.resolved_audit_anchor,
+        )
+    if json_out:
+        print_json(loaded.as_json())
+        return
+    _print_reversed(loaded)
+
+
+def _print_reversed(loaded: loading.Loaded) -> None:
+    for item in loaded.reversed:
+        console.print(
+            f"{item.legal_entity} {item.as_of.isoformat()}: opening journal {item.journal_id} "
+            f"reversed by {item.reversed_by}",
+            highlight=False,
+        )
+
+
 @golive_app.command("list")
 def list_command(json_out: JsonOption = False, db: DbOption = None, settings: SettingsOption = None) -> None:
-    """Opening positions loaded, per cut-over date and legal entity."""
+    """Opening positions loaded, per cut-over date, legal entity and revision (reversed ones too)."""
     with open_runtime(db, settings) as runtime, runtime.db.reading() as tx:
-        found = golive.loads(tx)
+        found = golive.loads(tx, active=False)
     rows = [
         {
             "as_of": item.as_of.isoformat(),
             "legal_entity": item.legal_entity,
+            "revision": item.revision,
             "journal_id": item.journal_id,
             "rows": item.rows,
             "total": str(item.total.amount),
             "currency": item.total.currency,
             "loaded_by": item.loaded_by,
             "loaded_at": item.loaded_at.isoformat(),
+            "reversed_by": item.reversed_by,
         }
         for item in found
     ]

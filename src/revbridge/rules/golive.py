@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from revbridge.core.ids import digest
@@ -44,10 +44,16 @@ def document_key(as_of: date, legal_entity: str, rows: Sequence[OpeningRow]) -> 
 
 
 def opening(
-    rows: Sequence[OpeningRow], config: Configuration, *, as_of: date, calendar: PeriodCalendar | None = None
+    rows: Sequence[OpeningRow],
+    config: Configuration,
+    *,
+    as_of: date,
+    calendar: PeriodCalendar | None = None,
+    revision: int = 0,
 ) -> Opening:
     """``calendar``: a cut-over date in a legal entity's closed period is refused (an opening
-    position is the start of the books, never moved to a later day)."""
+    position is the start of the books, never moved to a later day). ``revision``: how many loads
+    of the date came before (a replacement's journal must not share the replaced one's id)."""
     errors: list[str] = []
     lines: dict[str, list[JournalLine]] = defaultdict(list)
     by_entity: dict[str, list[OpeningRow]] = defaultdict(list)
@@ -70,10 +76,21 @@ def opening(
             posting_date=as_of,
             source_document_key=document_key(as_of, entity, by_entity[entity]),
             lines=tuple(lines[entity]),
+            revision=f"r{revision}" if revision else "",
         )
         for entity in sorted(lines)
     )
     return Opening(drafts=drafts, errors=())
+
+
+def reversal(draft: JournalDraft) -> JournalDraft:
+    """The draft that takes a loaded opening position back out (a replacement reverses the
+    position it replaces): every line on the other side, same date and event keys."""
+    return replace(
+        draft,
+        lines=tuple(line.reversed() for line in draft.lines),
+        revision=f"{draft.revision or 'r0'}-reversed",
+    )
 
 
 def _lines(row: OpeningRow, config: Configuration, as_of: date) -> tuple[JournalLine, ...] | str:

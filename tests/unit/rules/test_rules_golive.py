@@ -13,7 +13,7 @@ from revbridge.ledger.journal import Lane, realtime_journal
 from revbridge.ledger.period import Period, PeriodCalendar, PeriodStatus
 from revbridge.ledger.role import AccountRole
 from revbridge.masterdata import Configuration
-from revbridge.rules.golive import document_key, opening
+from revbridge.rules.golive import document_key, opening, reversal
 
 AS_OF = date(2025, 3, 2)
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "golive" / "opening-balances.csv"
@@ -106,3 +106,18 @@ def test_a_cut_over_in_a_closed_period_is_refused(config: Configuration) -> None
         len(opening(rows, config, as_of=date(2025, 2, 28), calendar=PeriodCalendar(periods=(closed,))).drafts)
         == 2
     )
+
+
+def test_a_replacement_has_its_own_revision_and_a_reversal_undoes_every_line(config: Configuration) -> None:
+    rows = parse(EXAMPLE.read_text(encoding="utf-8")).rows
+    first = opening(rows, config, as_of=AS_OF).drafts[0]
+    second = opening(rows, config, as_of=AS_OF, revision=2).drafts[0]
+    assert (first.revision, second.revision) == ("", "r2")
+    assert first.source_document_key == second.source_document_key
+    assert realtime_journal(first).id != realtime_journal(second).id
+    undo = reversal(first)
+    assert undo.revision == "r0-reversed"
+    assert (undo.posting_date, undo.event_keys) == (first.posting_date, first.event_keys)
+    combined = _nets((*first.lines, *undo.lines))
+    assert set(combined.values()) == {Decimal(0)}
+    assert realtime_journal(undo).id not in {realtime_journal(first).id, realtime_journal(second).id}

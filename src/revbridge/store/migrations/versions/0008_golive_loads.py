@@ -1,5 +1,6 @@
-"""Go-live opening positions: the opening journal loaded per cut-over date and legal entity, so
-loading the same file again posts nothing and a different file for that date is refused.
+"""Go-live opening positions: the opening journal loaded per cut-over date, legal entity and
+revision, so loading the same file again posts nothing, a different file for that date is refused
+unless the loaded one is replaced, and a replaced (reversed) load names its reversing journal.
 
 Revision ID: 0008
 Revises: 0007
@@ -22,6 +23,7 @@ def upgrade() -> None:
         "golive_loads",
         sa.Column("as_of", sa.Date, nullable=False),
         sa.Column("legal_entity", sa.String(32), nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
         sa.Column("document_key", sa.String(128), nullable=False),
         sa.Column("journal_id", sa.String(64), nullable=False),
         sa.Column("rows", sa.Integer, nullable=False),
@@ -29,7 +31,8 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("loaded_by", sa.String(128), nullable=False),
         sa.Column("loaded_at", UtcDateTime, nullable=False),
-        sa.PrimaryKeyConstraint("as_of", "legal_entity", name="pk_golive_loads"),
+        sa.Column("reversed_by", sa.String(64)),
+        sa.PrimaryKeyConstraint("as_of", "legal_entity", "revision", name="pk_golive_loads"),
     )
 
 
