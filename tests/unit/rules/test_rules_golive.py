@@ -3,13 +3,14 @@ self-pay), Cr opening_balance, one balanced realtime draft per legal entity, dat
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 from revbridge.formats.golive import OpeningRow, parse
-from revbridge.ledger.journal import Lane, realtime_journal
+from revbridge.ledger.journal import JournalLine, Lane, realtime_journal
 from revbridge.ledger.period import Period, PeriodCalendar, PeriodStatus
 from revbridge.ledger.role import AccountRole
 from revbridge.masterdata import Configuration
@@ -30,9 +31,9 @@ def _row(line: int, facility: str, payer_class: str, amount: str, *, entity: str
     )
 
 
-def _nets(lines: object) -> dict[tuple[str, str, str], Decimal]:
+def _nets(lines: Iterable[JournalLine]) -> dict[tuple[str, str, str], Decimal]:
     found: dict[tuple[str, str, str], Decimal] = {}
-    for ln in lines:  # type: ignore[attr-defined]
+    for ln in lines:
         key = (ln.account, ln.role.value, ln.dimensions.payer_class)
         found[key] = found.get(key, Decimal(0)) + ln.net.amount
     return found
