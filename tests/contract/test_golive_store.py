@@ -14,6 +14,7 @@ from revbridge.core.money import Money
 from revbridge.ledger.journal import Dimensions, JournalDraft, JournalLine, Lane, realtime_journal
 from revbridge.ledger.role import AccountRole
 from revbridge.store import Database, golive, journals, subledger
+from revbridge.store.views import journals as journal_views
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 AS_OF = date(2025, 3, 2)
@@ -109,3 +110,10 @@ def test_an_opening_journal_reads_back_as_the_draft_it_was_made_of(db: Database)
         ("1211", Decimal("10.00")),
         ("3900", Decimal("-10.00")),
     ]
+    # the workbench's journal line page shows the opening row behind each line, with no message
+    for stored in journal_views.lines(db, journal.id):
+        found = journal_views.line_behind(db, journal.id, stored.id)
+        assert found is not None
+        (behind,) = found.contributions
+        assert (behind.event_key, behind.kind, behind.message_id) == (key, journal_views.OPENING_KIND, None)
+        assert behind.occurred_on == AS_OF
