@@ -65,6 +65,7 @@ def test_demo_catches_every_fault_ties_and_serves(tmp_path: Path) -> None:
         assert "serving until Ctrl-C" in output, output[-3000:]
         assert httpx.get(f"http://127.0.0.1:{http}/healthz", timeout=10).json() == {"status": "ok"}
         assert "reconciliation ties" in output
+        assert "go-live opening AR as of 2026-11-01: MHN " in output, "the demo opens its books first"
         for fault in ("unknown_payer", "unmapped_department", "resent_dft", "duplicate_835", "erp_outage"):
             row = next(line for line in lines if line.strip("│ ").startswith(fault))
             assert "yes" in row, row

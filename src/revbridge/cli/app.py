@@ -17,6 +17,7 @@ from revbridge.cli import (
     alerts,
     config,
     exceptions,
+    golive,
     journals,
     ledger,
     messages,
@@ -47,6 +48,7 @@ app.add_typer(admin.apikey_app, name="apikey")
 app.add_typer(admin.audit_app, name="audit")
 app.add_typer(config.config_app, name="config")
 app.add_typer(periods.period_app, name="period")
+app.add_typer(golive.golive_app, name="golive")
 app.add_typer(security.keys_app, name="keys")
 app.add_typer(alerts.alerts_app, name="alerts")
 app.command()(security.purge)

@@ -233,6 +233,7 @@ BEANCOUNT_ROOTS: Mapping[AccountRole, str] = {
     AccountRole.INTEREST_INCOME: "Income",
     AccountRole.THIRD_PARTY_SETTLEMENT: "Income",
     AccountRole.BAD_DEBT: "Expenses",
+    AccountRole.OPENING_BALANCE: "Equity",  # the go-live cut-over's counterpart (docs/golive.md)
 }
 _NOT_COMPONENT = re.compile(r"[^A-Za-z0-9\-]")
 

@@ -28,6 +28,7 @@ from revbridge.cli.tables import Column, Grid, print_grid
 from revbridge.connectors.base import Connector, ConnectorUnavailable, Limits, Receipt
 from revbridge.demo import database, generate
 from revbridge.demo.feed import Fed, Targets, feed
+from revbridge.demo.opening import describe, load_opening
 from revbridge.demo.progress import Stages
 from revbridge.demo.truth import Fault, FaultKind, Message, Traffic
 from revbridge.ledger.journal import Journal
@@ -206,6 +207,7 @@ def _run(runtime: Runtime, traffic: Traffic, *, serve: bool) -> None:
         )[1]
         for role in (Role.ADMIN, Role.STEWARD, Role.APPROVER, Role.OPERATOR, Role.VIEWER)
     }
+    console.print(describe(load_opening(runtime.db, traffic, now=now)), highlight=False)
     outage = Outage(traffic.faults)
     service = Service(
         runtime, workers=2, connector_for=lambda le: OutageAware(runtime.connector_for(le), outage)

@@ -81,7 +81,28 @@ def generate(*, start: date, days: int = 1, seed: int = 0, scale: float = 1.0) -
     )
 
 
-def _lives(seed: int, scale: float, window: list[date], plans: dict[date, faults.Plan]) -> Iterator[_Life]:
+def carried_in(
+    *, start: date, days: int = 1, seed: int = 0, scale: float = 1.0
+) -> Iterator[tuple[Visit, Settlement]]:
+    """The visits registered before ``start`` that are still open then: those ``generate`` (same
+    arguments) lets into the window without their registration and charges, and those whose
+    claim is billed before ``start`` and settled after the window. A go-live carries them in."""
+    window = [start + timedelta(days=n) for n in range(days)]
+    for life in _lives(seed, scale, window, {}, open_at_start=True):
+        if not life.sends_registration:
+            yield life.visit, life.settlement
+
+
+def _lives(
+    seed: int,
+    scale: float,
+    window: list[date],
+    plans: dict[date, faults.Plan],
+    *,
+    open_at_start: bool = False,
+) -> Iterator[_Life]:
+    """``open_at_start`` also yields the lives of days before the window that touch none of it
+    but whose dates run past its start (claims still in process)."""
     first, end = window[0], window[-1] + timedelta(days=1)
     for facility in FACILITIES:
         for offset in range(-LOOKBACK, len(window)):
@@ -93,7 +114,8 @@ def _lives(seed: int, scale: float, window: list[date], plans: dict[date, faults
                 rng = stream(seed, facility, day, n)
                 line = timeline(rng, facility, day, n, role)
                 inside = first <= day < end
-                if not inside and not any(first <= d < end for d in line.dates()):
+                touches = inside or any(first <= d < end for d in line.dates())
+                if not touches and not (open_at_start and any(d >= end for d in line.dates())):
                     continue
                 lived = visit(rng, facility, line, role)
                 yield _Life(visit=lived, settlement=settle(rng, lived), sends_registration=inside)

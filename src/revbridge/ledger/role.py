@@ -29,3 +29,6 @@ class AccountRole(StrEnum):
     # claim payment nor interest (PLB CV capital pass-through, for one); revenue-accounting C.3 #28.
     THIRD_PARTY_SETTLEMENT = "third_party_settlement"
     SUSPENSE = "suspense"
+    # The go-live cut-over's counterpart to the receivables open at cut-over (an equity or
+    # clearing account): the opening journal is Dr AR / Cr opening_balance (golive.md).
+    OPENING_BALANCE = "opening_balance"

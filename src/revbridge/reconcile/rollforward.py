@@ -18,6 +18,10 @@ draft), and it is classified by what the receivable moved against in that draft:
   relieves AR for its paid amount against the one cash line of the payment header, so a
   ClaimAdjudicated's remainder is a payment.
 
+A go-live opening position (the opening journal of ``revbridge golive load``, whose receivables
+move against ``opening_balance``) dated inside the range is no movement: it adds to the opening
+column, so a roll-forward from the beginning starts at the cut-over's open AR.
+
 Each figure keeps the event keys behind it (drill-down). Two controls: the roll-forward foots to
 the closing balance the store sums independently, and that closing, less rows still waiting for
 their batch window, equals the receivables in the journals.
@@ -203,9 +207,19 @@ class _Figures:
         for ln in movements:
             drafts[(ln.event_key, ln.document_key, ln.revision, ln.posting_date)].append(ln)
         for (event_key, *_rest), members in drafts.items():
+            if any(ln.role is AccountRole.OPENING_BALANCE for ln in members):
+                self._add_opening(members)
+                continue
             for (row, movement), amount in classify(members, kinds.get(event_key, "")).items():
                 _add(self.columns, row, movement.value, amount)
                 self.keys[row][movement].add(event_key)
+
+    def _add_opening(self, members: Iterable[LineFact]) -> None:
+        """A go-live opening position inside the range is where the receivables start, not a
+        movement: its receivable lines add to the opening column (docs/golive.md)."""
+        for ln in members:
+            if ln.role in AR_ROLES:
+                _add(self.columns, (ln.legal_entity, ln.payer_class, ln.net.currency), "opening", ln.net)
 
     def row(self, row: Row) -> RollForwardRow:
         legal_entity, payer_class, currency = row

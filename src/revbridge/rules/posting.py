@@ -122,6 +122,11 @@ def post(events: Sequence[CanonicalEvent], config: Configuration, context: Conte
     )
 
 
+def open_books(drafts: Sequence[JournalDraft]) -> tuple[Journal, ...]:
+    """A go-live's opening journals (rules/golive.py): realtime, one per draft."""
+    return tuple(realtime_journal(draft) for draft in drafts)
+
+
 def close_window(drafts: Sequence[JournalDraft], window_key: str) -> tuple[Journal, ...]:
     """A closed batch window's journals: one per legal entity and posting date."""
     return batch_journals(drafts, window_key)

@@ -270,6 +270,25 @@ sap_confirmations = Table(
     Column("received_at", UtcDateTime, nullable=False),
 )
 
+# Go-live opening positions, one row per cut-over date, legal entity and revision: which opening
+# journal was loaded (its document key is a digest of the rows, so the same file is recognised
+# again) and, once replaced or reversed, the journal that reversed it.
+golive_loads = Table(
+    "golive_loads",
+    metadata,
+    Column("as_of", Date, primary_key=True),
+    Column("legal_entity", String(32), primary_key=True),
+    Column("revision", Integer, primary_key=True),  # 0 for the first load of the date, then 1, 2, ...
+    Column("document_key", String(128), nullable=False),
+    Column("journal_id", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("loaded_by", String(128), nullable=False),
+    Column("loaded_at", UtcDateTime, nullable=False),
+    Column("reversed_by", String(64)),  # the reversing journal's id, once replaced or reversed
+)
+
 # ---- configuration and periods ---------------------------------------------------------------
 
 config_versions = Table(

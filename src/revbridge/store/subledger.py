@@ -166,3 +166,11 @@ def standing_drafts(tx: Tx, event_keys: Iterable[str]) -> list[JournalDraft]:
             ).all()
         )
     return _drafts(rows)
+
+
+def journal_drafts(tx: Tx, journal_id: str) -> list[JournalDraft]:
+    """The drafts whose rows a journal was made of (a go-live replacement reverses them)."""
+    rows = tx.execute(
+        select(event_lines).where(event_lines.c.journal_id == journal_id).order_by(event_lines.c.id)
+    ).all()
+    return _drafts(rows)

@@ -79,6 +79,7 @@ ACCOUNTS = {
     R.CHARITY_CARE: "4540",
     R.INTEREST_INCOME: "7100",
     R.PAYER_CREDIT_BALANCE: "2155",
+    R.OPENING_BALANCE: "3900",
 }
 
 # ---- the worked ERA (DESIGN.md section 5; revenue-accounting.md C.4) ----------------------------

@@ -194,3 +194,24 @@ def test_rows_waiting_for_their_window_are_not_expected_in_the_journals() -> Non
     (found,) = result.rows
     assert found.unjournaled == usd("300.00") and found.journaled == usd("0")
     assert Movement.CHARGES.value in dict(found.event_keys)
+
+
+def test_a_go_live_opening_position_inside_the_range_is_the_opening_not_a_movement() -> None:
+    """The opening journal (Dr AR / Cr opening_balance) dated in the range adds to the opening
+    column; the day's payment on a pre-cut-over claim then relieves it and the row foots."""
+    opened = [
+        line("golive:A1", R.AR_PAYER, "1000.00", document="golive:doc"),
+        line("golive:A1", R.OPENING_BALANCE, "-1000.00", payer_class="", document="golive:doc"),
+        line("golive:P1", R.AR_PATIENT, "40.00", payer_class="SELF_PAY", document="golive:doc"),
+        line("golive:P1", R.OPENING_BALANCE, "-40.00", payer_class="", document="golive:doc"),
+    ]
+    paid = [line("pay", R.CASH_CLEARING, "600.00"), line("pay", R.AR_PAYER, "-600.00")]
+    result = roll(opened + paid, kinds={"pay": "ClaimAdjudicated"})
+    medicare, patient = row(result, "MEDICARE"), row(result, "SELF_PAY")
+    assert medicare.opening == usd("1000.00")
+    assert medicare.adjustments == medicare.charges == usd("0")
+    assert medicare.payments == usd("600.00")
+    assert medicare.closing == medicare.computed == usd("400.00")
+    assert patient.opening == patient.closing == usd("40.00")
+    assert dict(medicare.event_keys) == {"payments": ("pay",)}
+    assert result.breaks == ()

@@ -1,8 +1,8 @@
 """Every journal revbridge makes comes out of the posting stage (rules/posting.py): ``post`` makes
 realtime journals and ``close_window`` makes a batch window's. Elsewhere journals are only read
 back from the store. This test keeps it so: outside ``ledger/`` (where the makers are defined),
-only rules/posting.py calls them, and drafts are only built by the rules and rehydrated by the
-store."""
+only rules/posting.py calls them, and drafts are only built by the rules (an event's booking, and
+the go-live's opening position, which comes from no event) and rehydrated by the store."""
 
 from __future__ import annotations
 
@@ -43,5 +43,6 @@ def test_only_the_posting_stage_makes_journals() -> None:
 
 def test_drafts_and_lines_are_built_by_rules_and_read_back_by_the_store() -> None:
     builders = _calls(BUILDERS)
-    assert set(builders) == {"rules/booking.py", "store/subledger.py", "store/journals.py"}
+    assert set(builders) == {"rules/booking.py", "rules/golive.py", "store/subledger.py", "store/journals.py"}
     assert "Journal" not in builders["rules/booking.py"]
+    assert "Journal" not in builders["rules/golive.py"]

@@ -37,12 +37,15 @@ class StoredLine:
     events: int  # subledger rows linked to this line
 
 
+OPENING_KIND = "GoLiveOpening"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Contribution:
     event_key: str
-    kind: str
+    kind: str  # the event's kind, or OPENING_KIND for a go-live opening position's rows
     occurred_on: date
-    message_id: str
+    message_id: str | None  # None for a go-live opening position (no message brought it)
     side: str  # debit | credit
     amount_minor: int
     currency: str
@@ -103,17 +106,18 @@ def line_behind(db: Database, journal_id: str, line_id: int) -> LineBehind | Non
         ).first()
         if row is None:
             return None
+        # Outer: a go-live opening position's rows have no canonical event (no message brought them).
         rows = tx.execute(
             select(
                 event_lines.c.event_key,
-                events.c.kind,
-                events.c.occurred_on,
+                func.coalesce(events.c.kind, OPENING_KIND).label("kind"),
+                func.coalesce(events.c.occurred_on, event_lines.c.posting_date).label("occurred_on"),
                 events.c.message_id,
                 event_lines.c.side,
                 event_lines.c.amount_minor,
                 event_lines.c.currency,
             )
-            .join(events, events.c.key == event_lines.c.event_key)
+            .outerjoin(events, events.c.key == event_lines.c.event_key)
             .where(event_lines.c.journal_line_id == line_id)
             .order_by(event_lines.c.id)
         ).all()
