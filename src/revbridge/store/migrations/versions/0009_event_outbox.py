@@ -1,8 +1,8 @@
 """Events out (issue 19): the event outbox the CloudEvents publisher sends from, written in the
 same transaction as the journal, work item, message or reconciliation break it announces.
 
-Revision ID: 0008h
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07
 """
 
@@ -11,8 +11,8 @@ from alembic import op
 
 from revbridge.store.types import BigId, UtcDateTime
 
-revision = "0008h"
-down_revision = "0008g"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

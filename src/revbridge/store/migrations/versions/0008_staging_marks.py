@@ -1,7 +1,7 @@
 """The database staging-table poller's high-water marks: per configured source, the last key of
 the source table whose row is stored, written in the same transaction as the stored messages.
 
-Revision ID: 0008g
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-07
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 from revbridge.store.types import UtcDateTime
 
-revision = "0008g"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None

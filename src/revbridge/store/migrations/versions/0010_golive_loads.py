@@ -2,8 +2,8 @@
 revision, so loading the same file again posts nothing, a different file for that date is refused
 unless the loaded one is replaced, and a replaced (reversed) load names its reversing journal.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from revbridge.store.types import UtcDateTime
 
-revision = "0008"
-down_revision = "0008h"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
