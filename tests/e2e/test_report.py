@@ -184,8 +184,9 @@ def test_the_command_prints_json_csv_and_whole_numbers(tmp_path: Path) -> None:
     assert [r["gross_charges"] for r in totals] == [
         str(v) for v in expected.table("totals").column("gross_charges")
     ]
-    table = _cli(tmp_path, "revenue", "--db", url, *day)
+    table = _cli(tmp_path, "revenue", "--db", url, *day)  # 80 columns, in a pipe
     assert table.returncode == 0, table.stderr
+    assert "…" not in table.stdout and max(len(line) for line in table.stdout.splitlines()) <= 80
     for row in expected.table("by_facility").rows:
         assert all(f"{v:,}" in table.stdout for v in row if isinstance(v, Decimal)), row
     helped = _cli(tmp_path, "--help", columns=200)

@@ -13,12 +13,11 @@ from decimal import Decimal
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.measure import Measurement
-from rich.table import Table as RichTable
+from rich.markup import escape
 
 from revbridge.analytics import Figures, Period, Table
 from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, open_runtime, print_json
+from revbridge.cli.tables import Column, Grid, print_grid
 from revbridge.core.errors import InputError
 from revbridge.pipeline.analytics import REPORTS, Request, run
 
@@ -74,25 +73,21 @@ def _print(figures: Figures) -> None:
 
 
 def _print_table(table: Table) -> None:
-    shown = RichTable(title=table.title)
-    numeric = [
-        bool(table.rows) and all(isinstance(r[n], int | Decimal) for r in table.rows)
-        for n in range(len(table.columns))
-    ]
-    for column, right in zip(table.columns, numeric, strict=True):
-        shown.add_column(column, justify="right" if right else "left", no_wrap=True)
-    for row in table.rows:
-        shown.add_row(*(_show(v) for v in row))
+    """Laid out by cli/tables.py: at 80 columns or in a pipe a cell wraps between words or the
+    table splits into parts repeating the row's key, and a figure is never cut."""
     if not table.rows:
         console.print(f"{table.title}: nothing in the range", highlight=False)
         return
-    # Rich shrinks a table to the terminal and cuts its cells; a wide report is printed at the
-    # width its numbers need (the terminal wraps the lines, the figures stay whole).
-    needed = Measurement.get(console, console.options.update_width(100_000), shown).maximum
-    if needed <= console.width:
-        console.print(shown)
-    else:
-        Console(file=console.file, width=needed, force_terminal=console.is_terminal).print(shown, crop=False)
+    numeric = [all(isinstance(r[n], int | Decimal) for r in table.rows) for n in range(len(table.columns))]
+    leading = next((n for n, right in enumerate(numeric) if right), len(numeric))
+    grid = Grid(
+        title=table.title,
+        columns=tuple(Column(c, numeric=right) for c, right in zip(table.columns, numeric, strict=True)),
+        keys=max(1, min(leading, len(numeric) - 1)),
+    )
+    for row in table.rows:
+        grid.add_row(*(escape(_show(v)) for v in row))
+    print_grid(console, grid)
 
 
 def _command(name: str) -> Callable[..., None]:
