@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,24 @@ def test_the_events_out_examples_are_valid_settings() -> None:
         sinks[path.stem] = loaded.events_sink
         assert loaded.events_url and loaded.events_source == "/revbridge/mercy-health"
     assert sinks == {"nats": "nats", "rabbitmq": "rabbitmq", "webhook": "webhook"}
+
+
+def test_logging_configured_while_stderr_was_swapped_survives_that_stream_closing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A command run under click's CliRunner configures logging while sys.stderr is the runner's
+    stream, which is closed afterwards; later log lines go to the stderr of their own time."""
+    swapped = io.StringIO()
+    real = sys.stderr
+    sys.stderr = swapped
+    try:
+        rblog.configure("INFO", json_lines=True)
+        rblog.get_logger("t").info("while.swapped")
+    finally:
+        sys.stderr = real
+    swapped.close()
+    try:
+        rblog.get_logger("t").info("after.close")  # raised "I/O operation on closed file" before
+    finally:
+        rblog.configure("INFO", json_lines=True)
+    assert "after.close" in capsys.readouterr().err

@@ -18,6 +18,21 @@ import structlog
 
 _configured = False
 _stream: TextIO | None = None
+
+
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a line is written, not when logging was configured: a
+    stream swapped in for a while (a test's capture, click's CliRunner) and closed afterwards
+    must not take every later log line down with it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+_STDERR: Any = _CurrentStderr()
 _level = "INFO"
 _json_lines = True
 
@@ -38,7 +53,7 @@ def configure(level: str = "INFO", *, json_lines: bool = True, stream: TextIO | 
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), 20)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or _STDERR),
         cache_logger_on_first_use=False,
     )
     _configured = True
