@@ -129,6 +129,7 @@ class BrokerSource(BaseModel):
     prefetch: int = Field(default=100, ge=1, le=10_000)  # unacknowledged messages in flight
     max_deliveries: int = Field(default=5, ge=1, le=1_000)  # then a message that fails is poison
     retry_seconds: float = Field(default=5.0, gt=0)  # pause before reconnecting or redelivering
+    ack_wait_seconds: float = Field(default=30.0, gt=0)  # NATS: an unacked message comes back after
 
     @model_validator(mode="after")
     def _consistent(self) -> BrokerSource:

@@ -49,7 +49,10 @@ class JetStreamConsumer:
         try:
             js = client.jetstream()
             config = ConsumerConfig(
-                durable_name=c.consumer, ack_policy=AckPolicy.EXPLICIT, max_ack_pending=c.prefetch
+                durable_name=c.consumer,
+                ack_policy=AckPolicy.EXPLICIT,
+                max_ack_pending=c.prefetch,
+                ack_wait=c.ack_wait_seconds,
             )
             subscription = await js.pull_subscribe(
                 c.subject or "", durable=c.consumer, stream=c.stream, config=config
