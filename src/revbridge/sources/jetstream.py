@@ -63,7 +63,7 @@ class JetStreamConsumer:
                     raise ConnectionError("the NATS connection closed")
                 try:
                     batch = await subscription.fetch(batch=c.prefetch, timeout=0.5)
-                except nats.errors.TimeoutError:
+                except TimeoutError:  # nothing to fetch (nats.errors.TimeoutError is one too)
                     continue
                 await self._settle(batch)
         finally:
