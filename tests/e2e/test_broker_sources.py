@@ -199,3 +199,85 @@ def test_10000_messages_with_the_consumer_killed_midway_are_each_stored_exactly_
         second.wait(timeout=30)
     assert _keys(rt) == {f"{_prefix(kind, place)}:k{n}" for n in range(10_000)}
     assert _firsts(rt) == 10_000  # every message stored once; repeats only as duplicates
+
+
+class _BrokenSplitter:
+    """A format whose splitter raises (a bug in it): the delivery goes back to the broker until
+    it has been delivered ``max_deliveries`` times, then it is kept as poison."""
+
+    name = "hl7v2"
+
+    def detect(self, head: bytes) -> bool:
+        return True
+
+    def split(self, data: bytes) -> Iterator[Any]:
+        raise RuntimeError("a splitter bug")
+
+    def to_events(self, payload: bytes, ctx: Any) -> Any:
+        raise AssertionError("never parsed")
+
+
+def test_a_message_whose_splitting_fails_is_kept_as_poison_after_max_deliveries(
+    kind: str, place: str, tmp_path: Path
+) -> None:
+    brokers.publish(kind, place, [(brokers.adt(7), "p")])
+    runtime = build_runtime(
+        f"sqlite:///{tmp_path / 'bug.db'}", tmp_path, formats={"hl7v2": _BrokenSplitter()}
+    )
+    try:
+        config = _config(kind, place, max_deliveries=3)
+        _consuming(runtime, config, lambda: _metric(runtime, "acked") == 1)
+        assert (_metric(runtime, "received"), _metric(runtime, "poison")) == (3, 1)  # tried 3 times
+        assert _counts(runtime)["pending"] == 1 and _keys(runtime) == {f"{_prefix(kind, place)}:p"}
+    finally:
+        runtime.close()
+
+
+def test_serve_consumes_the_configured_sources_until_the_messages_are_processed(
+    kind: str, place: str, tmp_path: Path
+) -> None:
+    from revbridge.service.runner import Service
+
+    brokers.publish(kind, place, [(brokers.adt(n), f"s{n}") for n in range(30)])
+    runtime = build_runtime(
+        f"sqlite:///{tmp_path / 'serve.db'}", tmp_path, broker_sources=[_config(kind, place)]
+    )
+    service = Service(runtime, http=False, mllp=False, directory=False, post=False, workers=1)
+    service.start()
+    try:
+        deadline = time.monotonic() + 60
+        while _counts(runtime)["processed"] < 30 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _counts(runtime)["processed"] == 30
+    finally:
+        service.stop()
+        runtime.close()
+    assert not any(t.is_alive() for t in service._threads)  # the consumer's loop ended with stop
+
+
+def test_status_shows_each_source_and_the_messages_waiting(kind: str, place: str, tmp_path: Path) -> None:
+    import json
+
+    import yaml
+
+    brokers.publish(kind, place, [(brokers.adt(n), f"w{n}") for n in range(4)])
+    gone = _config(
+        kind,
+        place,
+        name="gone",
+        url="amqp://guest@127.0.0.1:1/" if kind == "rabbitmq" else "nats://127.0.0.1:1",
+    )
+    settings = tmp_path / "settings.yaml"
+    blocks = [_config(kind, place).model_dump(mode="json"), gone.model_dump(mode="json")]
+    settings.write_text(yaml.safe_dump({"broker_sources": blocks}), encoding="utf-8")
+    args = [sys.executable, "-m", "revbridge", "status", "--db", f"sqlite:///{tmp_path / 's.db'}"]
+    args += ["--settings", str(settings)]
+    env = {**os.environ, **PASSWORD, "REVBRIDGE_HOME": str(tmp_path), "COLUMNS": "200"}
+    shown = subprocess.run([*args, "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)["brokers"]
+    assert report["feed"] == {"broker": kind, "queue": place, "waiting": 4}
+    assert report["gone"]["waiting"] is None and report["gone"]["error"]
+    text = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    assert f"broker feed: {kind} {place}, waiting 4" in text.stdout
+    assert "broker gone:" in text.stdout and "waiting unknown (" in text.stdout

@@ -87,13 +87,13 @@ def publish(kind: str, name: str, messages: Sequence[Message]) -> None:
     asyncio.run(send())
 
 
-def source(kind: str, name: str, **overrides: Any) -> dict[str, Any]:
-    """A broker_sources entry for the queue or stream ``name``."""
+def source(kind: str, place: str, **overrides: Any) -> dict[str, Any]:
+    """A broker_sources entry for the queue or stream ``place``."""
     block: dict[str, Any] = {"name": "feed", "broker": kind, "retry_seconds": 0.5}
     if kind == "rabbitmq":
-        block.update(url="amqp://guest@127.0.0.1:5672/", password_env="RB_TEST_BROKER_PASSWORD", queue=name)
+        block.update(url="amqp://guest@127.0.0.1:5672/", password_env="RB_TEST_BROKER_PASSWORD", queue=place)
     else:
-        block.update(url=NATS, stream=name, consumer=f"{name}_c", ack_wait_seconds=2)
+        block.update(url=NATS, stream=place, consumer=f"{place}_c", ack_wait_seconds=2)
     block.update(overrides)
     return block
 

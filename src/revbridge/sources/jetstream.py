@@ -92,11 +92,16 @@ class JetStreamConsumer:
 
 
 async def waiting(url: str, config: BrokerSource) -> int:
-    """Messages in the stream the durable consumer has not been delivered yet."""
+    """Messages in the stream the durable consumer has not been delivered yet (before its first
+    start, when there is no consumer yet: every message in the stream)."""
     client = await nats.connect(url, connect_timeout=10, max_reconnect_attempts=0, allow_reconnect=False)
     try:
         assert config.stream is not None
-        info = await client.jetstream().consumer_info(config.stream, config.consumer)
+        js = client.jetstream()
+        try:
+            info = await js.consumer_info(config.stream, config.consumer)
+        except nats.js.errors.NotFoundError:
+            return int((await js.stream_info(config.stream)).state.messages)
         return int(info.num_pending or 0)
     finally:
         await client.close()
