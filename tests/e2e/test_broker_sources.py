@@ -233,6 +233,25 @@ def test_a_message_whose_splitting_fails_is_kept_as_poison_after_max_deliveries(
         runtime.close()
 
 
+def test_on_a_classic_queue_the_consumer_counts_redeliveries_itself(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("RB_TEST_BROKER_PASSWORD", "guest")
+    place = brokers.create("rabbitmq", classic=True)  # no x-delivery-count: only `redelivered`
+    runtime = build_runtime(
+        f"sqlite:///{tmp_path / 'bug.db'}", tmp_path, formats={"hl7v2": _BrokenSplitter()}
+    )
+    try:
+        brokers.publish("rabbitmq", place, [(brokers.adt(8), "c")])
+        _consuming(
+            runtime, _config("rabbitmq", place, max_deliveries=4), lambda: _metric(runtime, "acked") == 1
+        )
+        assert (_metric(runtime, "received"), _metric(runtime, "poison")) == (4, 1)
+    finally:
+        runtime.close()
+        brokers.delete("rabbitmq", place)
+
+
 def test_serve_consumes_the_configured_sources_until_the_messages_are_processed(
     kind: str, place: str, tmp_path: Path
 ) -> None:

@@ -18,15 +18,16 @@ KINDS = ("rabbitmq", "nats")
 Message = tuple[bytes, str | None]  # body, broker message id (None: the sender gave none)
 
 
-def create(kind: str) -> str:
-    """A fresh quorum queue or stream; returns its name."""
+def create(kind: str, *, classic: bool = False) -> str:
+    """A fresh quorum (or ``classic``) queue, or a stream; returns its name."""
     name = f"rbtest_{uuid.uuid4().hex[:12]}"
 
     async def make() -> None:
         if kind == "rabbitmq":
             connection = await aio_pika.connect(RABBIT)
             channel = await connection.channel()
-            await channel.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+            queue_type = "classic" if classic else "quorum"
+            await channel.declare_queue(name, durable=True, arguments={"x-queue-type": queue_type})
             await connection.close()
         else:
             client = await nats.connect(NATS)
