@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from revbridge.core.errors import InputError
@@ -112,7 +112,7 @@ class BrokerIntake:
         poison = any(p.severity is Severity.ERROR for env in found for p in env.problems)
         return keyed, poison
 
-    def submit(self, delivery: Delivery) -> Awaitable[str]:
+    def submit(self, delivery: Delivery) -> Coroutine[Any, Any, str]:
         """Hand the delivery's messages to the committer now (so they are stored in delivery
         order) and return what to await: the outcome to count once all are durable, ``stored``,
         ``duplicate`` or ``poison``. Raises ``NotYet``; the awaitable raises the store's error."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import nats
 from nats.aio.msg import Msg
@@ -71,12 +72,18 @@ class JetStreamConsumer:
 
     async def _settle(self, batch: list[Msg]) -> None:
         """Hand the whole batch to the committer in order, then ack each message once stored."""
-        waits: list[tuple[Msg, Awaitable[str]]] = []
-        for msg in batch:
+        waits: list[tuple[Msg, Coroutine[Any, Any, str]]] = []
+        for n, msg in enumerate(batch):
             try:
                 waits.append((msg, self.intake.submit(delivery_of(msg))))
             except NotYet:
                 await msg.nak()
+            except Exception:  # the committer refused (closed): nothing of this batch is acked
+                for _msg, settled in waits:
+                    settled.close()
+                for unsent in batch[n:]:
+                    await unsent.nak(delay=self.config.retry_seconds)
+                raise
         failure: Exception | None = None
         for msg, settled in waits:
             try:

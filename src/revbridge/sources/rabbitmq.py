@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
@@ -76,12 +77,16 @@ class RabbitConsumer:
         except NotYet:  # splitting is pure: trying again at once is as good as later
             await message.nack(requeue=True)
             return
+        except Exception as exc:  # the committer refused (closed): ``consume`` reconnects, no ack
+            log.warning("broker.store_failed", source=self.config.name, error=type(exc).__name__)
+            self._failed = True
+            return
         task = asyncio.ensure_future(self._ack_when_stored(message, settled, key))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
     async def _ack_when_stored(
-        self, message: AbstractIncomingMessage, settled: Awaitable[str], key: str
+        self, message: AbstractIncomingMessage, settled: Coroutine[Any, Any, str], key: str
     ) -> None:
         try:
             await settled
