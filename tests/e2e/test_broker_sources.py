@@ -171,7 +171,7 @@ def test_a_message_of_the_wrong_configured_format_is_excepted_where_it_breaks(
     assert _metric(rt, "poison") == 1
     rt.worker().drain()
     (item,) = workitems.list_items(rt.db)
-    assert item.code == "MALFORMED_MESSAGE" and item.locator
+    assert (item.code, item.locator) == ("MALFORMED_MESSAGE", "segment[1]"), item
 
 
 def test_10000_messages_with_the_consumer_killed_midway_are_each_stored_exactly_once(
@@ -199,6 +199,7 @@ def test_10000_messages_with_the_consumer_killed_midway_are_each_stored_exactly_
         second.wait(timeout=30)
     assert _keys(rt) == {f"{_prefix(kind, place)}:k{n}" for n in range(10_000)}
     assert _firsts(rt) == 10_000  # every message stored once; repeats only as duplicates
+    assert rt.broker_status()["feed"]["waiting"] == 0  # and every one acknowledged
 
 
 class _BrokenSplitter:
