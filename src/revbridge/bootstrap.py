@@ -35,7 +35,8 @@ from revbridge.pipeline.replay import Replayer
 from revbridge.pipeline.status import Result
 from revbridge.pipeline.worker import Worker, WorkerConfig
 from revbridge.security.keys import Keyring, load_keyring
-from revbridge.settings import Settings, StagingSource
+from revbridge.settings import BrokerSource, Settings, StagingSource
+from revbridge.sources import consumers
 from revbridge.sources.staging import StagingPoller
 from revbridge.store import Database, configs, migrate, queue, staging, workitems
 from revbridge.store.messages import MessageStore
@@ -239,6 +240,31 @@ class Runtime:
             read_mark=lambda: staging.read(self.db, source.name),
             metrics=self.metrics,
         )
+
+    def broker_password(self, source: BrokerSource) -> str | None:
+        """A broker source's password, from the environment variable the settings name."""
+        if source.password_env is None:
+            return None
+        password = os.environ.get(source.password_env)
+        if password is None:
+            raise ConfigurationError(f"broker source {source.name}: {source.password_env} is not set")
+        return password
+
+    def broker_consumer(self, source: BrokerSource) -> consumers.Consumer:
+        return consumers.consumer(source, self.intake, self.metrics, self.broker_password(source))
+
+    def broker_status(self) -> dict[str, dict[str, object]]:
+        """Per broker source: where it reads and the messages still waiting there (``null`` when
+        the broker cannot be asked now; the reason is named by type only)."""
+        found: dict[str, dict[str, object]] = {}
+        for source in self.settings.broker_sources:
+            entry: dict[str, object] = {"broker": source.broker, "queue": source.queue or source.stream}
+            try:
+                entry["waiting"] = consumers.waiting(source, self.broker_password(source))
+            except Exception as exc:  # any broker failure: status still answers for the rest
+                entry.update(waiting=None, error=type(exc).__name__)
+            found[source.name] = entry
+        return found
 
     def staging_status(self) -> dict[str, dict[str, object]]:
         """Per staging source: its committed mark, when it moved, and the rows still waiting

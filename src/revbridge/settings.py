@@ -108,6 +108,44 @@ class StagingSource(BaseModel):
         return self
 
 
+BrokerFormat = Literal["auto", "hl7v2", "x12", "fhir", "portal"]
+
+
+class BrokerSource(BaseModel):
+    """One RabbitMQ queue or NATS JetStream stream to consume (docs/configuration.md, "Broker
+    sources"); sources/broker.py says what is promised."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    broker: Literal["rabbitmq", "nats"]
+    url: str  # amqp://user@host:5672/vhost or nats://host:4222, without a password
+    password_env: str | None = None  # the environment variable holding the broker password
+    queue: str | None = Field(default=None, min_length=1, max_length=255)  # RabbitMQ: an existing queue
+    stream: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")  # NATS: the stream
+    subject: str | None = None  # NATS: the consumer's filter subject (default: the whole stream)
+    consumer: str = Field(default="revbridge", pattern=r"^[A-Za-z0-9_-]{1,64}$")  # durable name
+    format: BrokerFormat = "auto"
+    prefetch: int = Field(default=100, ge=1, le=10_000)  # unacknowledged messages in flight
+    max_deliveries: int = Field(default=5, ge=1, le=1_000)  # then a message that fails is poison
+    retry_seconds: float = Field(default=5.0, gt=0)  # pause before reconnecting or redelivering
+    ack_wait_seconds: float = Field(default=30.0, gt=0)  # NATS: an unacked message comes back after
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BrokerSource:
+        parts = urlsplit(self.url)
+        if parts.password:
+            raise ValueError("the url must not hold a password: name an environment variable in password_env")
+        wanted = {"rabbitmq": ("amqp", "amqps"), "nats": ("nats", "tls")}[self.broker]
+        if parts.scheme not in wanted:
+            raise ValueError(f"a {self.broker} url starts with {' or '.join(s + '://' for s in wanted)}")
+        if self.broker == "rabbitmq" and (self.queue is None or self.stream is not None):
+            raise ValueError("a rabbitmq source names a queue (and no stream)")
+        if self.broker == "nats" and (self.stream is None or self.queue is not None):
+            raise ValueError("a nats source names a stream (and no queue)")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REVBRIDGE_", extra="ignore", frozen=True)
 
@@ -148,6 +186,8 @@ class Settings(BaseSettings):
 
     # database staging-table sources (sources/staging.py), polled by `revbridge serve`
     staging_sources: list[StagingSource] = Field(default_factory=list)
+    # RabbitMQ / NATS JetStream consumers (sources/broker.py), run by `revbridge serve`
+    broker_sources: list[BrokerSource] = Field(default_factory=list)
 
     # workers
     worker_id: str | None = None

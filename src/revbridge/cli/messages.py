@@ -181,6 +181,9 @@ def status(json_out: JsonOption = False, db: DbOption = None, settings: Settings
         sources = runtime.staging_status()  # configured or ever marked: nothing when none
         if sources:
             data["staging"] = sources
+        brokers = runtime.broker_status()  # configured broker sources: nothing when none
+        if brokers:
+            data["brokers"] = brokers
     if json_out:
         print_json(data)
         return
@@ -197,6 +200,13 @@ def status(json_out: JsonOption = False, db: DbOption = None, settings: Settings
         waiting = source.get("waiting")
         console.print(
             f"staging {name}: high-water {source.get('high_water')}, "
+            f"waiting {'unknown (' + str(source.get('error')) + ')' if waiting is None else waiting}",
+            highlight=False,
+        )
+    for name, source in data.get("brokers", {}).items():
+        waiting = source.get("waiting")
+        console.print(
+            f"broker {name}: {source.get('broker')} {source.get('queue')}, "
             f"waiting {'unknown (' + str(source.get('error')) + ')' if waiting is None else waiting}",
             highlight=False,
         )

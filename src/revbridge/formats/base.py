@@ -17,6 +17,10 @@ from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.problem import Outcome, Problem
 from revbridge.core.tokens import Tokenizer
 
+# The format a broker message is stored under when it is none of the registered ones: its bytes
+# are kept (intake never loses what it acknowledged) and the worker excepts it (pipeline/parsing).
+UNRECOGNISED = "unrecognised"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Envelope:

@@ -156,6 +156,13 @@ class Metrics:
             ["source"],
             registry=r,
         )
+        self.broker_messages = Counter(
+            "revbridge_broker_messages",
+            "Messages taken from RabbitMQ queues and NATS streams (received), stored, duplicate, "
+            "poison (stored and excepted) and acknowledged to the broker (acked)",
+            ["source", "outcome"],
+            registry=r,
+        )
         self._events(r)
         self.state = StateCollector()
         r.register(self.state)

@@ -1,13 +1,15 @@
 """Intake: received bytes -> format detection -> one stored message per envelope.
 
-Every source (CLI files, the directory poller, HTTP routes, the MLLP listener) comes through here,
-so detection, splitting, deduplication and metrics behave the same whichever way a message came.
+Every source (CLI files, the directory poller, HTTP routes, the MLLP listener, the broker
+consumers) comes through here, so detection, splitting, deduplication and metrics behave the same
+whichever way a message came.
 Nothing is parsed beyond the envelope; parsing happens in the worker, after the commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from revbridge.core.errors import InputError
@@ -89,8 +91,33 @@ class Intake:
     ) -> list[Received]:
         """Store and commit; a staging ``mark`` rides with the last envelope, so it is committed in
         the same transaction as that message and after (or with) every earlier one."""
+        arrivals = self._arrivals(envelopes, channel, correlation_id, dedupe_key, acks, mark)
+        accepted = self.store.accept_many(arrivals)
+        fault_point("ack.after_commit")  # torture tests: committed, the sender not yet answered
+        for env, acc in zip(envelopes, accepted, strict=True):
+            self.count(channel, env.format, acc)
+        return [Received(env, acc) for env, acc in zip(envelopes, accepted, strict=True)]
+
+    def submit_envelopes(
+        self, envelopes: Sequence[Envelope], *, channel: str, correlation_id: str = ""
+    ) -> list[Future[Accepted]]:
+        """Hand the envelopes to the group committer in order and return at once; each future is
+        done when its message is durable (the broker consumers await many at a time). The caller
+        counts each outcome with ``count``."""
+        arrivals = self._arrivals(envelopes, channel, correlation_id, None, None, None)
+        return [self.store.submit(arrival) for arrival in arrivals]
+
+    def _arrivals(
+        self,
+        envelopes: Sequence[Envelope],
+        channel: str,
+        correlation_id: str,
+        dedupe_key: str | None,
+        acks: Sequence[bytes | None] | None,
+        mark: StagingMark | None,
+    ) -> list[Arrival]:
         last = len(envelopes) - 1
-        arrivals = [
+        return [
             Arrival(
                 channel=channel,
                 format=env.format,
@@ -104,11 +131,6 @@ class Intake:
             )
             for i, env in enumerate(envelopes)
         ]
-        accepted = self.store.accept_many(arrivals)
-        fault_point("ack.after_commit")  # torture tests: committed, the sender not yet answered
-        for env, acc in zip(envelopes, accepted, strict=True):
-            self.count(channel, env.format, acc)
-        return [Received(env, acc) for env, acc in zip(envelopes, accepted, strict=True)]
 
     def count(self, channel: str, format: str, accepted: Accepted) -> None:
         kind = channel.split(":", 1)[0]

@@ -18,9 +18,11 @@ from revbridge.core.errors import DecryptionError
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode
 from revbridge.core.tokens import Tokenizer
-from revbridge.formats.base import Format, ParseContext
+from revbridge.formats.base import UNRECOGNISED, Format, ParseContext
 from revbridge.store.messages import MessageStore
 from revbridge.store.queue import Claimed
+
+NOT_A_MESSAGE = "not an HL7 v2, X12, FHIR or portal message (no MSH, ISA or ST, or JSON at its start)"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +35,8 @@ class Parser:
     def parse(self, message: Claimed) -> Outcome[CanonicalEvent]:
         where = SourceRef(message.id)
         fmt = self.formats.get(message.format)
+        if fmt is None and message.format == UNRECOGNISED:
+            return _unreadable(ProblemCode.UNSUPPORTED_FORMAT, NOT_A_MESSAGE, where.at("message[1]"))
         if fmt is None:
             return _unreadable(ProblemCode.UNSUPPORTED_FORMAT, f"no parser for {message.format!r}", where)
         if message.blob is None or message.key_id is None:

@@ -92,6 +92,7 @@ def worker(
             mllp=False,
             directory=False,
             staging=False,
+            brokers=False,  # `revbridge serve` consumes the brokers, not its worker processes
             workers=threads,
             post=not no_post,
             events=wake_fd is None,  # a child of `revbridge serve`: the parent publishes events

@@ -38,6 +38,7 @@ class Service:
     workers: int = 1
     directory: bool = True
     staging: bool = True  # poll the configured database staging tables (settings.staging_sources)
+    brokers: bool = True  # consume the configured RabbitMQ queues / NATS streams (settings.broker_sources)
     post: bool = True  # run the ERP outbox
     events: bool = True  # run the events-out publisher, when the settings configure a sink
     connector_for: Callable[[str], Connector] | None = None  # default: the configuration's connector
@@ -75,6 +76,9 @@ class Service:
         if self.staging:
             for source in self.runtime.settings.staging_sources:
                 self._spawn(f"staging-{source.name}", self.runtime.staging_poller(source).run)
+        if self.brokers:  # each consumer runs its own asyncio loop in its thread
+            for broker in self.runtime.settings.broker_sources:
+                self._spawn(f"broker-{broker.name}", self.runtime.broker_consumer(broker).run)
         publisher = self.runtime.publisher() if self.events else None
         if publisher is not None:
             self._spawn("events", publisher.run)
