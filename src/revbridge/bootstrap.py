@@ -35,9 +35,10 @@ from revbridge.pipeline.replay import Replayer
 from revbridge.pipeline.status import Result
 from revbridge.pipeline.worker import Worker, WorkerConfig
 from revbridge.security.keys import Keyring, load_keyring
-from revbridge.settings import Settings, StagingSource
+from revbridge.settings import Settings, SftpSource, StagingSource
+from revbridge.sources.sftp import SftpPoller
 from revbridge.sources.staging import StagingPoller
-from revbridge.store import Database, configs, migrate, queue, staging, workitems
+from revbridge.store import Database, configs, migrate, queue, sftp_seen, staging, workitems
 from revbridge.store.messages import MessageStore
 from revbridge.store.staging_source import StagingTable, TableSpec, columns_of
 
@@ -239,6 +240,37 @@ class Runtime:
             read_mark=lambda: staging.read(self.db, source.name),
             metrics=self.metrics,
         )
+
+    def sftp_poller(self, source: SftpSource) -> SftpPoller:
+        """A poller for a configured SFTP folder; its password and key passphrase come from the
+        environment variables the settings name (never from YAML)."""
+        secrets: dict[str, str | None] = {}
+        for what, env in (("password", source.password_env), ("passphrase", source.passphrase_env)):
+            secrets[what] = None
+            if env:
+                secrets[what] = os.environ.get(env)
+                if secrets[what] is None:
+                    raise ConfigurationError(f"sftp source {source.name}: {env} is not set")
+        channel = f"sftp:{source.name}"
+        return SftpPoller(
+            config=source,
+            store_file=lambda data, name: [
+                r.accepted.status for r in self.intake.receive(data, channel=f"{channel}:{name}"[:64])
+            ],
+            remember=lambda taken: sftp_seen.remember(self.db, source.name, taken, self.clock.now()),
+            seen=lambda: sftp_seen.seen(self.db, source.name),
+            metrics=self.metrics,
+            spool=self.settings.home / "sftp" / source.name,
+            password=secrets["password"],
+            passphrase=secrets["passphrase"],
+        )
+
+    def sftp_status(self) -> dict[str, dict[str, object]]:
+        """Per SFTP source (configured or ever taken from): files taken by outcome, the last when."""
+        found = sftp_seen.summary(self.db)
+        for source in self.settings.sftp_sources:
+            found.setdefault(source.name, {"taken": {}, "last_taken_at": None})
+        return found
 
     def staging_status(self) -> dict[str, dict[str, object]]:
         """Per staging source: its committed mark, when it moved, and the rows still waiting

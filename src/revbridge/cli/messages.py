@@ -181,6 +181,9 @@ def status(json_out: JsonOption = False, db: DbOption = None, settings: Settings
         sources = runtime.staging_status()  # configured or ever marked: nothing when none
         if sources:
             data["staging"] = sources
+        sftp = runtime.sftp_status()  # configured or ever taken from: nothing when none
+        if sftp:
+            data["sftp"] = sftp
     if json_out:
         print_json(data)
         return
@@ -198,5 +201,12 @@ def status(json_out: JsonOption = False, db: DbOption = None, settings: Settings
         console.print(
             f"staging {name}: high-water {source.get('high_water')}, "
             f"waiting {'unknown (' + str(source.get('error')) + ')' if waiting is None else waiting}",
+            highlight=False,
+        )
+    for name, source in data.get("sftp", {}).items():
+        taken = source.get("taken") or {}
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(taken.items())) or "none"
+        console.print(
+            f"sftp {name}: files taken: {counts}; last at {source.get('last_taken_at') or 'never'}",
             highlight=False,
         )

@@ -38,6 +38,7 @@ class Service:
     workers: int = 1
     directory: bool = True
     staging: bool = True  # poll the configured database staging tables (settings.staging_sources)
+    sftp: bool = True  # poll the configured SFTP folders (settings.sftp_sources)
     post: bool = True  # run the ERP outbox
     events: bool = True  # run the events-out publisher, when the settings configure a sink
     connector_for: Callable[[str], Connector] | None = None  # default: the configuration's connector
@@ -75,6 +76,9 @@ class Service:
         if self.staging:
             for source in self.runtime.settings.staging_sources:
                 self._spawn(f"staging-{source.name}", self.runtime.staging_poller(source).run)
+        if self.sftp:
+            for sftp in self.runtime.settings.sftp_sources:
+                self._spawn(f"sftp-{sftp.name}", self.runtime.sftp_poller(sftp).run)
         publisher = self.runtime.publisher() if self.events else None
         if publisher is not None:
             self._spawn("events", publisher.run)
