@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from revbridge.connectors.base import Connector
 from revbridge.connectors.registry import Connectors, thaw
@@ -36,11 +37,13 @@ from revbridge.pipeline.status import Result
 from revbridge.pipeline.worker import Worker, WorkerConfig
 from revbridge.security.keys import Keyring, load_keyring
 from revbridge.settings import Settings, SftpSource, StagingSource
-from revbridge.sources.sftp import SftpPoller
 from revbridge.sources.staging import StagingPoller
 from revbridge.store import Database, configs, migrate, queue, sftp_seen, staging, workitems
 from revbridge.store.messages import MessageStore
 from revbridge.store.staging_source import StagingTable, TableSpec, columns_of
+
+if TYPE_CHECKING:  # asyncssh is imported only when an SFTP source is configured
+    from revbridge.sources.sftp import SftpPoller
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -244,6 +247,8 @@ class Runtime:
     def sftp_poller(self, source: SftpSource) -> SftpPoller:
         """A poller for a configured SFTP folder; its password and key passphrase come from the
         environment variables the settings name (never from YAML)."""
+        from revbridge.sources.sftp import SftpPoller
+
         secrets: dict[str, str | None] = {}
         for what, env in (("password", source.password_env), ("passphrase", source.passphrase_env)):
             secrets[what] = None

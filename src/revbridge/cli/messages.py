@@ -209,4 +209,5 @@ def status(json_out: JsonOption = False, db: DbOption = None, settings: Settings
         console.print(
             f"sftp {name}: files taken: {counts}; last at {source.get('last_taken_at') or 'never'}",
             highlight=False,
+            soft_wrap=True,
         )

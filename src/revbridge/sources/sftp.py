@@ -21,11 +21,15 @@ import hashlib
 import posixpath
 import stat
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncssh
+with warnings.catch_warnings():
+    # asyncssh still names cryptography's DSA classes (DSA keys are never used here)
+    warnings.filterwarnings("ignore", message="DSA is deprecated")
+    import asyncssh
 
 from revbridge.core.errors import InputError, RevbridgeError, StoreError
 from revbridge.core.faults import fault_point
@@ -119,8 +123,8 @@ class SftpPoller:
             )
         except asyncssh.PermissionDenied:
             problem = f"{where} refused the login of {c.username} (key or password not accepted)"
-        except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError):
-            problem = f"the client key {c.client_key} cannot be read (a missing or wrong passphrase?)"
+        except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
+            problem = f"the client key {c.client_key} cannot be read: {_reason(exc)}"
         except (asyncssh.Error, OSError, TimeoutError) as exc:
             problem = f"cannot connect to {where}: {_reason(exc)}"
         raise SftpError(f"sftp source {c.name}: {problem}")
