@@ -299,3 +299,39 @@ def test_status_names_each_sftp_source(server: Sshd, tmp_path: Path, corpus: Pat
         subprocess.run([*cli, "--json"], capture_output=True, text=True, env=env, timeout=120).stdout
     )
     assert data["sftp"]["clearinghouse"]["taken"] == {"stored": 1}
+
+
+def test_serve_polls_each_configured_sftp_source(server: Sshd, tmp_path: Path, corpus: Path) -> None:
+    from revbridge.service.runner import Service
+
+    settings = source_settings(server)
+    runtime = build_runtime(f"sqlite:///{tmp_path / 'serve.db'}", tmp_path / "home", sftp_sources=[settings])
+    service = Service(runtime, http=False, mllp=False, directory=False, staging=False, post=False, workers=0)
+    (server.files / "inbox" / "era.835").write_bytes(era(corpus, 12))
+    service.start()
+    try:
+        done = server.files / "done" / "era.835"
+        deadline = time.monotonic() + 30
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert done.read_bytes() == era(corpus, 12)
+        assert queue.counts(runtime.db)["pending"] == 1
+    finally:
+        service.stop()
+        runtime.close()
+
+
+def test_serve_without_the_named_password_variable_does_not_start(server: Sshd, tmp_path: Path) -> None:
+    from revbridge.service.runner import Service
+
+    settings = source_settings(server, client_key=None, password_env="RB_TEST_UNSET_PASSWORD")
+    runtime = build_runtime(f"sqlite:///{tmp_path / 'serve.db'}", tmp_path / "home", sftp_sources=[settings])
+    service = Service(runtime, http=False, mllp=False, directory=False, staging=False, post=False, workers=0)
+    try:
+        with pytest.raises(
+            ConfigurationError, match=r"^sftp source clearinghouse: RB_TEST_UNSET_PASSWORD is not set$"
+        ):
+            service.start()
+    finally:
+        service.stop()
+        runtime.close()

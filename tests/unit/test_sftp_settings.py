@@ -68,3 +68,11 @@ def test_mistakes_are_refused_with_one_line(
     message = str(caught.value)
     assert complaint in message and "\n" not in message
     assert "s3cret-pw" not in message
+
+
+def test_the_block_can_come_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.setenv("REVBRIDGE_SFTP_SOURCES", json.dumps([_block(after="remember")]))
+    (source,) = load_settings().sftp_sources
+    assert (source.name, source.after) == ("ch", "remember")
