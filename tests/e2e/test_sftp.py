@@ -162,6 +162,11 @@ def test_a_wrong_host_key_is_one_line_and_nothing_is_downloaded(
         SftpError, match=r"^sftp source clearinghouse: the known_hosts file .* does not exist$"
     ):
         missing.scan_once()
+    nowhere = poller(folder=str(server.files / "no_such_folder"))
+    with pytest.raises(
+        SftpError, match=r"^sftp source clearinghouse: cannot list /.*/no_such_folder: No such file$"
+    ):
+        nowhere.scan_once()
     assert (server.files / "inbox" / "era.835").exists()
     assert queue.counts(rt.db)["pending"] == 0
     assert not (rt.settings.home / "sftp" / "clearinghouse" / "tmp").exists()
@@ -335,3 +340,24 @@ def test_serve_without_the_named_password_variable_does_not_start(server: Sshd, 
     finally:
         service.stop()
         runtime.close()
+
+
+def test_a_stop_ends_the_scan_after_the_file_in_hand(
+    server: Sshd, rt: Runtime, poller: Callable[..., SftpPoller], corpus: Path
+) -> None:
+    import threading
+
+    total = 80
+    for n in range(total):
+        (server.files / "inbox" / f"era{n:04d}.835").write_bytes(era(corpus, 2000 + n))
+    stop = threading.Event()
+    thread = threading.Thread(target=poller(poll_seconds=0.05).run, args=(stop,))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while _stored(rt) < 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    stop.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert 1 <= _stored(rt) < total  # not the rest of the folder first
+    assert len(list((server.files / "done").iterdir())) == _stored(rt)  # each stored file was moved

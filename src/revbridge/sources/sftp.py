@@ -67,12 +67,14 @@ class SftpPoller:
     password: str | None = None
     passphrase: str | None = None
     _last: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> size, mtime last listed
+    _stop: threading.Event = field(default_factory=threading.Event)  # set: finish the file in hand, stop
 
     def scan_once(self) -> int:
         """List the folder once and take every complete file; returns how many were taken."""
         return asyncio.run(self._scan())
 
     def run(self, stop: threading.Event) -> None:
+        self._stop = stop
         while not stop.is_set():
             try:
                 self.scan_once()
@@ -86,6 +88,8 @@ class SftpPoller:
         try:
             async with conn.start_sftp_client() as sftp:
                 for entry in self._complete(await self._list(sftp)):
+                    if self._stop.is_set():
+                        break
                     if await self._take_one(sftp, entry):
                         taken += 1
         except (asyncssh.Error, OSError) as exc:
@@ -134,7 +138,11 @@ class SftpPoller:
         c = self.config
         files: list[Listed] = []
         names: set[str] = set()
-        for item in await sftp.readdir(c.folder):
+        try:
+            listing = await sftp.readdir(c.folder)
+        except asyncssh.SFTPError as exc:
+            raise SftpError(f"sftp source {c.name}: cannot list {c.folder}: {_reason(exc)}") from None
+        for item in listing:
             name = str(item.filename)
             perms = item.attrs.permissions
             if perms is None or not stat.S_ISREG(perms):
