@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from revbridge.connectors.base import Connector
 from revbridge.connectors.registry import Connectors, thaw
@@ -35,12 +36,15 @@ from revbridge.pipeline.replay import Replayer
 from revbridge.pipeline.status import Result
 from revbridge.pipeline.worker import Worker, WorkerConfig
 from revbridge.security.keys import Keyring, load_keyring
-from revbridge.settings import BrokerSource, Settings, StagingSource
+from revbridge.settings import BrokerSource, Settings, SftpSource, StagingSource
 from revbridge.sources import consumers
 from revbridge.sources.staging import StagingPoller
-from revbridge.store import Database, configs, migrate, queue, staging, workitems
+from revbridge.store import Database, configs, migrate, queue, sftp_seen, staging, workitems
 from revbridge.store.messages import MessageStore
 from revbridge.store.staging_source import StagingTable, TableSpec, columns_of
+
+if TYPE_CHECKING:  # asyncssh is imported only when an SFTP source is configured
+    from revbridge.sources.sftp import SftpPoller
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -264,6 +268,39 @@ class Runtime:
             except Exception as exc:  # any broker failure: status still answers for the rest
                 entry.update(waiting=None, error=type(exc).__name__)
             found[source.name] = entry
+        return found
+
+    def sftp_poller(self, source: SftpSource) -> SftpPoller:
+        """A poller for a configured SFTP folder; its password and key passphrase come from the
+        environment variables the settings name (never from YAML)."""
+        from revbridge.sources.sftp import SftpPoller
+
+        secrets: dict[str, str | None] = {}
+        for what, env in (("password", source.password_env), ("passphrase", source.passphrase_env)):
+            secrets[what] = None
+            if env:
+                secrets[what] = os.environ.get(env)
+                if secrets[what] is None:
+                    raise ConfigurationError(f"sftp source {source.name}: {env} is not set")
+        channel = f"sftp:{source.name}"
+        return SftpPoller(
+            config=source,
+            store_file=lambda data, name: [
+                r.accepted.status for r in self.intake.receive(data, channel=f"{channel}:{name}"[:64])
+            ],
+            remember=lambda taken: sftp_seen.remember(self.db, source.name, taken, self.clock.now()),
+            seen=lambda: sftp_seen.seen(self.db, source.name),
+            metrics=self.metrics,
+            spool=self.settings.home / "sftp" / source.name,
+            password=secrets["password"],
+            passphrase=secrets["passphrase"],
+        )
+
+    def sftp_status(self) -> dict[str, dict[str, object]]:
+        """Per SFTP source (configured or ever taken from): files taken by outcome, the last when."""
+        found = sftp_seen.summary(self.db)
+        for source in self.settings.sftp_sources:
+            found.setdefault(source.name, {"taken": {}, "last_taken_at": None})
         return found
 
     def staging_status(self) -> dict[str, dict[str, object]]:

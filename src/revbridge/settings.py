@@ -8,6 +8,7 @@ Nothing below bootstrap reads the environment itself.
 from __future__ import annotations
 
 import os
+import posixpath
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
@@ -146,6 +147,48 @@ class BrokerSource(BaseModel):
         return self
 
 
+class SftpSource(BaseModel):
+    """One SFTP folder to poll, e.g. a clearinghouse's 835 outbox (docs/configuration.md, "SFTP
+    sources"). Secrets come from environment variables named here, never from YAML."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    username: str
+    folder: str  # the remote folder files arrive in
+    done_folder: str | None = None  # after: move; default: "done" beside the folder
+    rejected_folder: str | None = None  # after: move; default: "rejected" beside the folder
+    after: Literal["move", "remember"] = "move"  # remember: the server is read-only
+    ready: Literal["stable", "marker"] = "stable"  # stable: unchanged between two listings
+    marker_suffix: str = Field(default=".ready", pattern=r"^\.[A-Za-z0-9_-]{1,16}$")
+    known_hosts: Path | None = None  # default: ~/.ssh/known_hosts
+    check_host_key: bool = True
+    client_key: Path | None = None
+    passphrase_env: str | None = None  # the environment variable holding the key's passphrase
+    password_env: str | None = None  # the environment variable holding the password
+    poll_seconds: float = Field(default=30.0, gt=0)
+    connect_timeout: float = Field(default=20.0, gt=0)
+    max_file_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SftpSource:
+        if not self.folder.startswith("/"):
+            raise ValueError("folder must be an absolute path on the server")
+        if self.client_key is None and self.password_env is None:
+            raise ValueError("give client_key or password_env (or both)")
+        return self
+
+    @property
+    def done(self) -> str:
+        return self.done_folder or posixpath.join(posixpath.dirname(self.folder.rstrip("/")), "done")
+
+    @property
+    def rejected(self) -> str:
+        return self.rejected_folder or posixpath.join(posixpath.dirname(self.folder.rstrip("/")), "rejected")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REVBRIDGE_", extra="ignore", frozen=True)
 
@@ -188,6 +231,8 @@ class Settings(BaseSettings):
     staging_sources: list[StagingSource] = Field(default_factory=list)
     # RabbitMQ / NATS JetStream consumers (sources/broker.py), run by `revbridge serve`
     broker_sources: list[BrokerSource] = Field(default_factory=list)
+    # SFTP folders (sources/sftp.py), polled by `revbridge serve`
+    sftp_sources: list[SftpSource] = Field(default_factory=list)
 
     # workers
     worker_id: str | None = None

@@ -184,6 +184,9 @@ def status(json_out: JsonOption = False, db: DbOption = None, settings: Settings
         brokers = runtime.broker_status()  # configured broker sources: nothing when none
         if brokers:
             data["brokers"] = brokers
+        sftp = runtime.sftp_status()  # configured or ever taken from: nothing when none
+        if sftp:
+            data["sftp"] = sftp
     if json_out:
         print_json(data)
         return
@@ -209,4 +212,12 @@ def status(json_out: JsonOption = False, db: DbOption = None, settings: Settings
             f"broker {name}: {source.get('broker')} {source.get('queue')}, "
             f"waiting {'unknown (' + str(source.get('error')) + ')' if waiting is None else waiting}",
             highlight=False,
+        )
+    for name, source in data.get("sftp", {}).items():
+        taken = source.get("taken") or {}
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(taken.items())) or "none"
+        console.print(
+            f"sftp {name}: files taken: {counts}; last at {source.get('last_taken_at') or 'never'}",
+            highlight=False,
+            soft_wrap=True,
         )

@@ -4,7 +4,8 @@
 ``ack.after_commit`` (intake committed a message, the sender has not had its ACK yet),
 ``erp.after_accept`` (the ERP took a journal, revbridge has not recorded it yet) and
 ``staging.after_commit`` (a staging table's rows are stored, their status not yet set) and
-``broker.after_commit`` (a broker message is stored, the broker not yet acknowledged). With the
+``broker.after_commit`` (a broker message is stored, the broker not yet acknowledged),
+``sftp.before_move`` (an SFTP file's messages are stored, the remote file not yet moved). With the
 environment variable ``REVBRIDGE_FAULTS`` unset (production), a fault point is a dictionary
 lookup on an empty mapping and nothing else. Set, it names points and probabilities,
 ``REVBRIDGE_FAULTS="ack.after_commit=0.02,erp.after_accept=0.05"``, and each time a named point
@@ -21,7 +22,15 @@ import signal
 from collections.abc import Mapping
 
 ENV = "REVBRIDGE_FAULTS"
-KNOWN = frozenset({"ack.after_commit", "erp.after_accept", "staging.after_commit", "broker.after_commit"})
+KNOWN = frozenset(
+    {
+        "ack.after_commit",
+        "erp.after_accept",
+        "staging.after_commit",
+        "broker.after_commit",
+        "sftp.before_move",
+    }
+)
 
 _armed: Mapping[str, float] | None = None
 

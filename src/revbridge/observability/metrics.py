@@ -163,6 +163,12 @@ class Metrics:
             ["source", "outcome"],
             registry=r,
         )
+        self.sftp_files = Counter(
+            "revbridge_sftp_files",
+            "Files seen on SFTP sources (listed), and taken: stored, duplicate, refused; or failed",
+            ["source", "outcome"],
+            registry=r,
+        )
         self._events(r)
         self.state = StateCollector()
         r.register(self.state)

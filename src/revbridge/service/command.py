@@ -93,6 +93,7 @@ def worker(
             directory=False,
             staging=False,
             brokers=False,  # `revbridge serve` consumes the brokers, not its worker processes
+            sftp=False,  # and polls the SFTP folders
             workers=threads,
             post=not no_post,
             events=wake_fd is None,  # a child of `revbridge serve`: the parent publishes events

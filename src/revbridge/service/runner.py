@@ -39,6 +39,7 @@ class Service:
     directory: bool = True
     staging: bool = True  # poll the configured database staging tables (settings.staging_sources)
     brokers: bool = True  # consume the configured RabbitMQ queues / NATS streams (settings.broker_sources)
+    sftp: bool = True  # poll the configured SFTP folders (settings.sftp_sources)
     post: bool = True  # run the ERP outbox
     events: bool = True  # run the events-out publisher, when the settings configure a sink
     connector_for: Callable[[str], Connector] | None = None  # default: the configuration's connector
@@ -79,6 +80,9 @@ class Service:
         if self.brokers:  # each consumer runs its own asyncio loop in its thread
             for broker in self.runtime.settings.broker_sources:
                 self._spawn(f"broker-{broker.name}", self.runtime.broker_consumer(broker).run)
+        if self.sftp:
+            for sftp in self.runtime.settings.sftp_sources:
+                self._spawn(f"sftp-{sftp.name}", self.runtime.sftp_poller(sftp).run)
         publisher = self.runtime.publisher() if self.events else None
         if publisher is not None:
             self._spawn("events", publisher.run)

@@ -380,3 +380,18 @@ staging_marks = Table(
     Column("high_water", String(256), nullable=False),  # the key column's value, as text
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# What each SFTP source took (store/sftp_seen.py): a file by name, size and modification time,
+# with its content's digest and what became of it. Written after the file's messages are
+# committed; a source whose server is read-only (after: remember) skips the files named here.
+sftp_seen = Table(
+    "sftp_seen",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("size", BigInteger, primary_key=True),
+    Column("mtime", BigInteger, primary_key=True),  # seconds since the epoch, as the server says
+    Column("sha256", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),  # stored | duplicate | refused
+    Column("taken_at", UtcDateTime, nullable=False),
+)
