@@ -5,12 +5,18 @@ The floor is a bare INSERT + COMMIT of the same bytes, one row per commit, at th
 accept() adds AES-GCM sealing, hashing, dedupe lookups and a dedupe-key row, and wins back with
 group commit. Target: >= 2,000 messages/s with 8 producers on SQLite.
 
+Then the broker and table sources (issue 19, bench/intake_sources.py): revbridge's RabbitMQ and
+NATS JetStream consumers and its staging-table poller (PostgreSQL, MariaDB) against a bare client
+that only acks, or only advances its mark. A source whose server does not answer is skipped.
+
     .venv/bin/python bench/intake.py [--messages N] [--no-postgres]
+        [--sources rabbitmq,nats,postgresql,mariadb|none] [--source-messages N] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sqlite3
 import tempfile
@@ -22,6 +28,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import create_engine, text
 
+from intake_sources import SOURCES, SourceRow, measure, print_rows
 from revbridge.bootstrap import build
 from revbridge.settings import Settings
 from revbridge.store.messages import Arrival
@@ -104,12 +111,7 @@ def drop(admin_url: str, url: str) -> None:
     admin.dispose()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=4000)
-    parser.add_argument("--no-postgres", action="store_true")
-    args = parser.parse_args()
-    n = args.messages
+def accept_rows(n: int, postgres: bool) -> list[tuple[str, str, float, float]]:
     results: list[tuple[str, str, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -119,7 +121,7 @@ def main() -> None:
                 f"sqlite:///{home / f'accept{producers}.db'}", home, n, producers, f"s{producers}"
             )
             results.append(("sqlite", f"{producers} producer(s)", rate, floor))
-        if not args.no_postgres:
+        if postgres:
             admin_url, url = pg_database()
             try:
                 floor_pg = floor_postgres(url, n)
@@ -128,6 +130,10 @@ def main() -> None:
                     results.append(("postgresql", f"{producers} producer(s)", rate, floor_pg))
             finally:
                 drop(admin_url, url)
+    return results
+
+
+def print_accept(n: int, results: list[tuple[str, str, float, float]]) -> None:
     print(f"intake: {n} messages of {len(PAYLOAD.format(n=0))} bytes, durable commits")
     print(f"{'backend':<12}{'producers':<16}{'accept msg/s':>14}{'floor msg/s':>14}{'ratio':>8}")
     for backend, label, rate, fl in results:
@@ -135,6 +141,46 @@ def main() -> None:
     sqlite8 = next(r for b, label, r, _ in results if b == "sqlite" and label.startswith("8"))
     verdict = "meets" if sqlite8 >= 2000 else "MISSES"
     print(f"target: >= 2,000 msg/s with 8 producers on SQLite: {sqlite8:,.0f} msg/s {verdict} it")
+
+
+def as_json(
+    results: list[tuple[str, str, float, float]], sources: list[SourceRow], skipped: list[str]
+) -> str:
+    accept = [
+        {"backend": b, "producers": label, "rate": r, "floor": fl, "ratio": round(r / fl, 3)}
+        for b, label, r, fl in results
+    ]
+    return json.dumps({"accept": accept, "sources": [r.as_dict() for r in sources], "skipped": skipped})
+
+
+def chosen_sources(text: str) -> list[str]:
+    if text == "none":
+        return []
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(SOURCES))
+    if unknown:
+        raise SystemExit(f"--sources: unknown {', '.join(unknown)} (known: {', '.join(SOURCES)}, none)")
+    return names
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=4000)
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--sources", default=",".join(SOURCES), help="comma-separated broker and table sources, or none"
+    )
+    parser.add_argument("--source-messages", type=int, default=5000, help="messages (rows) per source row")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
+    args = parser.parse_args()
+    sources = chosen_sources(args.sources)
+    results = accept_rows(args.messages, not args.no_postgres)
+    rows, skipped = measure(sources, PAYLOAD, args.source_messages)
+    if args.json:
+        print(as_json(results, rows, skipped))
+        return
+    print_accept(args.messages, results)
+    print_rows(rows, skipped)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ SMALL = {
     "hl7v2_parse": ["--seconds", "0.05"],
     "fhir": ["--seconds", "0.05", "--rounds", "1"],
     "x12": ["--claims", "500"],
-    "intake": ["--messages", "40"],
+    "intake": ["--messages", "40", "--source-messages", "60"],
     "mllp": ["--messages", "40"],
     "rekey": ["--messages", "200", "--batch-size", "50"],
     "reconcile": ["--days", "1", "--scale", "0.02", "--rounds", "1"],
@@ -29,8 +29,9 @@ SMALL = {
     "scaling": ["--scale", "0.02", "--months", "2"],
     "soak": ["--minutes", "0.3", "--rate", "50", "--interval", "2", "--drain-seconds", "60"],
 }
-# Not benchmarks themselves: what a benchmark runs beside revbridge (bench/serve.py runs the peer).
-PARTS = {"peer_mllp"}
+# Not benchmarks themselves: what a benchmark runs beside revbridge (bench/serve.py runs the peer),
+# or a part of one (bench/intake.py's broker and table source rows).
+PARTS = {"peer_mllp", "intake_sources"}
 
 
 # run at its CI size by tests/e2e/test_torture.py, which judges its table
@@ -60,6 +61,12 @@ def test_the_benchmark_runs_at_a_small_size(name: str, tmp_path: Path, corpus: P
     missed_target = done.returncode == 1 and "OVER the" in done.stdout
     assert done.returncode == 0 or missed_target, done.stderr[-3000:]
     assert "floor" in done.stdout.lower(), done.stdout[-2000:]
+    if name == "intake":  # the broker and table sources' rows (issue 19) ran too, none skipped
+        rows = {tuple(line.split()[:2]) for line in done.stdout.splitlines() if line.strip()}
+        wanted = {("rabbitmq", "prefetch"), ("nats", "max_ack_pending")} | {
+            (db, mode) for db in ("postgresql", "mariadb") for mode in ("key,", "status,")
+        }
+        assert wanted <= rows, done.stdout[-3000:]
     if name == "soak":  # its CSV and chart are what docs/PERFORMANCE.md shows
         rows = (tmp_path / "soak.csv").read_text().splitlines()
         assert rows[0].startswith("t_s,phase,sent_per_s,acked_per_s") and "rss_serve_mb" in rows[0]
