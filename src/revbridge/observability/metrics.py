@@ -156,6 +156,13 @@ class Metrics:
             ["source"],
             registry=r,
         )
+        self.staging_poll_failures = Counter(
+            "revbridge_staging_poll_failures",
+            "Polls of a staging table that failed (source database unreachable or restarting, table "
+            "missing), by error type; the poller retries with backoff",
+            ["source", "error"],
+            registry=r,
+        )
         self.broker_messages = Counter(
             "revbridge_broker_messages",
             "Messages taken from RabbitMQ queues and NATS streams (received), stored, duplicate, "
