@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +51,18 @@ def store(pg_url: str) -> str:
 def _spawn(db: str, home: Path, config: StagingSource, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:  # a file, never a pipe left unread
         return subprocess.Popen(
-            [sys.executable, str(SUPPORT / "staging_procs.py"), db, str(home), config.model_dump_json(), "forever"],
-            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")])},
+            [
+                sys.executable,
+                str(SUPPORT / "staging_procs.py"),
+                db,
+                str(home),
+                config.model_dump_json(),
+                "forever",
+            ],
+            env={
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")]),
+            },
             stdout=out,
             stderr=out,
         )
@@ -128,7 +138,9 @@ def test_10000_rows_with_the_poller_killed_and_the_source_server_restarted_are_e
         server.close()
 
 
-def _crash_and_restart(rt: Runtime, server: PrivateServer, config: StagingSource, mode: str, tmp: Path) -> None:
+def _crash_and_restart(
+    rt: Runtime, server: PrivateServer, config: StagingSource, mode: str, tmp: Path
+) -> None:
     """Poller 1 SIGKILLed at >= 3,000 rows; poller 2 started; the source server crashed at
     >= 1,000 rows more and started again 2 s later; poller 2 must go on by itself to the end."""
     logs = [tmp / "poller-1.log", tmp / "poller-2.log"]
@@ -152,9 +164,7 @@ def _crash_and_restart(rt: Runtime, server: PrivateServer, config: StagingSource
         assert _stored(rt) <= down_at + BATCH  # at most the batch read before the crash
         server.start()
         _marked_only_after_commit(rt, server.url, mode)
-        _wait(
-            lambda: _marked_only_after_commit(rt, server.url, mode) == TOTAL, 240, "every row marked"
-        )
+        _wait(lambda: _marked_only_after_commit(rt, server.url, mode) == TOTAL, 240, "every row marked")
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=60) == 0, logs[1].read_text(errors="replace")
     finally:

@@ -66,34 +66,34 @@ class PrivateServer:
     def start(self) -> None:
         if self.backend == "postgresql":
             options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-            subprocess.run(
-                [*_as_postgres(), str(PG_BIN / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.data)]
-                + ["-l", str(self.root / "server.log"), "-o", options],
-                check=True,
-                capture_output=True,
-                timeout=90,
-            )
+            log = str(self.root / "server.log")
+            self._pg_ctl("start", "-w", "-t", "60", "-l", log, "-o", options)
         else:
-            with (self.root / "server.log").open("ab") as log:  # a file, never a pipe left unread
-                self._proc = subprocess.Popen(
-                    [str(MARIADBD), "--no-defaults", f"--datadir={self.data}", f"--port={self.port}"]
-                    + [f"--socket={self.root / 'mysqld.sock'}", "--bind-address=127.0.0.1"]
-                    + ["--skip-grant-tables", "--innodb-buffer-pool-size=32M", f"--pid-file={self.root / 'pid'}"]
-                    + (["--user=root"] if os.geteuid() == 0 else []),
-                    stdout=log,
-                    stderr=log,
-                )
+            user = ["--user=root"] if os.geteuid() == 0 else []
+            command = [
+                str(MARIADBD),
+                "--no-defaults",
+                f"--datadir={self.data}",
+                f"--port={self.port}",
+                f"--socket={self.root / 'mysqld.sock'}",
+                f"--pid-file={self.root / 'pid'}",
+                "--bind-address=127.0.0.1",
+                "--skip-grant-tables",
+                "--innodb-buffer-pool-size=32M",
+                *user,
+            ]
+            with (self.root / "server.log").open("ab") as out:  # a file, never a pipe left unread
+                self._proc = subprocess.Popen(command, stdout=out, stderr=out)
         _wait_listening(self.port, 60, self._proc)
+
+    def _pg_ctl(self, *args: str) -> None:
+        command = [*_as_postgres(), str(PG_BIN / "pg_ctl"), "-D", str(self.data), *args]
+        subprocess.run(command, check=True, capture_output=True, timeout=90)
 
     def crash(self) -> None:
         """Stop at once, as a failing host would: no checkpoint, connections cut mid-query."""
         if self.backend == "postgresql":
-            subprocess.run(
-                [*_as_postgres(), str(PG_BIN / "pg_ctl"), "stop", "-m", "immediate", "-D", str(self.data)],
-                check=True,
-                capture_output=True,
-                timeout=60,
-            )
+            self._pg_ctl("stop", "-m", "immediate")
         elif self._proc is not None:
             self._proc.kill()
             self._proc.wait(timeout=30)
@@ -127,13 +127,15 @@ def start_private(backend: str) -> PrivateServer:
         if backend == "postgresql":
             _initdb(root)
         else:
-            subprocess.run(
-                ["mariadb-install-db", "--no-defaults", f"--datadir={server.data}", "--skip-test-db"]
-                + (["--user=root"] if os.geteuid() == 0 else []),
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
+            user = ["--user=root"] if os.geteuid() == 0 else []
+            command = [
+                "mariadb-install-db",
+                "--no-defaults",
+                f"--datadir={server.data}",
+                "--skip-test-db",
+                *user,
+            ]
+            subprocess.run(command, check=True, capture_output=True, timeout=120)
         server.start()
         _create_database(server)
     except BaseException:
@@ -145,13 +147,8 @@ def start_private(backend: str) -> PrivateServer:
 def _initdb(root: Path) -> None:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")  # the cluster's files, socket and log belong to postgres
-    subprocess.run(
-        [*_as_postgres(), str(PG_BIN / "initdb"), "-A", "trust", "-U", "postgres", "--no-sync"]
-        + ["-D", str(root / "data")],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    command = [*_as_postgres(), str(PG_BIN / "initdb"), "-A", "trust", "-U", "postgres", "--no-sync"]
+    subprocess.run([*command, "-D", str(root / "data")], check=True, capture_output=True, timeout=120)
 
 
 def _create_database(server: PrivateServer) -> None:

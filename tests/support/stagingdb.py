@@ -113,7 +113,8 @@ def keys_in_state(url: str, state: str) -> set[int]:
     engine = create_engine(url)
     with engine.connect() as conn:
         found = {
-            int(k) for (k,) in conn.execute(text(f"SELECT row_id FROM {TABLE} WHERE state = :s"), {"s": state})
+            int(k)
+            for (k,) in conn.execute(text(f"SELECT row_id FROM {TABLE} WHERE state = :s"), {"s": state})
         }
     engine.dispose()
     return found

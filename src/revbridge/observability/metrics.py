@@ -176,6 +176,12 @@ class Metrics:
             ["source", "outcome"],
             registry=r,
         )
+        self.sftp_scan_failures = Counter(
+            "revbridge_sftp_scan_failures",
+            "SFTP scans that failed: server unreachable or restarting, connection lost, login refused",
+            ["source"],
+            registry=r,
+        )
         self._events(r)
         self.state = StateCollector()
         r.register(self.state)
