@@ -353,3 +353,7 @@ def test_the_poller_keeps_trying_until_the_table_can_be_read(
         thread.join(timeout=10)
     assert not thread.is_alive()
     assert staging.read(rt.db, "pas") == "3"
+    failures = rt.metrics.registry.get_sample_value(
+        "revbridge_staging_poll_failures_total", {"source": "pas", "error": "ConfigurationError"}
+    )
+    assert failures is not None and failures >= 1  # every failed try counted

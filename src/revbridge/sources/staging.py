@@ -161,7 +161,7 @@ class StagingPoller:
             except (StoreError, ConfigurationError) as exc:
                 failures += 1
                 self._failed(exc, first=failures == 1)
-                stop.wait(min(self.config.poll_seconds * 2**failures, RETRY_CAP_SECONDS))
+                stop.wait(min(self.config.poll_seconds * 2 ** min(failures, 30), RETRY_CAP_SECONDS))
                 continue
             if failures:
                 log.info("staging.poll_recovered", source=self.config.name, failed_polls=failures)
