@@ -9,8 +9,10 @@ a file). It logs in the user running the tests.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -40,6 +42,21 @@ class Sshd:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+    def crash(self) -> None:
+        """Stop the server as a failing host would: the listener AND every session it forked
+        (each SFTP connection is served by a child that a plain stop of the listener leaves
+        running) are SIGKILLed, so a client loses its connection mid-transfer."""
+        sessions = _descendants(self.proc.pid)
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        for pid in sessions:
+            with contextlib.suppress(ProcessLookupError):  # ended with its listener
+                os.kill(pid, signal.SIGKILL)
+
+    def start(self) -> None:
+        """Start the server again from its config: the same port and the same host key."""
+        self.proc = _launch(self.root, self.port)
 
 
 def _free_port() -> int:
@@ -90,21 +107,47 @@ def start_sshd(root: Path, *, read_only: bool = False, passphrase: str = "") -> 
             ]
         )
     )
-    with (root / "sshd.log").open("wb") as log:  # never a pipe nobody reads: sshd would block on it
-        proc = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(config)], stdout=log, stderr=log)
+    proc = _launch(root, port)
+    return Sshd(root, port, proc, root / "client_key", root / "known_hosts", getpass.getuser())
+
+
+def _launch(root: Path, port: int) -> subprocess.Popen[bytes]:
+    """sshd on ``port`` from ``root``'s config, once it accepts connections."""
+    with (root / "sshd.log").open("ab") as log:  # never a pipe nobody reads: sshd would block on it
+        proc = subprocess.Popen(
+            [str(SSHD), "-D", "-e", "-f", str(root / "sshd_config")], stdout=log, stderr=log
+        )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"sshd exited at start: {(root / 'sshd.log').read_text().strip()}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
+                return proc
         except OSError:
             time.sleep(0.05)
-    else:
-        proc.kill()
-        raise RuntimeError("sshd did not listen in time")
-    return Sshd(root, port, proc, root / "client_key", root / "known_hosts", getpass.getuser())
+    proc.kill()
+    raise RuntimeError("sshd did not listen in time")
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes forked from ``pid`` (children, their children...), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            parents[int(entry.name)] = int(fields[1])
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent]
+        found.extend(children)
+        frontier.extend(children)
+    return found
 
 
 def source_settings(server: Sshd, **overrides: object) -> dict[str, object]:

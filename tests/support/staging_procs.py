@@ -2,12 +2,13 @@
 
 python staging_procs.py DB HOME SOURCE_JSON once     poll one batch, then exit
 python staging_procs.py DB HOME SOURCE_JSON drain    poll until nothing is waiting, then exit
-python staging_procs.py DB HOME SOURCE_JSON forever  poll until killed
+python staging_procs.py DB HOME SOURCE_JSON forever  poll until killed (SIGTERM: stop, exit 0)
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -26,7 +27,9 @@ def main(db: str, home: str, source_json: str, mode: str) -> None:
         while poller.poll_once() > 0:
             pass
     else:
-        poller.run(threading.Event())
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        poller.run(stop)
     poller.close()
     rt.close()
 

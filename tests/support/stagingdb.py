@@ -108,6 +108,18 @@ def states(url: str) -> dict[str, int]:
     return found
 
 
+def keys_in_state(url: str, state: str) -> set[int]:
+    """The keys of the rows whose status column holds ``state``."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        found = {
+            int(k)
+            for (k,) in conn.execute(text(f"SELECT row_id FROM {TABLE} WHERE state = :s"), {"s": state})
+        }
+    engine.dispose()
+    return found
+
+
 def source_settings(url: str, **overrides: Any) -> dict[str, Any]:
     """The settings block of a staging source reading this table (key mode unless overridden)."""
     block: dict[str, Any] = {

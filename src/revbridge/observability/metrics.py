@@ -156,6 +156,13 @@ class Metrics:
             ["source"],
             registry=r,
         )
+        self.staging_poll_failures = Counter(
+            "revbridge_staging_poll_failures",
+            "Polls of a staging table that failed (source database unreachable or restarting, table "
+            "missing), by error type; the poller retries with backoff",
+            ["source", "error"],
+            registry=r,
+        )
         self.broker_messages = Counter(
             "revbridge_broker_messages",
             "Messages taken from RabbitMQ queues and NATS streams (received), stored, duplicate, "
@@ -167,6 +174,12 @@ class Metrics:
             "revbridge_sftp_files",
             "Files seen on SFTP sources (listed), and taken: stored, duplicate, refused; or failed",
             ["source", "outcome"],
+            registry=r,
+        )
+        self.sftp_scan_failures = Counter(
+            "revbridge_sftp_scan_failures",
+            "SFTP scans that failed: server unreachable or restarting, connection lost, login refused",
+            ["source"],
             registry=r,
         )
         self._events(r)

@@ -41,6 +41,15 @@ from revbridge.store.sftp_seen import Taken
 
 log = get_logger("revbridge.sftp")
 
+# The SSH connection itself went away (server restarted, network cut): every later request of the
+# scan would fail too, so the scan ends with one error instead of one failure per remaining file.
+CONNECTION_GONE = (
+    asyncssh.SFTPConnectionLost,
+    asyncssh.SFTPNoConnection,
+    asyncssh.DisconnectError,
+    ConnectionError,
+)
+
 # bytes, file name -> the stored messages' statuses (raises InputError when it is not a message file)
 FileStore = Callable[[bytes, str], Sequence[str]]
 
@@ -74,12 +83,25 @@ class SftpPoller:
         return asyncio.run(self._scan())
 
     def run(self, stop: threading.Event) -> None:
+        """Scan every ``poll_seconds`` until ``stop``. A failed scan (the server down or restarting,
+        the connection lost mid-folder, a login refused) is counted; it is logged once when scans
+        start failing and once when one succeeds again, not once a poll. Each scan connects anew,
+        so a server that comes back is used at the next poll; a file stored but not yet moved when
+        the connection went is downloaded again and dedupe absorbs it."""
         self._stop = stop
+        failed = 0
         while not stop.is_set():
             try:
                 self.scan_once()
             except (SftpError, StoreError) as exc:
-                log.warning("sftp.scan_failed", source=self.config.name, error=str(exc))
+                failed += 1
+                self.metrics.sftp_scan_failures.labels(self.config.name).inc()
+                if failed == 1:
+                    log.warning("sftp.scan_failed", source=self.config.name, error=str(exc))
+            else:
+                if failed:
+                    log.info("sftp.scan_recovered", source=self.config.name, failed_scans=failed)
+                failed = 0
             stop.wait(self.config.poll_seconds)
 
     async def _scan(self) -> int:
@@ -177,6 +199,11 @@ class SftpPoller:
         """Take one file; a failure of this file alone is logged and counted, and the scan goes on."""
         try:
             return await self._take(sftp, entry)
+        except CONNECTION_GONE as exc:  # not this file's fault: the scan ends, the next connects
+            where = f"{self.config.host}:{self.config.port}"
+            raise SftpError(
+                f"sftp source {self.config.name}: the connection to {where} was lost ({_reason(exc)})"
+            ) from None
         except (asyncssh.SFTPError, OSError) as exc:
             self.metrics.sftp_files.labels(self.config.name, "failed").inc()
             log.warning("sftp.file_failed", source=self.config.name, file=entry.name, error=_reason(exc))

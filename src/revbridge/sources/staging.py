@@ -30,6 +30,8 @@ from revbridge.store.staging import StagingMark
 
 log = get_logger("revbridge.staging")
 
+RETRY_CAP_SECONDS = 30.0  # the longest wait between polls while the source cannot be read
+
 
 class StagingReader(Protocol):
     """What the poller needs of a source table (store/staging_source.py's ``StagingTable``)."""
@@ -147,17 +149,34 @@ class StagingPoller:
         return self._table
 
     def run(self, stop: threading.Event) -> None:
+        """Poll until ``stop``. A failed poll (the source database restarting or unreachable, the
+        table missing, revbridge's store refusing the commit) is counted and retried with backoff:
+        ``poll_seconds`` doubling per failure up to ``RETRY_CAP_SECONDS``. One line when the polls
+        start failing and one when they succeed again, not one per try; the connections are opened
+        anew and the mark read again from the store, so nothing unstored is ever skipped."""
+        failures = 0
         while not stop.is_set():
             try:
                 handled = self.poll_once()
             except (StoreError, ConfigurationError) as exc:
-                # Named by type only: a driver's message may quote a row. The mark is read again.
-                log.warning("staging.poll_failed", source=self.config.name, error=type(exc).__name__)
-                self._forget()
-                handled = 0
+                failures += 1
+                self._failed(exc, first=failures == 1)
+                stop.wait(min(self.config.poll_seconds * 2 ** min(failures, 30), RETRY_CAP_SECONDS))
+                continue
+            if failures:
+                log.info("staging.poll_recovered", source=self.config.name, failed_polls=failures)
+                failures = 0
             if handled < self.config.batch_size:
                 stop.wait(self.config.poll_seconds)
         self.close()
+
+    def _failed(self, exc: Exception, *, first: bool) -> None:
+        # Named by type only: a driver's message may quote a row. The mark is read again.
+        error = type(exc).__name__
+        self.metrics.staging_poll_failures.labels(self.config.name, error).inc()
+        if first:
+            log.warning("staging.poll_failed", source=self.config.name, error=error, retrying="with backoff")
+        self._forget()
 
     def close(self) -> None:
         """Release the source connections; the next poll opens them again."""
