@@ -88,6 +88,7 @@ def _expected(kind: str, place: str, prefix: str, count: int) -> set[str]:
     return {f"{address}:{prefix}{n}" for n in range(count)}
 
 
+@pytest.mark.slow
 def test_10000_messages_through_a_consumer_sigkill_and_broker_restarts_are_each_stored_once(
     kind: str, server: Restartable, place: str, rt: Runtime, tmp_path: Path
 ) -> None:

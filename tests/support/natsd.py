@@ -62,7 +62,7 @@ class Natsd:
 
     async def _answers(self) -> bool:
         try:
-            client = await nats.connect(self.url, connect_timeout=1, allow_reconnect=False)
+            client = await nats.connect(self.url, connect_timeout=1, allow_reconnect=False, error_cb=_quiet)
         except Exception:  # not listening yet
             return False
         try:
@@ -84,6 +84,10 @@ class Natsd:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self.proc = None
+
+
+async def _quiet(exc: Exception) -> None:
+    """Not listening yet is what ``start`` waits out, not an error to log with a traceback."""
 
 
 def start_natsd(root: Path) -> Natsd:
