@@ -1,7 +1,8 @@
 """RabbitMQ and NATS JetStream sources against the REAL brokers at 127.0.0.1: messages in are
 stored exactly once and processed; a crash between commit and ack redelivers and dedupe absorbs
 it; bytes of no known format are stored, excepted with a located problem and acked while the
-next messages flow; a consumer SIGKILLed in the middle of 10,000 messages loses none."""
+next messages flow. (10,000 messages through a SIGKILL and broker restarts:
+test_broker_restarts.py.)"""
 
 from __future__ import annotations
 
@@ -17,16 +18,12 @@ from typing import Any
 
 import brokers
 import pytest
+from broker_procs import PASSWORD, firsts, keys, spawn
 from runtime import build_runtime
-from sqlalchemy import func, select
 
 from revbridge.bootstrap import Runtime
 from revbridge.settings import BrokerSource
 from revbridge.store import queue, workitems
-from revbridge.store.schema import message_keys, messages
-
-SUPPORT = Path(__file__).resolve().parents[1] / "support"
-PASSWORD = {"RB_TEST_BROKER_PASSWORD": "guest"}
 
 
 @pytest.fixture(params=brokers.KINDS)
@@ -76,20 +73,6 @@ def _counts(rt: Runtime) -> dict[str, int]:
     return queue.counts(rt.db)
 
 
-def _firsts(rt: Runtime) -> int:
-    with rt.db.reading() as conn:
-        return int(
-            conn.execute(
-                select(func.count()).select_from(messages).where(messages.c.status != "duplicate")
-            ).scalar_one()
-        )
-
-
-def _keys(rt: Runtime) -> set[str]:
-    with rt.db.reading() as conn:
-        return {str(k) for (k,) in conn.execute(select(message_keys.c.dedupe_key))}
-
-
 def _metric(rt: Runtime, outcome: str) -> float | None:
     return rt.metrics.registry.get_sample_value(
         "revbridge_broker_messages_total", {"source": "feed", "outcome": outcome}
@@ -106,8 +89,8 @@ def test_messages_are_stored_once_processed_and_acked(kind: str, place: str, rt:
     # JetStream drops a repeated Nats-Msg-Id itself (its duplicate window); RabbitMQ delivers it
     repeats = 1 if kind == "rabbitmq" else 0
     _consuming(rt, _config(kind, place), lambda: _metric(rt, "acked") == 20 + repeats)
-    assert _firsts(rt) == 20 and _counts(rt)["duplicate"] == repeats
-    assert _keys(rt) == {f"{_prefix(kind, place)}:m-{n}" for n in range(20)}
+    assert firsts(rt) == 20 and _counts(rt)["duplicate"] == repeats
+    assert keys(rt) == {f"{_prefix(kind, place)}:m-{n}" for n in range(20)}
     assert _metric(rt, "received") == 20 + repeats and _metric(rt, "stored") == 20
     assert _metric(rt, "duplicate") == (repeats or None)
     assert rt.broker_status()["feed"]["waiting"] == 0  # everything acked: nothing left to deliver
@@ -115,36 +98,21 @@ def test_messages_are_stored_once_processed_and_acked(kind: str, place: str, rt:
     assert _counts(rt)["processed"] == 20
 
 
-def _consumer_process(db: str, home: Path, config: BrokerSource, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(SUPPORT / "broker_procs.py"), db, str(home), config.model_dump_json()],
-        env={
-            **os.environ,
-            **PASSWORD,
-            "PYTHONPATH": os.pathsep.join([str(SUPPORT), os.environ.get("PYTHONPATH", "")]),
-            **env,
-        },
-        text=True,
-    )
-
-
 def test_a_crash_between_commit_and_ack_is_redelivered_and_absorbed(
     kind: str, place: str, rt: Runtime, tmp_path: Path
 ) -> None:
     brokers.publish(kind, place, [(brokers.adt(n), None) for n in range(5)])  # no ids: content hash
     config = _config(kind, place)
-    crashing = _consumer_process(
-        rt.settings.db_url, tmp_path, config, REVBRIDGE_FAULTS="broker.after_commit=1"
-    )
+    crashing = spawn(rt.settings.db_url, tmp_path, config, REVBRIDGE_FAULTS="broker.after_commit=1")
     assert crashing.wait(timeout=60) == -signal.SIGKILL
-    committed = _firsts(rt)
+    committed = firsts(rt)
     assert committed >= 1  # it died after a commit, before any ack
-    _consuming(rt, config, lambda: _firsts(rt) == 5 and _metric(rt, "acked") == 5)
-    assert _firsts(rt) == 5
+    _consuming(rt, config, lambda: firsts(rt) == 5 and _metric(rt, "acked") == 5)
+    assert firsts(rt) == 5
     assert _counts(rt)["duplicate"] == committed  # each redelivery of a stored one: a duplicate
     assert _metric(rt, "duplicate") == committed
     if kind == "nats":  # aio-pika's publisher gives every AMQP message an id; NATS sent none here
-        assert all(":sha256:" in key for key in _keys(rt))
+        assert all(":sha256:" in key for key in keys(rt))
 
 
 def test_a_poison_message_is_stored_excepted_and_acked_and_the_next_flow(
@@ -174,34 +142,6 @@ def test_a_message_of_the_wrong_configured_format_is_excepted_where_it_breaks(
     assert (item.code, item.locator) == ("MALFORMED_MESSAGE", "segment[1]"), item
 
 
-def test_10000_messages_with_the_consumer_killed_midway_are_each_stored_exactly_once(
-    kind: str, place: str, rt: Runtime, tmp_path: Path
-) -> None:
-    brokers.publish(kind, place, [(brokers.adt(n), f"k{n}") for n in range(10_000)])
-    config = _config(kind, place, prefetch=500)
-    first = _consumer_process(rt.settings.db_url, tmp_path, config)
-    deadline = time.monotonic() + 60
-    while len(_keys(rt)) < 3000 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=30)
-    killed_at = len(_keys(rt))
-    assert 3000 <= killed_at < 10_000, killed_at  # really mid-stream
-    second = _consumer_process(rt.settings.db_url, tmp_path, config)
-    try:
-        deadline = time.monotonic() + 60
-        while len(_keys(rt)) < 10_000 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        while rt.broker_status()["feed"]["waiting"] and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
-    assert _keys(rt) == {f"{_prefix(kind, place)}:k{n}" for n in range(10_000)}
-    assert _firsts(rt) == 10_000  # every message stored once; repeats only as duplicates
-    assert rt.broker_status()["feed"]["waiting"] == 0  # and every one acknowledged
-
-
 class _BrokenSplitter:
     """A format whose splitter raises (a bug in it): the delivery goes back to the broker until
     it has been delivered ``max_deliveries`` times, then it is kept as poison."""
@@ -229,7 +169,7 @@ def test_a_message_whose_splitting_fails_is_kept_as_poison_after_max_deliveries(
         config = _config(kind, place, max_deliveries=3)
         _consuming(runtime, config, lambda: _metric(runtime, "acked") == 1)
         assert (_metric(runtime, "received"), _metric(runtime, "poison")) == (3, 1)  # tried 3 times
-        assert _counts(runtime)["pending"] == 1 and _keys(runtime) == {f"{_prefix(kind, place)}:p"}
+        assert _counts(runtime)["pending"] == 1 and keys(runtime) == {f"{_prefix(kind, place)}:p"}
     finally:
         runtime.close()
 

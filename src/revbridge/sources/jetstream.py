@@ -5,6 +5,12 @@ The consumer is created on first start (durable name ``consumer``, explicit acks
 created with. Each fetched message is acked only after its messages are committed (broker.py);
 ``num_delivered`` in the message's metadata says how often the stream has delivered it, which is
 what poison control counts. The asyncio loop runs in a thread of its own (``run``).
+
+When the server restarts, the client first reconnects by itself (3 attempts, 2 s apart) and the
+durable pull subscription goes on; acks of deliveries made before the restart reach the server
+after it. A longer outage closes the client: ``consume`` raises and ``keep_consuming`` connects
+again every ``retry_seconds``. Either way a delivery whose ack was lost is delivered again after
+``ack_wait`` and recorded as a duplicate.
 """
 
 from __future__ import annotations
@@ -45,7 +51,13 @@ class JetStreamConsumer:
         """Fetch, store and ack batches until ``stop``; a failure to store raises (no ack)."""
         c = self.config
         client = await nats.connect(
-            self.url, connect_timeout=10, max_reconnect_attempts=3, allow_reconnect=True
+            self.url,
+            connect_timeout=10,
+            max_reconnect_attempts=3,
+            allow_reconnect=True,
+            error_cb=self._connection_error,
+            disconnected_cb=self._disconnected,
+            reconnected_cb=self._reconnected,
         )
         try:
             js = client.jetstream()
@@ -69,6 +81,16 @@ class JetStreamConsumer:
                 await self._settle(batch)
         finally:
             await client.close()
+
+    async def _connection_error(self, exc: Exception) -> None:
+        """Instead of nats-py's own traceback logging: named by type, as every broker log line."""
+        log.warning("broker.connection_error", source=self.config.name, error=type(exc).__name__)
+
+    async def _disconnected(self) -> None:
+        log.warning("broker.disconnected", source=self.config.name)
+
+    async def _reconnected(self) -> None:
+        log.info("broker.reconnected", source=self.config.name)
 
     async def _settle(self, batch: list[Msg]) -> None:
         """Hand the whole batch to the committer in order, then ack each message once stored."""

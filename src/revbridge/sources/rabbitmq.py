@@ -5,7 +5,10 @@ its messages are committed (broker.py says why that is enough for exactly once).
 message has been delivered comes from ``x-delivery-count`` on quorum queues; on a classic queue
 only the ``redelivered`` flag exists, so this process counts redeliveries itself, and a splitter
 bug that kills the process is noticed once per restart (use quorum queues for poison control).
-The asyncio loop runs in a thread of its own (``run``), as the staging pollers do.
+The asyncio loop runs in a thread of its own (``run``), as the staging pollers do. When the broker
+restarts, the connection closes: ``consume`` raises and ``keep_consuming`` connects again every
+``retry_seconds`` until the broker takes connections; deliveries stored but not yet acked when
+the connection closed are delivered again and recorded as duplicates.
 """
 
 from __future__ import annotations
@@ -94,7 +97,12 @@ class RabbitConsumer:
             log.warning("broker.store_failed", source=self.config.name, error=type(exc).__name__)
             self._failed = True
             return
-        await message.ack()
+        try:
+            await message.ack()
+        except Exception as exc:  # the channel closed under it (a broker restart): not acked, so
+            # the broker delivers it again and dedupe makes it a duplicate; ``consume`` reconnects
+            log.debug("broker.ack_lost", source=self.config.name, error=type(exc).__name__)
+            return
         self._counted.pop(key, None)
         self.intake.acked()
 
