@@ -47,20 +47,24 @@ def staging_sources(rt: Runtime, *, ask: bool = True) -> Found:
     return found
 
 
-def broker_sources(rt: Runtime, *, ask: bool = True) -> Found:
-    """Per broker source: where it reads, what this process took from it (by outcome) and (``ask``)
-    the messages still waiting there, ``null`` with the error's type when the broker cannot be
-    asked now."""
+def broker_sources(rt: Runtime, *, ask: bool = True, since_start: bool = False) -> Found:
+    """Per broker source: where it reads, (``since_start``) what this process's consumer took from
+    it by outcome, and (``ask``) the messages still waiting there, ``null`` with the error's type
+    when the broker cannot be asked now. A one-shot command runs no consumer: it leaves the counts
+    out rather than print zeros."""
     found: Found = {}
     for source in rt.settings.broker_sources:
         entry: dict[str, object] = {"broker": source.broker, "queue": source.queue or source.stream}
-        counted: dict[str, int] = {}
-        for outcome in BROKER_OUTCOMES:
-            value = rt.metrics.registry.get_sample_value(
-                "revbridge_broker_messages_total", {"source": source.name, "outcome": outcome}
-            )
-            counted[outcome] = int(value or 0)
-        entry["since_start"] = counted  # this process's consumer: zeros in a one-shot command
+        if since_start:
+            entry["since_start"] = {
+                outcome: int(
+                    rt.metrics.registry.get_sample_value(
+                        "revbridge_broker_messages_total", {"source": source.name, "outcome": outcome}
+                    )
+                    or 0
+                )
+                for outcome in BROKER_OUTCOMES
+            }
         if ask:
             try:
                 entry["waiting"] = consumers.waiting(source, rt.broker_password(source))
@@ -96,12 +100,13 @@ def events_out(rt: Runtime, now: datetime) -> dict[str, object] | None:
     }
 
 
-def sources(rt: Runtime, *, ask: bool = True) -> dict[str, object]:
+def sources(rt: Runtime, *, ask: bool = True, since_start: bool = False) -> dict[str, object]:
     """Every kind that has something to say: ``staging``, ``brokers``, ``sftp``, ``events_out``
-    (a kind with nothing configured and nothing recorded is left out)."""
+    (a kind with nothing configured and nothing recorded is left out). The command asks what
+    waits outside; the long-running service's page shows its consumers' counts instead."""
     found: dict[str, object] = {
         "staging": staging_sources(rt, ask=ask),
-        "brokers": broker_sources(rt, ask=ask),
+        "brokers": broker_sources(rt, ask=ask, since_start=since_start),
         "sftp": sftp_sources(rt),
         "events_out": events_out(rt, rt.clock.now()),
     }

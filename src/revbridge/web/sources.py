@@ -95,7 +95,7 @@ def _kept(request: Request) -> _Waiting:
 def rows(request: Request) -> list[Row]:
     """The table's rows: staging, brokers, SFTP, then events out (empty: nothing configured)."""
     rt = runtime_of(request)
-    found = runtime_status.sources(rt, ask=False)
+    found = runtime_status.sources(rt, ask=False, since_start=True)
     asks = bool(rt.settings.staging_sources or rt.settings.broker_sources)
     counted = _kept(request).current(rt) if asks else None
     waiting = counted.waiting if counted is not None else {}
