@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select, update
 from test_journals_store import _journal
 from test_retention import build_runtime, cli
+from test_sap_confirmations_store import _confirmation
 
 from revbridge.bootstrap import Runtime
 from revbridge.store import announcements, sap_confirmations, sftp_seen
 from revbridge.store import journals as journal_store
-from revbridge.store.sap_confirmations import SapConfirmation
 from revbridge.store.schema import event_outbox, journals
 from revbridge.store.schema import sap_confirmations as confirmations_table
 from revbridge.store.schema import sftp_seen as sftp_seen_table
@@ -74,16 +74,7 @@ def _confirm(rt: Runtime) -> dict[str, tuple[str, str]]:
     for name, (message_id, request_id) in found.items():
         sap_confirmations.record(
             rt.db,
-            [
-                SapConfirmation(
-                    message_id=message_id,
-                    request_id=request_id,
-                    outcome="posted",
-                    accounting_document="1000000042",
-                    company_code="1010",
-                    fiscal_year="2026",
-                )
-            ],
+            [_confirmation(request_id, message_id=message_id)],
             now=now if name.endswith("recent") else now - timedelta(days=40),
         )
     return found
