@@ -15,11 +15,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from revbridge import runtime_status
 from revbridge.connectors.base import Connector
 from revbridge.connectors.registry import Connectors, thaw
 from revbridge.connectors.registry import Environment as ConnectorEnvironment
 from revbridge.core.clock import Clock, SystemClock
-from revbridge.core.errors import ConfigurationError, InputError, StoreError
+from revbridge.core.errors import ConfigurationError, InputError
 from revbridge.core.wakeup import Wakeup
 from revbridge.events import SINKS, Publisher, PublisherConfig
 from revbridge.events.sinks import SinkSettings
@@ -258,17 +259,7 @@ class Runtime:
         return consumers.consumer(source, self.intake, self.metrics, self.broker_password(source))
 
     def broker_status(self) -> dict[str, dict[str, object]]:
-        """Per broker source: where it reads and the messages still waiting there (``null`` when
-        the broker cannot be asked now; the reason is named by type only)."""
-        found: dict[str, dict[str, object]] = {}
-        for source in self.settings.broker_sources:
-            entry: dict[str, object] = {"broker": source.broker, "queue": source.queue or source.stream}
-            try:
-                entry["waiting"] = consumers.waiting(source, self.broker_password(source))
-            except Exception as exc:  # any broker failure: status still answers for the rest
-                entry.update(waiting=None, error=type(exc).__name__)
-            found[source.name] = entry
-        return found
+        return runtime_status.broker_sources(self)
 
     def sftp_poller(self, source: SftpSource) -> SftpPoller:
         """A poller for a configured SFTP folder; its password and key passphrase come from the
@@ -297,31 +288,10 @@ class Runtime:
         )
 
     def sftp_status(self) -> dict[str, dict[str, object]]:
-        """Per SFTP source (configured or ever taken from): files taken by outcome, the last when."""
-        found = sftp_seen.summary(self.db)
-        for source in self.settings.sftp_sources:
-            found.setdefault(source.name, {"taken": {}, "last_taken_at": None})
-        return found
+        return runtime_status.sftp_sources(self)
 
     def staging_status(self) -> dict[str, dict[str, object]]:
-        """Per staging source: its committed mark, when it moved, and the rows still waiting
-        (``null`` when the source cannot be read now; the reason is named by type only)."""
-        marks = staging.all_marks(self.db)
-        found: dict[str, dict[str, object]] = {name: dict(mark) for name, mark in marks.items()}
-        for source in self.settings.staging_sources:
-            entry = found.setdefault(source.name, {"high_water": None, "updated_at": None})
-            try:
-                table = self.staging_table(source)
-            except (StoreError, ConfigurationError) as exc:
-                entry.update(waiting=None, error=type(exc).__name__)
-                continue
-            try:
-                entry["waiting"] = table.waiting(marks.get(source.name, {}).get("high_water"))
-            except StoreError as exc:
-                entry.update(waiting=None, error=type(exc).__name__)
-            finally:
-                table.close()
-        return found
+        return runtime_status.staging_sources(self)
 
     def status(self) -> dict[str, dict[str, int]]:
         """The public shape of `revbridge status --json` (DESIGN.md section 10)."""

@@ -264,6 +264,9 @@ class Settings(BaseSettings):
 
     # retention of raw payloads (days); None keeps them forever
     retention_days: int | None = None
+    # days `revbridge purge` remembers the files an SFTP source took (store/pruning.py); a file
+    # left longer than this on a read-only server is taken again (its messages are duplicates)
+    sftp_seen_days: int = Field(default=90, ge=1)
     # records horizon (whole months, PostgreSQL): `revbridge purge` drops the messages and events
     # partitions of months older than this many months (store/horizon.py); None keeps them
     records_retention_months: int | None = None

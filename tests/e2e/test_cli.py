@@ -172,3 +172,35 @@ def test_replay_from_the_cli_posts_what_it_staged(tmp_path: Path, corpus: Path) 
     journals = json.loads(run(tmp_path, "journals", "--json").stdout)
     assert [(j["status"], j["lane"]) for j in journals] == [("posted", "realtime")]
     assert json.loads(run(tmp_path, "replay", "--exception-code", "UNMAPPED_PAYER", "--json").stdout) == []
+
+
+def test_status_shows_the_event_outbox_and_sftp_files(tmp_path: Path) -> None:
+    """The figures the workbench overview shows too (runtime_status): unsent and sent
+    announcements, and the files an SFTP source took, in `status --json` and its text."""
+    from datetime import UTC, datetime, timedelta
+
+    from revbridge.store import Database, announcements, migrate, sftp_seen
+
+    url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    db = Database.open(url, null_pool=True)
+    try:
+        migrate.upgrade(db)
+        now = datetime.now(UTC)
+        with db.transaction() as tx:
+            for subject in ("j1", "j2"):
+                announcements.record(tx, kind=announcements.JOURNAL_POSTED, subject=subject, data={}, now=now)
+        claimed = announcements.claim(db, owner="t", now=now, lease=timedelta(seconds=60), limit=1)
+        announcements.mark_sent(db, [p.seq for p in claimed], owner="t", now=now)
+        sftp_seen.remember(db, "clearinghouse", sftp_seen.Taken("a.835", 1, 2, "ab" * 32, "stored"), now)
+    finally:
+        db.close()
+    status = json.loads(run(tmp_path, "status", "--json", "--db", url).stdout)
+    assert status["events_out"]["sink"] == "none"
+    assert (
+        status["events_out"]["pending"],
+        status["events_out"]["failing"],
+        status["events_out"]["sent"],
+    ) == (1, 0, 1)
+    assert status["sftp"]["clearinghouse"]["taken"] == {"stored": 1}
+    text = run(tmp_path, "status", "--db", url).stdout
+    assert "events out (none): 1 pending, 0 failing, 1 sent; oldest pending 20" in text

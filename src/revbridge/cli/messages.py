@@ -12,6 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from revbridge import runtime_status
 from revbridge.bootstrap import Runtime
 from revbridge.cli.common import (
     DbOption,
@@ -178,15 +179,8 @@ def status(json_out: JsonOption = False, db: DbOption = None, settings: Settings
     """Counts of messages by state (terminal and not), journals by state, open work items."""
     with open_runtime(db, settings) as runtime:
         data: dict[str, Any] = dict(runtime.status())
-        sources = runtime.staging_status()  # configured or ever marked: nothing when none
-        if sources:
-            data["staging"] = sources
-        brokers = runtime.broker_status()  # configured broker sources: nothing when none
-        if brokers:
-            data["brokers"] = brokers
-        sftp = runtime.sftp_status()  # configured or ever taken from: nothing when none
-        if sftp:
-            data["sftp"] = sftp
+        # staging, brokers, sftp, events_out: a kind with nothing configured or recorded is left out
+        data.update(runtime_status.sources(runtime))
     if json_out:
         print_json(data)
         return
@@ -220,4 +214,11 @@ def status(json_out: JsonOption = False, db: DbOption = None, settings: Settings
             f"sftp {name}: files taken: {counts}; last at {source.get('last_taken_at') or 'never'}",
             highlight=False,
             soft_wrap=True,
+        )
+    events = data.get("events_out")
+    if events:
+        console.print(
+            f"events out ({events['sink']}): {events['pending']} pending, {events['failing']} failing, "
+            f"{events['sent']} sent; oldest pending {events['oldest_pending_at'] or 'none'}",
+            highlight=False,
         )

@@ -23,7 +23,7 @@ from revbridge.cli.common import (
 )
 from revbridge.core.errors import InputError
 from revbridge.security.keys import KEY_ID
-from revbridge.store import audit, horizon, rekey, retention
+from revbridge.store import audit, horizon, pruning, rekey, retention
 
 keys_app = typer.Typer(help="Encryption keys of stored raw messages.", no_args_is_help=True)
 
@@ -225,6 +225,9 @@ def purge(
 ) -> None:
     """Remove raw payloads of finished messages past retention; keep metadata, events, journals, audit.
 
+    Also drops sent announcements and settled journals' SAP confirmations past retention, and
+    forgets SFTP files taken more than sftp_seen_days ago.
+
     With a records horizon (--drop-months-older-than or records_retention_months), whole months of
     messages and events past it are dropped afterwards (PostgreSQL's monthly partitions)."""
     with open_runtime(db, settings) as runtime:
@@ -240,6 +243,7 @@ def purge(
             found = _purge_payloads(
                 runtime, days, dry_run=dry_run, vacuum=not no_vacuum, full=full, quiet=json_out
             )
+            found["rows"] = _prune_rows(runtime, days, dry_run=dry_run, quiet=json_out)
         if months is not None:
             found["records"] = _drop_months(runtime, months, dry_run=dry_run, quiet=json_out)
     if json_out:
@@ -278,6 +282,35 @@ def _purge_payloads(
             f"database {report.bytes_before} -> {report.bytes_after} bytes (vacuum: {report.vacuum})"
         )
     return report.as_json()
+
+
+def _prune_rows(runtime: Runtime, days: int, *, dry_run: bool, quiet: bool) -> dict[str, object]:
+    """Sent announcements, settled SAP confirmations past retention, SFTP files taken more than
+    sftp_seen_days ago (store/pruning.py): rows that otherwise grow for ever."""
+    now = runtime.clock.now()
+    cutoffs = pruning.Cutoffs(
+        records=now - timedelta(days=days), sftp_seen=now - timedelta(days=runtime.settings.sftp_seen_days)
+    )
+    if dry_run:
+        counts = pruning.prunable(runtime.db, cutoffs)
+    else:
+        counts = pruning.prune(
+            runtime.db, cutoffs, now=now, actor=_actor(), anchor=runtime.settings.resolved_audit_anchor
+        )
+    if not quiet:
+        verb = "would go" if dry_run else "dropped"
+        console.print(
+            f"rows {verb}: {counts['announcements_sent']} sent announcements and "
+            f"{counts['sap_confirmations']} SAP confirmations of settled journals before "
+            f"{cutoffs.records:%Y-%m-%d %H:%M}; {counts['sftp_seen']} SFTP files taken before "
+            f"{cutoffs.sftp_seen:%Y-%m-%d %H:%M}",
+            highlight=False,
+        )
+    return {
+        "cutoff": cutoffs.records.isoformat(),
+        "sftp_seen_cutoff": cutoffs.sftp_seen.isoformat(),
+        ("would_drop" if dry_run else "dropped"): counts,
+    }
 
 
 def _drop_months(runtime: Runtime, months: int, *, dry_run: bool, quiet: bool) -> dict[str, object]:

@@ -8,13 +8,14 @@ tokens with the ``Tokenizer`` in the context as soon as they are read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
 from revbridge.canonical.events import CanonicalEvent
-from revbridge.core.problem import Outcome, Problem
+from revbridge.core.locator import SourceRef
+from revbridge.core.problem import Outcome, Problem, ProblemCode
 from revbridge.core.tokens import Tokenizer
 
 # The format a broker message is stored under when it is none of the registered ones: its bytes
@@ -67,3 +68,29 @@ class Format(Protocol):
     def to_events(self, payload: bytes, ctx: ParseContext) -> Outcome[CanonicalEvent]:
         """Parse one stored message into canonical events and located problems."""
         ...
+
+
+def first_of_each_key(
+    parts: Iterable[tuple[str, Iterable[CanonicalEvent]]], message_id: str, problems: list[Problem], why: str
+) -> list[CanonicalEvent]:
+    """The events of a many-part message (portal items, staged rows), each key once: a later
+    event with the key of an earlier one is dropped with an EVENT_CONFLICT located at its part
+    (``why`` says what collided), so one message never asks the store to keep two versions of
+    the same event. ``parts`` are read lazily: a part's own problems stay in reading order."""
+    events: list[CanonicalEvent] = []
+    seen: set[str] = set()
+    for path, found in parts:
+        for event in found:
+            if event.key in seen:
+                problems.append(
+                    Problem(
+                        code=ProblemCode.EVENT_CONFLICT,
+                        message=why,
+                        where=SourceRef(message_id, path),
+                        event_key=event.key,
+                    )
+                )
+                continue
+            seen.add(event.key)
+            events.append(event)
+    return events

@@ -21,12 +21,14 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from revbridge.core.money import Money
+from revbridge.store import leases
 from revbridge.store.database import Database
 from revbridge.store.schema import event_outbox, journal_lines, journals, messages, work_items
 
@@ -250,6 +252,30 @@ class Pending:
     attempts: int
 
 
+# The columns a Pending is made of, in its fields' order.
+_PENDING = (
+    event_outbox.c.seq,
+    event_outbox.c.event_id,
+    event_outbox.c.type,
+    event_outbox.c.subject,
+    event_outbox.c.time,
+    event_outbox.c.data,
+    event_outbox.c.attempts,
+)
+
+
+def _pending(r: Any) -> Pending:  # a row of _PENDING's columns
+    return Pending(
+        seq=int(r[0]),
+        event_id=r[1],
+        kind=r[2],
+        subject=r[3],
+        time=r[4],
+        data=json.loads(r[5]),
+        attempts=int(r[6]),
+    )
+
+
 def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Pending]:
     """Take up to ``limit`` unsent announcements that are due (no live lease, no later retry
     time), oldest first, under ``owner``'s lease (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
@@ -258,40 +284,17 @@ def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: i
         or_(event_outbox.c.next_attempt_at.is_(None), event_outbox.c.next_attempt_at <= now),
         or_(event_outbox.c.lease_expires_at.is_(None), event_outbox.c.lease_expires_at < now),
     )
-    with db.reading() as conn:  # most rounds find nothing: a read, not a write transaction
-        if conn.execute(select(event_outbox.c.seq).where(due).limit(1)).first() is None:
-            return []
-    candidates = select(event_outbox.c.seq).where(due).order_by(event_outbox.c.seq).limit(limit)
-    if db.dialect == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    statement = (
-        update(event_outbox)
-        .where(event_outbox.c.seq.in_(candidates.scalar_subquery()))
-        .values(lease_owner=owner, lease_expires_at=now + lease)
-        .returning(
-            event_outbox.c.seq,
-            event_outbox.c.event_id,
-            event_outbox.c.type,
-            event_outbox.c.subject,
-            event_outbox.c.time,
-            event_outbox.c.data,
-            event_outbox.c.attempts,
-        )
+    rows = leases.take(
+        db,
+        event_outbox,
+        due=due,
+        order_by=(event_outbox.c.seq,),
+        values={"lease_owner": owner, "lease_expires_at": now + lease},
+        returning=_PENDING,
+        limit=limit,
+        probe=True,  # most rounds find nothing: a read, not a write transaction
     )
-    with db.transaction() as conn:
-        rows = conn.execute(statement).all()
-    found = [
-        Pending(
-            seq=int(r[0]),
-            event_id=r[1],
-            kind=r[2],
-            subject=r[3],
-            time=r[4],
-            data=json.loads(r[5]),
-            attempts=int(r[6]),
-        )
-        for r in rows
-    ]
+    found = [_pending(r) for r in rows]
     found.sort(key=lambda p: p.seq)
     return found
 
@@ -340,32 +343,34 @@ def backlog(db: Database) -> Backlog:
     return Backlog(int(n), oldest)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tally:
+    """The event outbox at a glance, for ``revbridge status`` and the workbench overview."""
+
+    pending: int  # not sent, no send failed yet
+    failing: int  # not sent, at least one send failed: retried with backoff
+    sent: int  # sent and kept until ``revbridge purge`` drops them
+    oldest_unsent: datetime | None
+
+
+def tally(db: Database) -> Tally:
+    failed = event_outbox.c.attempts > 0
+    unsent = event_outbox.c.sent_at.is_(None)
+    with db.reading() as conn:
+        row = conn.execute(
+            select(
+                func.count().filter(and_(unsent, ~failed)),
+                func.count().filter(and_(unsent, failed)),
+                func.count().filter(event_outbox.c.sent_at.is_not(None)),
+                func.min(event_outbox.c.time).filter(unsent),
+            )
+        ).one()
+    return Tally(pending=int(row[0]), failing=int(row[1]), sent=int(row[2]), oldest_unsent=row[3])
+
+
 def listed(db: Database, *, limit: int = 1000) -> list[Pending]:
     """Announcements, oldest first, sent or not (tests and `revbridge events` read these)."""
-    query = (
-        select(
-            event_outbox.c.seq,
-            event_outbox.c.event_id,
-            event_outbox.c.type,
-            event_outbox.c.subject,
-            event_outbox.c.time,
-            event_outbox.c.data,
-            event_outbox.c.attempts,
-        )
-        .order_by(event_outbox.c.seq)
-        .limit(limit)
-    )
+    query = select(*_PENDING).order_by(event_outbox.c.seq).limit(limit)
     with db.reading() as conn:
         rows = conn.execute(query).all()
-    return [
-        Pending(
-            seq=int(r[0]),
-            event_id=r[1],
-            kind=r[2],
-            subject=r[3],
-            time=r[4],
-            data=json.loads(r[5]),
-            attempts=int(r[6]),
-        )
-        for r in rows
-    ]
+    return [_pending(r) for r in rows]

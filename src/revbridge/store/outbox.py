@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, or_, update
 
-from revbridge.store import announcements
+from revbridge.store import announcements, leases
 from revbridge.store.database import Database, Tx
 from revbridge.store.journals import ACCEPTED, FAILED, POSTED, STAGED, SUBMITTING
 from revbridge.store.schema import journals
@@ -42,6 +42,18 @@ class Claim:
     accepted_at: datetime | None = None
 
 
+# The columns a Claim is made of, in its fields' order (a check adds the ticket and accepted_at).
+_CLAIMED = (
+    journals.c.id,
+    journals.c.legal_entity,
+    journals.c.lane,
+    journals.c.connector,
+    journals.c.attempts,
+    journals.c.uncertain,
+    journals.c.first_received_at,
+)
+
+
 def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
     """Take up to ``limit`` due journals under a lease: staged ones whose time has come, and
     submitting ones whose owner's lease ran out (those become uncertain)."""
@@ -52,30 +64,20 @@ def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: i
         ),
         and_(journals.c.status == SUBMITTING, journals.c.lease_expires_at < now),
     )
-    candidates = select(journals.c.id).where(due).order_by(journals.c.created_at, journals.c.id).limit(limit)
-    if db.dialect == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    statement = (
-        update(journals)
-        .where(journals.c.id.in_(candidates.scalar_subquery()))
-        .values(
-            status=SUBMITTING,
-            lease_owner=owner,
-            lease_expires_at=now + lease,
-            uncertain=case((journals.c.status == SUBMITTING, 1), else_=journals.c.uncertain),
-        )
-        .returning(
-            journals.c.id,
-            journals.c.legal_entity,
-            journals.c.lane,
-            journals.c.connector,
-            journals.c.attempts,
-            journals.c.uncertain,
-            journals.c.first_received_at,
-        )
+    rows = leases.take(
+        db,
+        journals,
+        due=due,
+        order_by=(journals.c.created_at, journals.c.id),
+        values={
+            "status": SUBMITTING,
+            "lease_owner": owner,
+            "lease_expires_at": now + lease,
+            "uncertain": case((journals.c.status == SUBMITTING, 1), else_=journals.c.uncertain),
+        },
+        returning=_CLAIMED,
+        limit=limit,
     )
-    with db.transaction() as tx:
-        rows = tx.execute(statement).all()
     claimed = [Claim(r[0], r[1], r[2], r[3], int(r[4]), bool(r[5]), r[6]) for r in rows]
     claimed.sort(key=lambda c: c.id)
     return claimed
@@ -89,32 +91,16 @@ def claim_checks(db: Database, *, owner: str, now: datetime, lease: timedelta, l
         or_(journals.c.next_attempt_at.is_(None), journals.c.next_attempt_at <= now),
         or_(journals.c.lease_expires_at.is_(None), journals.c.lease_expires_at < now),
     )
-    with db.reading() as tx:  # most rounds have no check due: a read, not a write transaction
-        if tx.execute(select(journals.c.id).where(due).limit(1)).first() is None:
-            return []
-    candidates = (
-        select(journals.c.id).where(due).order_by(journals.c.next_attempt_at, journals.c.id).limit(limit)
+    rows = leases.take(
+        db,
+        journals,
+        due=due,
+        order_by=(journals.c.next_attempt_at, journals.c.id),
+        values={"lease_owner": owner, "lease_expires_at": now + lease},
+        returning=(*_CLAIMED, journals.c.erp_ticket, journals.c.accepted_at),
+        limit=limit,
+        probe=True,  # most rounds have no check due: a read, not a write transaction
     )
-    if db.dialect == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    statement = (
-        update(journals)
-        .where(journals.c.id.in_(candidates.scalar_subquery()))
-        .values(lease_owner=owner, lease_expires_at=now + lease)
-        .returning(
-            journals.c.id,
-            journals.c.legal_entity,
-            journals.c.lane,
-            journals.c.connector,
-            journals.c.attempts,
-            journals.c.uncertain,
-            journals.c.first_received_at,
-            journals.c.erp_ticket,
-            journals.c.accepted_at,
-        )
-    )
-    with db.transaction() as tx:
-        rows = tx.execute(statement).all()
     claimed = [
         Claim(r[0], r[1], r[2], r[3], int(r[4]), bool(r[5]), r[6], r[7] or "", r[8] or now) for r in rows
     ]

@@ -3,7 +3,8 @@
 Tables for the counts people act on (today's messages by source and state, journals by lane and
 state, open work items by code and age) and server-drawn charts where a shape says more than a
 number: cash by day, work items over time, the receipt-to-posting latency histogram and the AR
-roll-forward. Each chart has its numbers in a table beside it.
+roll-forward. Each chart has its numbers in a table beside it. The staging tables, broker queues,
+SFTP folders and the events-out sink have a table of their own (``web/sources.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.responses import Response
 from revbridge.http.permissions import requires
 from revbridge.http.state import runtime_of
 from revbridge.security.roles import Permission
-from revbridge.web import charts, dashboard, reconciliation
+from revbridge.web import charts, dashboard, reconciliation, sources
 from revbridge.web.rendering import render
 
 router = APIRouter(tags=["workbench"], include_in_schema=False)
@@ -84,5 +85,6 @@ def overview_page(request: Request) -> Response:
         "reconciliation": reconciliation.by_facility(tie_out.value),
         "reconciled_at": tie_out.at,
         "reconciled_current": tie_out.current,
+        "sources": sources.rows(request),
     }
     return render(request, "overview.html", context, title="Overview", active="overview")

@@ -20,7 +20,7 @@ from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.ids import PatientToken
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
-from revbridge.formats.base import Envelope, Format, Limits, ParseContext
+from revbridge.formats.base import Envelope, Format, Limits, ParseContext, first_of_each_key
 from revbridge.formats.portal import payments
 
 NAME = "portal"
@@ -88,22 +88,12 @@ def to_events(payload: bytes, ctx: ParseContext) -> Outcome[CanonicalEvent]:
     if problems:
         return Outcome(problems=tuple(problems))
     items, problems = items_of(document, ctx.message_id)
-    events: list[CanonicalEvent] = []
-    seen: set[str] = set()
-    for path, item in items:
-        for event in payments.to_events(item, path, ctx, problems):
-            if event.key in seen:
-                problems.append(
-                    Problem(
-                        code=ProblemCode.EVENT_CONFLICT,
-                        message="another item of this body has the same facility, type and id",
-                        where=SourceRef(ctx.message_id, path),
-                        event_key=event.key,
-                    )
-                )
-                continue
-            seen.add(event.key)
-            events.append(event)
+    events = first_of_each_key(
+        ((path, payments.to_events(item, path, ctx, problems)) for path, item in items),
+        ctx.message_id,
+        problems,
+        "another item of this body has the same facility, type and id",
+    )
     return Outcome(tuple(events), tuple(problems))
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
-from revbridge.formats.base import Envelope, Format, ParseContext
+from revbridge.formats.base import Envelope, Format, ParseContext, first_of_each_key
 from revbridge.formats.portal.format import load
 from revbridge.formats.staging import rows as staged_rows
 
@@ -53,25 +53,23 @@ def to_events(payload: bytes, ctx: ParseContext) -> Outcome[CanonicalEvent]:
             problems=(Problem(code=ProblemCode.MALFORMED_MESSAGE, message="no staged rows", where=where),)
         )
     table = str(doc.get("table", ""))
-    events: list[CanonicalEvent] = []
-    seen: set[str] = set()
-    for n, row in enumerate(doc["rows"]):
+    events = first_of_each_key(
+        _rows(doc["rows"], table, ctx, problems),
+        ctx.message_id,
+        problems,
+        "another row of this group has the same facility, kind and id",
+    )
+    return Outcome(tuple(events), tuple(problems))
+
+
+def _rows(
+    rows: list[Any], table: str, ctx: ParseContext, problems: list[Problem]
+) -> Iterator[tuple[str, list[CanonicalEvent]]]:
+    """Each row located as ``<table>[<key>]`` with its events (read when the caller reads them)."""
+    for n, row in enumerate(rows):
         key = str(row.get("key", n)) if isinstance(row, dict) else str(n)
         path = f"{table}[{key}]"
-        for event in staged_rows.to_events(row, path, ctx, problems):
-            if event.key in seen:
-                problems.append(
-                    Problem(
-                        code=ProblemCode.EVENT_CONFLICT,
-                        message="another row of this group has the same facility, kind and id",
-                        where=SourceRef(ctx.message_id, path),
-                        event_key=event.key,
-                    )
-                )
-                continue
-            seen.add(event.key)
-            events.append(event)
-    return Outcome(tuple(events), tuple(problems))
+        yield path, staged_rows.to_events(row, path, ctx, problems)
 
 
 class StagingFormat:
