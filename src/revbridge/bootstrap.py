@@ -264,7 +264,7 @@ class Runtime:
     def sftp_poller(self, source: SftpSource) -> SftpPoller:
         """A poller for a configured SFTP folder; its password and key passphrase come from the
         environment variables the settings name (never from YAML)."""
-        from revbridge.sources.sftp import SftpPoller
+        from revbridge.sources.sftp import SftpPoller, whole_file_key
 
         secrets: dict[str, str | None] = {}
         for what, env in (("password", source.password_env), ("passphrase", source.passphrase_env)):
@@ -277,7 +277,10 @@ class Runtime:
         return SftpPoller(
             config=source,
             store_file=lambda data, name: [
-                r.accepted.status for r in self.intake.receive(data, channel=f"{channel}:{name}"[:64])
+                r.accepted.status
+                for r in self.intake.receive_whole(
+                    data, channel=f"{channel}:{name}"[:64], dedupe_key=whole_file_key(source.name, name, data)
+                )
             ],
             remember=lambda taken: sftp_seen.remember(self.db, source.name, taken, self.clock.now()),
             seen=lambda: sftp_seen.seen(self.db, source.name),

@@ -24,7 +24,7 @@ from revbridge.bootstrap import Runtime
 from revbridge.core.errors import ConfigurationError
 from revbridge.settings import SftpSource
 from revbridge.sources.sftp import SftpError, SftpPoller
-from revbridge.store import queue
+from revbridge.store import queue, workitems
 
 pytestmark = pytest.mark.skipif(not sshd_available(), reason="/usr/sbin/sshd missing: make system-deps")
 
@@ -205,7 +205,7 @@ def test_passwords_and_passphrases_come_from_the_environment(
     assert "wrong password" not in str(caught.value)
 
 
-def test_an_empty_and_a_binary_file_are_refused_with_a_reason_and_the_next_file_flows(
+def test_an_empty_and_a_binary_file_are_stored_excepted_and_set_aside_and_the_next_file_flows(
     server: Sshd, rt: Runtime, poller: Callable[..., SftpPoller], corpus: Path
 ) -> None:
     p = poller()
@@ -221,9 +221,19 @@ def test_an_empty_and_a_binary_file_are_refused_with_a_reason_and_the_next_file_
     assert (aside / "b_binary.835").read_bytes() == bytes(range(256)) * 8
     reason = (aside / "a_empty.835.reason").read_text()
     assert reason.startswith("cannot tell the format of the input")
-    assert queue.counts(rt.db)["pending"] == 1
+    assert queue.counts(rt.db)["pending"] == 3  # nothing received is lost: both kept whole
     assert rt.metrics.sftp_files.labels("clearinghouse", "refused")._value.get() == 2
     assert rt.sftp_status()["clearinghouse"]["taken"] == {"refused": 2, "stored": 1}
+    rt.worker().drain()
+    assert queue.counts(rt.db)["excepted"] == 2
+    items = workitems.list_items(rt.db)
+    assert sorted((i.code, i.locator) for i in items) == [("UNSUPPORTED_FORMAT", "message[1]")] * 2
+    p.scan_once()  # an empty file dropped again under the same name is the same message, kept once
+    (inbox / "a_empty.835").write_bytes(b"")
+    p.scan_once()
+    p.scan_once()
+    assert queue.counts(rt.db)["excepted"] == 2
+    assert queue.counts(rt.db).get("duplicate") == 1
 
 
 def _spawn(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from revbridge.core.errors import InputError
 from revbridge.core.faults import fault_point
 from revbridge.core.problem import Problem
-from revbridge.formats.base import Envelope, Format
+from revbridge.formats.base import UNRECOGNISED, Envelope, Format
 from revbridge.observability.metrics import Metrics
 from revbridge.store.messages import Accepted, Arrival, MessageStore
 from revbridge.store.staging import StagingMark
@@ -78,6 +78,18 @@ class Intake:
         return self.store_envelopes(
             envelopes, channel=channel, correlation_id=correlation_id, dedupe_key=dedupe_key
         )
+
+    def receive_whole(self, data: bytes, *, channel: str, dedupe_key: str) -> list[Received]:
+        """As ``receive``; bytes that no format recognises (an empty or a binary file) are stored
+        whole as one unrecognised message, which the worker excepts with a located problem (nothing
+        received is lost), and then the InputError is raised, after the commit, so the source can
+        still set the file aside."""
+        try:
+            return self.receive(data, channel=channel)
+        except InputError:
+            whole = Envelope(format=UNRECOGNISED, payload=data, dedupe_key=dedupe_key, locator="message[1]")
+            self.store_envelopes([whole], channel=channel)
+            raise
 
     def store_envelopes(
         self,

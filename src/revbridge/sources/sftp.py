@@ -50,6 +50,14 @@ CONNECTION_GONE = (
     ConnectionError,
 )
 
+
+def whole_file_key(source: str, name: str, data: bytes) -> str:
+    """The dedupe key of a file stored whole because no format recognises it (empty, binary):
+    its name and bytes, so two different empty files are two messages and a re-download is one."""
+    digest = hashlib.sha256(name.encode() + b"\0" + data).hexdigest()
+    return f"sftp:{source[:64]}:sha256:{digest}"
+
+
 # bytes, file name -> the stored messages' statuses (raises InputError when it is not a message file)
 FileStore = Callable[[bytes, str], Sequence[str]]
 
