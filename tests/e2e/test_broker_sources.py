@@ -241,3 +241,23 @@ def test_status_shows_each_source_and_the_messages_waiting(kind: str, place: str
     text = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
     assert f"broker feed: {kind} {place}, waiting 4" in text.stdout
     assert "broker gone:" in text.stdout and "waiting unknown (" in text.stdout
+
+
+def _lag(rt: Runtime) -> float | None:
+    return rt.metrics.registry.get_sample_value("revbridge_broker_lag_messages", {"source": "feed"})
+
+
+def test_the_lag_gauge_shows_what_waits_in_the_broker_and_falls_to_zero(
+    kind: str, place: str, rt: Runtime
+) -> None:
+    brokers.publish(kind, place, [(brokers.adt(n), f"l-{n}") for n in range(300)])
+    seen: list[float] = []
+
+    def done() -> bool:
+        seen.append(_lag(rt) or 0.0)
+        return _metric(rt, "acked") == 300 and _lag(rt) == 0
+
+    # RabbitMQ's depth is read every 5 s; JetStream's comes with every fetched message
+    _consuming(rt, _config(kind, place, prefetch=10), done, seconds=90)
+    assert max(seen) >= 100, max(seen)  # at the start most of the 300 were still waiting
+    assert _metric(rt, "acked") == 300 and _lag(rt) == 0

@@ -347,3 +347,10 @@ def test_a_stop_ends_the_scan_after_the_file_in_hand(
     assert not thread.is_alive()
     assert 1 <= _stored(rt) < total  # not the rest of the folder first
     assert len(list((server.files / "done").iterdir())) == _stored(rt)  # each stored file was moved
+    lag = rt.metrics.registry.get_sample_value("revbridge_sftp_lag_files", {"source": "clearinghouse"})
+    assert lag == total - _stored(rt)  # the gauge: complete files still waiting on the server
+    again = poller()
+    again.scan_once()  # a new poller's first listing only notes sizes; the second takes the rest
+    again.scan_once()
+    assert _stored(rt) == total
+    assert rt.metrics.registry.get_sample_value("revbridge_sftp_lag_files", {"source": "clearinghouse"}) == 0

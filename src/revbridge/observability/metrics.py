@@ -170,10 +170,24 @@ class Metrics:
             ["source", "outcome"],
             registry=r,
         )
+        self.broker_lag = Gauge(
+            "revbridge_broker_lag_messages",
+            "Messages waiting in a RabbitMQ queue or for a NATS JetStream consumer, not yet delivered "
+            "to revbridge, as last seen by the consumer",
+            ["source"],
+            registry=r,
+        )
         self.sftp_files = Counter(
             "revbridge_sftp_files",
             "Files seen on SFTP sources (listed), and taken: stored, duplicate, refused; or failed",
             ["source", "outcome"],
+            registry=r,
+        )
+        self.sftp_lag = Gauge(
+            "revbridge_sftp_lag_files",
+            "Complete files waiting on an SFTP server, not yet taken (set at each listing, lowered as "
+            "each is taken)",
+            ["source"],
             registry=r,
         )
         self.sftp_scan_failures = Counter(

@@ -78,6 +78,8 @@ class JetStreamConsumer:
                     batch = await subscription.fetch(batch=c.prefetch, timeout=0.5)
                 except TimeoutError:  # nothing to fetch (nats.errors.TimeoutError is one too)
                     continue
+                if batch:  # each message says how many the consumer has not been delivered yet
+                    self.intake.metrics.broker_lag.labels(c.name).set(batch[-1].metadata.num_pending)
                 await self._settle(batch)
         finally:
             await client.close()

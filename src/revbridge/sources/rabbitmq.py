@@ -25,6 +25,8 @@ from aio_pika.abc import AbstractIncomingMessage
 from revbridge.settings import BrokerSource
 from revbridge.sources.broker import BrokerIntake, Delivery, NotYet, keep_consuming, log, pause
 
+LAG_TICKS = 25  # the queue's depth is read every 25 pauses of 0.2 s (5 s) for the lag gauge
+
 
 def deliveries_of(message: AbstractIncomingMessage, counted: dict[str, int], key: str) -> int:
     """1 on the first delivery; quorum queues say how many came before (``x-delivery-count``)."""
@@ -60,16 +62,27 @@ class RabbitConsumer:
             queue = await channel.get_queue(self.config.queue, ensure=True)
             await queue.consume(self._on_message, no_ack=False)
             log.info("broker.consuming", source=self.config.name, queue=self.config.queue)
+            ticks = 0
             while not stop.is_set():
                 if connection.is_closed or channel.is_closed:
                     raise ConnectionError("the RabbitMQ connection closed")
                 if self._failed:  # closing the connection hands every unacked delivery back
                     raise ConnectionError("a message could not be stored")
+                if ticks % LAG_TICKS == 0:
+                    await self._measure_lag(channel)
+                ticks += 1
                 await pause(stop, 0.2)
             if self._pending:  # stopping: let what is committing now be acked
                 await asyncio.wait(self._pending, timeout=10)
         finally:
             await connection.close()
+
+    async def _measure_lag(self, channel: aio_pika.abc.AbstractChannel) -> None:
+        """Messages ready in the queue, not yet delivered (a passive declare: no change to it)."""
+        assert self.config.queue is not None
+        declared = await channel.declare_queue(self.config.queue, passive=True)
+        ready = int(declared.declaration_result.message_count or 0)
+        self.intake.metrics.broker_lag.labels(self.config.name).set(ready)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         first = Delivery(body=message.body, message_id=message.message_id, deliveries=1)

@@ -117,11 +117,15 @@ class SftpPoller:
         taken = 0
         try:
             async with conn.start_sftp_client() as sftp:
-                for entry in self._complete(await self._list(sftp)):
+                complete = self._complete(await self._list(sftp))
+                lag = self.metrics.sftp_lag.labels(self.config.name)
+                lag.set(len(complete))
+                for entry in complete:
                     if self._stop.is_set():
                         break
                     if await self._take_one(sftp, entry):
                         taken += 1
+                        lag.dec()
         except (asyncssh.Error, OSError) as exc:
             raise SftpError(f"sftp source {self.config.name}: {_reason(exc)}") from None
         finally:
