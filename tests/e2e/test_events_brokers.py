@@ -153,7 +153,7 @@ def test_a_nats_jetstream_consumer_counts_one_journal_posted_per_posted_journal(
     async def consume() -> list[bytes]:
         client = await nats.connect(NATS)
         try:
-            js = client.jetstream()
+            js = client.jetstream(timeout=30)
             subscription = await js.pull_subscribe(f"{prefix}.>", stream=stream)
             found: list[bytes] = []
             while True:
@@ -168,7 +168,7 @@ def test_a_nats_jetstream_consumer_counts_one_journal_posted_per_posted_journal(
                     found.append(message.data)
                     await message.ack()
         finally:
-            await client.jetstream().delete_stream(stream)
+            await client.jetstream(timeout=30).delete_stream(stream)
             await client.close()
 
     _check(asyncio.run(consume()), traffic, posted, items, excepted)

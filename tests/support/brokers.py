@@ -35,7 +35,9 @@ def create(kind: str, *, classic: bool = False, url: str | None = None) -> str:
             await connection.close()
         else:
             client = await nats.connect(url or NATS)
-            await client.jetstream().add_stream(name=name, subjects=[f"{name}.>"], storage=StorageType.FILE)
+            await client.jetstream(timeout=30).add_stream(
+                name=name, subjects=[f"{name}.>"], storage=StorageType.FILE
+            )
             await client.close()
 
     asyncio.run(make())
@@ -51,7 +53,7 @@ def delete(kind: str, name: str, url: str | None = None) -> None:
             await connection.close()
         else:
             client = await nats.connect(url or NATS)
-            await client.jetstream().delete_stream(name)
+            await client.jetstream(timeout=30).delete_stream(name)
             await client.close()
 
     asyncio.run(drop())
@@ -79,7 +81,7 @@ def publish(kind: str, name: str, messages: Sequence[Message], url: str | None =
             await connection.close()
         else:
             client = await nats.connect(url or NATS)
-            js = client.jetstream()
+            js = client.jetstream(timeout=30)
             for start in range(0, len(messages), 500):
                 await asyncio.gather(
                     *(
@@ -114,7 +116,7 @@ def unsettled(kind: str, name: str, url: str | None = None, consumer: str = "") 
     async def ask() -> tuple[int, int]:
         client = await nats.connect(url or NATS)
         try:
-            info = await client.jetstream().consumer_info(name, consumer)
+            info = await client.jetstream(timeout=30).consumer_info(name, consumer)
             return int(info.num_pending or 0), int(info.num_ack_pending or 0)
         finally:
             await client.close()
