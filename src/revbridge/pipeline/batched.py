@@ -36,6 +36,14 @@ class Redo(Exception):
     """A message failed in a transaction without savepoints: undo it and run it again with them."""
 
 
+class CommitFailed(Exception):
+    """The transaction over the first ``taken`` messages could not commit."""
+
+    def __init__(self, taken: int, reason: str) -> None:
+        super().__init__(reason)
+        self.taken, self.reason = taken, reason
+
+
 class Batched:
     def __init__(
         self, tx: Tx, held: deferred.Deferred, owner: str, asked: set[str], leases: set[str]

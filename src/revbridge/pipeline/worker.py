@@ -29,7 +29,7 @@ from revbridge.core.wakeup import Wakeup
 from revbridge.formats.base import Format
 from revbridge.observability.logging import bind, get_logger
 from revbridge.observability.metrics import Metrics
-from revbridge.pipeline.batched import Batched, LeaseLost, Redo, batched
+from revbridge.pipeline.batched import Batched, CommitFailed, LeaseLost, Redo, batched
 from revbridge.pipeline.parsing import Parser
 from revbridge.pipeline.remittances import remittance_parts
 from revbridge.pipeline.status import Done, Result, decide, facility
@@ -202,7 +202,7 @@ class Worker:
                     taken = self._commit_run(rest, results, failed, opened, guarded=False)
                 except Redo:
                     taken = self._commit_run(rest, results, failed, opened, guarded=True)
-            except _CommitFailed as exc:
+            except CommitFailed as exc:
                 # Nothing of it is stored; its messages retry (all the rest if it took none).
                 taken = exc.taken or len(rest)
                 failed.extend((m, exc.reason) for m, _ in rest[:taken])
@@ -239,7 +239,7 @@ class Worker:
                     if batch is not None:
                         batch.flush(now)
         except StoreError as exc:
-            raise _CommitFailed(taken, str(exc)) from exc
+            raise CommitFailed(taken, str(exc)) from exc
         results.extend(done)
         opened.extend(codes)
         failed.extend(errors)
@@ -398,11 +398,3 @@ class Worker:
             return
         results.append(Result(message.id, status, tuple(problems), len(new)))
         opened.extend(codes)
-
-
-class _CommitFailed(Exception):
-    """The transaction over the first ``taken`` messages could not commit."""
-
-    def __init__(self, taken: int, reason: str) -> None:
-        super().__init__(reason)
-        self.taken, self.reason = taken, reason
