@@ -44,9 +44,19 @@ _CHARGES = select(
 
 def encounters(tx: Tx, keys: Iterable[Key]) -> dict[Key, EncounterFacts]:
     """The encounters among ``keys`` that are known and not cancelled."""
-    keys = list(keys)
-    deferred.flush_touching(tx, "encounter_context", keys)  # an encounter registered just before
     found: dict[Key, EncounterFacts] = {}
+    held = deferred.of(tx)
+    if held is not None:
+        # Registered by an earlier message of the transaction: the row its upsert will write.
+        wanted = set(keys)
+        for row in held.held_rows("encounter_context"):
+            if (key := (str(row["facility"]), str(row["encounter"]))) in wanted:
+                found[key] = EncounterFacts(
+                    patient_class=str(row["patient_class"]),
+                    department=str(row["department"]),
+                    primary_payer_id=str(row["primary_payer_id"]),
+                )
+        keys = wanted - set(found)
     for facility, ids in _by_facility(keys):
         rows = tx.execute(_ENCOUNTERS, {"facility": facility, "ids": ids})
         for encounter, patient_class, department, payer in rows:

@@ -8,9 +8,10 @@ worker's path add their rows to it instead of executing them, and ``flush`` send
 rows in one statement (one executemany) before the transaction commits.
 
 What keeps this the same as writing at once:
-- a read on the worker's path that could see a held-back row (an event key recorded by an
-  earlier message of the transaction, an encounter it registered, a charge it staged) first
-  flushes everything held (``flush_touching``);
+- a read on the worker's path that could see a held-back row either reads it from here (event
+  keys an earlier message of the transaction recorded, an encounter it registered: the row the
+  upsert will write, whole) or first flushes everything held (``flush_touching``: a charge it
+  staged, an encounter it cancelled);
 - rows are sent in a fixed order of tables (events before the updates of their states) and, per
   table, in the order they were added;
 - the caller flushes inside the transaction: a failing flush fails the transaction, which the
@@ -67,6 +68,11 @@ class Deferred:
             group = self._groups[name] = _Group(rank, send)
         group.rows.extend(rows)
         self._touched.setdefault(table, set()).update(keys)
+
+    def held_rows(self, name: str) -> list[dict[str, object]]:
+        """The rows held for statement ``name``, in the order they were added."""
+        group = self._groups.get(name)
+        return list(group.rows) if group is not None else []
 
     def touches(self, table: str, keys: Iterable[Hashable]) -> bool:
         held = self._touched.get(table)
