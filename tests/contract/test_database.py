@@ -24,7 +24,7 @@ from revbridge.rules import close_window
 from revbridge.security.roles import Role
 from revbridge.store import Database, apikeys, configs, queue, subledger, windows, workitems
 from revbridge.store.messages import Arrival, MessageStore
-from revbridge.store.schema import api_keys, periods
+from revbridge.store.schema import api_keys, batch_windows, periods
 from revbridge.workqueue import open_items
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -190,12 +190,14 @@ def test_a_closed_window_gives_back_its_drafts_and_points_them_at_their_journal(
         _draft("c3", date(2026, 3, 2), "7.00"),
     ]
     with db.transaction() as tx:
-        key = windows.join(tx, "MHN", lines=6, now=T0)
+        key = windows.join(tx, "MHN", now=T0)
         for n, draft in enumerate(drafts):
             subledger.insert_lines(
                 tx, draft, journal_id=None, window=key, received_at=T0 + timedelta(seconds=n), now=T0
             )
     with db.transaction() as tx:
+        # The window's lines are counted from its subledger rows, not kept on its row by joins.
+        assert [(w.key, w.line_count) for w in windows.open_windows(tx)] == [(key, 6)]
         found, received = subledger.window_drafts(tx, key)
         assert sorted(d.source_document_key for d in found) == ["c1", "c2", "c3"]
         assert received == {
@@ -204,8 +206,13 @@ def test_a_closed_window_gives_back_its_drafts_and_points_them_at_their_journal(
         }
         first, second = close_window(found, key)
         subledger.assign_window(tx, key, first)
+        assert [(w.key, w.line_count) for w in windows.open_windows(tx)] == [(key, 2)]  # c3's lines
+        windows.close(tx, key, now=T0, line_count=6)
     with db.transaction() as tx:
         left, _ = subledger.window_drafts(tx, key)
+        assert windows.open_windows(tx) == []
+        kept = tx.execute(select(batch_windows.c.line_count).where(batch_windows.c.key == key)).scalar_one()
+    assert kept == 6  # what it closed with
     assert [d.source_document_key for d in left] == ["c3"]  # only the other day's draft is unjournaled
     assert second.posting_date == date(2026, 3, 2)
 

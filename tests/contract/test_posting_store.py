@@ -130,19 +130,19 @@ def test_charge_memories_are_kept_and_replaced(rt: Runtime) -> None:
         }
 
 
-def test_a_window_counts_its_lines_until_it_closes(rt: Runtime) -> None:
+def test_a_window_is_joined_until_it_closes(rt: Runtime) -> None:
     with rt.db.transaction() as tx:
-        key = windows.join(tx, "MHN", lines=2, now=T0)
-        assert windows.join(tx, "MHN", lines=3, now=T0 + timedelta(seconds=5)) == key
-        other = windows.join(tx, "MHS", lines=1, now=T0)
+        key = windows.join(tx, "MHN", now=T0)
+        assert windows.join(tx, "MHN", now=T0 + timedelta(seconds=5)) == key
+        other = windows.join(tx, "MHS", now=T0)
     with rt.db.transaction() as tx:
         found = {w.key: w for w in windows.open_windows(tx)}
-        assert {k: w.line_count for k, w in found.items()} == {key: 5, other: 1}
+        assert {k: w.line_count for k, w in found.items()} == {key: 0, other: 0}  # no lines written
         assert found[key].opened_at == T0
-        windows.close(tx, key, now=T0 + timedelta(minutes=1))
+        windows.close(tx, key, now=T0 + timedelta(minutes=1), line_count=0)
     with rt.db.transaction() as tx:
         assert [w.key for w in windows.open_windows(tx)] == [other]
-        assert windows.join(tx, "MHN", lines=1, now=T0 + timedelta(minutes=2)) != key
+        assert windows.join(tx, "MHN", now=T0 + timedelta(minutes=2)) != key
 
 
 def test_event_states_waiting_and_refresh(rt: Runtime) -> None:

@@ -210,3 +210,30 @@ def test_a_batch_commits_in_short_transactions_and_every_message_ends_once(
         assert len(commits) == 1  # time enough: the batch is one transaction (one fsync)
     finally:
         rt.close()
+
+
+def test_a_lost_lease_in_a_batched_transaction_undoes_that_message_alone(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction's messages send their writes together at its end (pipeline/batched.py): when
+    one of them has lost its lease, the whole transaction is undone and run again message by
+    message, so the others commit with their events and nothing of the lost one is written."""
+    monkeypatch.setattr(worker_module, "TRANSACTION_SECONDS", 60.0)  # the three in one transaction
+    clock = FixedClock(T0)
+    rt = build_runtime(db_url, tmp_path, formats=FORMATS, clock=clock)
+    try:
+        ids = [_put(rt, f"CHARGE v{n} {n + 1}") for n in range(3)]
+        claimed = queue.claim(rt.db, owner="w", now=clock.now(), lease=timedelta(seconds=30), limit=10)
+        later = clock.now() + timedelta(seconds=31)
+        (taken,) = queue.claim(rt.db, owner="other", now=later, lease=timedelta(seconds=30), limit=1)
+        assert taken.id == ids[0]
+        commits: list[int] = []
+        event.listen(rt.db.engine, "commit", lambda _conn: commits.append(1))
+        results = rt.worker(owner="w").process_batch(claimed)
+        assert sorted(r.message_id for r in results) == sorted(ids[1:])
+        assert len(commits) == 1  # the batched run undone, the guarded run committed
+        assert [_status(rt, mid)[0] for mid in ids] == ["processing", "processed", "processed"]
+        assert events.for_message(rt.db, ids[0]) == []  # its new owner records them
+        assert events.count(rt.db) == 2  # v1 and v2's charges only
+    finally:
+        rt.close()

@@ -129,14 +129,10 @@ class Poster:
 
     @staticmethod
     def _join_windows(tx: Tx, staged: Sequence[Staged], now: datetime) -> dict[str, str]:
-        """The open window of each legal entity the batch drafts are for, joined once with all
-        their lines (one statement per legal entity, not per draft)."""
-        lines: dict[str, int] = {}
-        for item in staged:
-            if item.journal is None:
-                entity = item.draft.legal_entity
-                lines[entity] = lines.get(entity, 0) + len(item.draft.lines)
-        return {entity: windows.join(tx, entity, lines=n, now=now) for entity, n in sorted(lines.items())}
+        """The open window of each legal entity the batch drafts are for, joined once (one
+        statement per legal entity, not per draft; nothing written on the window's row)."""
+        entities = sorted({item.draft.legal_entity for item in staged if item.journal is None})
+        return {entity: windows.join(tx, entity, now=now) for entity in entities}
 
     def _stage(
         self,
@@ -223,10 +219,11 @@ class Poster:
 
     def _close(self, tx: Tx, config: Configuration, key: str, now: datetime) -> None:
         drafts, received = subledger.window_drafts(tx, key)
+        lines = sum(len(draft.lines) for draft in drafts)
         for journal in close_window(drafts, key):
             subledger.assign_window(tx, key, journal)
             connector = config.legal_entity(journal.legal_entity).connector.name
             first = received.get((journal.legal_entity, journal.posting_date), now)
             if journals.stage_journal(tx, journal, connector=connector, first_received_at=first, now=now):
                 self._metrics.journals.labels(journal.lane.value, journals.STAGED).inc()
-        windows.close(tx, key, now=now)
+        windows.close(tx, key, now=now, line_count=lines)

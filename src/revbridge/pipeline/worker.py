@@ -14,6 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -28,6 +29,7 @@ from revbridge.core.wakeup import Wakeup
 from revbridge.formats.base import Format
 from revbridge.observability.logging import bind, get_logger
 from revbridge.observability.metrics import Metrics
+from revbridge.pipeline.batched import Batched, CommitFailed, LeaseLost, Redo, batched
 from revbridge.pipeline.parsing import Parser
 from revbridge.pipeline.remittances import remittance_parts
 from revbridge.pipeline.status import Done, Result, decide, facility
@@ -198,9 +200,9 @@ class Worker:
             try:
                 try:
                     taken = self._commit_run(rest, results, failed, opened, guarded=False)
-                except _Redo:
+                except Redo:
                     taken = self._commit_run(rest, results, failed, opened, guarded=True)
-            except _CommitFailed as exc:
+            except CommitFailed as exc:
                 # Nothing of it is stored; its messages retry (all the rest if it took none).
                 taken = exc.taken or len(rest)
                 failed.extend((m, exc.reason) for m, _ in rest[:taken])
@@ -216,7 +218,7 @@ class Worker:
         guarded: bool,
     ) -> int:
         """One transaction over the head of ``group`` until its time is up; returns how many it
-        took. Unguarded, a message's failure raises _Redo (the transaction is undone)."""
+        took. Unguarded, a message's failure raises Redo (the transaction is undone)."""
         done: list[Result] = []
         codes: list[str] = []
         errors: list[tuple[queue.Claimed, str]] = []
@@ -225,16 +227,19 @@ class Worker:
         try:
             with self._db.transaction() as tx:
                 now = self._clock.now()
-                for message, outcome in group:
-                    taken += 1
-                    committed = self._commit_one(tx, message, outcome, now, guarded, errors)
-                    if committed is not None:
-                        done.append(committed[0])
-                        codes.extend(committed[1])
-                    if self._time_is_up(time.perf_counter() - started):
-                        break
+                with nullcontext(None) if guarded else batched(tx, group, self.config.owner) as batch:
+                    for message, outcome in group:
+                        taken += 1
+                        committed = self._commit_one(tx, message, outcome, now, errors, batch, guarded)
+                        if committed is not None:
+                            done.append(committed[0])
+                            codes.extend(committed[1])
+                        if self._time_is_up(time.perf_counter() - started):
+                            break
+                    if batch is not None:
+                        batch.flush(now)
         except StoreError as exc:
-            raise _CommitFailed(taken, str(exc)) from exc
+            raise CommitFailed(taken, str(exc)) from exc
         results.extend(done)
         opened.extend(codes)
         failed.extend(errors)
@@ -251,20 +256,21 @@ class Worker:
         message: queue.Claimed,
         outcome: Outcome[CanonicalEvent],
         now: datetime,
-        guarded: bool,
         errors: list[tuple[queue.Claimed, str]],
+        batch: Batched | None,
+        guarded: bool,
     ) -> tuple[Result, list[str]] | None:
         if not guarded:
             try:
-                return self._commit(tx, message, outcome, now)
-            except (StoreError, _LeaseLost) as exc:
-                raise _Redo from exc
+                return self._commit(tx, message, outcome, now, batch)
+            except (StoreError, LeaseLost) as exc:
+                raise Redo from exc
         try:
             with Database.savepoint(tx):
-                return self._commit(tx, message, outcome, now)
+                return self._commit(tx, message, outcome, now, None)
         except StoreError as exc:
             errors.append((message, str(exc)))
-        except _LeaseLost:
+        except LeaseLost:
             log.warning("message.lease_lost", message_id=message.id)
         return None
 
@@ -294,19 +300,29 @@ class Worker:
         log.warning("message.retry", reason=reason, attempt=message.attempts, delay_seconds=round(delay, 3))
 
     def _commit(
-        self, tx: Tx, message: queue.Claimed, outcome: Outcome[CanonicalEvent], now: datetime
+        self,
+        tx: Tx,
+        message: queue.Claimed,
+        outcome: Outcome[CanonicalEvent],
+        now: datetime,
+        batch: Batched | None,
     ) -> tuple[Result, list[str]]:
-        """One message's events, posting, work items and status; raises _LeaseLost if the lease
-        was lost (the caller's savepoint then undoes what was written)."""
-        if not queue.lock_lease(tx, message.id, self.config.owner):
-            raise _LeaseLost
+        """One message's events, posting, work items and status; raises LeaseLost if the lease
+        was lost (the caller's savepoint then undoes what was written). In a ``batch`` its writes
+        and its status go with the transaction's other messages' (pipeline/batched.py)."""
+        if batch is not None:
+            batch.lock(message.id)
+        elif not queue.lock_lease(tx, message.id, self.config.owner):
+            raise LeaseLost
         # An error that names no event (a broken envelope, a DFT without an encounter) holds
         # the whole message: its events are kept, nothing posts until it is fixed and replayed.
         held = any(p.severity is Severity.ERROR and p.event_key is None for p in outcome.problems)
         done = self._record_and_post(tx, message, outcome, facility(outcome), now, post=not held)
         status, reason = decide(outcome, done.recorded, done.problems, done.waiting)
-        if not queue.finish(tx, message.id, owner=self.config.owner, status=status, reason=reason, now=now):
-            raise _LeaseLost
+        if batch is not None:
+            batch.finish(message.id, status, reason)
+        elif not queue.finish(tx, message.id, owner=self.config.owner, status=status, reason=reason, now=now):
+            raise LeaseLost
         return Result(message.id, status, tuple(done.problems), len(done.recorded.new)), done.opened
 
     def _record_and_post(
@@ -352,7 +368,7 @@ class Worker:
                 with self._db.transaction() as tx:
                     now = self._clock.now()
                     if not queue.holds_lease(tx, message.id, self.config.owner):
-                        raise _LeaseLost
+                        raise LeaseLost
                     done = self._record_and_post(tx, message, part, facility(outcome), now)
                     new.extend(done.recorded.new)
                     repeated.extend(done.recorded.repeated)
@@ -367,11 +383,11 @@ class Worker:
                         if not queue.finish(
                             tx, message.id, owner=self.config.owner, status=status, reason=reason, now=now
                         ):
-                            raise _LeaseLost
+                            raise LeaseLost
                 codes.extend(done.opened)
                 if self._staged is not None:
                     self._staged.notify()
-        except _LeaseLost:
+        except LeaseLost:
             # the next owner finds the parts committed so far as repeats and finishes the rest
             log.warning("message.lease_lost", message_id=message.id, parts_committed=n - 1)
             opened.extend(codes)
@@ -382,19 +398,3 @@ class Worker:
             return
         results.append(Result(message.id, status, tuple(problems), len(new)))
         opened.extend(codes)
-
-
-class _LeaseLost(Exception):
-    pass
-
-
-class _CommitFailed(Exception):
-    """The transaction over the first ``taken`` messages could not commit."""
-
-    def __init__(self, taken: int, reason: str) -> None:
-        super().__init__(reason)
-        self.taken, self.reason = taken, reason
-
-
-class _Redo(Exception):
-    """A message failed in a transaction without savepoints: undo it and run it again with them."""

@@ -17,6 +17,7 @@ from sqlalchemy import Executable, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from revbridge.rules.context import Change, ChargeFacts, ChargeMemory, EncounterChange, EncounterFacts, Key
+from revbridge.store import deferred
 from revbridge.store.database import Tx
 from revbridge.store.schema import charge_context, encounter_context
 
@@ -44,6 +45,18 @@ _CHARGES = select(
 def encounters(tx: Tx, keys: Iterable[Key]) -> dict[Key, EncounterFacts]:
     """The encounters among ``keys`` that are known and not cancelled."""
     found: dict[Key, EncounterFacts] = {}
+    held = deferred.of(tx)
+    if held is not None:
+        # Registered by an earlier message of the transaction: the row its upsert will write.
+        wanted = set(keys)
+        for row in held.held_rows("encounter_context"):
+            if (key := (str(row["facility"]), str(row["encounter"]))) in wanted:
+                found[key] = EncounterFacts(
+                    patient_class=str(row["patient_class"]),
+                    department=str(row["department"]),
+                    primary_payer_id=str(row["primary_payer_id"]),
+                )
+        keys = wanted - set(found)
     for facility, ids in _by_facility(keys):
         rows = tx.execute(_ENCOUNTERS, {"facility": facility, "ids": ids})
         for encounter, patient_class, department, payer in rows:
@@ -54,6 +67,8 @@ def encounters(tx: Tx, keys: Iterable[Key]) -> dict[Key, EncounterFacts]:
 
 
 def charges(tx: Tx, keys: Iterable[Key]) -> dict[Key, ChargeFacts]:
+    keys = list(keys)
+    deferred.flush_touching(tx, "charge_context", keys)  # a charge staged just before
     found: dict[Key, ChargeFacts] = {}
     for facility, ids in _by_facility(keys):
         rows = tx.execute(_CHARGES, {"facility": facility, "ids": ids})
@@ -77,26 +92,33 @@ def change_encounters(tx: Tx, changes: Sequence[EncounterChange], *, now: dateti
     """Apply context events' changes in order: a registration sets the encounter whole (and
     undoes a cancellation), a cancellation hides it, a coverage change sets the primary payer of
     an encounter already known."""
+    held = deferred.of(tx)
     for item in changes:
         keys = {"k_facility": item.facility, "k_encounter": item.encounter}
         match item.change:
             case Change.REGISTERED:
-                tx.execute(
-                    _upsert(tx, encounter_context),
-                    {
-                        "facility": item.facility,
-                        "encounter": item.encounter,
-                        "patient_class": item.facts.patient_class[:8],
-                        "department": item.facts.department[:64],
-                        "primary_payer_id": item.facts.primary_payer_id[:128],
-                        "cancelled": 0,
-                        "event_key": item.event_key,
-                        "updated_at": now,
-                    },
-                )
+                row = {
+                    "facility": item.facility,
+                    "encounter": item.encounter,
+                    "patient_class": item.facts.patient_class[:8],
+                    "department": item.facts.department[:64],
+                    "primary_payer_id": item.facts.primary_payer_id[:128],
+                    "cancelled": 0,
+                    "event_key": item.event_key,
+                    "updated_at": now,
+                }
+                if held is not None:
+                    where = [(item.facility, item.encounter)]
+                    held.add(
+                        "encounter_context", 2, _send_encounters, [row], table="encounter_context", keys=where
+                    )
+                else:
+                    _send_encounters(tx, [row])
             case Change.CANCELLED:
+                deferred.flush_touching(tx, "encounter_context", [(item.facility, item.encounter)])
                 tx.execute(_CANCEL, {**keys, "p_event_key": item.event_key, "p_updated_at": now})
             case Change.COVERAGE:
+                deferred.flush_touching(tx, "encounter_context", [(item.facility, item.encounter)])
                 tx.execute(
                     _COVERAGE,
                     {**keys, "p_payer": item.facts.primary_payer_id[:128], "p_updated_at": now},
@@ -107,7 +129,7 @@ def remember_charges(tx: Tx, memories: Sequence[ChargeMemory]) -> None:
     """Each staged charge's facts, by its key; a charge seen again (a replay) is overwritten."""
     if not memories:
         return
-    rows = [
+    rows: list[dict[str, object]] = [
         {
             "facility": memory.facility,
             "charge_id": memory.charge_id[:128],
@@ -117,7 +139,27 @@ def remember_charges(tx: Tx, memories: Sequence[ChargeMemory]) -> None:
         }
         for memory in memories
     ]
-    tx.execute(_upsert(tx, charge_context), rows)
+    held = deferred.of(tx)
+    if held is not None:
+        where = [(memory.facility, memory.charge_id) for memory in memories]
+        held.add("charge_context", 3, _send_charges, rows, table="charge_context", keys=where)
+    else:
+        _send_charges(tx, rows)
+
+
+def _send_encounters(tx: Tx, rows: list[dict[str, object]]) -> None:
+    tx.execute(_upsert(tx, encounter_context), _last_per_key(rows, ("facility", "encounter")))
+
+
+def _send_charges(tx: Tx, rows: list[dict[str, object]]) -> None:
+    tx.execute(_upsert(tx, charge_context), _last_per_key(rows, ("facility", "charge_id")))
+
+
+def _last_per_key(rows: list[dict[str, object]], key: tuple[str, str]) -> list[dict[str, object]]:
+    """One row per key, the last written (each upsert sets every column): PostgreSQL refuses an
+    upsert sent as one statement that would change a row twice."""
+    last = {(row[key[0]], row[key[1]]): row for row in rows}
+    return list(last.values())
 
 
 # The statements are built once: building and caching a statement per call cost more than

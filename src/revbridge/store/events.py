@@ -26,7 +26,7 @@ from revbridge.canonical.events import (
 from revbridge.core.ids import digest
 from revbridge.core.money import Money
 from revbridge.core.problem import Problem, ProblemCode
-from revbridge.store import bulk, partitions
+from revbridge.store import bulk, deferred, partitions
 from revbridge.store.database import Database, Tx
 from revbridge.store.partitions import event_keys
 from revbridge.store.schema import events
@@ -88,16 +88,38 @@ _SEEN_KEYS = select(event_keys.c.key, event_keys.c.content_hash).where(
 )
 
 
-def record(conn: Connection, batch: Sequence[CanonicalEvent], *, message_id: str, now: datetime) -> Recorded:
-    keys = [e.key for e in batch]
+def _lookup(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
+    """The content hash of each of ``keys`` already recorded."""
     existing: dict[str, str] = {}
     # PostgreSQL keeps the keys in event_keys (events is partitioned by month, and a key must stay
     # known after its month is dropped); SQLite's events table is unique by key itself.
-    table = event_keys if partitions.is_partitioned_events(conn) else events
+    query = _SEEN_KEYS if partitions.is_partitioned_events(conn) else _SEEN
     for start in range(0, len(keys), 400):
-        chunk = keys[start : start + 400]
-        for key, digest_ in conn.execute(_SEEN_KEYS if table is event_keys else _SEEN, {"keys": chunk}):
+        for key, digest_ in conn.execute(query, {"keys": list(keys[start : start + 400])}):
             existing[key] = digest_
+    return existing
+
+
+def look_up(conn: Connection, keys: Iterable[str]) -> None:
+    """In a transaction whose writes are deferred (store/deferred.py): read which of ``keys``
+    are recorded, once for all the messages about to be recorded in it."""
+    held = deferred.of(conn)
+    if held is None:
+        return
+    missing = [key for key in dict.fromkeys(keys) if key not in held.looked_up]
+    held.seen.update(_lookup(conn, missing))
+    held.looked_up.update(missing)
+
+
+def record(conn: Connection, batch: Sequence[CanonicalEvent], *, message_id: str, now: datetime) -> Recorded:
+    keys = [e.key for e in batch]
+    held = deferred.of(conn)
+    if held is None:
+        existing = _lookup(conn, keys)
+    else:
+        # The keys read for the transaction, plus those its earlier messages recorded (below).
+        look_up(conn, keys)
+        existing = held.seen
     new: list[CanonicalEvent] = []
     repeated: list[CanonicalEvent] = []
     problems: list[Problem] = []
@@ -137,11 +159,23 @@ def record(conn: Connection, batch: Sequence[CanonicalEvent], *, message_id: str
             }
         )
         new.append(event)
-    bulk.insert_rows(conn, events, rows)
-    if table is event_keys:
-        fields = ("key", "content_hash", "message_id", "created_at")
-        bulk.insert_rows(conn, event_keys, [{f: r[f] for f in fields} for r in rows])
+    fields = ("key", "content_hash", "message_id", "created_at")
+    keyed = [{f: r[f] for f in fields} for r in rows] if partitions.is_partitioned_events(conn) else []
+    if held is not None:
+        held.add("events", 0, _insert_events, rows, table="events", keys=())
+        held.add("event_keys", 1, _insert_event_keys, keyed, table="event_keys", keys=())
+    else:
+        _insert_events(conn, rows)
+        _insert_event_keys(conn, keyed)
     return Recorded(tuple(new), tuple(repeated), tuple(problems))
+
+
+def _insert_events(conn: Connection, rows: list[dict[str, object]]) -> None:
+    bulk.insert_rows(conn, events, rows)
+
+
+def _insert_event_keys(conn: Connection, rows: list[dict[str, object]]) -> None:
+    bulk.insert_rows(conn, event_keys, rows)
 
 
 def for_message(db: Database, message_id: str) -> list[CanonicalEvent]:
@@ -166,10 +200,24 @@ def set_states(tx: Tx, states: Iterable[tuple[str, str]], *, wait_until: datetim
     by_state: dict[str, list[str]] = {}
     for key, state in states:
         by_state.setdefault(str(state), []).append(key)
+    held = deferred.of(tx)
     for state, keys in by_state.items():
         until = wait_until if state == WAITING else None
+        send = _state_setter(state, until)
+        if held is not None:
+            # After the events' own INSERT (rank 0): the states are of events just recorded.
+            held.add(f"events.state:{state}:{until}", 5, send, [{"key": k} for k in keys], table="", keys=())
+        else:
+            send(tx, [{"key": k} for k in keys])
+
+
+def _state_setter(state: str, until: datetime | None) -> deferred.Send:
+    def send(tx: Tx, rows: list[dict[str, object]]) -> None:
+        keys = [row["key"] for row in rows]
         for start in range(0, len(keys), 400):
             tx.execute(_SET_STATE, {"keys": keys[start : start + 400], "p_state": state, "p_until": until})
+
+    return send
 
 
 _SET_STATE = (

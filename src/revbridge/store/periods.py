@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from revbridge.core.errors import InputError
 from revbridge.ledger.period import Period, PeriodCalendar, PeriodStatus
-from revbridge.store import audit
+from revbridge.store import audit, deferred
 from revbridge.store.database import Database, Tx
 from revbridge.store.schema import periods
 
@@ -73,7 +73,12 @@ _ALL = select(periods)
 
 
 def calendar(tx: Tx) -> PeriodCalendar:
-    """Every period a controller has opened or closed, for placing postings (ledger/period.py)."""
+    """Every period a controller has opened or closed, for placing postings (ledger/period.py);
+    read once per worker transaction (store/deferred.py), not once per message."""
+    held = deferred.of(tx)
+    cached = held.cache.get("calendar") if held is not None else None
+    if isinstance(cached, PeriodCalendar):
+        return cached
     found = []
     for row in tx.execute(_ALL):
         year, month = (int(part) for part in row.period.split("-"))
@@ -88,4 +93,7 @@ def calendar(tx: Tx) -> PeriodCalendar:
                 name=row.period,
             )
         )
-    return PeriodCalendar(tuple(found))
+    calendar_ = PeriodCalendar(tuple(found))
+    if held is not None:
+        held.cache["calendar"] = calendar_
+    return calendar_

@@ -101,6 +101,16 @@ _FINISH = (
         completed_at=bindparam("p_completed_at"),
     )
 )
+_HOLD_MANY = (
+    select(messages.c.id)
+    .where(
+        messages.c.id.in_(bindparam("p_ids", expanding=True)),
+        messages.c.lease_owner == bindparam("p_owner"),
+        messages.c.status == PROCESSING,
+    )
+    .order_by(messages.c.id)
+    .with_for_update()
+)
 _RECEIVED_AT = select(messages.c.received_at).where(messages.c.id == bindparam("p_id"))
 
 
@@ -116,20 +126,60 @@ def lock_lease(conn: Connection, message_id: str, owner: str) -> bool:
     return conn.dialect.name != "postgresql" or holds_lease(conn, message_id, owner)
 
 
+def lock_leases(conn: Connection, message_ids: Sequence[str], owner: str) -> set[str]:
+    """``lock_lease`` for many messages in one statement: the ids whose lease ``owner`` holds
+    (on PostgreSQL their rows locked, in id order; on SQLite all of them, checked by ``finish``)."""
+    if conn.dialect.name != "postgresql":
+        return set(message_ids)
+    held: set[str] = set()
+    ids = sorted(message_ids)
+    for start in range(0, len(ids), 400):
+        params = {"p_ids": ids[start : start + 400], "p_owner": owner}
+        held.update(mid for (mid,) in conn.execute(_HOLD_MANY, params))
+    return held
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """A message's next state, as ``finish`` sets it."""
+
+    message_id: str
+    status: str
+    reason: str | None
+
+
+def finish_many(conn: Connection, done: Sequence[Finish], *, owner: str, now: datetime) -> bool:
+    """``finish`` for many messages in one executemany; False if any lease was lost meanwhile
+    (the caller then undoes the transaction)."""
+    if not done:
+        return True
+    rows = [_finish_row(f.message_id, owner, f.status, f.reason, now) for f in done]
+    result = conn.execute(_FINISH, rows)
+    if result.rowcount != len(rows):
+        return False
+    for item in done:
+        if item.status == EXCEPTED:
+            announcements.message_excepted(conn, item.message_id, now=now)
+    return True
+
+
+def _finish_row(
+    message_id: str, owner: str, status: str, reason: str | None, now: datetime
+) -> dict[str, object]:
+    return {
+        "p_id": message_id,
+        "p_owner": owner,
+        "p_status": status,
+        "p_reason": reason,
+        "p_completed_at": now if status in TERMINAL else None,
+    }
+
+
 def finish(
     conn: Connection, message_id: str, *, owner: str, status: str, reason: str | None, now: datetime
 ) -> bool:
     """Move a claimed message to its next state; False if the lease was lost meanwhile."""
-    result = conn.execute(
-        _FINISH,
-        {
-            "p_id": message_id,
-            "p_owner": owner,
-            "p_status": status,
-            "p_reason": reason,
-            "p_completed_at": now if status in TERMINAL else None,
-        },
-    )
+    result = conn.execute(_FINISH, _finish_row(message_id, owner, status, reason, now))
     if result.rowcount != 1:
         return False
     if status == EXCEPTED:

@@ -22,7 +22,7 @@ from revbridge.ledger.journal import (
     line_key,
 )
 from revbridge.ledger.role import AccountRole
-from revbridge.store import bulk
+from revbridge.store import bulk, deferred
 from revbridge.store.database import Tx
 from revbridge.store.schema import event_lines
 
@@ -39,7 +39,7 @@ def insert_lines(
 ) -> None:
     """One subledger row per draft line; ``line_ids`` (a realtime journal just inserted) links
     each row to the journal line its amount was summed into."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for line in draft.lines:
         if len(line.event_keys) != 1:
             raise ValueError(f"a draft line must carry exactly one event key, not {len(line.event_keys)}")
@@ -68,6 +68,14 @@ def insert_lines(
                 "created_at": now,
             }
         )
+    held = deferred.of(tx)
+    if held is not None:  # nothing in a worker's transaction reads them back
+        held.add("event_lines", 4, _insert, rows, table="event_lines", keys=())
+    else:
+        _insert(tx, rows)
+
+
+def _insert(tx: Tx, rows: list[dict[str, object]]) -> None:
     bulk.insert_rows(tx, event_lines, rows)
 
 
