@@ -101,7 +101,11 @@ def test_the_migration_keeps_existing_rows_and_downgrades(url: str) -> None:
 
 # What migrations after 0005 change in the tables 0005 has: messages.priority and its index
 # replace ix_messages_status_next (0012), so neither side of that swap is compared at 0005.
-_LATER = {("column", "priority"), ("index", "ix_messages_status_priority_id"), ("index", "ix_messages_status_next")}
+_LATER = {
+    ("column", "priority"),
+    ("index", "ix_messages_status_priority_id"),
+    ("index", "ix_messages_status_next"),
+}
 
 
 def _held(obj: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:

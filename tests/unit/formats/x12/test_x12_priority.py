@@ -36,7 +36,8 @@ def test_an_835_interchange_goes_first_an_837_or_a_mixed_one_in_order() -> None:
     remittance = interchange([group([transaction(ERA)])], control="000000001")
     claims = interchange([group([transaction(CLAIM, code="837")], version=V837)], control="000000002")
     mixed = interchange(
-        [group([transaction(ERA)]), group([transaction(CLAIM, code="837")], version=V837)], control="000000003"
+        [group([transaction(ERA)]), group([transaction(CLAIM, code="837")], version=V837)],
+        control="000000003",
     )
     envelopes = list(X12.split((remittance + claims + mixed.replace("*", "|")).encode()))
     assert [e.priority for e in envelopes] == [FIRST, IN_ORDER, IN_ORDER]
