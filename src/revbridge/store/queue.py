@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, func, or_, select, update
 
 from revbridge.store import announcements
 from revbridge.store.database import Database, Tx
@@ -55,12 +55,11 @@ CLAIMED = (
 )
 
 
-def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
-    """Lease up to ``limit`` messages: pending ones whose retry time has come, in (priority, id)
-    order (cash first, then arrival order, so a reversal never overtakes its charge), read off
-    ix_messages_status_priority_id without reading the rest of the backlog; and messages whose
-    lease expired (their worker died: few, and taken first as they are the oldest work).
-    Returned in the order claimed, which is the order to process them in."""
+def claimable(now: datetime, limit: int, *, locking: bool) -> tuple[Select[tuple[str]], Select[tuple[str]]]:
+    """The claim's two SELECTs: messages whose lease expired (their worker died: few), and pending
+    messages whose retry time has come in (priority, id) order (cash first, then arrival order,
+    so a reversal never overtakes its charge), read off ix_messages_status_priority_id without
+    reading the rest of the backlog. ``locking``: FOR UPDATE SKIP LOCKED (PostgreSQL)."""
     expired = (
         select(messages.c.id)
         .where(messages.c.status == PROCESSING, messages.c.lease_expires_at < now)
@@ -74,10 +73,17 @@ def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: i
             or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
         )
         .order_by(messages.c.priority, messages.c.id)
+        .limit(limit)
     )
-    if db.dialect == "postgresql":
-        expired = expired.with_for_update(skip_locked=True)
-        due = due.with_for_update(skip_locked=True)
+    if locking:
+        return expired.with_for_update(skip_locked=True), due.with_for_update(skip_locked=True)
+    return expired, due
+
+
+def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+    """Lease up to ``limit`` messages: expired leases first, then the due pending messages
+    (``claimable``). Returned in the order claimed, which is the order to process them in."""
+    expired, due = claimable(now, limit, locking=db.dialect == "postgresql")
     taken = update(messages).values(
         status=PROCESSING,
         lease_owner=owner,
