@@ -234,7 +234,7 @@ def run(url: str, args: argparse.Namespace) -> None:
         print(f"ratio before/after: {ratios}")
         for label, found in (("plan before", before_plans), ("plan after", after_plans)):
             for line in found:
-                print(f"  {label}: {line}")
+                print(f"  {label}: {line if len(line) < 700 else line[:700] + ' ...'}")
     finally:
         db.close()
 
