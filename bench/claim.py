@@ -36,7 +36,7 @@ LEASE = timedelta(seconds=60)
 Claim = Callable[[Database, datetime, int], list[str]]
 
 
-def old_candidates(now: datetime, limit: int) -> Select[tuple[str]]:
+def old_candidates(now: datetime, limit: int) -> Select[str]:
     """The SELECT the claim ran up to revision 0011 (store/queue.py before cash-first claiming)."""
     due = or_(
         and_(

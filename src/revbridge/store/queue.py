@@ -55,7 +55,7 @@ CLAIMED = (
 )
 
 
-def claimable(now: datetime, limit: int, *, locking: bool) -> tuple[Select[tuple[str]], Select[tuple[str]]]:
+def claimable(now: datetime, limit: int, *, locking: bool) -> tuple[Select[str], Select[str]]:
     """The claim's two SELECTs: messages whose lease expired (their worker died: few), and pending
     messages whose retry time has come in (priority, id) order (cash first, then arrival order,
     so a reversal never overtakes its charge), read off ix_messages_status_priority_id without
