@@ -99,9 +99,21 @@ def test_the_migration_keeps_existing_rows_and_downgrades(url: str) -> None:
         db.close()
 
 
+# What migrations after 0005 change in the tables 0005 has: messages.priority and its index
+# replace ix_messages_status_next (0012), so neither side of that swap is compared at 0005.
+_LATER = {
+    ("column", "priority"),
+    ("index", "ix_messages_status_priority_id"),
+    ("index", "ix_messages_status_next"),
+}
+
+
 def _held(obj: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
     """Compare a table only where the database has it (a table a later migration adds is not
-    there at 0005); its columns and indexes are compared wherever the table is."""
+    there at 0005); its columns and indexes are compared wherever the table is, but for what a
+    later migration changed in it (_LATER)."""
+    if (kind, name) in _LATER:
+        return False
     return not (kind == "table" and not reflected and compare_to is None)
 
 

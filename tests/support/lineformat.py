@@ -20,11 +20,12 @@ from revbridge.canonical.events import CanonicalEvent, ChargeCaptured
 from revbridge.core.locator import SourceRef
 from revbridge.core.money import Money
 from revbridge.core.problem import Outcome, Problem, ProblemCode
-from revbridge.formats.base import Envelope, ParseContext
+from revbridge.formats.base import IN_ORDER, Envelope, ParseContext
 
 
 class LineFormat:
     name = "lines"
+    priority = IN_ORDER
 
     def detect(self, head: bytes) -> bool:
         return head.startswith((b"ID ", b"CHARGE ", b"BAD ", b"RAISE", b"SLEEP", b"IGNORE", b"NAME"))

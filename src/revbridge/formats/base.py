@@ -22,6 +22,16 @@ from revbridge.core.tokens import Tokenizer
 # are kept (intake never loses what it acknowledged) and the worker excepts it (pipeline/parsing).
 UNRECOGNISED = "unrecognised"
 
+# The order workers take stored messages in (messages.priority; store/queue.py claims the lowest
+# first, and by arrival within one). Cash (835 remittances, portal patient payments and refunds)
+# needs no encounter context and is posted in the realtime lane, so it goes FIRST; everything else
+# (ADT, DFT charges and reversals, claims) is taken IN_ORDER of arrival, which keeps a reversal
+# behind the charge it reverses. Charges post in batch windows anyway: going second costs them
+# nothing a finance user would see, while cash behind a 13,000-message backlog waits tens of
+# seconds (docs/PERFORMANCE.md, Soak).
+FIRST = 0
+IN_ORDER = 1
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Envelope:
@@ -36,6 +46,9 @@ class Envelope:
     # Envelope-level problems (no usable MSH, a broken ISA). The message is still stored and
     # ends ``excepted`` with these problems: nothing received is ever lost.
     problems: tuple[Problem, ...] = ()
+    # FIRST or IN_ORDER: the format's ``priority``, unless the format tells its messages apart
+    # (one X12 file holds 837 claims, the next an 835 remittance).
+    priority: int = IN_ORDER
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +67,10 @@ class Limits:
 
 
 class Format(Protocol):
+    # FIRST for a format whose messages are cash (portal payments), else IN_ORDER; the envelopes
+    # ``split`` makes carry it (or their own, where the format holds both kinds: X12).
+    priority: int
+
     @property
     def name(self) -> str: ...
 

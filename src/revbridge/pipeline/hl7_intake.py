@@ -69,6 +69,7 @@ class Hl7Intake:
                     locator=env.locator,
                     correlation_id=correlation_id,
                     ack=ack,
+                    priority=env.priority,
                 )
             )
         if not arrivals:

@@ -140,6 +140,7 @@ class Intake:
                 correlation_id=correlation_id,
                 ack=acks[i] if acks is not None else None,
                 mark=mark if i == last else None,
+                priority=env.priority,
             )
             for i, env in enumerate(envelopes)
         ]

@@ -50,6 +50,9 @@ class Arrival:
     # A staging-table source's high-water mark, written in the transaction that commits this
     # arrival (store/staging.py): the mark never runs ahead of the stored rows.
     mark: StagingMark | None = None
+    # The order workers take it in: 0 first (cash), 1 in arrival order (formats/base.py FIRST and
+    # IN_ORDER, from the envelope); store/queue.py claims by (priority, id).
+    priority: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -282,6 +285,7 @@ def _row(item: _Sealed, now: datetime) -> dict[str, object]:
         "ack": a.ack,
         "completed_at": None,
         "purged_at": None,
+        "priority": a.priority,
     }
 
 

@@ -1,8 +1,10 @@
 """The work queue over the messages table: claim with a lease, finish under the lease.
 
 PostgreSQL workers on any number of hosts claim with ``FOR UPDATE SKIP LOCKED``; SQLite has one
-writer, so the claim is a single UPDATE ... RETURNING under BEGIN IMMEDIATE. A claim takes pending
-messages whose retry time has come, and messages whose lease has expired (their worker died).
+writer, so the claim's SELECTs and its UPDATE ... RETURNING run under BEGIN IMMEDIATE. A claim takes
+messages whose lease has expired (their worker died), then pending messages whose retry time has
+come, cash first (messages.priority 0: 835s, portal payments) and in arrival order within a
+priority, straight off the (status, priority, id) index.
 A worker finishes a message only while it still holds the lease, so a message taken over by
 another worker is never completed twice.
 """
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, func, or_, select, update
 
 from revbridge.store import announcements
 from revbridge.store.database import Database, Tx
@@ -53,33 +55,50 @@ CLAIMED = (
 )
 
 
-def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
-    due = or_(
-        and_(
+def claimable(now: datetime, limit: int, *, locking: bool) -> tuple[Select[str], Select[str]]:
+    """The claim's two SELECTs: messages whose lease expired (their worker died: few), and pending
+    messages whose retry time has come in (priority, id) order (cash first, then arrival order,
+    so a reversal never overtakes its charge), read off ix_messages_status_priority_id without
+    reading the rest of the backlog. ``locking``: FOR UPDATE SKIP LOCKED (PostgreSQL)."""
+    expired = (
+        select(messages.c.id)
+        .where(messages.c.status == PROCESSING, messages.c.lease_expires_at < now)
+        .order_by(messages.c.priority, messages.c.id)
+        .limit(limit)
+    )
+    due = (
+        select(messages.c.id)
+        .where(
             messages.c.status == PENDING,
             or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
-        ),
-        and_(messages.c.status == PROCESSING, messages.c.lease_expires_at < now),
-    )
-    candidates = select(messages.c.id).where(due).order_by(messages.c.id).limit(limit)
-    if db.dialect == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    statement = (
-        update(messages)
-        .where(messages.c.id.in_(candidates.scalar_subquery()))
-        .values(
-            status=PROCESSING,
-            lease_owner=owner,
-            lease_expires_at=now + lease,
-            attempts=messages.c.attempts + 1,
         )
-        .returning(*CLAIMED)
+        .order_by(messages.c.priority, messages.c.id)
+        .limit(limit)
+    )
+    if locking:
+        return expired.with_for_update(skip_locked=True), due.with_for_update(skip_locked=True)
+    return expired, due
+
+
+def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+    """Lease up to ``limit`` messages: expired leases first, then the due pending messages
+    (``claimable``). Returned in the order claimed, which is the order to process them in."""
+    expired, due = claimable(now, limit, locking=db.dialect == "postgresql")
+    taken = update(messages).values(
+        status=PROCESSING,
+        lease_owner=owner,
+        lease_expires_at=now + lease,
+        attempts=messages.c.attempts + 1,
     )
     with db.transaction() as conn:
-        rows = conn.execute(statement).all()
-    claimed = [Claimed(*row) for row in rows]
-    claimed.sort(key=lambda c: c.id)
-    return claimed
+        ids = list(conn.execute(expired).scalars())
+        if len(ids) < limit:
+            ids += conn.execute(due.limit(limit - len(ids))).scalars()
+        if not ids:
+            return []
+        rows = conn.execute(taken.where(messages.c.id.in_(ids)).returning(*CLAIMED)).all()
+    place = {mid: n for n, mid in enumerate(ids)}
+    return sorted((Claimed(*row) for row in rows), key=lambda c: place[c.id])
 
 
 # The worker's per-message statements, built once (building one per call cost more than running it).

@@ -11,9 +11,11 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
+    text,
 )
 
 from revbridge.store.types import BigId, UtcDateTime
@@ -52,7 +54,9 @@ messages = Table(
     Column("ack", LargeBinary),
     Column("completed_at", UtcDateTime),
     Column("purged_at", UtcDateTime),
-    Index("ix_messages_status_next", "status", "next_attempt_at"),
+    # 0 first (cash: 835s, portal payments), 1 in arrival order; claims go by (priority, id).
+    Column("priority", SmallInteger, nullable=False, server_default=text("1")),
+    Index("ix_messages_status_priority_id", "status", "priority", "id"),
     Index("ix_messages_received_at", "received_at"),
 )
 

@@ -18,7 +18,7 @@ from decimal import Decimal
 from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode
-from revbridge.formats.base import Envelope, Format, ParseContext
+from revbridge.formats.base import IN_ORDER, Envelope, Format, ParseContext
 from revbridge.formats.fhir import mapping
 
 NAME = "fhir"
@@ -44,6 +44,8 @@ def _loads(data: bytes) -> object:
 
 
 class FhirFormat:
+    priority = IN_ORDER
+
     @property
     def name(self) -> str:
         return NAME

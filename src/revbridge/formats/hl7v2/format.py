@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.problem import Outcome, Problem, ProblemCode
-from revbridge.formats.base import Envelope, ParseContext
+from revbridge.formats.base import IN_ORDER, Envelope, ParseContext
 from revbridge.formats.hl7v2 import admission, stream, transaction
 from revbridge.formats.hl7v2.header import NON_FINANCIAL_TRIGGER, problem, read_header
 from revbridge.formats.hl7v2.message import Message, parse
@@ -21,6 +21,8 @@ TRANSACTION_TRIGGERS = frozenset({"P03", "P11"})
 
 
 class Hl7v2Format:
+    priority = IN_ORDER
+
     @property
     def name(self) -> str:
         return stream.FORMAT_NAME

@@ -20,7 +20,7 @@ from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.ids import PatientToken
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
-from revbridge.formats.base import Envelope, Format, Limits, ParseContext, first_of_each_key
+from revbridge.formats.base import FIRST, Envelope, Format, Limits, ParseContext, first_of_each_key
 from revbridge.formats.portal import payments
 
 NAME = "portal"
@@ -128,6 +128,8 @@ def dedupe_key(document: object) -> str:
 
 
 class PortalFormat:
+    priority = FIRST  # patient payments and refunds: cash, no encounter context needed
+
     @property
     def name(self) -> str:
         return NAME
@@ -150,7 +152,13 @@ class PortalFormat:
                     code=ProblemCode.MALFORMED_MESSAGE, message="not valid JSON", severity=Severity.ERROR
                 ),
             )
-        yield Envelope(format=NAME, payload=data, dedupe_key=dedupe_key(document), problems=problems)
+        yield Envelope(
+            format=NAME,
+            payload=data,
+            dedupe_key=dedupe_key(document),
+            problems=problems,
+            priority=self.priority,
+        )
 
     def to_events(self, payload: bytes, ctx: ParseContext) -> Outcome[CanonicalEvent]:
         return to_events(payload, ctx)

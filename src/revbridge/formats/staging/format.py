@@ -20,7 +20,7 @@ from typing import Any
 from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
-from revbridge.formats.base import Envelope, Format, ParseContext, first_of_each_key
+from revbridge.formats.base import IN_ORDER, Envelope, Format, ParseContext, first_of_each_key
 from revbridge.formats.portal.format import load
 from revbridge.formats.staging import rows as staged_rows
 
@@ -73,6 +73,8 @@ def _rows(
 
 
 class StagingFormat:
+    priority = IN_ORDER
+
     @property
     def name(self) -> str:
         return NAME

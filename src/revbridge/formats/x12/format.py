@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.problem import Outcome
-from revbridge.formats.base import Envelope, ParseContext
+from revbridge.formats.base import IN_ORDER, Envelope, ParseContext
 from revbridge.formats.x12 import interchange
 from revbridge.formats.x12.claim import read_claims
 from revbridge.formats.x12.envelope import TransactionHeader, TransactionReader, walk
@@ -25,6 +25,8 @@ def read_transaction(header: TransactionHeader, ctx: ParseContext) -> Transactio
 
 
 class X12Format:
+    priority = IN_ORDER  # X12: 835 interchanges go FIRST (interchange.split)
+
     @property
     def name(self) -> str:
         return interchange.NAME

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Problem, ProblemCode
-from revbridge.formats.base import Envelope
+from revbridge.formats.base import FIRST, IN_ORDER, Envelope
 from revbridge.formats.x12 import bare
 from revbridge.formats.x12.segments import Delimiters, read_delimiters
 
@@ -54,7 +54,14 @@ def split(data: bytes) -> Iterator[Envelope]:
         count += 1
         isa = data[pos : pos + _ISA_WINDOW].decode("latin-1").split(found.element, 14)
         key = f"{isa[6].strip()}|{isa[13].strip()}" if len(isa) > 13 else ""
-        yield Envelope(format=NAME, payload=data[pos:end], dedupe_key=key, locator=f"ISA[{count}]")
+        payload = data[pos:end]
+        yield Envelope(
+            format=NAME,
+            payload=payload,
+            dedupe_key=key,
+            locator=f"ISA[{count}]",
+            priority=priority_of(payload, found),
+        )
         pos = _skip(data, end)
 
 
@@ -65,8 +72,22 @@ def _bare(data: bytes, pos: int) -> Envelope:
     if isinstance(delimiters, str):
         return _malformed(data, pos, len(data), delimiters)
     return Envelope(
-        format=NAME, payload=data[pos:], dedupe_key=bare.dedupe_key(text, delimiters), locator="ST[1]"
+        format=NAME,
+        payload=data[pos:],
+        dedupe_key=bare.dedupe_key(text, delimiters),
+        locator="ST[1]",
+        priority=priority_of(data[pos:], delimiters),
     )
+
+
+def priority_of(payload: bytes, delimiters: Delimiters) -> int:
+    """FIRST for remittances (only 835 transaction sets: cash, no encounter context), else
+    IN_ORDER: 837 claims, and an interchange mixing both, keep their place in arrival order."""
+    term = re.escape(delimiters.segment.encode("latin-1"))
+    sep = re.escape(delimiters.element.encode("latin-1"))
+    st = re.compile(rb"(?:^|" + term + rb")[\r\n\t ]*ST" + sep + rb"([0-9]{3})" + sep)
+    codes = set(st.findall(payload))
+    return FIRST if codes == {b"835"} else IN_ORDER
 
 
 def _skip(data: bytes, pos: int) -> int:
