@@ -18,15 +18,32 @@ from revbridge.store.messages import Arrival
 RUSHMORE = "x12_835/lfh_x12__managed-care.835"  # an unmapped payer and a date warning
 
 
-def revbridge(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def revbridge(home: Path, *args: str, columns: int = 200) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "REVBRIDGE_DB"} | {"REVBRIDGE_HOME": str(home)}
     return subprocess.run(
         [sys.executable, "-m", "revbridge", *args],
         capture_output=True,
         text=True,
-        env=env | {"COLUMNS": "200"},
+        env=env | {"COLUMNS": str(columns)},
         timeout=120,
     )
+
+
+def test_the_list_and_the_groups_fit_80_columns_without_cutting_a_code_or_an_id(
+    tmp_path: Path, corpus: Path
+) -> None:
+    assert revbridge(tmp_path, "ingest", "--process", str(corpus / RUSHMORE)).returncode == 0
+    items = json.loads(revbridge(tmp_path, "exceptions", "--json").stdout)
+    assert items
+    for args in (("exceptions",), ("exceptions", "--group")):
+        shown = revbridge(tmp_path, *args, columns=80)
+        assert shown.returncode == 0, shown.stderr
+        assert "\u2026" not in shown.stdout  # Rich's cut mark
+        assert max(len(line) for line in shown.stdout.splitlines()) <= 80
+        for item in items:
+            assert item["code"] in shown.stdout
+            if args == ("exceptions",):
+                assert item["message_id"] in shown.stdout
 
 
 def test_group_counts_open_items_by_code_and_facility(tmp_path: Path, corpus: Path) -> None:

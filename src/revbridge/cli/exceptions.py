@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from revbridge import workqueue
 from revbridge.cli.common import DbOption, JsonOption, SettingsOption, console, open_runtime, print_json
+from revbridge.cli.tables import Column, Grid, print_grid
 from revbridge.core.errors import InputError
 
 exceptions_app = typer.Typer(
@@ -50,12 +51,15 @@ def exceptions(
     if json_out:
         print_json([i.as_json() for i in items])
         return
-    table = Table(title=f"work items ({status_filter})")
-    for col in ("id", "code", "severity", "locator", "message", "message id"):
-        table.add_column(col)
+    # A Grid wraps between words and never cuts a code or an id (Rich would: "UNMAPPED_FAC…")
+    table = Grid(
+        title=f"work items ({status_filter})",
+        columns=tuple(Column(c) for c in ("id", "code", "severity", "locator", "message", "message id")),
+    )
     for i in items:
-        table.add_row(str(i.id), i.code, i.severity, i.locator, i.message, i.message_id or "")
-    console.print(table)
+        cells = (str(i.id), i.code, i.severity, i.locator, i.message, i.message_id or "")
+        table.add_row(*(escape(c) for c in cells))
+    print_grid(console, table)
 
 
 def _groups(code: str | None, json_out: bool, db: str | None, settings: Path | None) -> None:
@@ -64,12 +68,14 @@ def _groups(code: str | None, json_out: bool, db: str | None, settings: Path | N
     if json_out:
         print_json([g.as_json() for g in found])
         return
-    table = Table(title="open work items by code and facility")
-    for col in ("code", "facility", "open", "oldest"):
-        table.add_column(col, justify="right" if col == "open" else "left")
+    table = Grid(
+        title="open work items by code and facility",
+        columns=(Column("code"), Column("facility"), Column("open", numeric=True), Column("oldest")),
+        keys=2,
+    )
     for g in found:
-        table.add_row(g.code, g.facility or "", str(g.count), _age(g.oldest_age))
-    console.print(table)
+        table.add_row(escape(g.code), escape(g.facility or ""), str(g.count), _age(g.oldest_age))
+    print_grid(console, table)
 
 
 def _age(span: timedelta) -> str:
