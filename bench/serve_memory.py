@@ -1,0 +1,158 @@
+"""Where `revbridge serve`'s own memory goes: its service in this process, traffic from others.
+
+The soak (bench/soak.py) saw serve's process grow ~1 MB a minute at 300 msg/s while its worker
+process stayed flat. A leak that slow needs the heap itself: this builds the service exactly as
+``revbridge serve`` does (service/command.py run_server: a fresh home, the embedded SQLite store,
+the listeners and the events publisher here, one worker child process), feeds it the soak's
+cached days from a separate process (so the senders' memory is not counted), and after
+``--warmup`` messages starts tracemalloc and takes a snapshot every ``--every`` messages. It prints
+RSS and traced memory at each one, the biggest growths by traceback between the first and last,
+and the object types whose counts grew. ``--sources`` picks the channels (mllp, http, file) to
+localise a growth. The machine is shared: read memory, not speed.
+
+    .venv/bin/python bench/serve_memory.py [--sources mllp,http,file] [--warmup 5000] [--every 20000] [--snapshots 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import gc
+import multiprocessing
+import os
+import tempfile
+import threading
+import time
+import tracemalloc
+from datetime import date
+from pathlib import Path
+
+START = date(2026, 11, 2)  # the soak's first day (bench/soak.py)
+CHANNELS = {"mllp": ("MLLP",), "http": ("HTTP_FHIR", "HTTP_PORTAL"), "file": ("FILE",)}
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def send(files: list[Path], targets: object, channels: tuple[str, ...], count: object) -> None:
+    """In a child process: every chosen message of the days, as bench/soak.py's senders do."""
+    from revbridge.demo.feed import feed
+    from soak_parts.traffic import load_days
+
+    from soak import groups
+
+    def sent(_m: object) -> None:
+        with count.get_lock():  # type: ignore[attr-defined]
+            count.value += 1  # type: ignore[attr-defined]
+
+    for day in load_days(files):
+        chosen = [m for m in day if m.channel.name in channels]
+        threads = [
+            threading.Thread(target=feed, args=(batch, targets), kwargs={"on_sent": sent})
+            for batch in groups([_lane(m) for m in chosen])
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+
+def _lane(m: object) -> object:
+    from dataclasses import replace
+
+    from revbridge.demo.truth import Channel
+    from soak_parts.traffic import lane_of
+
+    return replace(m, facility=lane_of(m, 2)) if m.channel is Channel.MLLP else m  # type: ignore[attr-defined]
+
+
+def type_counts() -> collections.Counter[str]:
+    gc.collect()
+    return collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sources", default="mllp,http,file")
+    parser.add_argument("--warmup", type=int, default=5000)
+    parser.add_argument("--every", type=int, default=20000)
+    parser.add_argument("--snapshots", type=int, default=3)
+    parser.add_argument("--depth", type=int, default=12, help="tracemalloc frames kept")
+    parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "revbridge-soak-traffic")
+    args = parser.parse_args()
+    channels = tuple(c for s in args.sources.split(",") for c in CHANNELS[s])
+    needed = args.warmup + args.every * (args.snapshots - 1) + 1
+    from soak_parts.traffic import days_of_traffic
+
+    files = days_of_traffic(START, needed=needed * 2, scale=10.0, cache=args.cache)
+    with tempfile.TemporaryDirectory(prefix="serve-memory-") as tmp:
+        run(args, files, Path(tmp), channels)
+
+
+def run(args: argparse.Namespace, files: list[Path], home: Path, channels: tuple[str, ...]) -> None:
+    from revbridge.cli.common import open_runtime
+    from revbridge.demo.feed import Targets
+    from revbridge.service.processes import WorkerProcesses
+    from revbridge.service.runner import Service
+    from soak_parts.served import Served
+
+    served = Served(home, db=None, workers=1, log_level="WARNING")
+    served.cli("db", "upgrade")
+    import json
+
+    key = json.loads(served.cli("apikey", "create", "--role", "system", "--name", "mem", "--json"))["key"]
+    os.environ.update(served.env)
+    overrides = {"http_host": "127.0.0.1", "http_port": served.http_port, "mllp_port": served.mllp_port}
+    with open_runtime(None, None, upgrade=True, **overrides) as runtime:
+        service = Service(
+            runtime, mllp=True, workers=0, post=False, events=True, processes=WorkerProcesses(1, [])
+        )
+        service.start()
+        targets = Targets(served.mllp_port, served.http_port, served.inbox, key)
+        count = multiprocessing.get_context("spawn").Value("l", 0)
+        sender = multiprocessing.get_context("spawn").Process(
+            target=send, args=(files, targets, channels, count), daemon=True
+        )
+        sender.start()
+        try:
+            measure(args, count)
+        finally:
+            sender.kill()
+            service.request_stop()
+            service.stop()
+
+
+def measure(args: argparse.Namespace, count: object) -> None:
+    began = time.monotonic()
+    marks = [args.warmup + n * args.every for n in range(args.snapshots)]
+    snaps: list[tracemalloc.Snapshot] = []
+    types: list[collections.Counter[str]] = []
+    for n, mark in enumerate(marks):
+        while count.value < mark:  # type: ignore[attr-defined]
+            time.sleep(0.5)
+        if n == 0:
+            gc.collect()
+            tracemalloc.start(args.depth)
+        types.append(type_counts())
+        snaps.append(tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)]))
+        traced, _peak = tracemalloc.get_traced_memory()
+        print(
+            f"{time.monotonic() - began:7.0f} s  messages {count.value:>7,}  RSS {rss_mb():7.1f} MB  "  # type: ignore[attr-defined]
+            f"traced {traced / 2**20:7.2f} MB  objects {sum(types[-1].values()):,}",
+            flush=True,
+        )
+    print(f"\ngrowth by traceback, {marks[0]:,} -> {marks[-1]:,} messages:")
+    for stat in snaps[-1].compare_to(snaps[0], "traceback")[: args.top]:
+        print(f"{stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks")
+        for line in stat.traceback.format()[-2 * args.depth :]:
+            print("    " + line)
+    print("\nobject types whose count grew:")
+    for name, diff in (types[-1] - types[0]).most_common(args.top):
+        print(f"{diff:+8d} {name}")
+
+
+if __name__ == "__main__":
+    main()
