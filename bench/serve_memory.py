@@ -20,6 +20,7 @@ import collections
 import gc
 import multiprocessing
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -81,6 +82,8 @@ def main() -> None:
     parser.add_argument("--snapshots", type=int, default=3)
     parser.add_argument("--depth", type=int, default=12, help="tracemalloc frames kept")
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--trace", action="store_true", help="tracemalloc snapshots (slow)")
+    parser.add_argument("--interval", type=float, default=15.0, help="seconds between RSS lines")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "revbridge-soak-traffic")
     args = parser.parse_args()
     channels = tuple(c for s in args.sources.split(",") for c in CHANNELS[s])
@@ -118,37 +121,57 @@ def run(args: argparse.Namespace, files: list[Path], home: Path, channels: tuple
         )
         sender.start()
         try:
-            measure(args, count)
+            measure(args, count, runtime.db.engine.pool)
+            runtime.db.engine.dispose()  # every pooled connection closed: their page caches freed
+            print("after closing the pool: " + line(time.monotonic(), count), flush=True)
         finally:
             sender.kill()
             service.request_stop()
             service.stop()
 
 
-def measure(args: argparse.Namespace, count: object) -> None:
+def sqlite_mb() -> float:
+    """What SQLite has malloc'd in this process (page caches, statements): tracemalloc and
+    Python's block count do not see it."""
+    import ctypes
+
+    lib = ctypes.CDLL("libsqlite3.so.0")
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    return float(lib.sqlite3_memory_used()) / 2**20
+
+
+def line(began: float, count: object, extra: str = "") -> str:
+    return (
+        f"{time.monotonic() - began:6.0f} s  messages {count.value:>7,}  RSS {rss_mb():6.1f} MB  "  # type: ignore[attr-defined]
+        f"sqlite {sqlite_mb():6.2f} MB  python blocks {sys.getallocatedblocks():>9,}{extra}"
+    )
+
+
+def measure(args: argparse.Namespace, count: object, pool: object) -> None:
     began = time.monotonic()
     marks = [args.warmup + n * args.every for n in range(args.snapshots)]
     snaps: list[tracemalloc.Snapshot] = []
     types: list[collections.Counter[str]] = []
     for n, mark in enumerate(marks):
         while count.value < mark:  # type: ignore[attr-defined]
-            time.sleep(0.5)
-        if n == 0:
+            time.sleep(args.interval)
+            if count.value < mark:  # type: ignore[attr-defined]
+                print(line(began, count, f"  pool {pool.status()}"), flush=True)  # type: ignore[attr-defined]
+        if n == 0 and args.trace:
             gc.collect()
             tracemalloc.start(args.depth)
-        types.append(type_counts())
-        snaps.append(tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)]))
-        traced, _peak = tracemalloc.get_traced_memory()
-        print(
-            f"{time.monotonic() - began:7.0f} s  messages {count.value:>7,}  RSS {rss_mb():7.1f} MB  "  # type: ignore[attr-defined]
-            f"traced {traced / 2**20:7.2f} MB  objects {sum(types[-1].values()):,}",
-            flush=True,
-        )
-    print(f"\ngrowth by traceback, {marks[0]:,} -> {marks[-1]:,} messages:")
-    for stat in snaps[-1].compare_to(snaps[0], "traceback")[: args.top]:
-        print(f"{stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks")
-        for line in stat.traceback.format()[-2 * args.depth :]:
-            print("    " + line)
+        if n in (0, len(marks) - 1):
+            types.append(type_counts())
+        traced = f"  traced {tracemalloc.get_traced_memory()[0] / 2**20:.2f} MB" if args.trace else ""
+        if args.trace:
+            snaps.append(tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)]))
+        print("mark " + line(began, count, traced), flush=True)
+    if args.trace:
+        print(f"\ngrowth by traceback, {marks[0]:,} -> {marks[-1]:,} messages:")
+        for stat in snaps[-1].compare_to(snaps[0], "traceback")[: args.top]:
+            print(f"{stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks")
+            for frame in stat.traceback.format()[-2 * args.depth :]:
+                print("    " + frame)
     print("\nobject types whose count grew:")
     for name, diff in (types[-1] - types[0]).most_common(args.top):
         print(f"{diff:+8d} {name}")

@@ -18,6 +18,7 @@ import pytest
 
 from revbridge.demo import generate
 from revbridge.demo.truth import Channel
+from revbridge.service.processes import STOP_SECONDS
 from revbridge.settings import Settings
 from revbridge.store import Database, queue
 
@@ -142,3 +143,26 @@ def test_a_worker_process_stops_when_serve_is_killed(
     proc.wait()
     _gone, alive = psutil.wait_procs(workers, timeout=20)
     assert not alive
+
+
+def test_ctrl_c_stops_serve_in_time_when_a_worker_process_does_not_stop(
+    serve: tuple[subprocess.Popen[bytes], int, Database],
+) -> None:
+    """A worker process that does not stop when asked (here frozen outright, as one deep in a
+    large remittance on a busy host is for a while) is killed at the end of the stop's grace:
+    Ctrl-C ends serve in about that time, not in the sum of every wait (the soak saw more than
+    a minute), and everything acknowledged is in the store for the next start."""
+    proc, port, db = serve
+    workers = _children(proc.pid)
+    for child in workers:
+        child.suspend()
+    _send(port, _hl7(40))
+    began = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0
+    took = time.monotonic() - began
+    assert took < STOP_SECONDS + 4, f"serve took {took:.1f} s to stop after Ctrl-C"
+    _gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive
+    counts = queue.counts(db)
+    assert counts["pending"] == 40 and sum(counts.values()) == 40, counts

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +24,13 @@ from revbridge.connectors.base import Connector
 from revbridge.observability.logging import get_logger
 from revbridge.pipeline.dispatcher import Dispatcher
 from revbridge.service.app import create_app
-from revbridge.service.processes import WorkerProcesses
+from revbridge.service.processes import STOP_SECONDS, WorkerProcesses
 from revbridge.sources.directory import DirectorySource
 from revbridge.sources.mllp import MllpServer, MllpSettings
 
 log = get_logger("revbridge.service")
+
+HTTP_GRACE_SECONDS = 5
 
 
 @dataclass
@@ -175,6 +178,9 @@ class Service:
             ssl_certfile=str(s.tls_cert) if s.tls_cert else None,
             ssl_keyfile=str(s.tls_key) if s.tls_key else None,
             lifespan="off",
+            # requests still open at a stop get this long to be answered, then are cancelled
+            # (the stop must not wait on a client that keeps its connection busy)
+            timeout_graceful_shutdown=HTTP_GRACE_SECONDS,
         )
         self._uvicorn = uvicorn.Server(config)
         serving = asyncio.ensure_future(self._uvicorn.serve())
@@ -195,14 +201,21 @@ class Service:
         """Ask ``wait`` to return and stop everything (safe from a signal handler)."""
         self._stop.set()
 
-    def stop(self) -> None:
+    def stop(self, grace: float = STOP_SECONDS) -> None:
+        """Stop everything within about ``grace`` seconds. The worker processes are asked first
+        and stop while this process stops its threads (one deadline for all, not a wait per
+        thread one after another); a child still busy at the deadline is killed (its leases
+        make that safe), so Ctrl-C never waits for a worker's large remittance."""
+        deadline = time.monotonic() + grace
         self._stop.set()
         if self.processes is not None:
-            self.processes.stop()
+            self.processes.terminate()
         self.runtime.arrivals.notify()  # the loops waiting on them look at the stop flag now
         self.runtime.staged.notify()
         for thread in self._threads:
-            thread.join(timeout=15)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if self.processes is not None:
+            self.processes.stop(timeout=max(0.0, deadline - time.monotonic()))
         if self._dispatcher is not None:
             self._dispatcher.close()
 
