@@ -1,22 +1,26 @@
 """Where `revbridge serve`'s own memory goes: its service in this process, traffic from others.
 
 The soak (bench/soak.py) saw serve's process grow ~1 MB a minute at 300 msg/s while its worker
-process stayed flat. A leak that slow needs the heap itself: this builds the service exactly as
-``revbridge serve`` does (service/command.py run_server: a fresh home, the embedded SQLite store,
-the listeners and the events publisher here, one worker child process), feeds it the soak's
-cached days from a separate process (so the senders' memory is not counted), and after
-``--warmup`` messages starts tracemalloc and takes a snapshot every ``--every`` messages. It prints
-RSS and traced memory at each one, the biggest growths by traceback between the first and last,
-and the object types whose counts grew. ``--sources`` picks the channels (mllp, http, file) to
-localise a growth. The machine is shared: read memory, not speed.
+process stayed flat. This builds the service exactly as ``revbridge serve`` does (service/command.py
+run_server: a fresh home, the embedded SQLite store, the listeners and the events publisher here,
+one worker child process), feeds it the soak's cached days from a separate process (so the
+senders' memory is not counted) and every ``--interval`` seconds prints, besides RSS, what holds
+the memory: glibc's heap (in use, and free but kept by the allocator), SQLite's own allocations
+(page caches, statements), and Python's live blocks; at ``--warmup`` and at every ``--every``
+messages after it a mark, and at the end the object types whose counts grew, then RSS again after
+closing the pool and after ``malloc_trim(0)``. ``--trace`` adds tracemalloc snapshots compared
+by traceback (slow: serve runs several times slower). ``--sources`` picks the channels (mllp,
+http, file) to localise a growth. The machine is shared: read memory, not speed.
 
-    .venv/bin/python bench/serve_memory.py [--sources mllp,http,file] [--warmup 5000] [--every 20000] [--snapshots 3]
+    .venv/bin/python bench/serve_memory.py [--sources mllp,http,file] [--warmup 3000]
+        [--every 10000] [--snapshots 3] [--trace]
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import ctypes
 import gc
 import multiprocessing
 import os
@@ -40,9 +44,8 @@ def rss_mb() -> float:
 def send(files: list[Path], targets: object, channels: tuple[str, ...], count: object) -> None:
     """In a child process: every chosen message of the days, as bench/soak.py's senders do."""
     from revbridge.demo.feed import feed
-    from soak_parts.traffic import load_days
-
     from soak import groups
+    from soak_parts.traffic import load_days
 
     def sent(_m: object) -> None:
         with count.get_lock():  # type: ignore[attr-defined]
@@ -124,6 +127,8 @@ def run(args: argparse.Namespace, files: list[Path], home: Path, channels: tuple
             measure(args, count, runtime.db.engine.pool)
             runtime.db.engine.dispose()  # every pooled connection closed: their page caches freed
             print("after closing the pool: " + line(time.monotonic(), count), flush=True)
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+            print("after malloc_trim(0):    " + line(time.monotonic(), count), flush=True)
         finally:
             sender.kill()
             service.request_stop()
@@ -133,17 +138,43 @@ def run(args: argparse.Namespace, files: list[Path], home: Path, channels: tuple
 def sqlite_mb() -> float:
     """What SQLite has malloc'd in this process (page caches, statements): tracemalloc and
     Python's block count do not see it."""
-    import ctypes
-
     lib = ctypes.CDLL("libsqlite3.so.0")
     lib.sqlite3_memory_used.restype = ctypes.c_int64
     return float(lib.sqlite3_memory_used()) / 2**20
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def malloc_mb() -> tuple[float, float]:
+    """glibc's heap over every arena: bytes in use, bytes free but kept (fragmentation)."""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = _MallInfo2
+    info = libc.mallinfo2()
+    return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20
+
+
 def line(began: float, count: object, extra: str = "") -> str:
+    used, free = malloc_mb()
     return (
         f"{time.monotonic() - began:6.0f} s  messages {count.value:>7,}  RSS {rss_mb():6.1f} MB  "  # type: ignore[attr-defined]
-        f"sqlite {sqlite_mb():6.2f} MB  python blocks {sys.getallocatedblocks():>9,}{extra}"
+        f"malloc used {used:6.1f} free {free:6.1f} MB  sqlite {sqlite_mb():5.2f} MB  "
+        f"python blocks {sys.getallocatedblocks():>8,}{extra}"
     )
 
 
@@ -164,7 +195,9 @@ def measure(args: argparse.Namespace, count: object, pool: object) -> None:
             types.append(type_counts())
         traced = f"  traced {tracemalloc.get_traced_memory()[0] / 2**20:.2f} MB" if args.trace else ""
         if args.trace:
-            snaps.append(tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)]))
+            snaps.append(
+                tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+            )
         print("mark " + line(began, count, traced), flush=True)
     if args.trace:
         print(f"\ngrowth by traceback, {marks[0]:,} -> {marks[-1]:,} messages:")

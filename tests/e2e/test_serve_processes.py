@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -18,6 +19,7 @@ import pytest
 
 from revbridge.demo import generate
 from revbridge.demo.truth import Channel
+from revbridge.service.allocator import ARENAS
 from revbridge.service.processes import STOP_SECONDS
 from revbridge.settings import Settings
 from revbridge.store import Database, queue
@@ -166,3 +168,40 @@ def test_ctrl_c_stops_serve_in_time_when_a_worker_process_does_not_stop(
     assert not alive
     counts = queue.counts(db)
     assert counts["pending"] == 40 and sum(counts.values()) == 40, counts
+
+
+def _malloc_heaps(pid: int) -> int:
+    """glibc arenas besides the main one in a process: each is an anonymous mapping of exactly
+    64 MiB (read-write, then reserved), aligned on 64 MiB."""
+    regions = []
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        fields = line.split()
+        if len(fields) == 5:  # no file behind it
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            regions.append((start, end, fields[1]))
+    heaps = 0
+    for n, (start, end, perms) in enumerate(regions):
+        if start % (64 << 20) or not perms.startswith("rw"):
+            continue
+        if n + 1 < len(regions) and regions[n + 1][0] == end and regions[n + 1][2].startswith("---"):
+            end = regions[n + 1][1]
+        heaps += end - start == 64 << 20
+    return heaps
+
+
+def test_serve_keeps_malloc_to_two_arenas(
+    serve: tuple[subprocess.Popen[bytes], int, Database],
+) -> None:
+    """The soak's slow growth of serve: glibc gave each of its threads an arena whose freed
+    blocks no other thread reused; serve caps the arenas at start (service/allocator.py),
+    however many threads have allocated since. (Its worker processes do too, but one arena
+    there can span two heaps after a busy day, which this count cannot tell apart.)"""
+    proc, port, db = serve
+    payloads = _hl7(60)
+    lanes = [threading.Thread(target=_send, args=(port, payloads[n::4])) for n in range(4)]
+    for lane in lanes:
+        lane.start()
+    for lane in lanes:
+        lane.join()
+    _drained(db)
+    assert _malloc_heaps(proc.pid) <= ARENAS - 1

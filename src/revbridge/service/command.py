@@ -12,12 +12,14 @@ import typer
 from revbridge.bootstrap import Runtime
 from revbridge.cli.common import DbOption, SettingsOption, console, open_runtime
 from revbridge.cli.messages import process_all
+from revbridge.service.allocator import limit_arenas
 from revbridge.service.processes import WorkerProcesses
 from revbridge.service.runner import Service
 
 
 def run_server(runtime: Runtime, *, workers: int, child_args: list[str]) -> None:
     """Serve HTTP and MLLP, with ``workers`` worker processes, until interrupted."""
+    limit_arenas()  # before the threads start: the heap stays flat (service/allocator.py)
     processes = WorkerProcesses(workers, child_args) if workers else None
     service = Service(
         runtime,
@@ -81,6 +83,7 @@ def worker(
     interrupted, or once with --once). Any number of these share a PostgreSQL database."""
     if nice:
         os.nice(nice)
+    limit_arenas()
     with open_runtime(db, settings) as runtime:
         if once:
             n = process_all(runtime, quiet=False)
