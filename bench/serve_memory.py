@@ -8,7 +8,8 @@ senders' memory is not counted) and every ``--interval`` seconds prints, besides
 the memory: glibc's heap (in use, and free but kept by the allocator), SQLite's own allocations
 (page caches, statements), and Python's live blocks; at ``--warmup`` and at every ``--every``
 messages after it a mark, and at the end the object types whose counts grew, then RSS again after
-closing the pool and after ``malloc_trim(0)``. ``--trace`` adds tracemalloc snapshots compared
+closing the pool and after ``malloc_trim(0)``. glibc's arenas are capped as
+``revbridge serve`` caps them (service/allocator.py) unless ``--no-cap``. ``--trace`` adds tracemalloc snapshots compared
 by traceback (slow: serve runs several times slower). ``--sources`` picks the channels (mllp,
 http, file) to localise a growth. The machine is shared: read memory, not speed.
 
@@ -86,6 +87,7 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=12, help="tracemalloc frames kept")
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--trace", action="store_true", help="tracemalloc snapshots (slow)")
+    parser.add_argument("--no-cap", action="store_true", help="leave glibc's arenas uncapped (as before)")
     parser.add_argument("--interval", type=float, default=15.0, help="seconds between RSS lines")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "revbridge-soak-traffic")
     args = parser.parse_args()
@@ -101,10 +103,13 @@ def main() -> None:
 def run(args: argparse.Namespace, files: list[Path], home: Path, channels: tuple[str, ...]) -> None:
     from revbridge.cli.common import open_runtime
     from revbridge.demo.feed import Targets
+    from revbridge.service.allocator import limit_arenas
     from revbridge.service.processes import WorkerProcesses
     from revbridge.service.runner import Service
     from soak_parts.served import Served
 
+    if not args.no_cap:
+        print(f"malloc arenas capped: {limit_arenas()}")  # as run_server does, before any thread
     served = Served(home, db=None, workers=1, log_level="WARNING")
     served.cli("db", "upgrade")
     import json
