@@ -8,10 +8,10 @@ senders' memory is not counted) and every ``--interval`` seconds prints, besides
 the memory: glibc's heap (in use, and free but kept by the allocator), SQLite's own allocations
 (page caches, statements), and Python's live blocks; at ``--warmup`` and at every ``--every``
 messages after it a mark, and at the end the object types whose counts grew, then RSS again after
-closing the pool and after ``malloc_trim(0)``. glibc's arenas are capped as
-``revbridge serve`` caps them (service/allocator.py) unless ``--no-cap``. ``--trace`` adds tracemalloc snapshots compared
-by traceback (slow: serve runs several times slower). ``--sources`` picks the channels (mllp,
-http, file) to localise a growth. The machine is shared: read memory, not speed.
+closing the pool and after ``malloc_trim(0)``. glibc's arenas are capped as ``revbridge serve``
+caps them (service/allocator.py) unless ``--no-cap``. ``--trace`` adds tracemalloc snapshots
+compared by traceback (slow: serve runs several times slower). ``--sources`` picks the channels
+(mllp, http, file) to localise a growth. The machine is shared: read memory, not speed.
 
     .venv/bin/python bench/serve_memory.py [--sources mllp,http,file] [--warmup 3000]
         [--every 10000] [--snapshots 3] [--trace]
