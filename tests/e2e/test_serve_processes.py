@@ -195,7 +195,7 @@ def test_serve_keeps_malloc_to_two_arenas(
     """The soak's slow growth of serve: glibc gave each of its threads an arena whose freed
     blocks no other thread reused; serve caps the arenas at start (service/allocator.py),
     however many threads have allocated since. (Its worker processes do too, but one arena
-    there can span two heaps after a busy day, which this count cannot tell apart.)"""
+    there do not start with a test's traffic enough threads to show it.)"""
     proc, port, db = serve
     payloads = _hl7(60)
     lanes = [threading.Thread(target=_send, args=(port, payloads[n::4])) for n in range(4)]
@@ -204,4 +204,5 @@ def test_serve_keeps_malloc_to_two_arenas(
     for lane in lanes:
         lane.join()
     _drained(db)
-    assert _malloc_heaps(proc.pid) <= ARENAS - 1
+    # ARENAS - 1 besides the main one; one more heap is an arena that outgrew its first 64 MiB
+    assert _malloc_heaps(proc.pid) <= ARENAS  # uncapped: 6 after these 60 messages

@@ -56,6 +56,7 @@ def serve(
     settings: SettingsOption = None,
 ) -> None:
     """Serve the HTTP API and MLLP and process messages until interrupted (upgrades the schema first)."""
+    limit_arenas()  # first of all, before any thread allocates (service/allocator.py)
     with open_runtime(
         db, settings, upgrade=True, http_host=host, http_port=port, mllp_port=mllp_port
     ) as runtime:
