@@ -30,13 +30,13 @@ def run_server(runtime: Runtime, *, workers: int, child_args: list[str]) -> None
         processes=processes,
     )
     service.start()
+    _stop_on_term(service)  # before the line a supervisor may wait for, then signal
     mllp = f", MLLP on {runtime.settings.mllp_host}:{service.mllp_port}" if service.mllp else ""
     doing = f"{workers} worker process(es)" if workers else "intake only (no workers)"
     console.print(
         f"revbridge serving http://{runtime.settings.http_host}:{service.http_port}{mllp}, {doing}; "
         "Ctrl-C to stop"
     )
-    _stop_on_term(service)
     service.wait()
 
 
@@ -124,4 +124,15 @@ def _listen_to_parent(fd: int, runtime: Runtime, service: Service) -> None:
 
 
 def _stop_on_term(service: Service) -> None:
-    signal.signal(signal.SIGTERM, lambda _signo, _frame: service.request_stop())
+    """SIGTERM and the first Ctrl-C ask the service to stop (in ``wait``, within its grace); a
+    second Ctrl-C is Python's KeyboardInterrupt again. The handler only sets a flag: raising
+    KeyboardInterrupt into the main thread, or setting an Event from the handler, can land
+    while the main thread holds a threading lock the stop then needs."""
+
+    def handle(signo: int, _frame: object) -> None:
+        if signo == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        service.request_stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

@@ -52,6 +52,7 @@ class Service:
     inbox: Path | None = None
     mllp_port: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
+    _requested: bool = False  # set by request_stop, from a signal handler too
     _threads: list[threading.Thread] = field(default_factory=list)
     _loop: asyncio.AbstractEventLoop | None = None
     _uvicorn: uvicorn.Server | None = None
@@ -198,8 +199,11 @@ class Service:
         self._threads.append(thread)
 
     def request_stop(self) -> None:
-        """Ask ``wait`` to return and stop everything (safe from a signal handler)."""
-        self._stop.set()
+        """Ask ``wait`` to return and stop everything. Safe from a signal handler because it takes
+        no lock: ``Event.set`` takes the event's lock, and a handler that runs while the main
+        thread holds that very lock (inside ``Event.wait``) waits for itself forever, with every
+        thread that waits on the event behind it (a serve that ignored Ctrl-C and SIGTERM)."""
+        self._requested = True
 
     def stop(self, grace: float = STOP_SECONDS) -> None:
         """Stop everything within about ``grace`` seconds. The worker processes are asked first
@@ -220,9 +224,9 @@ class Service:
             self._dispatcher.close()
 
     def wait(self) -> None:
-        """Block until interrupted (Ctrl-C), then stop everything."""
+        """Block until interrupted (Ctrl-C) or asked (``request_stop``), then stop everything."""
         try:
-            while not self._stop.wait(0.5):
+            while not self._requested and not self._stop.wait(0.25):
                 pass
         except KeyboardInterrupt:
             pass
