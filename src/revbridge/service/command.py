@@ -12,12 +12,14 @@ import typer
 from revbridge.bootstrap import Runtime
 from revbridge.cli.common import DbOption, SettingsOption, console, open_runtime
 from revbridge.cli.messages import process_all
+from revbridge.service.allocator import limit_arenas
 from revbridge.service.processes import WorkerProcesses
 from revbridge.service.runner import Service
 
 
 def run_server(runtime: Runtime, *, workers: int, child_args: list[str]) -> None:
     """Serve HTTP and MLLP, with ``workers`` worker processes, until interrupted."""
+    limit_arenas()  # before the threads start: the heap stays flat (service/allocator.py)
     processes = WorkerProcesses(workers, child_args) if workers else None
     service = Service(
         runtime,
@@ -28,13 +30,13 @@ def run_server(runtime: Runtime, *, workers: int, child_args: list[str]) -> None
         processes=processes,
     )
     service.start()
+    _stop_on_term(service)  # before the line a supervisor may wait for, then signal
     mllp = f", MLLP on {runtime.settings.mllp_host}:{service.mllp_port}" if service.mllp else ""
     doing = f"{workers} worker process(es)" if workers else "intake only (no workers)"
     console.print(
         f"revbridge serving http://{runtime.settings.http_host}:{service.http_port}{mllp}, {doing}; "
         "Ctrl-C to stop"
     )
-    _stop_on_term(service)
     service.wait()
 
 
@@ -54,6 +56,7 @@ def serve(
     settings: SettingsOption = None,
 ) -> None:
     """Serve the HTTP API and MLLP and process messages until interrupted (upgrades the schema first)."""
+    limit_arenas()  # first of all, before any thread allocates (service/allocator.py)
     with open_runtime(
         db, settings, upgrade=True, http_host=host, http_port=port, mllp_port=mllp_port
     ) as runtime:
@@ -81,6 +84,7 @@ def worker(
     interrupted, or once with --once). Any number of these share a PostgreSQL database."""
     if nice:
         os.nice(nice)
+    limit_arenas()
     with open_runtime(db, settings) as runtime:
         if once:
             n = process_all(runtime, quiet=False)
@@ -120,4 +124,15 @@ def _listen_to_parent(fd: int, runtime: Runtime, service: Service) -> None:
 
 
 def _stop_on_term(service: Service) -> None:
-    signal.signal(signal.SIGTERM, lambda _signo, _frame: service.request_stop())
+    """SIGTERM and the first Ctrl-C ask the service to stop (in ``wait``, within its grace); a
+    second Ctrl-C is Python's KeyboardInterrupt again. The handler only sets a flag: raising
+    KeyboardInterrupt into the main thread, or setting an Event from the handler, can land
+    while the main thread holds a threading lock the stop then needs."""
+
+    def handle(signo: int, _frame: object) -> None:
+        if signo == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        service.request_stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

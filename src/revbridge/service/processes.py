@@ -35,6 +35,8 @@ NICE = 10
 # A child that lives shorter than this after its start died "at once": its restart waits longer.
 STEADY_SECONDS = 10.0
 MAX_PAUSE_SECONDS = 30.0
+# How long a stop (Ctrl-C, SIGTERM) gives the children before it kills them.
+STOP_SECONDS = 10.0
 
 
 @dataclass
@@ -126,19 +128,28 @@ class WorkerProcesses:
         if now >= child.due:
             child.start()
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Ask every child to finish what it holds (SIGTERM), then kill what is left."""
+    def terminate(self) -> None:
+        """Ask every child to finish what it holds and stop (SIGTERM), without waiting: the
+        serving process stops its own threads meanwhile."""
         with self._lock:
             for child in self._children:
                 child.close_bell()
                 if child.proc is not None and child.proc.poll() is None:
                     child.proc.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + timeout
+
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """``terminate``, then kill what is left after ``timeout`` seconds: a child in the middle
+        of a large remittance would finish it first, and Ctrl-C must not wait minutes for that.
+        Killing it loses nothing: its leases expire and a worker takes its messages again."""
+        self.terminate()
+        deadline = time.monotonic() + timeout
+        with self._lock:
             for child in self._children:
                 if child.proc is None:
                     continue
                 try:
                     child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
+                    log.warning("worker_process.killed", number=child.number, pid=child.proc.pid)
                     child.proc.kill()
                     child.proc.wait()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +24,13 @@ from revbridge.connectors.base import Connector
 from revbridge.observability.logging import get_logger
 from revbridge.pipeline.dispatcher import Dispatcher
 from revbridge.service.app import create_app
-from revbridge.service.processes import WorkerProcesses
+from revbridge.service.processes import STOP_SECONDS, WorkerProcesses
 from revbridge.sources.directory import DirectorySource
 from revbridge.sources.mllp import MllpServer, MllpSettings
 
 log = get_logger("revbridge.service")
+
+HTTP_GRACE_SECONDS = 5
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Service:
     inbox: Path | None = None
     mllp_port: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
+    _requested: bool = False  # set by request_stop, from a signal handler too
     _threads: list[threading.Thread] = field(default_factory=list)
     _loop: asyncio.AbstractEventLoop | None = None
     _uvicorn: uvicorn.Server | None = None
@@ -175,6 +179,9 @@ class Service:
             ssl_certfile=str(s.tls_cert) if s.tls_cert else None,
             ssl_keyfile=str(s.tls_key) if s.tls_key else None,
             lifespan="off",
+            # requests still open at a stop get this long to be answered, then are cancelled
+            # (the stop must not wait on a client that keeps its connection busy)
+            timeout_graceful_shutdown=HTTP_GRACE_SECONDS,
         )
         self._uvicorn = uvicorn.Server(config)
         serving = asyncio.ensure_future(self._uvicorn.serve())
@@ -192,24 +199,34 @@ class Service:
         self._threads.append(thread)
 
     def request_stop(self) -> None:
-        """Ask ``wait`` to return and stop everything (safe from a signal handler)."""
-        self._stop.set()
+        """Ask ``wait`` to return and stop everything. Safe from a signal handler because it takes
+        no lock: ``Event.set`` takes the event's lock, and a handler that runs while the main
+        thread holds that very lock (inside ``Event.wait``) waits for itself forever, with every
+        thread that waits on the event behind it (a serve that ignored Ctrl-C and SIGTERM)."""
+        self._requested = True
 
-    def stop(self) -> None:
+    def stop(self, grace: float = STOP_SECONDS) -> None:
+        """Stop everything within about ``grace`` seconds. The worker processes are asked first
+        and stop while this process stops its threads (one deadline for all, not a wait per
+        thread one after another); a child still busy at the deadline is killed (its leases
+        make that safe), so Ctrl-C never waits for a worker's large remittance."""
+        deadline = time.monotonic() + grace
         self._stop.set()
         if self.processes is not None:
-            self.processes.stop()
+            self.processes.terminate()
         self.runtime.arrivals.notify()  # the loops waiting on them look at the stop flag now
         self.runtime.staged.notify()
         for thread in self._threads:
-            thread.join(timeout=15)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if self.processes is not None:
+            self.processes.stop(timeout=max(0.0, deadline - time.monotonic()))
         if self._dispatcher is not None:
             self._dispatcher.close()
 
     def wait(self) -> None:
-        """Block until interrupted (Ctrl-C), then stop everything."""
+        """Block until interrupted (Ctrl-C) or asked (``request_stop``), then stop everything."""
         try:
-            while not self._stop.wait(0.5):
+            while not self._requested and not self._stop.wait(0.25):
                 pass
         except KeyboardInterrupt:
             pass
