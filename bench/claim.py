@@ -231,7 +231,7 @@ def run(url: str, args: argparse.Namespace) -> None:
             time_claims(db, new_claim, now, args.limit, args.rounds),
         )
         ratios = f"the SELECTs {old_only / new_only:.1f}x, the whole claim {before / after:.1f}x"
-        print(f"ratio before/after: {ratios}")
+        print(f"ratio before/after: {ratios} (the floor: the claim before 0012, in the same run)")
         for label, found in (("plan before", before_plans), ("plan after", after_plans)):
             for line in found:
                 print(f"  {label}: {line if len(line) < 700 else line[:700] + ' ...'}")

@@ -89,13 +89,14 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true", help="tracemalloc snapshots (slow)")
     parser.add_argument("--no-cap", action="store_true", help="leave glibc's arenas uncapped (as before)")
     parser.add_argument("--interval", type=float, default=15.0, help="seconds between RSS lines")
+    parser.add_argument("--scale", type=float, default=10.0, help="demo scale of each day of traffic")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "revbridge-soak-traffic")
     args = parser.parse_args()
     channels = tuple(c for s in args.sources.split(",") for c in CHANNELS[s])
     needed = args.warmup + args.every * (args.snapshots - 1) + 1
     from soak_parts.traffic import days_of_traffic
 
-    files = days_of_traffic(START, needed=needed * 2, scale=10.0, cache=args.cache)
+    files = days_of_traffic(START, needed=needed * 2, scale=args.scale, cache=args.cache)
     with tempfile.TemporaryDirectory(prefix="serve-memory-") as tmp:
         run(args, files, Path(tmp), channels)
 

@@ -45,7 +45,7 @@ from torture_senders import FileSender, HttpSender, MllpLane, Pacer, Records
 from torture_setup import Layout, Sizes, common_env, make_nodes, prepare_store, write_config
 
 from revbridge.demo import Channel, Message, generate
-from revbridge.store import Database, journals, queue
+from revbridge.store import Database, journals, queue, windows
 
 START = date(2026, 11, 2)
 PRESETS: dict[str, dict[str, Any]] = {
@@ -288,12 +288,15 @@ def erp_faults(args: argparse.Namespace, erp: ErpProcess, stop: threading.Event)
 
 def drain(args: argparse.Namespace, db: Database, chaos: Chaos, nodes: list[Node], layout: Layout) -> float:
     """Wait (bounded) until nothing is left to do: every node up, no message pending or being
-    processed, no journal staged, being sent or accepted, every dropped file picked up."""
+    processed, no subledger line waiting in a batch window, no journal staged, being sent or
+    accepted, every dropped file picked up."""
     started = time.monotonic()
     deadline = started + args.drain
     while time.monotonic() < deadline:
         inboxes_empty = all(not any(p.is_file() for p in n.inbox.iterdir()) for n in nodes if n.inbox)
         messages, states = queue.counts(db), journals.counts(db)
+        with db.reading() as tx:  # a window closes up to max_age after its last line: wait for it
+            in_windows = windows.lines_waiting(tx)
         busy = (
             messages["pending"]
             + messages["processing"]
@@ -301,6 +304,7 @@ def drain(args: argparse.Namespace, db: Database, chaos: Chaos, nodes: list[Node
             + states["staged"]
             + states["submitting"]
             + states["accepted"]
+            + in_windows
         )
         if inboxes_empty and not busy and all(n.alive() for n in nodes):
             break

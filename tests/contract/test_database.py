@@ -198,6 +198,7 @@ def test_a_closed_window_gives_back_its_drafts_and_points_them_at_their_journal(
     with db.transaction() as tx:
         # The window's lines are counted from its subledger rows, not kept on its row by joins.
         assert [(w.key, w.line_count) for w in windows.open_windows(tx)] == [(key, 6)]
+        assert windows.lines_waiting(tx) == 6
         found, received = subledger.window_drafts(tx, key)
         assert sorted(d.source_document_key for d in found) == ["c1", "c2", "c3"]
         assert received == {
@@ -207,6 +208,7 @@ def test_a_closed_window_gives_back_its_drafts_and_points_them_at_their_journal(
         first, second = close_window(found, key)
         subledger.assign_window(tx, key, first)
         assert [(w.key, w.line_count) for w in windows.open_windows(tx)] == [(key, 2)]  # c3's lines
+        assert windows.lines_waiting(tx) == 2
         windows.close(tx, key, now=T0, line_count=6)
     with db.transaction() as tx:
         left, _ = subledger.window_drafts(tx, key)

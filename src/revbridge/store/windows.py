@@ -95,3 +95,13 @@ def close(tx: Tx, key: str, *, now: datetime, line_count: int) -> None:
     tx.execute(
         update(batch_windows).where(batch_windows.c.key == key).values(closed_at=now, line_count=line_count)
     )
+
+
+def lines_waiting(tx: Tx) -> int:
+    """Subledger lines waiting in a window for their journal (the batch lane not closed yet)."""
+    query = (
+        select(func.count())
+        .select_from(event_lines)
+        .where(event_lines.c.window_key.is_not(None), event_lines.c.journal_id.is_(None))
+    )
+    return int(tx.execute(query).scalar_one())
