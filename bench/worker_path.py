@@ -13,11 +13,14 @@ the run prints what the day ended as, so two runs can be compared for sameness t
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 from pgdb import create_pg_database, drop_pg_database
 from runtime import build_runtime
