@@ -11,10 +11,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from restarted_sources import stored, wait_for
 from runtime import build_runtime
 from sqlalchemy import func, select
 from sshd import Sshd, source_settings, sshd_available, start_sshd
@@ -84,18 +85,6 @@ def _stored_keys(rt: Runtime) -> set[str]:
         return {str(k) for (k,) in conn.execute(select(message_keys.c.dedupe_key))}
 
 
-def _stored(rt: Runtime) -> int:
-    with rt.db.reading() as conn:
-        return int(conn.execute(select(func.count()).select_from(message_keys)).scalar_one())
-
-
-def _wait(until: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not until():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def _moved_only_after_commit(rt: Runtime, server: Sshd) -> int:
     """Every file in done/ has all its messages committed: done/ is listed FIRST and the store
     read after, so a poller still running can only widen the stored side. Returns done's count."""
@@ -123,22 +112,24 @@ def test_10000_messages_with_the_poller_killed_and_sshd_restarted_are_each_store
     first = _spawn(db, tmp_path / "home", settings, logs[0])
     second: subprocess.Popen[bytes] | None = None
     try:
-        _wait(lambda: _stored(rt) >= 2500, 120, "2,500 messages stored by the first poller")
+        wait_for(lambda: stored(rt) >= 2500, 120, "2,500 messages stored by the first poller")
         first.send_signal(signal.SIGKILL)
         assert first.wait(timeout=30) == -signal.SIGKILL
-        killed_at = _stored(rt)
+        killed_at = stored(rt)
         assert 2500 <= killed_at < FILES * PER_FILE, killed_at  # really mid-folder
         _moved_only_after_commit(rt, server)
         second = _spawn(db, tmp_path / "home", settings, logs[1])
-        _wait(lambda: _stored(rt) >= killed_at + 2000, 120, "2,000 more messages stored by the second poller")
+        wait_for(
+            lambda: stored(rt) >= killed_at + 2000, 120, "2,000 more messages stored by the second poller"
+        )
         server.crash()
-        down_at = _stored(rt)
+        down_at = stored(rt)
         assert down_at < FILES * PER_FILE, down_at  # the server went away mid-folder
         _moved_only_after_commit(rt, server)
         time.sleep(1)  # the poller's scans fail meanwhile
         assert second.poll() is None, logs[1].read_text(errors="replace")  # still running
         server.start()
-        _wait(lambda: _moved_only_after_commit(rt, server) >= FILES, 180, "every file moved to done")
+        wait_for(lambda: _moved_only_after_commit(rt, server) >= FILES, 180, "every file moved to done")
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=60) == 0, logs[1].read_text(errors="replace")
     finally:

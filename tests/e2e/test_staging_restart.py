@@ -14,13 +14,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import stagingdb
 from private_db import PrivateServer, start_private
+from restarted_sources import stored, wait_for
 from runtime import build_runtime
 from sqlalchemy import func, select
 
@@ -72,18 +72,6 @@ def _stored_keys(rt: Runtime) -> set[int]:
     with rt.db.reading() as conn:
         keys = [k for (k,) in conn.execute(select(message_keys.c.dedupe_key))]
     return {int(k.rsplit("/", 1)[1]) for k in keys}
-
-
-def _stored(rt: Runtime) -> int:
-    with rt.db.reading() as conn:
-        return int(conn.execute(select(func.count()).select_from(message_keys)).scalar_one())
-
-
-def _wait(until: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not until():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def _marked_only_after_commit(rt: Runtime, url: str, mode: str) -> int:
@@ -148,23 +136,23 @@ def _crash_and_restart(
     first = _spawn(store_url, tmp, config, logs[0])
     second: subprocess.Popen[bytes] | None = None
     try:
-        _wait(lambda: _stored(rt) >= 3000, 120, "3,000 rows stored by the first poller")
+        wait_for(lambda: stored(rt) >= 3000, 120, "3,000 rows stored by the first poller")
         first.send_signal(signal.SIGKILL)
         assert first.wait(timeout=30) == -signal.SIGKILL
-        killed_at = _stored(rt)
+        killed_at = stored(rt)
         assert 3000 <= killed_at < TOTAL, killed_at  # really mid-way
         _marked_only_after_commit(rt, server.url, mode)
         second = _spawn(store_url, tmp, config, logs[1])
-        _wait(lambda: _stored(rt) >= killed_at + 1000, 120, "1,000 more rows stored by the second poller")
+        wait_for(lambda: stored(rt) >= killed_at + 1000, 120, "1,000 more rows stored by the second poller")
         server.crash()
-        down_at = _stored(rt)
+        down_at = stored(rt)
         assert down_at < TOTAL, down_at  # the server went away mid-way
         time.sleep(2)  # the poller's polls fail meanwhile
         assert second.poll() is None, logs[1].read_text(errors="replace")  # still running
-        assert _stored(rt) <= down_at + BATCH  # at most the batch read before the crash
+        assert stored(rt) <= down_at + BATCH  # at most the batch read before the crash
         server.start()
         _marked_only_after_commit(rt, server.url, mode)
-        _wait(lambda: _marked_only_after_commit(rt, server.url, mode) == TOTAL, 240, "every row marked")
+        wait_for(lambda: _marked_only_after_commit(rt, server.url, mode) == TOTAL, 240, "every row marked")
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=60) == 0, logs[1].read_text(errors="replace")
     finally:
