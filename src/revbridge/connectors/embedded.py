@@ -9,7 +9,16 @@ connector errors the outbox understands.
 
 from __future__ import annotations
 
-from revbridge.connectors.base import ConnectorRejected, ConnectorUnavailable, Limits, Receipt
+from collections.abc import Sequence
+
+from revbridge.connectors.base import (
+    Answer,
+    ConnectorRejected,
+    ConnectorUnavailable,
+    Limits,
+    Receipt,
+    Rejection,
+)
 from revbridge.core.clock import Clock
 from revbridge.core.errors import StoreConflict, StoreError
 from revbridge.ledger.journal import Journal
@@ -18,6 +27,9 @@ from revbridge.store.general_ledger import ClosedPeriod, GlDocument
 
 # One writer on SQLite anyway; a high rate because the "ERP" is a local table.
 DEFAULT_LIMITS = Limits(rate_per_second=5000.0, burst=5000, concurrency=1, backoff_base=0.2, backoff_cap=10.0)
+# Journals per bulk post: one transaction (one fsync) for all of them. Small enough that on
+# SQLite intake, which goes first, never waits long behind it for the one writer.
+BATCH_SIZE = 50
 
 
 class EmbeddedLedger:
@@ -47,6 +59,33 @@ class EmbeddedLedger:
         if isinstance(posted, ClosedPeriod):  # a ledger refuses postings into a closed period
             raise ConnectorRejected(f"period {posted.period} of {posted.legal_entity} is closed")
         return _receipt(posted)
+
+    @property
+    def batch_size(self) -> int:
+        return BATCH_SIZE
+
+    def submit_many(self, journals: Sequence[Journal]) -> dict[str, Answer]:
+        """The outbox's bulk path: the round's journals of one legal entity in one transaction,
+        each answered as ``submit`` would answer it (a closed period is that journal's refusal)."""
+        try:
+            posted = general_ledger.post_many(self._db, journals, now=self._clock.now())
+        except StoreError as exc:
+            raise ConnectorUnavailable(f"embedded ledger unavailable: {exc}", uncertain=True) from None
+        answers: dict[str, Answer] = {}
+        for reference, result in posted.items():
+            if isinstance(result, ClosedPeriod):
+                message = f"period {result.period} of {result.legal_entity} is closed"
+                answers[reference] = Rejection(reference=reference, message=message)
+            else:
+                answers[reference] = _receipt(result)
+        return answers
+
+    def lookup_many(self, references: Sequence[str]) -> dict[str, Answer]:
+        try:
+            found = general_ledger.find_many(self._db, references)
+        except StoreError as exc:
+            raise ConnectorUnavailable(f"embedded ledger unavailable: {exc}") from None
+        return {reference: _receipt(document) for reference, document in found.items()}
 
     def lookup(self, reference: str) -> Receipt | None:
         try:

@@ -23,6 +23,8 @@ from revbridge.ledger.journal import Journal, Side
 from revbridge.store.database import Database, Tx
 from revbridge.store.schema import gl_documents, gl_entries, periods
 
+# References per IN (...) lookup: well under SQLite's bound-parameter limit.
+_CHUNK = 500
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -77,6 +79,57 @@ def post(db: Database, journal: Journal, *, now: datetime) -> GlDocument | Close
         return found
 
 
+def post_many(
+    db: Database, batch: Sequence[Journal], *, now: datetime
+) -> dict[str, GlDocument | ClosedPeriod]:
+    """Post a batch in one transaction (one fsync, one commit): each journal as ``post`` would,
+    keyed by its id. If one of them is being posted concurrently (the unique reference), the
+    batch is undone and each is posted on its own instead, so every journal still gets its one
+    document."""
+    try:
+        with db.transaction() as tx:
+            held = _find_many(tx, [j.id for j in batch])
+            closed = _closed_periods(tx, batch)
+            return {j.id: held.get(j.id) or closed.get(j.id) or _insert(tx, j, now) for j in batch}
+    except StoreConflict:
+        return {j.id: post(db, j, now=now) for j in batch}
+
+
+def find_many(db: Database, references: Sequence[str]) -> dict[str, GlDocument]:
+    """The documents posted under these references (those never posted are left out)."""
+    with db.reading() as tx:
+        return _find_many(tx, references)
+
+
+def _find_many(tx: Tx, references: Sequence[str]) -> dict[str, GlDocument]:
+    found: dict[str, GlDocument] = {}
+    for start in range(0, len(references), _CHUNK):
+        chunk = references[start : start + _CHUNK]
+        query = select(gl_documents.c.reference, gl_documents.c.id, gl_documents.c.posted_at).where(
+            gl_documents.c.reference.in_(chunk)
+        )
+        for row in tx.execute(query):
+            found[row.reference] = GlDocument(
+                reference=row.reference, number=int(row.id), posted_at=row.posted_at
+            )
+    return found
+
+
+def _closed_periods(tx: Tx, batch: Sequence[Journal]) -> dict[str, ClosedPeriod]:
+    """The batch's journals dated in a period the ledger has closed."""
+    wanted = {(j.legal_entity, period_of(j.posting_date)) for j in batch}
+    entities = sorted({entity for entity, _ in wanted})
+    query = select(periods.c.legal_entity, periods.c.period).where(
+        periods.c.legal_entity.in_(entities), periods.c.status == "closed"
+    )
+    shut = {(str(r.legal_entity), str(r.period)) for r in tx.execute(query)} & wanted
+    return {
+        j.id: ClosedPeriod(legal_entity=j.legal_entity, period=period_of(j.posting_date))
+        for j in batch
+        if (j.legal_entity, period_of(j.posting_date)) in shut
+    }
+
+
 def _post(tx: Tx, journal: Journal, now: datetime) -> GlDocument | ClosedPeriod:
     found = _find(tx, journal.id)
     if found is not None:
@@ -89,6 +142,11 @@ def _post(tx: Tx, journal: Journal, now: datetime) -> GlDocument | ClosedPeriod:
     ).scalar()
     if status == "closed":
         return ClosedPeriod(legal_entity=journal.legal_entity, period=period)
+    return _insert(tx, journal, now)
+
+
+def _insert(tx: Tx, journal: Journal, now: datetime) -> GlDocument:
+    period = period_of(journal.posting_date)
     number = tx.execute(
         gl_documents.insert()
         .values(
