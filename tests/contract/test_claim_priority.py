@@ -21,6 +21,7 @@ from sqlalchemy import event, select, update
 
 from revbridge.bootstrap import Runtime
 from revbridge.core.clock import FixedClock
+from revbridge.formats.base import SMALL_REMITTANCE_BYTES
 from revbridge.store import queue
 from revbridge.store.schema import messages
 
@@ -45,12 +46,15 @@ def _isa(control: str) -> str:
     )
 
 
-def _x12(code: str, control: str) -> bytes:
+def _x12(code: str, control: str, *, filler: int = 0) -> bytes:
+    """An interchange of one transaction set; ``filler`` REF segments make it as large as a
+    payer's ERA of thousands of claims."""
     version = "005010X221A1" if code == "835" else "005010X222A1"
     functional = "HP" if code == "835" else "HC"
+    refs = "".join(f"REF*EV*{n:030d}~\n" for n in range(filler))
     return (
         f"{_isa(control)}\nGS*{functional}*PAYER*RECEIVER*20260302*0900*1*X*{version}~\n"
-        f"ST*{code}*0001~\nSE*2*0001~\nGE*1*1~\nIEA*1*{control}~\n"
+        f"ST*{code}*0001~\n{refs}SE*{2 + filler}*0001~\nGE*1*1~\nIEA*1*{control}~\n"
     ).encode()
 
 
@@ -93,12 +97,26 @@ def test_cash_is_claimed_before_an_older_backlog_and_arrival_order_holds_within_
     later = _hl7_in(rt, "DFT", "C9")
     with rt.db.reading() as tx:
         priority = {str(m): int(p) for m, p in tx.execute(select(messages.c.id, messages.c.priority))}
-    assert {m for m, p in priority.items() if p == 0} == {remittance, payment}
+    assert {m for m, p in priority.items() if p < 1} == {remittance, payment}
 
     assert _claim(rt, "w1", 2) == [remittance, payment]
     assert _claim(rt, "w1", 3) == backlog[:3]
     assert _claim(rt, "w2", 10) == [*backlog[3:], claims, later]
     assert _claim(rt, "w2", 10) == []
+
+
+def test_a_patients_payment_is_not_held_behind_payers_large_remittances(rt: Runtime) -> None:
+    """A large ERA is seconds of a worker's time: small cash arriving after two of them (a
+    payment, a one-claim 835) is claimed first; the large ones still go before the backlog."""
+    backlog = _hl7_in(rt, "DFT", "B1")
+    large = [_file_in(rt, _x12("835", f"00000001{n}", filler=2_000)) for n in range(2)]
+    payment = _file_in(rt, _portal("P-2"))
+    small = _file_in(rt, _x12("835", "000000020"))
+    assert len(_x12("835", "000000010", filler=2_000)) > SMALL_REMITTANCE_BYTES
+
+    assert _claim(rt, "w1", 2) == [payment, small]
+    assert _claim(rt, "w1", 2) == large
+    assert _claim(rt, "w1", 2) == [backlog]
 
 
 def test_a_retry_waits_for_its_time_and_an_expired_lease_is_taken_over_first(rt: Runtime) -> None:

@@ -31,6 +31,12 @@ UNRECOGNISED = "unrecognised"
 # seconds (docs/PERFORMANCE.md, Soak).
 FIRST = 0
 IN_ORDER = 1
+# Cash a worker is done with in milliseconds (a portal payment or refund; a remittance file under
+# SMALL_REMITTANCE_BYTES) goes before even a large remittance: a payer's ERA of thousands of claims
+# is seconds of work, and a burst of them held patients' payments 15 s in the soak. Below FIRST,
+# so rows stored before it keep their order without a migration.
+SMALL_CASH = -1
+SMALL_REMITTANCE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,8 +52,8 @@ class Envelope:
     # Envelope-level problems (no usable MSH, a broken ISA). The message is still stored and
     # ends ``excepted`` with these problems: nothing received is ever lost.
     problems: tuple[Problem, ...] = ()
-    # FIRST or IN_ORDER: the format's ``priority``, unless the format tells its messages apart
-    # (one X12 file holds 837 claims, the next an 835 remittance).
+    # SMALL_CASH, FIRST or IN_ORDER: the format's ``priority``, unless the format tells its
+    # messages apart (one X12 file holds 837 claims, the next an 835 remittance).
     priority: int = IN_ORDER
 
 
@@ -67,8 +73,8 @@ class Limits:
 
 
 class Format(Protocol):
-    # FIRST for a format whose messages are cash (portal payments), else IN_ORDER; the envelopes
-    # ``split`` makes carry it (or their own, where the format holds both kinds: X12).
+    # SMALL_CASH for a format whose messages are small cash (portal payments), else IN_ORDER; the
+    # envelopes ``split`` makes carry it (or their own, where the format holds both kinds: X12).
     priority: int
 
     @property

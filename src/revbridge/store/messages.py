@@ -50,8 +50,9 @@ class Arrival:
     # A staging-table source's high-water mark, written in the transaction that commits this
     # arrival (store/staging.py): the mark never runs ahead of the stored rows.
     mark: StagingMark | None = None
-    # The order workers take it in: 0 first (cash), 1 in arrival order (formats/base.py FIRST and
-    # IN_ORDER, from the envelope); store/queue.py claims by (priority, id).
+    # The order workers take it in: -1 small cash, 0 large remittances, 1 in arrival order
+    # (formats/base.py SMALL_CASH, FIRST and IN_ORDER, from the envelope); store/queue.py claims
+    # by (priority, id).
     priority: int = 1
 
 

@@ -20,7 +20,7 @@ from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.ids import PatientToken
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
-from revbridge.formats.base import FIRST, Envelope, Format, Limits, ParseContext, first_of_each_key
+from revbridge.formats.base import SMALL_CASH, Envelope, Format, Limits, ParseContext, first_of_each_key
 from revbridge.formats.portal import payments
 
 NAME = "portal"
@@ -128,7 +128,7 @@ def dedupe_key(document: object) -> str:
 
 
 class PortalFormat:
-    priority = FIRST  # patient payments and refunds: cash, no encounter context needed
+    priority = SMALL_CASH  # patient payments and refunds: cash, no encounter context, milliseconds
 
     @property
     def name(self) -> str:

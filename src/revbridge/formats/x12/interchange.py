@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Problem, ProblemCode
-from revbridge.formats.base import FIRST, IN_ORDER, Envelope
+from revbridge.formats.base import FIRST, IN_ORDER, SMALL_CASH, SMALL_REMITTANCE_BYTES, Envelope
 from revbridge.formats.x12 import bare
 from revbridge.formats.x12.segments import Delimiters, read_delimiters
 
@@ -81,13 +81,16 @@ def _bare(data: bytes, pos: int) -> Envelope:
 
 
 def priority_of(payload: bytes, delimiters: Delimiters) -> int:
-    """FIRST for remittances (only 835 transaction sets: cash, no encounter context), else
-    IN_ORDER: 837 claims, and an interchange mixing both, keep their place in arrival order."""
+    """Remittances (only 835 transaction sets: cash, no encounter context) go first: SMALL_CASH
+    when under SMALL_REMITTANCE_BYTES, else FIRST (behind patients' payments). 837 claims, and an
+    interchange mixing both, keep their place in arrival order (IN_ORDER)."""
     term = re.escape(delimiters.segment.encode("latin-1"))
     sep = re.escape(delimiters.element.encode("latin-1"))
     st = re.compile(rb"(?:^|" + term + rb")[\r\n\t ]*ST" + sep + rb"([0-9]{3})" + sep)
     codes = set(st.findall(payload))
-    return FIRST if codes == {b"835"} else IN_ORDER
+    if codes != {b"835"}:
+        return IN_ORDER
+    return SMALL_CASH if len(payload) < SMALL_REMITTANCE_BYTES else FIRST
 
 
 def _skip(data: bytes, pos: int) -> int:
