@@ -13,7 +13,7 @@ from runtime import build_runtime
 from sqlalchemy import Connection, event, select
 
 from revbridge.core.clock import FixedClock
-from revbridge.pipeline import worker as worker_module
+from revbridge.pipeline import yielding
 from revbridge.pipeline.worker import LARGE_MESSAGE_EVENTS
 from revbridge.store import events, queue, workitems
 from revbridge.store.messages import Arrival
@@ -180,7 +180,7 @@ def test_a_batch_commits_in_short_transactions_and_every_message_ends_once(
     for SQLite's one writer; two workers must not hold a batch's row locks against each other on
     PostgreSQL): with no time at all, each message commits alone, and every one still ends exactly
     once with its events, a message in error included."""
-    monkeypatch.setattr(worker_module, "TRANSACTION_SECONDS", 0.0)
+    monkeypatch.setattr(yielding, "TRANSACTION_SECONDS", 0.0)
     clock = FixedClock(T0)
     rt = build_runtime(db_url, tmp_path, formats=FORMATS, clock=clock)
     try:
@@ -198,7 +198,7 @@ def test_a_batch_commits_in_short_transactions_and_every_message_ends_once(
     finally:
         rt.close()
 
-    monkeypatch.setattr(worker_module, "TRANSACTION_SECONDS", 60.0)
+    monkeypatch.setattr(yielding, "TRANSACTION_SECONDS", 60.0)
     rt = build_runtime(db_url, tmp_path / "long", formats=FORMATS, clock=clock)
     try:
         for n in range(5):
@@ -218,7 +218,7 @@ def test_a_lost_lease_in_a_batched_transaction_undoes_that_message_alone(
     """A transaction's messages send their writes together at its end (pipeline/batched.py): when
     one of them has lost its lease, the whole transaction is undone and run again message by
     message, so the others commit with their events and nothing of the lost one is written."""
-    monkeypatch.setattr(worker_module, "TRANSACTION_SECONDS", 60.0)  # the three in one transaction
+    monkeypatch.setattr(yielding, "TRANSACTION_SECONDS", 60.0)  # the three in one transaction
     clock = FixedClock(T0)
     rt = build_runtime(db_url, tmp_path, formats=FORMATS, clock=clock)
     try:

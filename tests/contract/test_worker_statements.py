@@ -17,7 +17,7 @@ from runtime import build_runtime
 from statements import counting
 
 from revbridge.demo import generate
-from revbridge.pipeline import worker as worker_module
+from revbridge.pipeline import yielding
 from revbridge.store import queue
 
 START = date(2025, 3, 3)  # the demo day test's: a Monday
@@ -31,7 +31,7 @@ MOST = {"postgresql": 1.35, "sqlite": 2.2}
 def test_the_worker_sends_few_statements_per_message(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(worker_module, "TRANSACTION_SECONDS", 60.0)
+    monkeypatch.setattr(yielding, "TRANSACTION_SECONDS", 60.0)
     day = generate(start=START, seed=SEED, scale=SCALE)
     rt = build_runtime(db_url, tmp_path, posting=True, log_level="WARNING")
     try:

@@ -33,6 +33,7 @@ from revbridge.pipeline.batched import Batched, CommitFailed, LeaseLost, Redo, b
 from revbridge.pipeline.parsing import Parser
 from revbridge.pipeline.remittances import remittance_parts
 from revbridge.pipeline.status import Done, Result, decide, facility
+from revbridge.pipeline.yielding import IntakeFirst
 from revbridge.store import Database, Tx, queue, workitems
 from revbridge.store import events as event_store
 from revbridge.store.messages import MessageStore
@@ -42,10 +43,6 @@ log = get_logger("revbridge.worker")
 
 # A message with this many events or more is committed in a transaction of its own.
 LARGE_MESSAGE_EVENTS = 200
-# A transaction commits after 15 ms (its message done): intake waits at most that for SQLite's
-# writer, and workers hold few row locks against each other on PostgreSQL (whole batches
-# deadlocked). After 10 ms once intake waits (SQLite; the worker's fsync still amortised).
-TRANSACTION_SECONDS, YIELD_AFTER_SECONDS = 0.015, 0.010
 
 
 class PostingStage(Protocol):
@@ -97,12 +94,14 @@ class Worker:
         self.config = config
         self._metrics = metrics
         self._posting = posting
+        self._yielding = IntakeFirst(db.intake_waiting)  # how long it holds SQLite's writer
 
     # -- loops ---------------------------------------------------------------------------------
 
     def run_once(self, on_result: Callable[[Result], None] | None = None) -> int:
         """Claim one batch and process it; returns how many messages were claimed."""
         now = self._clock.now()
+        self._yielding.before_writing()
         claimed = queue.claim(
             self._db,
             owner=self.config.owner,
@@ -110,6 +109,7 @@ class Worker:
             lease=self.config.lease,
             limit=self.config.batch_size,
         )
+        self._yielding.claimed([c.received_at for c in claimed], now)
         for result in self.process_batch(claimed):
             if on_result is not None:
                 on_result(result)
@@ -191,7 +191,7 @@ class Worker:
         failed: list[tuple[queue.Claimed, str]],
         opened: list[str],
     ) -> None:
-        """Commit ``group`` in transactions of about ``TRANSACTION_SECONDS`` each, appending to the
+        """Commit ``group`` in transactions of about 15 ms each (pipeline/yielding.py), appending to the
         caller's lists. A transaction runs without savepoints; if a message fails in it, it is
         undone and run again with a savepoint per message, so the failure undoes that one alone."""
         start = 0
@@ -223,6 +223,7 @@ class Worker:
         codes: list[str] = []
         errors: list[tuple[queue.Claimed, str]] = []
         taken = 0
+        self._yielding.before_writing()
         started = time.perf_counter()
         try:
             with self._db.transaction() as tx:
@@ -234,7 +235,7 @@ class Worker:
                         if committed is not None:
                             done.append(committed[0])
                             codes.extend(committed[1])
-                        if self._time_is_up(time.perf_counter() - started):
+                        if self._yielding.time_is_up(time.perf_counter() - started):
                             break
                     if batch is not None:
                         batch.flush(now)
@@ -246,9 +247,6 @@ class Worker:
         if done and self._staged is not None:
             self._staged.notify()
         return taken
-
-    def _time_is_up(self, spent: float) -> bool:
-        return spent >= TRANSACTION_SECONDS or (spent >= YIELD_AFTER_SECONDS and self._db.intake_waiting())
 
     def _commit_one(
         self,
