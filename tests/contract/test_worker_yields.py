@@ -86,35 +86,38 @@ def _statuses(rt: Runtime) -> list[str]:
         return sorted(str(s) for s in tx.execute(select(messages.c.status)).scalars())
 
 
-def test_in_a_burst_the_worker_writes_only_once_intake_stops_waiting(
-    rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(yielding, "BURST_PATIENCE_SECONDS", 30.0)
+def _run_while_intake_waits(
+    rt: Runtime, tmp_path: Path, *, backlog_age: float, release_after: float
+) -> tuple[list[float], float]:
+    """A batch of BURST_BATCH messages ``backlog_age`` seconds old, worked once while intake waits
+    for ``release_after`` seconds: the worker's commit times and the release time."""
     _put(rt, yielding.BURST_BATCH)
-    rt.clock.advance(timedelta(seconds=1))  # type: ignore[attr-defined]  # a second-old backlog: a burst
-    waiter, released = _intake_waits_until(Path(f"{tmp_path / 'store.db'}-gate"), 0.5)
+    rt.clock.advance(timedelta(seconds=backlog_age))  # type: ignore[attr-defined]
+    waiter, released = _intake_waits_until(Path(f"{tmp_path / 'store.db'}-gate"), release_after)
     try:
         commits = _run_noting_commits(rt)
     finally:
         waiter.join()
     assert _statuses(rt) == ["processed"] * yielding.BURST_BATCH
+    return commits, released[0]
+
+
+def test_in_a_burst_the_worker_writes_only_once_intake_stops_waiting(
+    rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(yielding, "BURST_PATIENCE_SECONDS", 30.0)
+    commits, released = _run_while_intake_waits(rt, tmp_path, backlog_age=1.0, release_after=0.5)
     _claim, *work = commits  # the claim went before anyone knew the backlog's age
-    assert work and min(work) > released[0], "the worker wrote while intake waited"
+    assert work and min(work) > released, "the worker wrote while intake waited"
 
 
 def test_with_an_old_backlog_the_worker_takes_its_share_while_intake_waits(
     rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(yielding, "BURST_PATIENCE_SECONDS", 30.0)
-    _put(rt, yielding.BURST_BATCH)
-    rt.clock.advance(timedelta(seconds=yielding.BURST_SECONDS + 1))  # type: ignore[attr-defined]
-    waiter, released = _intake_waits_until(Path(f"{tmp_path / 'store.db'}-gate"), 3.0)
-    try:
-        commits = _run_noting_commits(rt)
-    finally:
-        waiter.join()
-    assert _statuses(rt) == ["processed"] * yielding.BURST_BATCH
-    assert commits and max(commits) < released[0], "the worker waited for intake with an old backlog"
+    age = yielding.BURST_SECONDS + 1
+    commits, released = _run_while_intake_waits(rt, tmp_path, backlog_age=age, release_after=3.0)
+    assert commits and max(commits) < released, "the worker waited for intake with an old backlog"
 
 
 class _Intake:

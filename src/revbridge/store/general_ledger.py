@@ -131,18 +131,9 @@ def _closed_periods(tx: Tx, batch: Sequence[Journal]) -> dict[str, ClosedPeriod]
 
 
 def _post(tx: Tx, journal: Journal, now: datetime) -> GlDocument | ClosedPeriod:
-    found = _find(tx, journal.id)
-    if found is not None:
-        return found
-    period = period_of(journal.posting_date)
-    status = tx.execute(
-        select(periods.c.status).where(
-            periods.c.legal_entity == journal.legal_entity, periods.c.period == period
-        )
-    ).scalar()
-    if status == "closed":
-        return ClosedPeriod(legal_entity=journal.legal_entity, period=period)
-    return _insert(tx, journal, now)
+    return (
+        _find(tx, journal.id) or _closed_periods(tx, [journal]).get(journal.id) or _insert(tx, journal, now)
+    )
 
 
 def _insert(tx: Tx, journal: Journal, now: datetime) -> GlDocument:
