@@ -2,7 +2,9 @@
 
 The day (default 10x the demo's volume) is fed over MLLP, HTTP and the directory source into a
 fresh store (embedded SQLite, or a fresh PostgreSQL database made from ``--db`` and dropped after)
-served by the real service (workers, posting loop, outbox to the embedded ledger). Runs:
+served by the real service (workers, posting loop, outbox to the embedded ledger). The senders
+run in a process of their own, as the hospital's systems run on hosts of their own: in intake's
+process their threads shared its GIL, and the run measured them as much as revbridge. Runs:
 - saturated: everything as fast as the senders can go; prints messages/s from the first send
   until the last journal is acknowledged;
 - paced: the same day compressed into ``--minutes`` of wall time (the messages keep their order
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import queue
 import statistics
 import tempfile
 import threading
@@ -185,9 +188,10 @@ def run(
             procs.start()
         service.start()
         assert service.inbox is not None
+        senders = Senders(traffic, Targets(service.mllp_port, service.http_port, service.inbox, key), minutes)
         started = time.monotonic()
-        targets = Targets(service.mllp_port, service.http_port, service.inbox, key)
-        sent = send(traffic, targets, started, minutes)
+        senders.go()
+        sent = senders.sent()
         wait_until_posted(rt, service.inbox)
         elapsed = time.monotonic() - started
         latencies = cash_latencies(rt)
@@ -205,8 +209,10 @@ def drain(traffic: Traffic, home: Path, setup: Setup, processes: int) -> tuple[f
         service = Service(rt, workers=0, post=False)
         service.start()
         assert service.inbox is not None
+        senders = Senders(traffic, Targets(service.mllp_port, service.http_port, service.inbox, key), None)
         started = time.monotonic()
-        sent = send(traffic, Targets(service.mllp_port, service.http_port, service.inbox, key), started, None)
+        senders.go()
+        sent = senders.sent()
         while any(p.suffix != ".ready" for p in service.inbox.iterdir()):
             time.sleep(0.05)
         stored = time.monotonic() - started
@@ -221,10 +227,10 @@ def drain(traffic: Traffic, home: Path, setup: Setup, processes: int) -> tuple[f
     return stored, drained, sent
 
 
-def send(traffic: Traffic, targets: Targets, started: float, minutes: float | None) -> int:
+def send(messages: list[Message], targets: Targets, day_start: datetime, minutes: float | None) -> int:
     """Send every message, each at its place in the day compressed into ``minutes`` (None: at once);
     return how many were sent."""
-    day_start = datetime.combine(traffic.days[0].day, datetime.min.time())
+    started = time.monotonic()
 
     def pace(message: Message) -> None:
         if minutes:
@@ -240,8 +246,57 @@ def send(traffic: Traffic, targets: Targets, started: float, minutes: float | No
         with lock:
             sent[0] += 1
 
-    feed(traffic.messages, targets, on_sent=count, before_send=pace)
+    feed(messages, targets, on_sent=count, before_send=pace)
     return sent[0]
+
+
+def _sender_process(
+    messages: list[Message],
+    targets: Targets,
+    day_start: datetime,
+    minutes: float | None,
+    ready: Event,
+    go: Event,
+    out: mp.Queue[int],
+) -> None:
+    ready.set()
+    go.wait()
+    out.put(send(messages, targets, day_start, minutes))
+
+
+class Senders:
+    """The hospital's systems, in a process of their own as they are in life (on other hosts): in
+    intake's process their threads would take its GIL, and the run would measure the senders.
+    ``start`` returns once the process holds the day, so its start-up is not timed."""
+
+    def __init__(self, traffic: Traffic, targets: Targets, minutes: float | None) -> None:
+        ctx = mp.get_context("spawn")
+        self._ready, self._go, self._out = ctx.Event(), ctx.Event(), ctx.Queue()
+        day_start = datetime.combine(traffic.days[0].day, datetime.min.time())
+        self._proc = ctx.Process(
+            target=_sender_process,
+            args=(list(traffic.messages), targets, day_start, minutes, self._ready, self._go, self._out),
+            daemon=True,
+        )
+        self._proc.start()
+        while not self._ready.wait(0.5):
+            if not self._proc.is_alive():
+                raise RuntimeError(f"the senders' process died while starting (exit {self._proc.exitcode})")
+
+    def go(self) -> None:
+        self._go.set()
+
+    def sent(self) -> int:
+        """Wait for the senders to finish; how many messages they sent."""
+        while True:
+            try:
+                count: int = self._out.get(timeout=0.5)
+            except queue.Empty:
+                if not self._proc.is_alive():
+                    raise RuntimeError(f"the senders' process died (exit {self._proc.exitcode})") from None
+                continue
+            self._proc.join()
+            return count
 
 
 def wait_until_posted(rt: Runtime, inbox: Path) -> None:
