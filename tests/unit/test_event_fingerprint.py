@@ -5,7 +5,7 @@ EVENT_CONFLICTs. The stored text may change shape; it must decode to the same ev
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 
 from revbridge.canonical import codec
@@ -36,3 +36,36 @@ def test_the_stored_text_decodes_to_the_event_with_its_source() -> None:
     assert digest == fingerprint(PAYMENT)
     assert codec.loads(text) == PAYMENT
     assert json.loads(text)["source"] == {"message_id": PAYMENT.source.message_id, "locator": "payment"}
+
+
+@dataclass(frozen=True)
+class _Empty:
+    pass
+
+
+@dataclass(frozen=True)
+class _One:
+    amount: Money
+
+
+@dataclass(frozen=True)
+class _Many:
+    name: str
+    count: int
+    flag: bool
+    missing: None
+    on: date
+    parts: tuple[_One | _Empty, ...]
+
+
+def test_the_encoding_reads_every_shape_of_dataclass_field_by_field() -> None:
+    # The codec reads a dataclass's fields as one tuple; a class of one field or none is the edge.
+    value = _Many("n", 3, True, None, date(2026, 11, 2), (_One(Money.of("1.50")), _Empty()))
+    assert codec.encode_value(value) == {
+        "name": "n",
+        "count": 3,
+        "flag": True,
+        "missing": None,
+        "on": "2026-11-02",
+        "parts": [{"amount": {"amount": "1.50", "currency": "USD"}}, {}],
+    }
