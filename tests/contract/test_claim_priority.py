@@ -119,6 +119,18 @@ def test_a_patients_payment_is_not_held_behind_payers_large_remittances(rt: Runt
     assert _claim(rt, "w1", 2) == [backlog]
 
 
+def test_fhirs_remittance_is_cash_and_its_visits_keep_their_order(rt: Runtime) -> None:
+    """A PaymentReconciliation posted to the FHIR route is a payer's remittance, as an 835 is;
+    an Encounter beside it keeps its place behind the older backlog."""
+    backlog = _hl7_in(rt, "DFT", "B1")
+    encounter = _file_in(
+        rt, json.dumps({"resourceType": "Encounter", "id": "e1", "status": "finished"}).encode()
+    )
+    remittance = _file_in(rt, json.dumps({"resourceType": "PaymentReconciliation", "id": "pr1"}).encode())
+    assert _claim(rt, "w1", 1) == [remittance]
+    assert _claim(rt, "w1", 2) == [backlog, encounter]
+
+
 def test_a_retry_waits_for_its_time_and_an_expired_lease_is_taken_over_first(rt: Runtime) -> None:
     first = _hl7_in(rt, "ADT", "A1")
     second = _hl7_in(rt, "DFT", "A2")

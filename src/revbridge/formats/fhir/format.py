@@ -4,6 +4,8 @@
 resource. A file of newline-delimited resources (FHIR Bulk Data NDJSON) gives one Envelope per
 line. The dedupe key is ``fhir:<resourceType>/<id>`` plus ``/<versionId>`` when the document has
 one (``fhir:Bundle/<id>/<versionId>``), else empty so the store deduplicates on the content hash.
+A PaymentReconciliation (FHIR's remittance, alone or in a Bundle of payments only) is claimed as
+cash, as an 835 is (``priority_of``); everything else in arrival order.
 Bytes that are not JSON still become an Envelope, carrying a MALFORMED_MESSAGE problem: nothing
 received is dropped.
 """
@@ -18,7 +20,15 @@ from decimal import Decimal
 from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode
-from revbridge.formats.base import IN_ORDER, Envelope, Format, ParseContext
+from revbridge.formats.base import (
+    FIRST,
+    IN_ORDER,
+    SMALL_CASH,
+    SMALL_REMITTANCE_BYTES,
+    Envelope,
+    Format,
+    ParseContext,
+)
 from revbridge.formats.fhir import mapping
 
 NAME = "fhir"
@@ -37,6 +47,37 @@ def dedupe_key(document: object) -> str:
     if isinstance(version, str) and _ID.fullmatch(version):
         return f"fhir:{kind}/{rid}/{version}"
     return f"fhir:{kind}/{rid}"
+
+
+_PAYMENTS = frozenset({"PaymentReconciliation", "PaymentNotice"})
+
+
+def priority_of(document: object, size: int) -> int:
+    """A remittance (a PaymentReconciliation, alone or in a Bundle that holds only payments and
+    payment notices) is cash with no encounter context, like an 835: SMALL_CASH under
+    SMALL_REMITTANCE_BYTES, else FIRST. Anything mixed with encounters or charges keeps its place
+    in arrival order, so a charge never overtakes the visit it belongs to."""
+    kinds = _resource_types(document)
+    if "PaymentReconciliation" not in kinds or not kinds <= _PAYMENTS:
+        return IN_ORDER
+    return SMALL_CASH if size < SMALL_REMITTANCE_BYTES else FIRST
+
+
+def _resource_types(document: object) -> set[str]:
+    if not isinstance(document, dict):
+        return set()
+    kind = document.get("resourceType")
+    if kind != "Bundle":
+        return {kind} if isinstance(kind, str) else set()
+    entries = document.get("entry")
+    if not isinstance(entries, list):
+        return set()
+    kinds: set[str] = set()
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        inner = resource.get("resourceType") if isinstance(resource, dict) else None
+        kinds.add(inner if isinstance(inner, str) else "")  # an unreadable entry is not a payment
+    return kinds
 
 
 def _loads(data: bytes) -> object:
@@ -69,7 +110,12 @@ class FhirFormat:
                 problems=(Problem(code=ProblemCode.MALFORMED_MESSAGE, message="not valid JSON"),),
             )
             return
-        yield Envelope(format=NAME, payload=data, dedupe_key=dedupe_key(document))
+        yield Envelope(
+            format=NAME,
+            payload=data,
+            dedupe_key=dedupe_key(document),
+            priority=priority_of(document, len(data)),
+        )
 
     def _ndjson(self, lines: list[bytes]) -> Iterator[Envelope]:
         for n, line in enumerate(lines, start=1):
@@ -90,7 +136,13 @@ class FhirFormat:
                     ),
                 )
                 continue
-            yield Envelope(format=NAME, payload=line, dedupe_key=dedupe_key(document), locator=locator)
+            yield Envelope(
+                format=NAME,
+                payload=line,
+                dedupe_key=dedupe_key(document),
+                locator=locator,
+                priority=priority_of(document, len(line)),
+            )
 
     def to_events(self, payload: bytes, ctx: ParseContext) -> Outcome[CanonicalEvent]:
         return mapping.to_events(payload, ctx)
