@@ -20,7 +20,16 @@ from typing import Any
 from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
-from revbridge.formats.base import IN_ORDER, Envelope, Format, ParseContext, first_of_each_key
+from revbridge.formats.base import (
+    FIRST,
+    IN_ORDER,
+    SMALL_CASH,
+    SMALL_REMITTANCE_BYTES,
+    Envelope,
+    Format,
+    ParseContext,
+    first_of_each_key,
+)
 from revbridge.formats.portal.format import load
 from revbridge.formats.staging import rows as staged_rows
 
@@ -72,6 +81,17 @@ def _rows(
         yield path, staged_rows.to_events(row, path, ctx, problems)
 
 
+def priority_of(rows: Sequence[Any], size: int) -> int:
+    """A group of payment rows only is cash (a cashier's or lockbox payment: an encounter it names
+    and has not seen yet is waited for, as a portal payment's is): SMALL_CASH under
+    SMALL_REMITTANCE_BYTES, else FIRST. A group holding a charge or an adjustment keeps its place in
+    arrival order, so an adjustment never overtakes the charge it adjusts."""
+    kinds = {row.get("kind") if isinstance(row, dict) else None for row in rows}
+    if kinds != {"payment"}:
+        return IN_ORDER
+    return SMALL_CASH if size < SMALL_REMITTANCE_BYTES else FIRST
+
+
 class StagingFormat:
     priority = IN_ORDER
 
@@ -85,11 +105,13 @@ class StagingFormat:
 
     def split(self, data: bytes) -> Iterator[Envelope]:
         key = ""
+        priority = IN_ORDER
         problems: tuple[Problem, ...] = ()
         try:
             doc = json.loads(data)
             rows = doc["rows"]
             key = dedupe_key(str(doc["table"]), [str(r["key"]) for r in rows])
+            priority = priority_of(rows, len(data))
         except (ValueError, TypeError, KeyError, RecursionError):
             problems = (
                 Problem(
@@ -98,7 +120,7 @@ class StagingFormat:
                     severity=Severity.ERROR,
                 ),
             )
-        yield Envelope(format=NAME, payload=data, dedupe_key=key, problems=problems)
+        yield Envelope(format=NAME, payload=data, dedupe_key=key, problems=problems, priority=priority)
 
     def to_events(self, payload: bytes, ctx: ParseContext) -> Outcome[CanonicalEvent]:
         return to_events(payload, ctx)

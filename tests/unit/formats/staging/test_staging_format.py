@@ -17,7 +17,7 @@ from revbridge.canonical.events import (
 from revbridge.core.money import Money
 from revbridge.core.problem import ProblemCode
 from revbridge.core.tokens import fixed_tokenizer
-from revbridge.formats.base import ParseContext
+from revbridge.formats.base import FIRST, IN_ORDER, SMALL_CASH, ParseContext
 from revbridge.formats.registry import FORMATS
 from revbridge.formats.staging import STAGING, dedupe_key, document, to_events
 
@@ -126,3 +126,23 @@ def test_an_empty_or_broken_document_is_one_located_problem() -> None:
     outcome = to_events(b'{"revbridge_staging": 1, "rows": []}', ctx())
     assert [p.code for p in outcome.problems] == [ProblemCode.MALFORMED_MESSAGE]
     assert [p.code for p in to_events(b"{not json", ctx()).problems] == [ProblemCode.MALFORMED_MESSAGE]
+
+
+def test_a_group_of_payments_only_is_cash_and_anything_mixed_keeps_arrival_order() -> None:
+    def paid(key: str) -> dict[str, Any]:
+        return {
+            "key": key,
+            "kind": "payment",
+            "fields": {"id": f"P{key}", "facility": "GENERAL", "amount": "20"},
+        }
+
+    def priority(*rows: dict[str, Any]) -> int:
+        (envelope,) = STAGING.split(document("pas", "cash_stage", list(rows)))
+        return envelope.priority
+
+    assert priority(paid("1"), paid("2")) == SMALL_CASH
+    assert priority(*(paid(str(n)) for n in range(1_000))) == FIRST  # over SMALL_REMITTANCE_BYTES
+    assert priority(paid("1"), charge()) == IN_ORDER  # a charge keeps its place
+    assert priority(charge()) == IN_ORDER
+    (broken,) = STAGING.split(b'{"revbridge_staging": 1, "rows": ')
+    assert broken.priority == IN_ORDER and broken.problems
