@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -354,3 +355,19 @@ def test_a_stop_ends_the_scan_after_the_file_in_hand(
     again.scan_once()
     assert _stored(rt) == total
     assert rt.metrics.registry.get_sample_value("revbridge_sftp_lag_files", {"source": "clearinghouse"}) == 0
+
+
+def test_a_refused_login_is_tried_again_less_and_less_often(
+    rt: Runtime, poller: Callable[..., SftpPoller]
+) -> None:
+    """A server that refuses the login (a wrong user) is not hammered: the wait doubles from
+    poll_seconds per failed scan. At 0.05 s a poll, 2 s would hold 15 or more tries without it."""
+    p = poller(username="no-such-user", poll_seconds=0.05)
+    stop = threading.Event()
+    runner = threading.Thread(target=p.run, args=(stop,))
+    runner.start()
+    time.sleep(2.0)
+    stop.set()
+    runner.join(timeout=30)
+    tries = rt.metrics.sftp_scan_failures.labels("clearinghouse")._value.get()
+    assert 2 <= tries <= 7, tries  # 0.05 s, then waits of 0.1, 0.2, 0.4, 0.8, 1.6 s

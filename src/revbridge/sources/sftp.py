@@ -36,10 +36,13 @@ from revbridge.core.faults import fault_point
 from revbridge.observability.logging import get_logger
 from revbridge.observability.metrics import Metrics
 from revbridge.settings import SftpSource
+from revbridge.sources.backoff import retry_after
 from revbridge.sources.directory import SKIPPED_SUFFIXES, _free_name
 from revbridge.store.sftp_seen import Taken
 
 log = get_logger("revbridge.sftp")
+
+RETRY_CAP_SECONDS = 600.0  # the longest wait between scans while they fail (10 minutes)
 
 # The SSH connection itself went away (server restarted, network cut): every later request of the
 # scan would fail too, so the scan ends with one error instead of one failure per remaining file.
@@ -95,7 +98,9 @@ class SftpPoller:
         the connection lost mid-folder, a login refused) is counted; it is logged once when scans
         start failing and once when one succeeds again, not once a poll. Each scan connects anew,
         so a server that comes back is used at the next poll; a file stored but not yet moved when
-        the connection went is downloaded again and dedupe absorbs it."""
+        the connection went is downloaded again and dedupe absorbs it. While scans fail the wait
+        doubles from ``poll_seconds`` up to ``RETRY_CAP_SECONDS``: a server that refuses the login
+        may lock the account or ban the address after a few tries in a row."""
         self._stop = stop
         failed = 0
         while not stop.is_set():
@@ -110,7 +115,7 @@ class SftpPoller:
                 if failed:
                     log.info("sftp.scan_recovered", source=self.config.name, failed_scans=failed)
                 failed = 0
-            stop.wait(self.config.poll_seconds)
+            stop.wait(retry_after(self.config.poll_seconds, failed, RETRY_CAP_SECONDS))
 
     async def _scan(self) -> int:
         conn = await self._connect()

@@ -26,6 +26,7 @@ from revbridge.formats.staging import dedupe_key, document
 from revbridge.observability.logging import get_logger
 from revbridge.observability.metrics import Metrics
 from revbridge.settings import StagingSource
+from revbridge.sources.backoff import retry_after
 from revbridge.store.staging import StagingMark
 
 log = get_logger("revbridge.staging")
@@ -161,7 +162,7 @@ class StagingPoller:
             except (StoreError, ConfigurationError) as exc:
                 failures += 1
                 self._failed(exc, first=failures == 1)
-                stop.wait(min(self.config.poll_seconds * 2 ** min(failures, 30), RETRY_CAP_SECONDS))
+                stop.wait(retry_after(self.config.poll_seconds, failures, RETRY_CAP_SECONDS))
                 continue
             if failures:
                 log.info("staging.poll_recovered", source=self.config.name, failed_polls=failures)
