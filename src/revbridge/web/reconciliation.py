@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query
 from starlette.requests import Request
@@ -132,9 +132,14 @@ def _totals(found: Sequence[tuple[str, Money]]) -> dict[str, Decimal]:
 @router.get("/events")
 @requires(Permission.READ)
 def event_page(request: Request, key: str = Query(..., min_length=1, max_length=512)) -> Response:
-    """An event key -> the lineage of the message that brought it, with the event in focus."""
-    message_id = facts.message_id_of(runtime_of(request).db, key)
-    if message_id is None:
-        context = {"back": "/reconciliation"}
-        return render(request, "message.html", context, title="Event", status=404, error=f"No event {key}.")
-    return RedirectResponse(f"/messages/{message_id}?{urlencode({'event': key})}", status_code=303)
+    """An event key -> the lineage of the message that brought it, with the event in focus; a key
+    no message brought (a go-live opening row) -> the journal that carries its lines."""
+    db = runtime_of(request).db
+    message_id = facts.message_id_of(db, key)
+    if message_id is not None:
+        return RedirectResponse(f"/messages/{message_id}?{urlencode({'event': key})}", status_code=303)
+    journal_id = facts.journal_id_of(db, key)
+    if journal_id is not None:
+        return RedirectResponse(f"/journals/{quote(journal_id, safe='')}", status_code=303)
+    context = {"back": "/reconciliation"}
+    return render(request, "message.html", context, title="Event", status=404, error=f"No event {key}.")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import date
 from pathlib import Path
 
 from workbench import MEDICARE_A, REDOX_ADT, REDOX_DFT, RUSHMORE, People, ingest, posted
 
 from revbridge.bootstrap import Runtime
+from revbridge.pipeline import golive
 from revbridge.security.roles import Role
 from revbridge.store import journals
 
@@ -81,6 +83,18 @@ def test_reconciliation_per_day_and_facility_with_drill_down(
     one_day = viewer.get("/reconciliation?date=2009-09-23&facility=MHN-STJ")
     assert one_day.status_code == 200 and "ChargeCaptured" in one_day.text
     assert viewer.get("/events?key=nope", follow_redirects=False).status_code == 404
+
+
+def test_an_opening_balance_row_drills_down_to_its_go_live_journal(rt: Runtime, people: People) -> None:
+    """A go-live row was loaded from a file, not brought by a message: its event key lands on the
+    opening journal that carries its lines, not on a 404."""
+    text = "legal_entity,facility,payer_class,account,amount\nMHN,MHN-STJ,MEDICARE,STJ0100231,12450.00\n"
+    loaded = golive.load(rt.db, text, as_of=date(2009, 9, 1), actor="test", now=rt.clock.now())
+    (load,) = loaded.loads
+    key = "golive:2009-09-01:MHN-STJ:MEDICARE:STJ0100231"
+    found = people.browser(Role.VIEWER).get(f"/events?key={key}", follow_redirects=False)
+    assert found.status_code == 303 and found.headers["location"] == f"/journals/{load.journal_id}"
+    assert people.browser(Role.VIEWER).get(found.headers["location"]).status_code == 200
 
 
 def test_kept_results_follow_the_store(rt: Runtime, people: People, corpus: Path) -> None:

@@ -11,6 +11,6 @@ in one read-only transaction. Nothing here runs a control or writes: the control
 from revbridge.store.facts.embedded import EMBEDDED
 from revbridge.store.facts.inputs import configuration_on, gather
 from revbridge.store.facts.receivables import ar_events
-from revbridge.store.facts.source import message_id_of
+from revbridge.store.facts.source import journal_id_of, message_id_of
 
-__all__ = ["EMBEDDED", "ar_events", "configuration_on", "gather", "message_id_of"]
+__all__ = ["EMBEDDED", "ar_events", "configuration_on", "gather", "journal_id_of", "message_id_of"]

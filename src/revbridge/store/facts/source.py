@@ -22,7 +22,7 @@ from revbridge.core.money import Money
 from revbridge.reconcile import EventFact, RemittanceFact
 from revbridge.store.database import Database, Tx
 from revbridge.store.facts.scope import chunks, occurred, posting
-from revbridge.store.schema import events, messages
+from revbridge.store.schema import event_lines, events, messages
 
 REMITTANCE_MEMBERS = ("ClaimAdjudicated", "ProviderAdjustment")
 
@@ -118,4 +118,18 @@ def message_id_of(db: Database, event_key: str) -> str | None:
     """The message that brought the event ``event_key``: where drill-down from a figure lands."""
     with db.reading() as tx:
         found = tx.execute(select(events.c.message_id).where(events.c.key == event_key)).scalar_one_or_none()
+    return str(found) if found is not None else None
+
+
+def journal_id_of(db: Database, event_key: str) -> str | None:
+    """The first journal that carries a line of ``event_key``: where drill-down lands for a key no
+    message brought (a go-live opening row, loaded from a file by ``revbridge golive load``)."""
+    query = (
+        select(event_lines.c.journal_id)
+        .where(event_lines.c.event_key == event_key, event_lines.c.journal_id.is_not(None))
+        .order_by(event_lines.c.id)
+        .limit(1)
+    )
+    with db.reading() as tx:
+        found = tx.execute(query).scalar_one_or_none()
     return str(found) if found is not None else None
