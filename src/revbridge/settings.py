@@ -245,7 +245,8 @@ class Settings(BaseSettings):
     batch_size: int = 64
 
     # events out (issue 19, docs/configuration.md): CloudEvents to one sink; "none" sends nothing
-    # (announcements still accumulate in the event outbox, sent once a sink is configured)
+    # (announcements still accumulate in the event outbox, sent once a sink is configured;
+    # `revbridge purge` drops those older than retention, owed to no one)
     events_sink: Literal["none", "rabbitmq", "nats", "webhook"] = "none"
     events_url: str | None = None  # amqp://..., nats://..., or the webhook's https:// URL
     events_secret: SecretStr | None = None  # the webhook's HMAC-SHA256 signing key

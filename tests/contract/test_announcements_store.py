@@ -8,9 +8,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import delete
 
 from revbridge.store import Database, announcements, migrate
 from revbridge.store.announcements import BreakNotice
+from revbridge.store.schema import event_outbox
 
 T0 = datetime(2026, 6, 16, 2, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -70,6 +72,25 @@ def test_the_same_announcement_keeps_its_id_and_a_repeatable_one_counts_occurren
     assert second == announcements.event_id("journal.rejected", "J9", 2)
     kinds = [p.kind for p in announcements.listed(db)]
     assert kinds == ["reconciliation.broken", "journal.rejected", "journal.rejected"]
+
+
+def test_a_repeat_after_a_purge_gets_a_number_no_other_occurrence_holds(db: Database) -> None:
+    """`revbridge purge` dropped the first of two occurrences: the count is 1 again, but the
+    third occurrence must not take the second's number (it would be kept as the second: lost)."""
+
+    def rejected(n: int) -> str:
+        with db.transaction() as tx:
+            return announcements.record(
+                tx, kind="journal.rejected", subject="J9", data={"n": n}, now=T0, repeatable=True
+            )
+
+    first, second = rejected(1), rejected(2)
+    with db.transaction() as tx:
+        tx.execute(delete(event_outbox).where(event_outbox.c.event_id == first))
+    third = rejected(3)
+    assert third == announcements.event_id("journal.rejected", "J9", 3)
+    assert [p.data for p in announcements.listed(db)] == [{"n": 2}, {"n": 3}]
+    assert len({first, second, third}) == 3
 
 
 def test_claims_lease_retry_and_mark_sent(db: Database) -> None:

@@ -101,6 +101,14 @@ def _left(rt: Runtime) -> tuple[set[str], set[tuple[str, str]], set[str]]:
         )
 
 
+# A site that sends its events: unsent announcements are owed to the sink whatever their age.
+SINK = {
+    "REVBRIDGE_EVENTS_SINK": "webhook",
+    "REVBRIDGE_EVENTS_URL": "https://events.example.test/revbridge",
+    "REVBRIDGE_EVENTS_SECRET": "not-a-real-secret-0123456789",
+}
+
+
 def test_purge_drops_the_rows_past_retention_and_keeps_what_is_still_owed(
     rt: Runtime, db_url: str, tmp_path: Path
 ) -> None:
@@ -108,13 +116,13 @@ def test_purge_drops_the_rows_past_retention_and_keeps_what_is_still_owed(
     confirmations = _confirm(rt)
     _take_files(rt)
     before = _left(rt)
-    dry = cli(tmp_path, db_url, "purge", "--older-than", "30", "--dry-run", "--json")
+    dry = cli(tmp_path, db_url, "purge", "--older-than", "30", "--dry-run", "--json", **SINK)
     assert dry.returncode == 0, dry.stderr
-    one_each = {"announcements_sent": 1, "sap_confirmations": 2, "sftp_seen": 1}
+    one_each = {"announcements_sent": 1, "announcements_unsent": 0, "sap_confirmations": 2, "sftp_seen": 1}
     assert json.loads(dry.stdout)["rows"]["would_drop"] == one_each
     assert _left(rt) == before  # a dry run drops nothing
 
-    done = cli(tmp_path, db_url, "purge", "--json", REVBRIDGE_RETENTION_DAYS="30")
+    done = cli(tmp_path, db_url, "purge", "--json", REVBRIDGE_RETENTION_DAYS="30", **SINK)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["rows"]["dropped"] == one_each
     sent, confirmed, files = _left(rt)
@@ -122,9 +130,25 @@ def test_purge_drops_the_rows_past_retention_and_keeps_what_is_still_owed(
     assert confirmed == {confirmations[k] for k in ("staged_old", "unknown_old", "posted_recent")}
     assert files == {"kept.835"}  # 40 days: within the default sftp_seen_days of 90
 
-    shorter = cli(tmp_path, db_url, "purge", "--older-than", "30", REVBRIDGE_SFTP_SEEN_DAYS="30")
+    shorter = cli(tmp_path, db_url, "purge", "--older-than", "30", REVBRIDGE_SFTP_SEEN_DAYS="30", **SINK)
     assert shorter.returncode == 0, shorter.stderr
-    assert "0 sent announcements and 0 SAP confirmations" in shorter.stdout
+    assert "0 sent announcements, 0 unsent ones (no events sink) and 0 SAP confirmations" in shorter.stdout
     assert "1 SFTP files taken before" in shorter.stdout
     assert _left(rt)[2] == set()
     assert json.loads(cli(tmp_path, db_url, "audit", "verify", "--json").stdout)["intact"] is True
+
+
+def test_with_no_events_sink_old_unsent_announcements_go_too(
+    rt: Runtime, db_url: str, tmp_path: Path
+) -> None:
+    """``events_sink: none``: nothing is owed, so an announcement never sent goes at the same age
+    as a sent one; a recent one stays for a sink configured later."""
+    subjects = _announce(rt)
+    with rt.db.transaction() as tx:
+        announcements.record(
+            tx, kind=announcements.JOURNAL_POSTED, subject="recent", data={}, now=rt.clock.now()
+        )
+    done = cli(tmp_path, db_url, "purge", "--older-than", "30", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rows"]["dropped"]["announcements_unsent"] == 2
+    assert _left(rt)[0] == {subjects["sent_recent"], "recent"}

@@ -285,11 +285,14 @@ def _purge_payloads(
 
 
 def _prune_rows(runtime: Runtime, days: int, *, dry_run: bool, quiet: bool) -> dict[str, object]:
-    """Sent announcements, settled SAP confirmations past retention, SFTP files taken more than
-    sftp_seen_days ago (store/pruning.py): rows that otherwise grow for ever."""
+    """Sent announcements (and unsent ones when no events sink is configured), settled SAP
+    confirmations past retention, SFTP files taken more than sftp_seen_days ago
+    (store/pruning.py): rows that otherwise grow for ever."""
     now = runtime.clock.now()
     cutoffs = pruning.Cutoffs(
-        records=now - timedelta(days=days), sftp_seen=now - timedelta(days=runtime.settings.sftp_seen_days)
+        records=now - timedelta(days=days),
+        sftp_seen=now - timedelta(days=runtime.settings.sftp_seen_days),
+        unsent_owed=runtime.settings.events_sink != "none",
     )
     if dry_run:
         counts = pruning.prunable(runtime.db, cutoffs)
@@ -300,7 +303,8 @@ def _prune_rows(runtime: Runtime, days: int, *, dry_run: bool, quiet: bool) -> d
     if not quiet:
         verb = "would go" if dry_run else "dropped"
         console.print(
-            f"rows {verb}: {counts['announcements_sent']} sent announcements and "
+            f"rows {verb}: {counts['announcements_sent']} sent announcements, "
+            f"{counts['announcements_unsent']} unsent ones (no events sink) and "
             f"{counts['sap_confirmations']} SAP confirmations of settled journals before "
             f"{cutoffs.records:%Y-%m-%d %H:%M}; {counts['sftp_seen']} SFTP files taken before "
             f"{cutoffs.sftp_seen:%Y-%m-%d %H:%M}",

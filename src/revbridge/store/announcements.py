@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -54,6 +54,9 @@ def event_id(kind: str, subject: str, occurrence: int = 1) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{kind}\n{subject}\n{occurrence}"))
 
 
+_HELD = select(event_outbox.c.seq).where(event_outbox.c.event_id == bindparam("eid"))
+
+
 def record(
     conn: Connection,
     *,
@@ -69,6 +72,10 @@ def record(
     if repeatable:
         count = select(func.count()).where(event_outbox.c.type == kind, event_outbox.c.subject == subject)
         occurrence = int(conn.execute(count).scalar_one()) + 1
+        # `revbridge purge` drops old occurrences, so the count can fall behind the numbers in
+        # use: a number still held would make this announcement the old one, and it would be lost.
+        while conn.execute(_HELD, {"eid": event_id(kind, subject, occurrence)}).first() is not None:
+            occurrence += 1
     eid = event_id(kind, subject, occurrence)
     row = {
         "event_id": eid,

@@ -1,7 +1,10 @@
 """`revbridge purge` beyond raw payloads: rows that would otherwise grow for ever.
 
 - ``event_outbox``: an announcement sent before the cut-off is dropped (consumers have had it;
-  an unsent one stays whatever its age: it is still owed to them).
+  an unsent one stays whatever its age: it is still owed to them). With no events sink configured
+  (``events_sink: none``) an unsent one made before the cut-off goes too: it is owed to no one,
+  and a site that never sends events would otherwise keep every announcement for ever. A sink
+  configured later is sent what is within retention.
 - ``sap_confirmations``: SAP's answer to a journal that is settled (posted or failed) and was
   received before the cut-off is dropped; a confirmation whose journal is still in flight, or
   whose journal revbridge cannot name (not a journal id), stays: the connector still reads it.
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, select
+from sqlalchemy import ColumnElement, Table, and_, delete, exists, false, func, select, true
 
 from revbridge.store import audit
 from revbridge.store.database import Database
@@ -32,6 +35,7 @@ from revbridge.store.schema import event_outbox, journals, sap_confirmations, sf
 class Cutoffs:
     records: datetime  # sent announcements and settled SAP confirmations before this go
     sftp_seen: datetime  # files taken before this are forgotten
+    unsent_owed: bool = True  # False: no events sink, so unsent announcements before ``records`` go
 
 
 def _due(cutoffs: Cutoffs) -> dict[str, tuple[Table, ColumnElement[bool]]]:
@@ -42,6 +46,14 @@ def _due(cutoffs: Cutoffs) -> dict[str, tuple[Table, ColumnElement[bool]]]:
         "announcements_sent": (
             event_outbox,
             and_(event_outbox.c.sent_at.is_not(None), event_outbox.c.sent_at < cutoffs.records),
+        ),
+        "announcements_unsent": (
+            event_outbox,
+            and_(
+                false() if cutoffs.unsent_owed else true(),
+                event_outbox.c.sent_at.is_(None),
+                event_outbox.c.time < cutoffs.records,
+            ),
         ),
         "sap_confirmations": (
             sap_confirmations,
