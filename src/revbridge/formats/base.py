@@ -25,7 +25,7 @@ UNRECOGNISED = "unrecognised"
 # The order workers take stored messages in (messages.priority; store/queue.py claims the lowest
 # first, and by arrival within one). Cash (835 remittances, portal patient payments and refunds)
 # needs no encounter context and is posted in the realtime lane, so it goes FIRST (FHIR's
-# PaymentReconciliation too: formats/fhir/format.priority_of); everything else
+# PaymentReconciliation and staged payment rows too: the formats' priority_of); everything else
 # (ADT, DFT charges and reversals, claims) is taken IN_ORDER of arrival, which keeps a reversal
 # behind the charge it reverses. Charges post in batch windows anyway: going second costs them
 # nothing a finance user would see, while cash behind a 13,000-message backlog waits tens of

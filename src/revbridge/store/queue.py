@@ -3,7 +3,7 @@
 PostgreSQL workers on any number of hosts claim with ``FOR UPDATE SKIP LOCKED``; SQLite has one
 writer, so the claim's SELECTs and its UPDATE ... RETURNING run under BEGIN IMMEDIATE. A claim takes
 messages whose lease has expired (their worker died), then pending messages whose retry time has
-come, cash first (messages.priority -1: portal payments, small 835s and FHIR
+come, cash first (messages.priority -1: portal payments, staged payment rows, small 835s and FHIR
 PaymentReconciliations, then 0: large ones) and in arrival order within a priority, straight off
 the (status, priority, id) index.
 A worker finishes a message only while it still holds the lease, so a message taken over by
