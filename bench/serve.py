@@ -64,19 +64,25 @@ def _visit(payload: bytes) -> bytes:
     return b""
 
 
+def _exchange(sock: socket.socket, payload: bytes) -> bytes:
+    """Send one framed message and read its whole ACK frame."""
+    sock.sendall(SB + payload + EB)
+    data = b""
+    while not data.endswith(EB):
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("connection closed before the ACK")
+        data += chunk
+    return data
+
+
 def _send(port: int, payloads: list[bytes], out: mp.Queue[tuple[list[float], int]], go: EventType) -> None:
     latencies, refused = [], 0
     go.wait()
     with socket.create_connection(("127.0.0.1", port)) as sock:
         for payload in payloads:
             start = time.perf_counter()
-            sock.sendall(SB + payload + EB)
-            data = b""
-            while not data.endswith(EB):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    raise RuntimeError("connection closed before the ACK")
-                data += chunk
+            data = _exchange(sock, payload)
             latencies.append(time.perf_counter() - start)
             refused += b"MSA|AA|" not in data
     out.put((latencies, refused))
@@ -89,14 +95,7 @@ def warm_up(port: int, lanes: Sequence[list[bytes]]) -> bytes:
     fields[9] = b"WARMUP-1"
     payload = b"|".join(fields) + b"\r" + lanes[0][0].split(b"\r", 1)[1]
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(SB + payload + EB)
-        data = b""
-        while not data.endswith(EB):
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise RuntimeError("connection closed before the warm-up's ACK")
-            data += chunk
-    return data
+        return _exchange(sock, payload)
 
 
 def burst(port: int, lanes: Sequence[list[bytes]]) -> dict[str, float]:

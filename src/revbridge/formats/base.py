@@ -40,6 +40,11 @@ SMALL_CASH = -1
 SMALL_REMITTANCE_BYTES = 64 * 1024
 
 
+def cash_priority(size: int) -> int:
+    """The priority of a message a format has found to be cash only, by its size in bytes."""
+    return SMALL_CASH if size < SMALL_REMITTANCE_BYTES else FIRST
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Envelope:
     """One message cut out of a received byte stream, ready to be stored."""

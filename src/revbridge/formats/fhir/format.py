@@ -21,13 +21,11 @@ from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode
 from revbridge.formats.base import (
-    FIRST,
     IN_ORDER,
-    SMALL_CASH,
-    SMALL_REMITTANCE_BYTES,
     Envelope,
     Format,
     ParseContext,
+    cash_priority,
 )
 from revbridge.formats.fhir import mapping
 
@@ -60,7 +58,7 @@ def priority_of(document: object, size: int) -> int:
     kinds = _resource_types(document)
     if "PaymentReconciliation" not in kinds or not kinds <= _PAYMENTS:
         return IN_ORDER
-    return SMALL_CASH if size < SMALL_REMITTANCE_BYTES else FIRST
+    return cash_priority(size)
 
 
 def _resource_types(document: object) -> set[str]:

@@ -21,13 +21,11 @@ from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
 from revbridge.formats.base import (
-    FIRST,
     IN_ORDER,
-    SMALL_CASH,
-    SMALL_REMITTANCE_BYTES,
     Envelope,
     Format,
     ParseContext,
+    cash_priority,
     first_of_each_key,
 )
 from revbridge.formats.portal.format import load
@@ -89,7 +87,7 @@ def priority_of(rows: Sequence[Any], size: int) -> int:
     kinds = {row.get("kind") if isinstance(row, dict) else None for row in rows}
     if kinds != {"payment"}:
         return IN_ORDER
-    return SMALL_CASH if size < SMALL_REMITTANCE_BYTES else FIRST
+    return cash_priority(size)
 
 
 class StagingFormat:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Problem, ProblemCode
-from revbridge.formats.base import FIRST, IN_ORDER, SMALL_CASH, SMALL_REMITTANCE_BYTES, Envelope
+from revbridge.formats.base import IN_ORDER, Envelope, cash_priority
 from revbridge.formats.x12 import bare
 from revbridge.formats.x12.segments import Delimiters, read_delimiters
 
@@ -90,7 +90,7 @@ def priority_of(payload: bytes, delimiters: Delimiters) -> int:
     codes = set(st.findall(payload))
     if codes != {b"835"}:
         return IN_ORDER
-    return SMALL_CASH if len(payload) < SMALL_REMITTANCE_BYTES else FIRST
+    return cash_priority(len(payload))
 
 
 def _skip(data: bytes, pos: int) -> int:
