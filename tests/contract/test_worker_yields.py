@@ -7,6 +7,10 @@ process would, and releases it at a moment it notes; the worker's commits are no
 happen. A fresh backlog: the worker commits its messages only after the release. An old one
 (the clock moved on past BURST_SECONDS): it commits while intake still waits. A burst is a
 batch of at least BURST_BATCH messages that arrived at once.
+
+The hold: after a full batch, while intake stores HOLD_RATE a second or more, the worker claims
+nothing, for HOLD_SECONDS at most and once until it has caught up. The policy's tests count
+arrivals with a fake; the last test has real intake commit 1,000 messages a second beside it.
 """
 
 from __future__ import annotations
@@ -133,7 +137,7 @@ class _Intake:
 def test_the_policy_holds_the_writer_longer_once_the_backlog_is_old() -> None:
     intake = _Intake(waits=True)
     policy = IntakeFirst(intake, sleep=lambda _s: None)
-    policy.claimed([T0], T0 + timedelta(seconds=yielding.BURST_SECONDS + 0.1))
+    policy.claimed([T0], T0 + timedelta(seconds=yielding.BURST_SECONDS + 0.1), limit=64)
     assert not policy.burst
     assert not policy.time_is_up(yielding.YIELD_AFTER_SECONDS / 2)  # its fsync amortised first
     assert policy.time_is_up(yielding.YIELD_AFTER_SECONDS)
@@ -141,20 +145,21 @@ def test_the_policy_holds_the_writer_longer_once_the_backlog_is_old() -> None:
     assert intake.asked == 1  # only time_is_up asked: no wait outside a burst
 
     batch = [T0 + timedelta(milliseconds=n) for n in range(yielding.BURST_BATCH)]  # 1,000 a second
-    policy.claimed(batch, T0 + timedelta(seconds=2.5))
+    policy.claimed(batch, T0 + timedelta(seconds=2.5), limit=64)
     assert policy.burst
     assert policy.time_is_up(0.0)  # at the next message boundary
     intake.waits = False
     assert not policy.time_is_up(yielding.TRANSACTION_SECONDS / 2)
     assert policy.time_is_up(yielding.TRANSACTION_SECONDS)  # whoever waits
-    policy.claimed([], T0 + timedelta(hours=1))  # nothing claimed: nothing learnt
+    policy.claimed([], T0 + timedelta(hours=1), limit=64)  # nothing claimed: nothing learnt
     assert policy.burst
-    policy.claimed(batch[:-1], T0 + timedelta(seconds=2.5))  # too few to say
+    policy.claimed(batch[:-1], T0 + timedelta(seconds=2.5), limit=64)  # too few to say
     assert not policy.burst
     steady = [T0 + timedelta(milliseconds=2 * n) for n in range(yielding.BURST_BATCH)]  # 500 a second
-    policy.claimed(steady, T0 + timedelta(seconds=1))
+    policy.claimed(steady, T0 + timedelta(seconds=1), limit=64)
     assert not policy.burst
-    policy.claimed(batch, T0 + timedelta(seconds=yielding.BURST_SECONDS + 0.1))  # a backlog left over
+    left_over = T0 + timedelta(seconds=yielding.BURST_SECONDS + 0.1)  # a backlog left over
+    policy.claimed(batch, left_over, limit=64)
     assert not policy.burst
 
 
@@ -167,7 +172,108 @@ def test_in_a_burst_the_worker_waits_for_intake_at_most_its_patience() -> None:
         now[0] += seconds
 
     policy = IntakeFirst(_Intake(waits=True), monotonic=lambda: now[0], sleep=sleep)
-    policy.claimed([T0] * yielding.BURST_BATCH, T0)
+    policy.claimed([T0] * yielding.BURST_BATCH, T0, limit=64)
     policy.before_writing()
     assert yielding.BURST_PATIENCE_SECONDS <= now[0] < yielding.BURST_PATIENCE_SECONDS + 0.01
     assert slept and max(slept) <= 0.001
+
+
+class _Arrivals:
+    """What intake stored in the window asked about: ``rate`` a second for the first ``polls``
+    questions, then nothing (the burst is over)."""
+
+    def __init__(self, rate: float, polls: int) -> None:
+        self.rate, self.polls, self.asked = rate, polls, 0
+
+    def __call__(self, seconds: float) -> int:
+        self.asked += 1
+        return int(self.rate * seconds) if self.asked <= self.polls else 0
+
+
+def _policy(arrivals: _Arrivals) -> tuple[IntakeFirst, list[float]]:
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    return IntakeFirst(lambda: False, arrivals=arrivals, monotonic=lambda: now[0], sleep=sleep), now
+
+
+FULL = [T0 + timedelta(milliseconds=n) for n in range(64)]
+
+
+def test_with_more_waiting_the_worker_claims_nothing_while_intake_stores_fast() -> None:
+    arrivals = _Arrivals(rate=yielding.HOLD_RATE, polls=10)
+    policy, _now = _policy(arrivals)
+    policy.claimed(FULL, T0 + timedelta(seconds=0.1), limit=64)
+    held = policy.before_claiming()
+    assert arrivals.asked == 11  # held while the rate lasted, and no longer
+    assert held == pytest.approx(9 * yielding.HOLD_POLL_SECONDS)  # the first look decided to hold
+
+
+def test_a_hold_is_bounded_and_not_repeated_until_the_worker_has_caught_up() -> None:
+    arrivals = _Arrivals(rate=10 * yielding.HOLD_RATE, polls=10**6)  # intake never slows
+    policy, _now = _policy(arrivals)
+    policy.claimed(FULL, T0, limit=64)
+    assert policy.before_claiming() == pytest.approx(yielding.HOLD_SECONDS, abs=yielding.HOLD_POLL_SECONDS)
+    for _ in range(3):  # a sustained rate: the worker takes its share, batch after batch
+        policy.claimed(FULL, T0, limit=64)
+        assert policy.before_claiming() == 0.0
+    policy.claimed(FULL[:10], T0, limit=64)  # it caught up: fewer than it asked for
+    policy.claimed(FULL, T0, limit=64)
+    assert policy.before_claiming() > 0.0
+
+
+def test_no_hold_below_the_rate_after_a_short_batch_or_on_postgresql() -> None:
+    slow = _Arrivals(rate=yielding.HOLD_RATE * 0.9, polls=10**6)  # a hospital's peak
+    policy, _now = _policy(slow)
+    policy.claimed(FULL, T0, limit=64)
+    assert policy.before_claiming() == 0.0
+    fast = _Arrivals(rate=10 * yielding.HOLD_RATE, polls=10**6)
+    policy, _now = _policy(fast)
+    policy.claimed(FULL[:63], T0, limit=64)  # nothing more waiting
+    assert policy.before_claiming() == 0.0 and fast.asked == 0
+    no_writer = IntakeFirst(lambda: False, sleep=lambda _s: pytest.fail("slept"))
+    no_writer.claimed(FULL, T0, limit=64)
+    assert no_writer.before_claiming() == 0.0
+
+
+def test_the_worker_holds_its_claim_through_a_burst_on_sqlite_only(db_url: str, tmp_path: Path) -> None:
+    """Real intake commits at 1,000 messages a second for a second, with a full batch taken: on
+    SQLite the worker's next claim waits until the burst is over; on PostgreSQL it does not."""
+    rt = build_runtime(db_url, tmp_path, formats=FORMATS)  # the system clock: arrivals are counted
+    try:
+        _put_at_once(rt, 64, "first")
+        worker = rt.worker(owner="w")
+        assert worker.run_once() == 64
+        stop = time.monotonic() + 1.0
+        feeder = threading.Thread(target=_feed_until, args=(rt, stop))
+        feeder.start()
+        time.sleep(0.3)  # the burst is under way
+        began = time.monotonic()
+        claimed = worker.run_once()
+        took = time.monotonic() - began
+        feeder.join()
+        assert claimed > 0
+        if rt.db.dialect == "sqlite":
+            assert stop - began - 0.1 <= took <= yielding.HOLD_SECONDS + 1, took
+        else:
+            assert took < 0.5, took
+        assert worker.drain() + claimed + 64 == len(_statuses(rt))
+        assert set(_statuses(rt)) == {"processed"}
+    finally:
+        rt.close()
+
+
+def _put_at_once(rt: Runtime, n: int, tag: str) -> None:
+    payloads = [f"charge {tag}-{i} 10.00".encode() for i in range(n)]
+    rt.store.accept_many([Arrival(channel="test", format="lines", payload=p) for p in payloads])
+
+
+def _feed_until(rt: Runtime, stop: float) -> None:
+    """20 messages every 20 ms: 1,000 a second, twice HOLD_RATE."""
+    tick = 0
+    while time.monotonic() < stop:
+        _put_at_once(rt, 20, f"burst{tick}")
+        tick += 1
+        time.sleep(max(0.0, 0.02 - 0.002))

@@ -33,7 +33,7 @@ from revbridge.pipeline.batched import Batched, CommitFailed, LeaseLost, Redo, b
 from revbridge.pipeline.parsing import Parser
 from revbridge.pipeline.remittances import remittance_parts
 from revbridge.pipeline.status import Done, Result, decide, facility
-from revbridge.pipeline.yielding import IntakeFirst
+from revbridge.pipeline.yielding import intake_first
 from revbridge.store import Database, Tx, queue, workitems
 from revbridge.store import events as event_store
 from revbridge.store.messages import MessageStore
@@ -94,14 +94,15 @@ class Worker:
         self.config = config
         self._metrics = metrics
         self._posting = posting
-        self._yielding = IntakeFirst(db.intake_waiting)  # how long it holds SQLite's writer
+        self._yielding = intake_first(db, clock)  # how long it holds SQLite's writer
 
     # -- loops ---------------------------------------------------------------------------------
 
     def run_once(self, on_result: Callable[[Result], None] | None = None) -> int:
         """Claim one batch and process it; returns how many messages were claimed."""
+        if held := self._yielding.before_claiming():
+            log.info("worker.held_for_burst", seconds=round(held, 3))
         now = self._clock.now()
-        self._yielding.before_writing()
         claimed = queue.claim(
             self._db,
             owner=self.config.owner,
@@ -109,7 +110,7 @@ class Worker:
             lease=self.config.lease,
             limit=self.config.batch_size,
         )
-        self._yielding.claimed([c.received_at for c in claimed], now)
+        self._yielding.claimed([c.received_at for c in claimed], now, limit=self.config.batch_size)
         for result in self.process_batch(claimed):
             if on_result is not None:
                 on_result(result)

@@ -14,6 +14,15 @@ waits. At a steady rate it can keep up with (a hospital's peak: 300 msg/s), or o
 older, it keeps its share whatever intake does, so a backlog always drains (a burst's within
 seconds of its end) and cash, claimed first, is never held long.
 
+Even a worker that yields at every message boundary takes the writer between intake's commits,
+and with senders that wait for each acknowledgement every such wait lowers their rate. So when its
+last batch was full (more is waiting) and intake stores ``HOLD_RATE`` messages a second or more
+(counted over the last ``HOLD_WINDOW_SECONDS``), the worker holds off before its next claim: it
+claims nothing while that rate lasts, for at most ``HOLD_SECONDS``; a burst's backlog is then taken in larger
+batches after it. A hold is never followed by another until a claim has found fewer messages than
+it asked for (the worker caught up): through a sustained rate above what the worker posts, it
+holds once, for ``HOLD_SECONDS``, and then works as it would without the hold.
+
 On PostgreSQL there is no one writer and intake never waits for a worker: this changes nothing.
 """
 
@@ -21,7 +30,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from revbridge.core.clock import Clock
+from revbridge.store import Database, queue
 
 # A transaction commits after 15 ms (its message done): intake waits at most that for SQLite's
 # writer, and workers hold few row locks against each other on PostgreSQL (whole batches
@@ -32,26 +44,51 @@ TRANSACTION_SECONDS, YIELD_AFTER_SECONDS = 0.015, 0.010
 BURST_BATCH, BURST_RATE, BURST_SECONDS = 16, 1000.0, 3.0
 # The longest a worker in a burst waits for intake before it writes anyway.
 BURST_PATIENCE_SECONDS = 0.05
+# A hold: while intake stores HOLD_RATE a second or more (above a hospital's peak of 330-500 msg/s,
+# as soon as a worker's writes slow intake), counted over HOLD_WINDOW_SECONDS and looked at every
+# HOLD_POLL_SECONDS, for HOLD_SECONDS at most: cash, claimed first, waits about that much more in a
+# burst (its posting target: 2 s).
+HOLD_RATE, HOLD_SECONDS, HOLD_WINDOW_SECONDS, HOLD_POLL_SECONDS = 500.0, 2.0, 0.25, 0.05
 _POLL_SECONDS = 0.0005
 
 
+def intake_first(db: Database, clock: Clock) -> IntakeFirst:
+    """The policy of a worker on ``db``; it may hold only on SQLite (one writer)."""
+    if db.dialect != "sqlite":
+        return IntakeFirst(db.intake_waiting)
+
+    def arrivals(seconds: float) -> int:
+        return queue.arrivals_since(db, clock.now() - timedelta(seconds=seconds))
+
+    return IntakeFirst(db.intake_waiting, arrivals=arrivals)
+
+
 class IntakeFirst:
-    """One worker's policy; ``claimed`` is told the age of each claimed batch."""
+    """One worker's policy; ``claimed`` is told the age of each claimed batch. ``arrivals(s)``
+    counts the messages stored in the last ``s`` seconds (None: never hold)."""
 
     def __init__(
         self,
         intake_waiting: Callable[[], bool],
         *,
+        arrivals: Callable[[float], int] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._intake_waiting = intake_waiting
+        self._arrivals = arrivals
         self._monotonic = monotonic
         self._sleep = sleep
         self.burst = False
+        self._full = False  # the last claim found as many as it asked for: more is waiting
+        self._may_hold = True  # no hold yet, or a claim has come back short since the last
 
-    def claimed(self, received: Sequence[datetime], now: datetime) -> None:
-        """The batch just claimed (its messages' arrival times) says whether this is a burst."""
+    def claimed(self, received: Sequence[datetime], now: datetime, *, limit: int) -> None:
+        """The batch just claimed (its messages' arrival times, at most ``limit``) says whether
+        this is a burst, and whether the worker has caught up."""
+        self._full = len(received) >= limit
+        if not self._full:
+            self._may_hold = True
         if not received:
             return
         oldest, newest = min(received), max(received)
@@ -61,6 +98,23 @@ class IntakeFirst:
             and (now - oldest).total_seconds() < BURST_SECONDS
             and (len(received) - 1) >= BURST_RATE * span
         )
+
+    def before_claiming(self) -> float:
+        """In a burst with more waiting, hold off while intake stores fast (see above); then as
+        ``before_writing``. Returns the seconds held."""
+        held = 0.0
+        if self._full and self._may_hold and self._arrivals is not None and self._fast():
+            self._may_hold = False
+            started = self._monotonic()
+            while self._monotonic() < started + HOLD_SECONDS and self._fast():
+                self._sleep(HOLD_POLL_SECONDS)
+            held = self._monotonic() - started
+        self.before_writing()
+        return held
+
+    def _fast(self) -> bool:
+        assert self._arrivals is not None
+        return self._arrivals(HOLD_WINDOW_SECONDS) >= HOLD_RATE * HOLD_WINDOW_SECONDS
 
     def before_writing(self) -> None:
         """In a burst, wait (a little) until intake does not wait for the writer."""

@@ -256,6 +256,14 @@ def pending_count(db: Database) -> int:
         return int(conn.execute(query).scalar_one())
 
 
+def arrivals_since(db: Database, since: datetime) -> int:
+    """How many messages were stored at or after ``since`` (off the received_at index): how fast
+    intake is storing, read without the writer's lock."""
+    with db.reading() as conn:
+        query = select(func.count()).select_from(messages).where(messages.c.received_at >= since)
+        return int(conn.execute(query).scalar_one())
+
+
 def received_at(tx: Tx, message_id: str) -> datetime:
     value = tx.execute(_RECEIVED_AT, {"p_id": message_id}).scalar_one()
     assert isinstance(value, datetime)
