@@ -18,10 +18,10 @@ Even a worker that yields at every message boundary takes the writer between int
 and with senders that wait for each acknowledgement every such wait lowers their rate. So when its
 last batch was full (more is waiting) and intake stores ``HOLD_RATE`` messages a second or more
 (counted over the last ``HOLD_WINDOW_SECONDS``), the worker holds off before its next claim: it
-claims nothing while that rate lasts, for at most ``HOLD_SECONDS``; a burst's backlog is then taken in larger
-batches after it. A hold is never followed by another until a claim has found fewer messages than
-it asked for (the worker caught up): through a sustained rate above what the worker posts, it
-holds once, for ``HOLD_SECONDS``, and then works as it would without the hold.
+claims nothing while that rate lasts, for at most ``HOLD_SECONDS``; a burst's backlog is then
+taken in larger batches after it. A hold is never followed by another until a claim has found
+fewer messages than it asked for (the worker caught up): through a sustained rate above what the
+worker posts, it holds once, for ``HOLD_SECONDS``, and then works as it would without the hold.
 
 On PostgreSQL there is no one writer and intake never waits for a worker: this changes nothing.
 """
@@ -44,10 +44,10 @@ TRANSACTION_SECONDS, YIELD_AFTER_SECONDS = 0.015, 0.010
 BURST_BATCH, BURST_RATE, BURST_SECONDS = 16, 1000.0, 3.0
 # The longest a worker in a burst waits for intake before it writes anyway.
 BURST_PATIENCE_SECONDS = 0.05
-# A hold: while intake stores HOLD_RATE a second or more (above a hospital's peak of 330-500 msg/s,
-# as soon as a worker's writes slow intake), counted over HOLD_WINDOW_SECONDS and looked at every
-# HOLD_POLL_SECONDS, for HOLD_SECONDS at most: cash, claimed first, waits about that much more in a
-# burst (its posting target: 2 s).
+# A hold: while intake stores HOLD_RATE a second or more (the top of a large hospital's peak of
+# 330-500 msg/s; a burst with a worker beside intake still stores 1,000 or more on the development
+# machine), counted over HOLD_WINDOW_SECONDS and looked at every HOLD_POLL_SECONDS, for HOLD_SECONDS
+# at most: cash, claimed first, waits about that much more in a burst (its posting target: 2 s).
 HOLD_RATE, HOLD_SECONDS, HOLD_WINDOW_SECONDS, HOLD_POLL_SECONDS = 500.0, 2.0, 0.25, 0.05
 _POLL_SECONDS = 0.0005
 
@@ -100,8 +100,8 @@ class IntakeFirst:
         )
 
     def before_claiming(self) -> float:
-        """In a burst with more waiting, hold off while intake stores fast (see above); then as
-        ``before_writing``. Returns the seconds held."""
+        """With more waiting, hold off while intake stores fast (see above); then as
+        ``before_writing``. Returns the seconds held (0.0: no hold)."""
         held = 0.0
         if self._full and self._may_hold and self._arrivals is not None and self._fast():
             self._may_hold = False
