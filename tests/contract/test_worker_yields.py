@@ -255,8 +255,8 @@ def test_the_worker_holds_its_claim_through_a_burst_on_sqlite_only(db_url: str, 
         took = time.monotonic() - began
         feeder.join()
         assert claimed > 0
-        if rt.db.dialect == "sqlite":
-            assert stop - began - 0.1 <= took <= yielding.HOLD_SECONDS + 1, took
+        if rt.db.dialect == "sqlite":  # held until the burst ended, not for all of HOLD_SECONDS
+            assert stop - began - 0.1 <= took <= stop - began + yielding.HOLD_WINDOW_SECONDS + 0.9, took
         else:
             assert took < 0.5, took
         assert worker.drain() + claimed + 64 == len(_statuses(rt))
