@@ -17,6 +17,7 @@ from revbridge.cli.config import load_dir
 from revbridge.core.clock import FixedClock
 from revbridge.core.wakeup import Wakeup
 from revbridge.demo import Kind, generate
+from revbridge.formats.base import SMALL_REMITTANCE_BYTES
 from revbridge.ledger.period import PeriodStatus
 from revbridge.pipeline.worker import LARGE_MESSAGE_EVENTS
 from revbridge.store import configs, periods, queue
@@ -102,6 +103,45 @@ class _TakenOver(Wakeup):
         if self.rung == self.parts:
             later = self.clock.now() + LEASE + timedelta(seconds=1)
             self.taken.extend(queue.claim(self.rt.db, owner="second", now=later, lease=LEASE, limit=1))
+
+
+@cache
+def payment() -> bytes:
+    """A patient's portal payment from the same demo day (small cash: formats/base.py SMALL_CASH)."""
+    traffic = generate(start=date(2026, 11, 2), days=1, seed=11, scale=0.5)
+    return next(m.payload for m in traffic.messages if m.kind is Kind.PORTAL_PAYMENT)
+
+
+def test_a_patients_payment_stored_while_an_era_is_worked_on_goes_between_its_parts(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A payer's ERA is seconds of work: a patient's payment stored after the ERA was claimed is
+    processed between the ERA's remittances, not after the last of them."""
+    rt, clock = _runtime(db_url, tmp_path)
+    try:
+        era_id = _receive(rt)
+        (claimed,) = queue.claim(rt.db, owner="w", now=clock.now(), lease=LEASE, limit=10)
+        assert claimed.size > SMALL_REMITTANCE_BYTES
+        (received,) = rt.intake.receive(payment(), channel="test", format="portal")
+        paid = received.accepted.message_id
+        seen: list[tuple[str, str]] = []
+
+        def snapshot(conn: Connection) -> None:  # before each commit, where the two messages stand
+            rows = dict(conn.execute(select(messages.c.id, messages.c.status)).all())
+            seen.append((str(rows[era_id]), str(rows[paid])))
+
+        event.listen(rt.db.engine, "commit", snapshot)
+        try:
+            results = rt.worker(owner="w").process_batch([claimed])
+        finally:
+            event.remove(rt.db.engine, "commit", snapshot)
+        assert {r.message_id for r in results} == {era_id, paid}
+        paid_at = next(n for n, (_, status) in enumerate(seen) if status not in ("pending", "processing"))
+        era_done_at = next(n for n, (status, _) in enumerate(seen) if status == "processed")
+        assert 0 < paid_at < era_done_at  # after the first remittance, before the last
+        assert seen[-1][1] in ("processed", "waiting")
+    finally:
+        rt.close()
 
 
 def test_a_worker_losing_an_era_half_way_leaves_nothing_posted_twice(db_url: str, tmp_path: Path) -> None:

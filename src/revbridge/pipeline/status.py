@@ -1,18 +1,34 @@
 """The state a message ends in, from what its processing found (the worker's last decision).
 
-Pure: the worker (pipeline/worker.py) records a message's events and posts them, then asks here
-which state and reason to write with the message's status.
+Pure: the worker (pipeline/worker.py) records a message's events and posts them (through a
+``PostingStage``), then asks here which state and reason to write with the message's status.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.problem import Outcome, Problem, Severity
+from revbridge.store import Tx, queue
 from revbridge.store import events as event_store
-from revbridge.store import queue
+
+
+class PostingStage(Protocol):
+    """What runs after events are recorded, inside the same transaction (rules -> ledger)."""
+
+    def on_events(
+        self, tx: Tx, new: Sequence[CanonicalEvent], *, message_id: str, received_at: datetime | None = None
+    ) -> tuple[Sequence[Problem], bool]:
+        """Returns problems and whether anything is waiting for context."""
+        ...
+
+    def journal_counts(self) -> dict[str, int]:
+        """Journals by state, for status reports."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

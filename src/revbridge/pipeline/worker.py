@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from revbridge.canonical.events import CanonicalEvent
 from revbridge.core.clock import Clock
@@ -26,15 +25,15 @@ from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
 from revbridge.core.tokens import Tokenizer
 from revbridge.core.wakeup import Wakeup
-from revbridge.formats.base import Format
+from revbridge.formats.base import FIRST, SMALL_REMITTANCE_BYTES, Format
 from revbridge.observability.logging import bind, get_logger
 from revbridge.observability.metrics import Metrics
 from revbridge.pipeline.batched import Batched, CommitFailed, LeaseLost, Redo, batched
 from revbridge.pipeline.parsing import Parser
-from revbridge.pipeline.remittances import remittance_parts
-from revbridge.pipeline.status import Done, Result, decide, facility
+from revbridge.pipeline.remittances import commit_parts, remittance_parts
+from revbridge.pipeline.status import Done, PostingStage, Result, decide, facility
 from revbridge.pipeline.yielding import intake_first
-from revbridge.store import Database, Tx, queue, workitems
+from revbridge.store import Database, Tx, queue
 from revbridge.store import events as event_store
 from revbridge.store.messages import MessageStore
 from revbridge.workqueue import open_items
@@ -43,20 +42,6 @@ log = get_logger("revbridge.worker")
 
 # A message with this many events or more is committed in a transaction of its own.
 LARGE_MESSAGE_EVENTS = 200
-
-
-class PostingStage(Protocol):
-    """What runs after events are recorded, inside the same transaction (rules -> ledger)."""
-
-    def on_events(
-        self, tx: Tx, new: Sequence[CanonicalEvent], *, message_id: str, received_at: datetime | None = None
-    ) -> tuple[Sequence[Problem], bool]:
-        """Returns problems and whether anything is waiting for context."""
-        ...
-
-    def journal_counts(self) -> dict[str, int]:
-        """Journals by state, for status reports."""
-        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,11 +80,14 @@ class Worker:
         self._metrics = metrics
         self._posting = posting
         self._yielding = intake_first(db, clock)  # how long it holds SQLite's writer
+        self._between = False  # processing small cash between a large message's parts
+        self._claimed_between = 0
 
     # -- loops ---------------------------------------------------------------------------------
 
     def run_once(self, on_result: Callable[[Result], None] | None = None) -> int:
-        """Claim one batch and process it; returns how many messages were claimed."""
+        """Claim one batch and process it; returns how many messages were claimed (with those
+        claimed between a large message's parts)."""
         if held := self._yielding.before_claiming():
             log.info("worker.held_for_burst", seconds=round(held, 3))
         now = self._clock.now()
@@ -111,10 +99,11 @@ class Worker:
             limit=self.config.batch_size,
         )
         self._yielding.claimed([c.received_at for c in claimed], now, limit=self.config.batch_size)
+        self._claimed_between = 0
         for result in self.process_batch(claimed):
             if on_result is not None:
                 on_result(result)
-        return len(claimed)
+        return len(claimed) + self._claimed_between
 
     def drain(self, on_result: Callable[[Result], None] | None = None) -> int:
         """Process until nothing is claimable now (retries scheduled later are left for later)."""
@@ -145,35 +134,35 @@ class Worker:
         """Parse each message, then commit the batch in as few transactions as latency allows
         (one fsync for many small messages), each message under its own savepoint: a store error
         or a lost lease undoes that message alone, and nothing of a message commits without its
-        new status. A large message (an ERA of thousands of claims) commits on its own, after the
-        small ones, so a patient payment claimed with it is not held until the ERA is done."""
+        new status. A large message (an ERA of thousands of claims) is parsed when its turn comes,
+        after the small ones, and commits on its own; small cash that arrives while it is worked
+        on goes between its parts and after it (``_cash_between``), so a patient's payment is
+        not held for a payer's ERAs."""
         started = time.perf_counter()
-        parsed = []
+        small = list[tuple[queue.Claimed, Outcome[CanonicalEvent]]]()
+        large = list[tuple[queue.Claimed, Outcome[CanonicalEvent] | None]]()  # None: parsed later
         for message in claimed:
+            if message.size >= SMALL_REMITTANCE_BYTES:
+                large.append((message, None))
+                continue
             with bind(message_id=message.id):
                 outcome = self._parse(message)
             if outcome is not None:
-                parsed.append((message, outcome))
-        if not parsed:
-            return []
-        small = [item for item in parsed if len(item[1].items) < LARGE_MESSAGE_EVENTS]
-        large = [item for item in parsed if len(item[1].items) >= LARGE_MESSAGE_EVENTS]
+                (small if len(outcome.items) < LARGE_MESSAGE_EVENTS else large).append((message, outcome))
         results, failed, opened = list[Result](), list[tuple[queue.Claimed, str]](), list[str]()
         if small:
             self._commit_group(small, results, failed, opened)
-        for message, outcome in large:
-            parts = remittance_parts(outcome)
-            if len(parts) > 1:
-                self._commit_parts(message, outcome, parts, results, failed, opened)
-            else:
-                self._commit_group([(message, outcome)], results, failed, opened)
+        for message, parsed in large:
+            self._commit_large(message, parsed, results, failed, opened)
         for message, reason in failed:
             self._retry(message, reason)
-        elapsed = (time.perf_counter() - started) / max(1, len(parsed))
-        formats = {m.id: m.format for m, _ in parsed}
+        elapsed = (time.perf_counter() - started) / max(1, len(claimed))
+        formats = {m.id: m.format for m in claimed}
         for result in results:
-            self._metrics.terminal.labels(formats[result.message_id], result.status).inc()
-            self._metrics.processing.labels(formats[result.message_id]).observe(elapsed)
+            if (fmt := formats.get(result.message_id)) is None:
+                continue  # claimed between a large message's parts: counted by its own batch
+            self._metrics.terminal.labels(fmt, result.status).inc()
+            self._metrics.processing.labels(fmt).observe(elapsed)
             log.info(
                 "message.done",
                 message_id=result.message_id,
@@ -184,6 +173,65 @@ class Worker:
         for code in opened:
             self._metrics.work_items.labels(code).inc()
         return results
+
+    def _commit_large(
+        self,
+        message: queue.Claimed,
+        outcome: Outcome[CanonicalEvent] | None,
+        results: list[Result],
+        failed: list[tuple[queue.Claimed, str]],
+        opened: list[str],
+    ) -> None:
+        if outcome is None:
+            with bind(message_id=message.id):
+                outcome = self._parse(message)
+            if outcome is None:
+                return
+        parts = remittance_parts(outcome) if len(outcome.items) >= LARGE_MESSAGE_EVENTS else [outcome]
+        if len(parts) == 1:
+            self._commit_group([(message, outcome)], results, failed, opened)
+            results.extend(self._cash_between())
+            return
+        done = commit_parts(
+            self._db,
+            self._clock,
+            owner=self.config.owner,
+            message=message,
+            outcome=outcome,
+            parts=parts,
+            record=lambda tx, part, now: self._record_and_post(tx, message, part, facility(outcome), now),
+            between=lambda: results.extend(self._cash_between()),
+        )
+        opened.extend(done.opened)
+        if done.result is not None:
+            results.append(done.result)
+        if done.failure is not None:
+            failed.append((message, done.failure))
+
+    def _cash_between(self) -> list[Result]:
+        """Small cash (formats/base.py SMALL_CASH: portal payments, refunds, small remittances)
+        stored since this batch was claimed, processed between the parts of a large message and
+        after it; its results go with the batch's."""
+        if self._staged is not None:
+            self._staged.notify()
+        if self._between or not queue.any_due(self._db, self._clock.now(), below=FIRST):
+            return []
+        claimed = queue.claim(
+            self._db,
+            owner=self.config.owner,
+            now=self._clock.now(),
+            lease=self.config.lease,
+            limit=self.config.batch_size,
+            below=FIRST,
+        )
+        if not claimed:
+            return []
+        self._claimed_between += len(claimed)
+        self._between = True
+        try:
+            return self.process_batch(claimed)
+        finally:
+            self._between = False
 
     def _commit_group(
         self,
@@ -344,56 +392,3 @@ class Worker:
             problems.extend(posted_problems)
         opened = [i.code for i in open_items(tx, problems, now=now, message_id=message.id, facility=facility)]
         return Done(recorded, problems, waiting, opened)
-
-    def _commit_parts(
-        self,
-        message: queue.Claimed,
-        outcome: Outcome[CanonicalEvent],
-        parts: Sequence[Outcome[CanonicalEvent]],
-        results: list[Result],
-        failed: list[tuple[queue.Claimed, str]],
-        opened: list[str],
-    ) -> None:
-        """A message of several remittances (pipeline/remittances.py), one transaction per
-        remittance; the last one also moves the message to its next state."""
-        new: list[CanonicalEvent] = []
-        repeated: list[CanonicalEvent] = []
-        problems: list[Problem] = []
-        codes: list[str] = []
-        waiting = False
-        status, n = "", 0
-        try:
-            for n, part in enumerate(parts, start=1):
-                with self._db.transaction() as tx:
-                    now = self._clock.now()
-                    if not queue.holds_lease(tx, message.id, self.config.owner):
-                        raise LeaseLost
-                    done = self._record_and_post(tx, message, part, facility(outcome), now)
-                    new.extend(done.recorded.new)
-                    repeated.extend(done.recorded.repeated)
-                    problems.extend(done.problems)
-                    waiting = waiting or done.waiting
-                    if n == len(parts):
-                        recorded = event_store.Recorded(tuple(new), tuple(repeated), ())
-                        # Parts an earlier owner committed come back as repeats, which are not
-                        # posted again: their posting errors are known by their open work items.
-                        earlier = workitems.open_error_codes(tx, message.id)
-                        status, reason = decide(outcome, recorded, problems, waiting, earlier)
-                        if not queue.finish(
-                            tx, message.id, owner=self.config.owner, status=status, reason=reason, now=now
-                        ):
-                            raise LeaseLost
-                codes.extend(done.opened)
-                if self._staged is not None:
-                    self._staged.notify()
-        except LeaseLost:
-            # the next owner finds the parts committed so far as repeats and finishes the rest
-            log.warning("message.lease_lost", message_id=message.id, parts_committed=n - 1)
-            opened.extend(codes)
-            return
-        except StoreError as exc:
-            failed.append((message, str(exc)))
-            opened.extend(codes)
-            return
-        results.append(Result(message.id, status, tuple(problems), len(new)))
-        opened.extend(codes)

@@ -42,6 +42,7 @@ class Claimed:
     blob: bytes | None
     attempts: int
     received_at: datetime
+    size: int  # the payload's bytes as received
 
 
 # The columns a Claimed is made of, in its fields' order.
@@ -53,14 +54,18 @@ CLAIMED = (
     messages.c.payload,
     messages.c.attempts,
     messages.c.received_at,
+    messages.c.size,
 )
 
 
-def claimable(now: datetime, limit: int, *, locking: bool) -> tuple[Select[str], Select[str]]:
+def claimable(
+    now: datetime, limit: int, *, locking: bool, below: int | None = None
+) -> tuple[Select[str], Select[str]]:
     """The claim's two SELECTs: messages whose lease expired (their worker died: few), and pending
     messages whose retry time has come in (priority, id) order (cash first, then arrival order,
     so a reversal never overtakes its charge), read off ix_messages_status_priority_id without
-    reading the rest of the backlog. ``locking``: FOR UPDATE SKIP LOCKED (PostgreSQL)."""
+    reading the rest of the backlog; only priorities under ``below`` when given.
+    ``locking``: FOR UPDATE SKIP LOCKED (PostgreSQL)."""
     expired = (
         select(messages.c.id)
         .where(messages.c.status == PROCESSING, messages.c.lease_expires_at < now)
@@ -76,15 +81,20 @@ def claimable(now: datetime, limit: int, *, locking: bool) -> tuple[Select[str],
         .order_by(messages.c.priority, messages.c.id)
         .limit(limit)
     )
+    if below is not None:
+        expired, due = expired.where(messages.c.priority < below), due.where(messages.c.priority < below)
     if locking:
         return expired.with_for_update(skip_locked=True), due.with_for_update(skip_locked=True)
     return expired, due
 
 
-def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+def claim(
+    db: Database, *, owner: str, now: datetime, lease: timedelta, limit: int, below: int | None = None
+) -> list[Claimed]:
     """Lease up to ``limit`` messages: expired leases first, then the due pending messages
-    (``claimable``). Returned in the order claimed, which is the order to process them in."""
-    expired, due = claimable(now, limit, locking=db.dialect == "postgresql")
+    (``claimable``; only priorities under ``below`` when given). Returned in the order claimed,
+    which is the order to process them in."""
+    expired, due = claimable(now, limit, locking=db.dialect == "postgresql", below=below)
     taken = update(messages).values(
         status=PROCESSING,
         lease_owner=owner,
@@ -100,6 +110,14 @@ def claim(db: Database, *, owner: str, now: datetime, lease: timedelta, limit: i
         rows = conn.execute(taken.where(messages.c.id.in_(ids)).returning(*CLAIMED)).all()
     place = {mid: n for n, mid in enumerate(ids)}
     return sorted((Claimed(*row) for row in rows), key=lambda c: place[c.id])
+
+
+def any_due(db: Database, now: datetime, *, below: int) -> bool:
+    """Whether a pending message of a priority under ``below`` is due now: a read, taking no
+    writer's lock, before a claim that would otherwise find nothing."""
+    _, due = claimable(now, 1, locking=False, below=below)
+    with db.reading() as conn:
+        return conn.execute(due).first() is not None
 
 
 # The worker's per-message statements, built once (building one per call cost more than running it).
