@@ -70,6 +70,9 @@ class OutboxConfig:
     lease: timedelta = timedelta(minutes=2)
     claim_limit: int = 200
     idle_seconds: float = 0.5  # run(): sleep when a round found nothing due
+    # run(): after a short round, let journals gather this long: a round is three write
+    # transactions, and rounds of one or two took SQLite's writer from intake and the workers
+    gather_seconds: float = 0.05
     max_inline_wait: float = 2.0  # shorter pauses are waited out; longer ones release the journal
 
 
@@ -202,11 +205,14 @@ class Dispatcher:
 
         threading.Thread(target=relay, name="outbox-stop", daemon=True).start()
         while not stop.is_set():
-            if self.run_once() == 0:
+            taken = self.run_once()
+            if taken == 0:
                 if self._staged is not None:
                     self._staged.wait(self.config.idle_seconds)
                 else:
                     stop.wait(self.config.idle_seconds)
+            elif taken < self.config.claim_limit:
+                stop.wait(self.config.gather_seconds)
 
     def close(self) -> None:
         self._stop.set()

@@ -292,3 +292,44 @@ def test_an_idle_outbox_wakes_when_a_worker_rings(engine: Database, erp: FaultyE
         d.close()
         connector.close()
     assert not runner.is_alive()
+
+
+def _posted_within(engine: Database, count: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while store.counts(engine)["posted"] < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert store.counts(engine)["posted"] == count
+
+
+def test_after_a_short_round_the_outbox_lets_journals_gather(engine: Database, erp: FaultyErp) -> None:
+    """A round that took fewer journals than it could is followed by ``gather_seconds`` of
+    waiting, bell or not: journals trickling in go in rounds of several, not one round each."""
+    connector = rest(erp)
+    bell = Wakeup()
+    d = Dispatcher(
+        engine,
+        lambda _le: connector,
+        clock=SystemClock(),
+        metrics=Metrics(),
+        config=OutboxConfig(owner="test", idle_seconds=60.0, gather_seconds=0.8),
+        staged=bell,
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=d.run, args=(stop,))
+    runner.start()
+    try:
+        stage(engine, 1)
+        bell.notify()
+        _posted_within(engine, 1, 10)
+        staged_at = time.monotonic()
+        stage(engine, 1, le="LE02")
+        bell.notify()  # rung during the gathering: it does not cut it short
+        _posted_within(engine, 2, 10)
+        assert time.monotonic() - staged_at >= 0.5
+    finally:
+        stop.set()
+        bell.notify()
+        runner.join(timeout=5)
+        d.close()
+        connector.close()
+    assert not runner.is_alive()
