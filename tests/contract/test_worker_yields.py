@@ -9,8 +9,9 @@ happen. A fresh backlog: the worker commits its messages only after the release.
 batch of at least BURST_BATCH messages that arrived at once.
 
 The hold: after a full batch, while intake stores HOLD_RATE a second or more, the worker claims
-nothing, for HOLD_SECONDS at most and once until it has caught up. The policy's tests count
-arrivals with a fake; the last test has real intake commit 1,000 messages a second beside it.
+nothing, for HOLD_SECONDS at most and once until it has caught up; cash due in a hold is
+claimed alone, and the hold goes on. The policy's tests count arrivals with a fake; the last two
+have real intake commit 1,000 messages a second beside the worker.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy import event, select
 
 from revbridge.bootstrap import Runtime
 from revbridge.core.clock import FixedClock
+from revbridge.formats.base import SMALL_CASH
 from revbridge.pipeline import yielding
 from revbridge.pipeline.yielding import IntakeFirst
 from revbridge.store.messages import Arrival
@@ -224,6 +226,36 @@ def test_a_hold_is_bounded_and_not_repeated_until_the_worker_has_caught_up() -> 
     assert policy.before_claiming() > 0.0
 
 
+def test_a_hold_lets_cash_through_and_goes_on_within_its_bound() -> None:
+    """Cash due during a hold is claimed alone (a patient's payment is not held for a burst of
+    charges); the hold then goes on, and all its parts together last HOLD_SECONDS at most."""
+    arrivals = _Arrivals(rate=10 * yielding.HOLD_RATE, polls=10**6)  # intake never slows
+    asked = [0]
+
+    def cash_due() -> bool:
+        asked[0] += 1
+        return asked[0] == 5
+
+    now = [0.0]
+    policy = IntakeFirst(
+        lambda: False,
+        arrivals=arrivals,
+        cash_due=cash_due,
+        monotonic=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + s),
+    )
+    policy.claimed(FULL, T0, limit=64)
+    assert not policy.cash_only
+    first = policy.before_claiming()
+    assert policy.cash_only and first == pytest.approx(4 * yielding.HOLD_POLL_SECONDS)
+    policy.claimed(FULL[:1], T0, limit=64)  # the cash alone: it says nothing of the backlog
+    rest = policy.before_claiming()
+    assert not policy.cash_only
+    assert first + rest == pytest.approx(yielding.HOLD_SECONDS, abs=yielding.HOLD_POLL_SECONDS)
+    policy.claimed(FULL, T0, limit=64)
+    assert policy.before_claiming() == 0.0  # not again until a claim comes back short
+
+
 def test_no_hold_below_the_rate_after_a_short_batch_or_on_postgresql() -> None:
     slow = _Arrivals(rate=yielding.HOLD_RATE * 0.9, polls=10**6)  # a hospital's peak
     policy, _now = _policy(slow)
@@ -260,6 +292,38 @@ def test_the_worker_holds_its_claim_through_a_burst_on_sqlite_only(db_url: str, 
         else:
             assert took < 0.5, took
         assert worker.drain() + claimed + 64 == len(_statuses(rt))
+        assert set(_statuses(rt)) == {"processed"}
+    finally:
+        rt.close()
+
+
+def test_a_patients_payment_is_claimed_within_a_hold_and_the_burst_still_waits(tmp_path: Path) -> None:
+    """SQLite: real intake stores 1,000 messages a second after a full batch; a cash message
+    stored in the burst is claimed alone, at once, while the burst's messages wait for its end."""
+    rt = build_runtime(f"sqlite:///{tmp_path / 'store.db'}", tmp_path, formats=FORMATS)  # the system clock
+    try:
+        _put_at_once(rt, 64, "first")
+        worker = rt.worker(owner="w")
+        assert worker.run_once() == 64
+        stop = time.monotonic() + 1.5
+        feeder = threading.Thread(target=_feed_until, args=(rt, stop))
+        feeder.start()
+        try:
+            time.sleep(0.3)  # the burst is under way
+            paid = Arrival(channel="test", format="lines", payload=b"CHARGE paid 5.00", priority=SMALL_CASH)
+            cash = rt.store.accept(paid).message_id
+            began = time.monotonic()
+            assert worker.run_once() == 1
+            assert time.monotonic() - began < 0.5
+            with rt.db.reading() as tx:
+                states = dict(tx.execute(select(messages.c.id, messages.c.status)).all())
+            assert states.pop(cash) == "processed"
+            assert set(states.values()) == {"processed", "pending"}  # the first 64; the burst waits
+            assert worker.run_once() > 0  # the hold went on until the burst was over
+            assert time.monotonic() >= stop - 0.1
+        finally:
+            feeder.join()
+        worker.drain()
         assert set(_statuses(rt)) == {"processed"}
     finally:
         rt.close()

@@ -25,7 +25,7 @@ from revbridge.core.locator import SourceRef
 from revbridge.core.problem import Outcome, Problem, ProblemCode, Severity
 from revbridge.core.tokens import Tokenizer
 from revbridge.core.wakeup import Wakeup
-from revbridge.formats.base import FIRST, SMALL_REMITTANCE_BYTES, Format
+from revbridge.formats.base import FIRST, IN_ORDER, SMALL_REMITTANCE_BYTES, Format
 from revbridge.observability.logging import bind, get_logger
 from revbridge.observability.metrics import Metrics
 from revbridge.pipeline.batched import Batched, CommitFailed, LeaseLost, Redo, batched
@@ -97,6 +97,7 @@ class Worker:
             now=now,
             lease=self.config.lease,
             limit=self.config.batch_size,
+            below=IN_ORDER if self._yielding.cash_only else None,  # cash alone within a hold
         )
         self._yielding.claimed([c.received_at for c in claimed], now, limit=self.config.batch_size)
         self._claimed_between = 0

@@ -22,6 +22,8 @@ claims nothing while that rate lasts, for at most ``HOLD_SECONDS``; a burst's ba
 taken in larger batches after it. A hold is never followed by another until a claim has found
 fewer messages than it asked for (the worker caught up): through a sustained rate above what the
 worker posts, it holds once, for ``HOLD_SECONDS``, and then works as it would without the hold.
+Cash is not held: when a cash message is due during a hold, the worker claims the cash alone
+(``cash_only``) and then holds on, within the same bound.
 
 On PostgreSQL there is no one writer and intake never waits for a worker: this changes nothing.
 """
@@ -33,6 +35,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from revbridge.core.clock import Clock
+from revbridge.formats.base import IN_ORDER
 from revbridge.store import Database, queue
 
 # A transaction commits after 15 ms (its message done): intake waits at most that for SQLite's
@@ -47,7 +50,7 @@ BURST_PATIENCE_SECONDS = 0.05
 # A hold: while intake stores HOLD_RATE a second or more (the top of a large hospital's peak of
 # 330-500 msg/s; a burst with a worker beside intake still stores 1,000 or more on the development
 # machine), counted over HOLD_WINDOW_SECONDS and looked at every HOLD_POLL_SECONDS, for HOLD_SECONDS
-# at most: cash, claimed first, waits about that much more in a burst (its posting target: 2 s).
+# at most: ADT and DFT (posted in batch windows) wait that much more in a burst; cash does not.
 HOLD_RATE, HOLD_SECONDS, HOLD_WINDOW_SECONDS, HOLD_POLL_SECONDS = 500.0, 2.0, 0.25, 0.05
 _POLL_SECONDS = 0.0005
 
@@ -60,7 +63,10 @@ def intake_first(db: Database, clock: Clock) -> IntakeFirst:
     def arrivals(seconds: float) -> int:
         return queue.arrivals_since(db, clock.now() - timedelta(seconds=seconds))
 
-    return IntakeFirst(db.intake_waiting, arrivals=arrivals)
+    def cash_due() -> bool:
+        return queue.any_due(db, clock.now(), below=IN_ORDER)
+
+    return IntakeFirst(db.intake_waiting, arrivals=arrivals, cash_due=cash_due)
 
 
 class IntakeFirst:
@@ -72,20 +78,26 @@ class IntakeFirst:
         intake_waiting: Callable[[], bool],
         *,
         arrivals: Callable[[float], int] | None = None,
+        cash_due: Callable[[], bool] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._intake_waiting = intake_waiting
         self._arrivals = arrivals
+        self._cash_due = cash_due
         self._monotonic = monotonic
         self._sleep = sleep
         self.burst = False
         self._full = False  # the last claim found as many as it asked for: more is waiting
         self._may_hold = True  # no hold yet, or a claim has come back short since the last
+        self._hold_until: float | None = None  # a hold under way, let off to claim cash
 
     def claimed(self, received: Sequence[datetime], now: datetime, *, limit: int) -> None:
         """The batch just claimed (its messages' arrival times, at most ``limit``) says whether
-        this is a burst, and whether the worker has caught up."""
+        this is a burst, and whether the worker has caught up. A claim of cash alone, within a
+        hold, says neither."""
+        if self.cash_only:
+            return
         self._full = len(received) >= limit
         if not self._full:
             self._may_hold = True
@@ -101,16 +113,29 @@ class IntakeFirst:
 
     def before_claiming(self) -> float:
         """With more waiting, hold off while intake stores fast (see above); then as
-        ``before_writing``. Returns the seconds held (0.0: no hold)."""
+        ``before_writing``. Returns the seconds held (0.0: no hold). A hold that finds cash due
+        returns with ``cash_only`` set: the worker claims the cash alone, and the hold goes on
+        at its next claim, within the same HOLD_SECONDS."""
         held = 0.0
-        if self._full and self._may_hold and self._arrivals is not None and self._fast():
+        unheld = self._hold_until is None and self._arrivals is not None
+        if unheld and self._full and self._may_hold and self._fast():
             self._may_hold = False
+            self._hold_until = self._monotonic() + HOLD_SECONDS
+        if self._hold_until is not None:
             started = self._monotonic()
-            while self._monotonic() < started + HOLD_SECONDS and self._fast():
+            while self._monotonic() < self._hold_until and self._fast():
+                if self._cash_due is not None and self._cash_due():
+                    return self._monotonic() - started
                 self._sleep(HOLD_POLL_SECONDS)
             held = self._monotonic() - started
+            self._hold_until = None
         self.before_writing()
         return held
+
+    @property
+    def cash_only(self) -> bool:
+        """Whether the next claim is within a hold, and takes cash alone."""
+        return self._hold_until is not None
 
     def _fast(self) -> bool:
         assert self._arrivals is not None
