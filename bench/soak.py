@@ -15,8 +15,10 @@ deduplication keeps them all.
 Every ``--interval`` seconds a row: messages sent and acknowledged per second, the backlog
 (messages pending or processing, journals waiting for the ERP, read through the store), the
 cash-posting latency over the interval (receipt to posted at the embedded ERP, realtime
-journals: remittances, patient payments, refunds) p50/p99, and the RSS of serve and of every
-process under it. Written as a plot-ready CSV and a four-panel PNG (rate, backlog, latency, RSS).
+journals: remittances, patient payments, refunds) p50/p99 and the p99 of patients' portal
+payments and refunds alone (``pt p99``: the payers' 835 files' own journals left out), and the
+RSS of serve and of every process under it. Written as a plot-ready CSV and a four-panel PNG
+(rate, backlog, latency, RSS).
 
 The verdict, after warm-up (the first 5 minutes, or the first 20% of a shorter run): every
 process's RSS grew under 10% (median of the last third over median of the first third), the
@@ -110,7 +112,7 @@ class Sampler:
         sent, acked, lag = self.counters.take()
         until = datetime.now(UTC)
         with self.db.reading() as tx:
-            cash = dashboard.posting_latencies(tx, since=self._since, lane="realtime")
+            by_source = dashboard.posting_latencies_by_source(tx, since=self._since, lane="realtime")
         self._since = until
         states = journals.counts(self.db)
         return Sample(
@@ -122,7 +124,8 @@ class Sampler:
             backlog=queue.pending_count(self.db),
             files_waiting=sum(1 for p in self.inbox.iterdir() if p.suffix != ".ready"),
             journals_waiting=states.get("staged", 0) + states.get("submitting", 0),
-            cash=tuple(sorted(cash)),
+            cash=tuple(sorted(x for values in by_source.values() for x in values)),
+            patients=tuple(sorted(by_source.get("portal", ()))),
             rss=self.rss(),
             load=os.getloadavg()[0],
         )

@@ -35,6 +35,7 @@ class Sample:
     files_waiting: int  # files in the drop folder not yet taken in
     journals_waiting: int  # journals staged or being sent to the ERP
     cash: tuple[float, ...]  # receipt-to-posted seconds of the cash journals posted in the interval
+    patients: tuple[float, ...]  # those of them from patients' portal payments and refunds
     rss: dict[str, float]  # MB per process
     load: float  # the machine's 1-minute load average (what else shared the cores)
 
@@ -44,13 +45,14 @@ class Sample:
 
     @staticmethod
     def header_line() -> str:
-        return "    t  phase   sent/s  acked/s   lag  backlog  journals  cash n   p50    p99   RSS MB  load"
+        head = "    t  phase   sent/s  acked/s   lag  backlog  journals  cash n   p50    p99"
+        return head + "  pt p99   RSS MB  load"
 
     def line(self) -> str:
         return (
             f"{self.t:5.0f}  {self.phase:5} {self.sent_per_s:8.1f} {self.acked_per_s:8.1f} {self.lag:5.1f} "
             f"{self.backlog:8d} {self.journals_waiting:9d} {len(self.cash):7d} {pct(self.cash, 50):5.2f} "
-            f"{pct(self.cash, 99):6.2f} {self.rss_total:8.0f} {self.load:5.1f}"
+            f"{pct(self.cash, 99):6.2f} {pct(self.patients, 99):7.2f} {self.rss_total:8.0f} {self.load:5.1f}"
         )
 
 
@@ -60,7 +62,8 @@ def write_csv(samples: Sequence[Sample], path: Path) -> None:
         out = csv.writer(f)
         out.writerow(
             ["t_s", "phase", "sent_per_s", "acked_per_s", "send_lag_s", "backlog_messages", "files_waiting"]
-            + ["journals_waiting", "cash_journals", "cash_p50_s", "cash_p99_s", "load1", "rss_total_mb"]
+            + ["journals_waiting", "cash_journals", "cash_p50_s", "cash_p99_s", "patients_p99_s"]
+            + ["load1", "rss_total_mb"]
             + [f"rss_{p}_mb" for p in procs]
         )
         for s in samples:
@@ -75,6 +78,7 @@ def write_csv(samples: Sequence[Sample], path: Path) -> None:
                 ]
                 + [s.files_waiting, s.journals_waiting, len(s.cash)]
                 + [f"{pct(s.cash, 50):.3f}" if s.cash else "", f"{pct(s.cash, 99):.3f}" if s.cash else ""]
+                + [f"{pct(s.patients, 99):.3f}" if s.patients else ""]
                 + [f"{s.load:.2f}", f"{s.rss_total:.1f}"]
                 + [f"{s.rss[p]:.1f}" if p in s.rss else "" for p in procs]
             )
@@ -98,6 +102,8 @@ def write_chart(samples: Sequence[Sample], path: Path, *, rate: float) -> None:
     timed = [(m, s) for m, s in zip(minutes, samples, strict=True) if s.cash]
     c.plot([m for m, _ in timed], [pct(s.cash, 50) for _, s in timed], label="cash p50")
     c.plot([m for m, _ in timed], [pct(s.cash, 99) for _, s in timed], label="cash p99")
+    paid = [(m, s) for m, s in timed if s.patients]
+    c.plot([m for m, _ in paid], [pct(s.patients, 99) for _, s in paid], label="patients' payments p99")
     c.axhline(CASH_P99, color="red", linestyle=":", label=f"target p99 {CASH_P99:g} s")
     c.set_ylabel("receipt→posted s")
     procs = sorted({n for s in samples for n in s.rss}, key=lambda n: (n != "serve", n))
@@ -152,6 +158,11 @@ def _cash(running: Sequence[Sample], warmup: float) -> tuple[str, bool]:
     every = sorted(x for s in running for x in s.cash)
     text = f"cash p99 per interval: worst {worst:.2f} s (at {at / 60:.1f} min; {after:.2f} s after warm-up)"
     text += f"; all {len(every):,} cash journals p50 {pct(every, 50):.2f} s, p99 {pct(every, 99):.2f} s"
+    paid = sorted(x for s in running for x in s.patients)
+    worst_paid = max((pct(s.patients, 99) for s in running if s.patients), default=float("nan"))
+    text += (
+        f" (patients' payments: {len(paid):,}, p99 {pct(paid, 99):.2f} s, worst interval {worst_paid:.2f} s)"
+    )
     return f"{text}; under {CASH_P99:g} s in every interval", worst < CASH_P99
 
 

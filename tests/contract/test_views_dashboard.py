@@ -103,3 +103,22 @@ def test_posting_latencies_by_time_and_lane(db: Database) -> None:
         realtime = dashboard.posting_latencies(tx, lane="realtime")
     assert sorted(recent) == [5.0, 120.0]  # J1 and J3; J0 was posted 40 days ago, J2 not at all
     assert sorted(realtime) == [5.0, 30.0]  # J1 and J0
+
+
+def test_posting_latencies_by_source_tell_a_payers_file_from_a_patients_payment(db: Database) -> None:
+    posted = NOW - timedelta(minutes=30)
+    with db.engine.begin() as conn:
+        conn.execute(
+            journals.insert(),
+            [
+                journal_row("P1", reference="portal:STJ/payment/P1-0", posted_at=posted),
+                journal_row(
+                    "X1", reference="x12:ISA 000000101/ST 0001", posted_at=posted + timedelta(seconds=9)
+                ),
+                journal_row("X2", reference="x12:ISA 000000101/ST 0002", lane="batch", posted_at=posted),
+            ],
+        )
+    with db.reading() as tx:
+        found = dashboard.posting_latencies_by_source(tx, since=NOW - timedelta(minutes=31), lane="realtime")
+    # received an hour ago: posted 30 minutes later, and 9 s after that; X2 is in the batch lane
+    assert found == {"portal": (1800.0,), "x12": (1809.0,)}

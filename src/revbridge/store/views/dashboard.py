@@ -146,3 +146,22 @@ def posting_latencies(tx: Tx, *, since: datetime | None = None, lane: str | None
     if lane is not None:
         query = query.where(journals.c.lane == lane)
     return tuple((posted - received).total_seconds() for received, posted in tx.execute(query))
+
+
+def posting_latencies_by_source(
+    tx: Tx, *, since: datetime | None = None, lane: str | None = None
+) -> dict[str, tuple[float, ...]]:
+    """``posting_latencies`` by the source each journal came from (its reference up to the first
+    colon: ``portal``, ``x12``, ``fhir``, ...), so a payer's ERA files and patients' payments are
+    told apart."""
+    query = select(journals.c.reference, journals.c.first_received_at, journals.c.posted_at).where(
+        journals.c.posted_at.is_not(None)
+    )
+    if since is not None:
+        query = query.where(journals.c.posted_at >= since)
+    if lane is not None:
+        query = query.where(journals.c.lane == lane)
+    found: dict[str, list[float]] = {}
+    for reference, received, posted in tx.execute(query):
+        found.setdefault(str(reference).partition(":")[0], []).append((posted - received).total_seconds())
+    return {source: tuple(values) for source, values in found.items()}
