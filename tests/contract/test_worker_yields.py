@@ -33,6 +33,7 @@ from revbridge.bootstrap import Runtime
 from revbridge.core.clock import FixedClock
 from revbridge.formats.base import SMALL_CASH
 from revbridge.pipeline import yielding
+from revbridge.pipeline.worker import Worker
 from revbridge.pipeline.yielding import IntakeFirst
 from revbridge.store.messages import Arrival
 from revbridge.store.schema import messages
@@ -275,13 +276,7 @@ def test_the_worker_holds_its_claim_through_a_burst_on_sqlite_only(db_url: str, 
     SQLite the worker's next claim waits until the burst is over; on PostgreSQL it does not."""
     rt = build_runtime(db_url, tmp_path, formats=FORMATS)  # the system clock: arrivals are counted
     try:
-        _put_at_once(rt, 64, "first")
-        worker = rt.worker(owner="w")
-        assert worker.run_once() == 64
-        stop = time.monotonic() + 1.0
-        feeder = threading.Thread(target=_feed_until, args=(rt, stop))
-        feeder.start()
-        time.sleep(0.3)  # the burst is under way
+        worker, stop, feeder = _a_burst_after_a_full_batch(rt, seconds=1.0)
         began = time.monotonic()
         claimed = worker.run_once()
         took = time.monotonic() - began
@@ -302,14 +297,8 @@ def test_a_patients_payment_is_claimed_within_a_hold_and_the_burst_still_waits(t
     stored in the burst is claimed alone, at once, while the burst's messages wait for its end."""
     rt = build_runtime(f"sqlite:///{tmp_path / 'store.db'}", tmp_path, formats=FORMATS)  # the system clock
     try:
-        _put_at_once(rt, 64, "first")
-        worker = rt.worker(owner="w")
-        assert worker.run_once() == 64
-        stop = time.monotonic() + 1.5
-        feeder = threading.Thread(target=_feed_until, args=(rt, stop))
-        feeder.start()
+        worker, stop, feeder = _a_burst_after_a_full_batch(rt, seconds=1.5)
         try:
-            time.sleep(0.3)  # the burst is under way
             paid = Arrival(channel="test", format="lines", payload=b"CHARGE paid 5.00", priority=SMALL_CASH)
             cash = rt.store.accept(paid).message_id
             began = time.monotonic()
@@ -327,6 +316,19 @@ def test_a_patients_payment_is_claimed_within_a_hold_and_the_burst_still_waits(t
         assert set(_statuses(rt)) == {"processed"}
     finally:
         rt.close()
+
+
+def _a_burst_after_a_full_batch(rt: Runtime, *, seconds: float) -> tuple[Worker, float, threading.Thread]:
+    """A worker that has just claimed a full batch, and intake storing 1,000 messages a second
+    until ``stop`` (monotonic), under way for 0.3 s."""
+    _put_at_once(rt, 64, "first")
+    worker = rt.worker(owner="w")
+    assert worker.run_once() == 64
+    stop = time.monotonic() + seconds
+    feeder = threading.Thread(target=_feed_until, args=(rt, stop))
+    feeder.start()
+    time.sleep(0.3)
+    return worker, stop, feeder
 
 
 def _put_at_once(rt: Runtime, n: int, tag: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -263,28 +264,23 @@ def test_run_posts_continuously_until_stopped(engine: Database, erp: FaultyErp) 
     connector.close()
 
 
-def test_an_idle_outbox_wakes_when_a_worker_rings(engine: Database, erp: FaultyErp) -> None:
+@contextmanager
+def _running(engine: Database, erp: FaultyErp, bell: Wakeup, **config: object) -> Iterator[None]:
+    """An outbox posting to ``erp`` in its own thread, rung by ``bell``, until the block ends."""
     connector = rest(erp)
-    bell = Wakeup()
     d = Dispatcher(
         engine,
         lambda _le: connector,
         clock=SystemClock(),
         metrics=Metrics(),
-        config=OutboxConfig(owner="test", idle_seconds=60.0),
+        config=OutboxConfig(owner="test", **config),  # type: ignore[arg-type]
         staged=bell,
     )
     stop = threading.Event()
     runner = threading.Thread(target=d.run, args=(stop,))
     runner.start()
     try:
-        time.sleep(0.3)  # nothing staged: the outbox sleeps for up to a minute
-        stage(engine, 3)
-        bell.notify()
-        deadline = time.monotonic() + 10
-        while store.counts(engine)["posted"] < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert store.counts(engine)["posted"] == 3
+        yield
     finally:
         stop.set()
         bell.notify()
@@ -301,23 +297,20 @@ def _posted_within(engine: Database, count: int, seconds: float) -> None:
     assert store.counts(engine)["posted"] == count
 
 
+def test_an_idle_outbox_wakes_when_a_worker_rings(engine: Database, erp: FaultyErp) -> None:
+    bell = Wakeup()
+    with _running(engine, erp, bell, idle_seconds=60.0):
+        time.sleep(0.3)  # nothing staged: the outbox sleeps for up to a minute
+        stage(engine, 3)
+        bell.notify()
+        _posted_within(engine, 3, 10)
+
+
 def test_after_a_short_round_the_outbox_lets_journals_gather(engine: Database, erp: FaultyErp) -> None:
     """A round that took fewer journals than it could is followed by ``gather_seconds`` of
     waiting, bell or not: journals trickling in go in rounds of several, not one round each."""
-    connector = rest(erp)
     bell = Wakeup()
-    d = Dispatcher(
-        engine,
-        lambda _le: connector,
-        clock=SystemClock(),
-        metrics=Metrics(),
-        config=OutboxConfig(owner="test", idle_seconds=60.0, gather_seconds=0.8),
-        staged=bell,
-    )
-    stop = threading.Event()
-    runner = threading.Thread(target=d.run, args=(stop,))
-    runner.start()
-    try:
+    with _running(engine, erp, bell, idle_seconds=60.0, gather_seconds=0.8):
         stage(engine, 1)
         bell.notify()
         _posted_within(engine, 1, 10)
@@ -326,10 +319,3 @@ def test_after_a_short_round_the_outbox_lets_journals_gather(engine: Database, e
         bell.notify()  # rung during the gathering: it does not cut it short
         _posted_within(engine, 2, 10)
         assert time.monotonic() - staged_at >= 0.5
-    finally:
-        stop.set()
-        bell.notify()
-        runner.join(timeout=5)
-        d.close()
-        connector.close()
-    assert not runner.is_alive()
