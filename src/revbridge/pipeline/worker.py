@@ -215,16 +215,17 @@ class Worker:
         after it; its results go with the batch's."""
         if self._staged is not None:
             self._staged.notify()
-        if self._between or not queue.any_due(self._db, self._clock.now(), below=FIRST):
+        if self._between:
             return []
-        claimed = queue.claim(
-            self._db,
-            owner=self.config.owner,
-            now=self._clock.now(),
-            lease=self.config.lease,
-            limit=self.config.batch_size,
-            below=FIRST,
-        )
+        owner, lease, limit = self.config.owner, self.config.lease, self.config.batch_size
+        try:  # a failure here is not the large message's: it goes on, the cash waits its turn
+            now = self._clock.now()
+            if not queue.any_due(self._db, now, below=FIRST):
+                return []
+            claimed = queue.claim(self._db, owner=owner, now=now, lease=lease, limit=limit, below=FIRST)
+        except StoreError as exc:
+            log.warning("worker.claim_failed", error=type(exc).__name__)
+            return []
         if not claimed:
             return []
         self._claimed_between += len(claimed)
