@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Row, case, func, select
+from sqlalchemy import ColumnElement, Row, Select, case, func, select
 
 from revbridge.store.database import Tx
 from revbridge.store.schema import event_lines, journals, messages, work_items
@@ -135,16 +136,20 @@ def item_spans(tx: Tx) -> tuple[ItemSpan, ...]:
     )
 
 
-def posting_latencies(tx: Tx, *, since: datetime | None = None, lane: str | None = None) -> tuple[float, ...]:
-    """Seconds from the first receipt behind each posted journal to its posting, for journals
-    posted at or after ``since`` (all when None) in ``lane`` (any when None), in no order."""
-    query = select(journals.c.first_received_at, journals.c.posted_at).where(
-        journals.c.posted_at.is_not(None)
-    )
+def _posted(*columns: ColumnElement[Any], since: datetime | None, lane: str | None) -> Select[Any]:
+    """``columns`` of the posted journals, posted at or after ``since`` and in ``lane`` when given."""
+    query = select(*columns).where(journals.c.posted_at.is_not(None))
     if since is not None:
         query = query.where(journals.c.posted_at >= since)
     if lane is not None:
         query = query.where(journals.c.lane == lane)
+    return query
+
+
+def posting_latencies(tx: Tx, *, since: datetime | None = None, lane: str | None = None) -> tuple[float, ...]:
+    """Seconds from the first receipt behind each posted journal to its posting, for journals
+    posted at or after ``since`` (all when None) in ``lane`` (any when None), in no order."""
+    query = _posted(journals.c.first_received_at, journals.c.posted_at, since=since, lane=lane)
     return tuple((posted - received).total_seconds() for received, posted in tx.execute(query))
 
 
@@ -154,14 +159,8 @@ def posting_latencies_by_source(
     """``posting_latencies`` by the source each journal came from (its reference up to the first
     colon: ``portal``, ``x12``, ``fhir``, ...), so a payer's ERA files and patients' payments are
     told apart."""
-    query = select(journals.c.reference, journals.c.first_received_at, journals.c.posted_at).where(
-        journals.c.posted_at.is_not(None)
-    )
-    if since is not None:
-        query = query.where(journals.c.posted_at >= since)
-    if lane is not None:
-        query = query.where(journals.c.lane == lane)
+    columns = (journals.c.reference, journals.c.first_received_at, journals.c.posted_at)
     found: dict[str, list[float]] = {}
-    for reference, received, posted in tx.execute(query):
+    for reference, received, posted in tx.execute(_posted(*columns, since=since, lane=lane)):
         found.setdefault(str(reference).partition(":")[0], []).append((posted - received).total_seconds())
     return {source: tuple(values) for source, values in found.items()}
